@@ -1,0 +1,98 @@
+"""django-onestep: async background work for Django, onestep 1.x compatible.
+
+Public names are loaded lazily (PEP 562) so ``import django_onestep`` imports neither
+Django nor any client library; ``from django_onestep import OneStepApp`` works in a
+plain asyncio program.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # runtime core (no Django)
+    "OneStepApp": "django_onestep.core.app",
+    "TaskContext": "django_onestep.core.context",
+    "TaskHooks": "django_onestep.core.task",
+    "Envelope": "django_onestep.core.envelope",
+    "Source": "django_onestep.core.base",
+    "Sink": "django_onestep.core.base",
+    "Delivery": "django_onestep.core.base",
+    "MemoryQueue": "django_onestep.core.memory",
+    "IntervalSource": "django_onestep.core.interval",
+    "CronSource": "django_onestep.core.cron",
+    "WebhookSource": "django_onestep.core.webhook",
+    "BearerAuth": "django_onestep.core.webhook",
+    "WebhookResponse": "django_onestep.core.webhook",
+    "HttpSink": "django_onestep.core.http_sink",
+    "RetryPolicy": "django_onestep.core.retry",
+    "NoRetry": "django_onestep.core.retry",
+    "MaxAttempts": "django_onestep.core.retry",
+    "ExponentialBackoff": "django_onestep.core.retry",
+    "RetryAction": "django_onestep.core.retry",
+    "RetryDecision": "django_onestep.core.retry",
+    "FailureInfo": "django_onestep.core.retry",
+    "FailureKind": "django_onestep.core.retry",
+    "TaskEvent": "django_onestep.core.events",
+    "TaskEventKind": "django_onestep.core.events",
+    "StructuredEventLogger": "django_onestep.core.events",
+    "InMemoryMetrics": "django_onestep.core.metrics",
+    "StateStore": "django_onestep.core.state",
+    "CursorStore": "django_onestep.core.state",
+    "InMemoryStateStore": "django_onestep.core.state",
+    "InMemoryCursorStore": "django_onestep.core.state",
+    "ScopedState": "django_onestep.core.state",
+    "ConnectorOperationError": "django_onestep.core.errors",
+    "ConnectorOperation": "django_onestep.core.errors",
+    "ConnectorErrorKind": "django_onestep.core.errors",
+    "ConfigurationError": "django_onestep.core.errors",
+    "MissingExtraError": "django_onestep.core.errors",
+    "OneStepError": "django_onestep.core.errors",
+    "PoisonMessageError": "django_onestep.core.errors",
+    "load_yaml_app": "django_onestep.core.yaml_loader",
+    "ControlPlaneReporter": "django_onestep.core.reporter",
+    "ControlPlaneReporterConfig": "django_onestep.core.reporter",
+    # broker connectors (client libraries imported only when used)
+    "RedisConnector": "django_onestep.connectors.redis",
+    "RabbitMQConnector": "django_onestep.connectors.rabbitmq",
+    "SQSConnector": "django_onestep.connectors.sqs",
+    # Django layer (imports Django when touched)
+    "DatabaseQueue": "django_onestep.dbqueue.queue",
+    "DatabaseStateStore": "django_onestep.stores",
+    "DatabaseCursorStore": "django_onestep.stores",
+    "app": "django_onestep.project",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'django_onestep' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    if name != "app":  # the project app is resolved by its module on every access
+        globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
+    from django_onestep.core.app import OneStepApp
+    from django_onestep.core.base import Delivery, Sink, Source
+    from django_onestep.core.envelope import Envelope
+    from django_onestep.core.errors import (
+        ConfigurationError,
+        ConnectorErrorKind,
+        ConnectorOperation,
+        ConnectorOperationError,
+        MissingExtraError,
+        OneStepError,
+    )

@@ -1,0 +1,123 @@
+"""The three abstractions every transport implements: Source, Delivery and Sink.
+
+Same shapes as onestep 1.x, so custom onestep sources and sinks work unchanged. The
+extra hooks here (``extend_lease``, ``fail_to_dead_letter``) have defaults that keep
+onestep behaviour; durable sources override them to be lossless.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any
+
+from .envelope import Envelope
+
+__all__ = ["Delivery", "Sink", "Source"]
+
+
+class Delivery(abc.ABC):
+    """One fetched item. Exactly one of ``ack``/``retry``/``fail`` settles it."""
+
+    #: Set by a source when the item must not run: undecodable bytes, a missing body,
+    #: a job that killed its worker ``max_deliveries`` times. The runner then skips the
+    #: handler and dead-letters it at once with this reason (PoisonMessageError).
+    poison_reason: str | None = None
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+
+    @property
+    def payload(self) -> Any:
+        return self.envelope.body
+
+    async def start_processing(self) -> None:
+        """Called when a handler starts on this delivery (it is no longer 'unstarted')."""
+        return None
+
+    async def release_unstarted(self) -> None:
+        """Give a fetched-but-never-started item back at once (graceful shutdown)."""
+        return None
+
+    async def fail_to_dead_letter(self, sink: Sink, envelope: Envelope) -> bool:
+        """Settle as failed *and* store ``envelope`` in ``sink`` atomically, if possible.
+
+        Return True when done (the runner then skips ``sink.send`` and ``fail``), False
+        to let the runner send to the sink and then call ``fail``. A database queue whose
+        dead letters live in the same database overrides this to use one transaction.
+        """
+        return False
+
+    @abc.abstractmethod
+    async def ack(self) -> None:
+        raise NotImplementedError
+
+    @abc.abstractmethod
+    async def retry(self, *, delay_s: float | None = None) -> None:
+        """Put the item back; it comes again after ``delay_s`` with ``attempts + 1``."""
+        raise NotImplementedError
+
+    @abc.abstractmethod
+    async def fail(self, exc: Exception | None = None) -> None:
+        raise NotImplementedError
+
+
+class Source(abc.ABC):
+    """Where deliveries come from. Subclasses implement ``fetch``."""
+
+    batch_size: int = 1
+    poll_interval_s: float = 1.0
+    supports_manual_run: bool = False
+    fetch_is_cancel_safe: bool = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._is_open = False
+
+    @property
+    def is_open(self) -> bool:
+        return self._is_open
+
+    def _set_open_state(self, value: bool) -> None:
+        self._is_open = value
+
+    async def open(self) -> None:
+        return None
+
+    @abc.abstractmethod
+    async def fetch(self, limit: int) -> list[Delivery]:
+        """Return up to ``limit`` deliveries, or [] when nothing is due.
+
+        Raise ConnectorOperationError for dependency failures so the runner can back
+        off and try again instead of stopping the worker.
+        """
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        return None
+
+
+class Sink(abc.ABC):
+    """Where envelopes go. Subclasses implement ``send``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def open(self) -> None:
+        return None
+
+    @abc.abstractmethod
+    async def send(self, envelope: Envelope) -> None:
+        raise NotImplementedError
+
+    async def publish(
+        self,
+        body: Any,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        attempts: int = 0,
+    ) -> None:
+        await self.send(Envelope(body=body, meta=dict(meta or {}), attempts=attempts))
+
+    async def close(self) -> None:
+        return None

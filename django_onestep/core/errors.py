@@ -1,0 +1,123 @@
+"""Exceptions raised by the runtime and its connectors.
+
+Exception tree::
+
+    OneStepError
+    ├── ConfigurationError (also ValueError): a bad argument or definition, names the key
+    ├── ConnectorOperationError: a transport failed; ``kind`` says whether to retry
+    ├── PoisonMessageError: an item that must never run (its reason goes to the dead letter)
+    └── MissingExtraError (also ImportError): an optional client library is not installed
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+__all__ = [
+    "ConfigurationError",
+    "ConnectorErrorKind",
+    "ConnectorOperation",
+    "ConnectorOperationError",
+    "MissingExtraError",
+    "OneStepError",
+    "PoisonMessageError",
+    "is_retryable_connector_error",
+]
+
+
+class OneStepError(Exception):
+    """Root of every error raised by django-onestep."""
+
+
+class ConfigurationError(OneStepError, ValueError):
+    """A definition is invalid. The message names the offending key and value."""
+
+
+class MissingExtraError(OneStepError, ImportError):
+    """An optional dependency is missing; the message names the pip extra to install."""
+
+    def __init__(self, module: str, extra: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(
+            f"{module!r} is not installed. Install it with: pip install 'django-onestep[{extra}]'"
+        )
+
+
+class PoisonMessageError(OneStepError):
+    """Raised (as the recorded failure) for a delivery whose ``poison_reason`` is set."""
+
+
+class ConnectorOperation(str, Enum):
+    """Which connector operation failed."""
+
+    OPEN = "open"
+    FETCH = "fetch"
+    HEARTBEAT = "heartbeat"
+    SEND = "send"
+    ACK = "ack"
+    RETRY = "retry"
+    FAIL = "fail"
+    CLOSE = "close"
+
+
+class ConnectorErrorKind(str, Enum):
+    """How the runtime reacts: the first three are retried, the last two stop the runner."""
+
+    DISCONNECTED = "disconnected"
+    TRANSIENT = "transient"
+    THROTTLED = "throttled"
+    MISCONFIGURED = "misconfigured"
+    PERMANENT = "permanent"
+    # The operation may or may not have taken effect (e.g. a publish whose confirm was lost).
+    UNCERTAIN = "uncertain"
+
+    @property
+    def retryable(self) -> bool:
+        return self in _RETRYABLE
+
+
+_RETRYABLE = frozenset(
+    {ConnectorErrorKind.DISCONNECTED, ConnectorErrorKind.TRANSIENT, ConnectorErrorKind.THROTTLED}
+)
+
+
+class ConnectorOperationError(OneStepError):
+    """A connector operation failed. Same keyword signature as onestep 1.x.
+
+    The driver error is kept as ``cause`` (and chained with ``raise ... from``).
+    ``retry_delay_s`` lets a connector suggest how long the runner backs off.
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: str,
+        operation: ConnectorOperation | str,
+        kind: ConnectorErrorKind | str,
+        source_name: str | None = None,
+        retry_delay_s: float | None = None,
+        cause: BaseException | None = None,
+        message: str | None = None,
+    ) -> None:
+        self.backend = backend
+        self.operation = ConnectorOperation(operation)
+        self.kind = ConnectorErrorKind(kind)
+        self.source_name = source_name
+        self.retry_delay_s = retry_delay_s
+        self.cause = cause
+        super().__init__(message or self._default_message())
+
+    def _default_message(self) -> str:
+        target = f" for {self.source_name}" if self.source_name else ""
+        detail = f": {type(self.cause).__name__}: {self.cause}" if self.cause is not None else ""
+        return f"{self.backend} {self.operation.value} failed ({self.kind.value}){target}{detail}"
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind.retryable
+
+
+def is_retryable_connector_error(exc: BaseException) -> bool:
+    """True for a ConnectorOperationError the runner should back off and retry."""
+    return isinstance(exc, ConnectorOperationError) and exc.retryable

@@ -8,7 +8,7 @@ plain asyncio program.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -83,16 +83,3 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
 
-
-if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
-    from django_onestep.core.app import OneStepApp
-    from django_onestep.core.base import Delivery, Sink, Source
-    from django_onestep.core.envelope import Envelope
-    from django_onestep.core.errors import (
-        ConfigurationError,
-        ConnectorErrorKind,
-        ConnectorOperation,
-        ConnectorOperationError,
-        MissingExtraError,
-        OneStepError,
-    )

@@ -75,7 +75,11 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": _test_name or str(BASE_DIR / ".testdb-test.sqlite3")}
 else:
     _db.setdefault("OPTIONS", {}).update({"charset": "utf8mb4"})
-    _db["TEST"] = {"NAME": _test_name or "test_onestep", "CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    _db["TEST"] = {
+        "NAME": _test_name or "test_onestep",
+        "CHARSET": "utf8mb4",
+        "COLLATION": "utf8mb4_unicode_ci",
+    }
 
 ONESTEP: dict[str, object] = {
     "APP_NAME": "testproject",

@@ -107,7 +107,7 @@ class Server:
     def start(self) -> Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.prepare()
-        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - owned by the child
+        log = open(self.data_dir / "server.log", "ab")  # closed below; the child keeps its copy
         self.proc = subprocess.Popen(
             self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.env(), start_new_session=True
         )

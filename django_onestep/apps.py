@@ -1,0 +1,60 @@
+"""The Django app: ``INSTALLED_APPS += ["django_onestep"]``.
+
+``ready()`` imports each installed app's task modules (``ONESTEP["TASK_MODULES"]``,
+default ``["tasks"]``) so their ``@app.task`` decorators register on the project app,
+and registers the system checks. It starts nothing: workers are started only by
+``manage.py onestep_worker``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.util import find_spec
+
+from django.apps import AppConfig, apps
+
+
+class OneStepConfig(AppConfig):
+    name = "django_onestep"
+    label = "django_onestep"
+    verbose_name = "OneStep background work"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .conf import OneStepSettingsError, get_settings
+
+        try:
+            module_names = get_settings().TASK_MODULES
+        except OneStepSettingsError:
+            return  # reported by the django_onestep.E001 system check
+        autodiscover_tasks(module_names)
+
+
+def autodiscover_tasks(module_names: list[str]) -> list[str]:
+    """Import ``<app>.<module>`` for every installed app that has one; return their names.
+
+    An app without the module is skipped. Any error raised by a module that exists
+    propagates (a broken tasks.py fails loudly), except the runtime's
+    ``ConfigurationError`` (duplicate task name, bad task option), which is kept for the
+    ``django_onestep.E002`` system check so ``manage.py check`` shows it in context.
+    """
+    from .checks import record_discovery_error
+    from .core.errors import ConfigurationError
+
+    imported: list[str] = []
+    for app_config in apps.get_app_configs():
+        for module_name in module_names:
+            dotted = f"{app_config.name}.{module_name}"
+            try:
+                if find_spec(dotted) is None:
+                    continue
+            except ModuleNotFoundError:
+                continue
+            try:
+                import_module(dotted)
+            except ConfigurationError as exc:
+                record_discovery_error(dotted, exc)
+                continue
+            imported.append(dotted)
+    return imported

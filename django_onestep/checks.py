@@ -1,0 +1,235 @@
+"""System checks (``manage.py check``) for django-onestep misconfiguration.
+
+Ids are stable (docs/django.md lists them):
+
+- ``django_onestep.E001`` an ``ONESTEP`` setting is invalid (names the key)
+- ``django_onestep.E002`` a tasks module failed to register its tasks (e.g. a duplicate name)
+- ``django_onestep.E003`` two tasks share a name
+- ``django_onestep.E004`` ``ONESTEP["CONNECTORS"]`` names an unknown connector type
+- ``django_onestep.E005`` a connector needs an extra that is not installed
+- ``django_onestep.E006`` a cron expression is invalid
+- ``django_onestep.E007`` django-onestep's tables are missing (run ``migrate``); runs
+  with database checks (``check --database default``, ``onestep_check``, the worker)
+- ``django_onestep.E008`` several worker processes on SQLite (``onestep_worker --processes``)
+- ``django_onestep.W001`` SQLite without ``"transaction_mode": "IMMEDIATE"``
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+__all__ = ["CONNECTOR_EXTRAS", "KNOWN_CONNECTOR_TYPES", "record_discovery_error"]
+
+# connector type -> (client module, pip extra); None = no extra needed
+CONNECTOR_EXTRAS: dict[str, tuple[str, str] | None] = {
+    "memory": None,
+    "interval": None,
+    "cron": None,
+    "webhook": None,
+    "http_sink": None,
+    "database_queue": None,
+    "django_state_store": None,
+    "django_cursor_store": None,
+    "redis": ("redis", "redis"),
+    "redis_stream": ("redis", "redis"),
+    "rabbitmq": ("pika", "rabbitmq"),
+    "rabbitmq_queue": ("pika", "rabbitmq"),
+    "sqs": ("boto3", "sqs"),
+    "sqs_queue": ("boto3", "sqs"),
+    "mysql": ("MySQLdb", "mysql"),
+    "mysql_state_store": ("MySQLdb", "mysql"),
+    "mysql_cursor_store": ("MySQLdb", "mysql"),
+    "mysql_table_queue": ("MySQLdb", "mysql"),
+    "mysql_incremental": ("MySQLdb", "mysql"),
+    "mysql_table_sink": ("MySQLdb", "mysql"),
+}
+KNOWN_CONNECTOR_TYPES = frozenset(CONNECTOR_EXTRAS)
+
+_discovery_errors: list[tuple[str, str]] = []
+
+
+def record_discovery_error(module: str, error: BaseException) -> None:
+    """Remember a task registration error raised while autodiscovering ``module``."""
+    _discovery_errors.append((module, f"{type(error).__name__}: {error}"))
+
+
+def _settings_or_error() -> tuple[Any, list[CheckMessage]]:
+    from .conf import OneStepSettingsError, get_settings
+
+    try:
+        return get_settings(), []
+    except OneStepSettingsError as exc:
+        return None, [
+            Error(
+                str(exc), hint="Fix this key in the ONESTEP dict of your settings.", id="django_onestep.E001"
+            )
+        ]
+
+
+@register("django_onestep")
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    _, errors = _settings_or_error()
+    return errors
+
+
+@register("django_onestep")
+def check_task_registration(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = [
+        Error(
+            f"tasks in {module} could not be registered: {message}",
+            hint="Give every task a unique name (@app.task(name=...)) and valid options.",
+            id="django_onestep.E002",
+        )
+        for module, message in _discovery_errors
+    ]
+    from . import project
+
+    app = project.created_project_app()
+    if app is not None:  # never create the app (or import the runtime) just to check it
+        errors.extend(check_duplicate_task_names(app))
+    return errors
+
+
+def check_duplicate_task_names(app: Any) -> list[CheckMessage]:
+    seen: set[str] = set()
+    errors: list[CheckMessage] = []
+    for spec in getattr(app, "tasks", ()):
+        if spec.name in seen:
+            errors.append(
+                Error(
+                    f"task name {spec.name!r} is used twice in app {app.name!r}",
+                    hint="Pass a unique name=... to @app.task.",
+                    id="django_onestep.E003",
+                )
+            )
+        seen.add(spec.name)
+    return errors
+
+
+@register("django_onestep")
+def check_connectors(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    conf, settings_errors = _settings_or_error()
+    if settings_errors:
+        return []
+    return list(_connector_messages(conf.CONNECTORS))
+
+
+def _connector_messages(connectors: Mapping[str, Any]) -> Iterable[CheckMessage]:
+    for name, definition in connectors.items():
+        key = f'ONESTEP["CONNECTORS"]["{name}"]'
+        if not isinstance(definition, Mapping):
+            yield Error(f"{key}: must be a dict with a 'type', got {definition!r}", id="django_onestep.E004")
+            continue
+        kind = definition.get("type")
+        if kind not in KNOWN_CONNECTOR_TYPES:
+            yield Error(
+                f"{key}: unknown connector type {kind!r}",
+                hint=f"Known types: {', '.join(sorted(KNOWN_CONNECTOR_TYPES))}.",
+                id="django_onestep.E004",
+            )
+            continue
+        extra = CONNECTOR_EXTRAS[kind]
+        if extra is not None and importlib.util.find_spec(extra[0]) is None:
+            yield Error(
+                f"{key}: type {kind!r} needs the {extra[0]!r} package, which is not installed",
+                hint=f"pip install 'django-onestep[{extra[1]}]'",
+                id="django_onestep.E005",
+            )
+        if kind == "cron":
+            expr = definition.get("expr", definition.get("expression"))
+            problem = cron_problem(expr)
+            if problem:
+                yield Error(f'{key}["expr"]: {problem}', id="django_onestep.E006")
+
+
+def cron_problem(expr: Any) -> str | None:
+    """Why ``expr`` is not a valid cron expression, or None when it is."""
+    if not isinstance(expr, str) or not expr.strip():
+        return f"must be a cron expression like '*/5 * * * *', got {expr!r}"
+    from croniter import croniter
+
+    aliases = {"@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually"}
+    text = expr.strip()
+    if text in aliases:
+        return None
+    if len(text.split()) != 5:
+        return f"must have 5 fields (minute hour day month weekday), got {expr!r}"
+    if not croniter.is_valid(text):
+        return f"invalid cron expression {expr!r}"
+    return None
+
+
+@register("django_onestep")
+def check_sqlite_options(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    conf, settings_errors = _settings_or_error()
+    if settings_errors:
+        return []
+    from django.conf import settings
+
+    db = settings.DATABASES.get(conf.DATABASE, {})
+    if db.get("ENGINE") != "django.db.backends.sqlite3":
+        return []
+    if (db.get("OPTIONS") or {}).get("transaction_mode") == "IMMEDIATE":
+        return []
+    return [
+        Warning(
+            f'database {conf.DATABASE!r} is SQLite without "transaction_mode": "IMMEDIATE": '
+            'workers and web requests will fail with "database is locked"',
+            hint=(
+                f'Set DATABASES["{conf.DATABASE}"]["OPTIONS"] = {{"transaction_mode": "IMMEDIATE", '
+                '"init_command": "PRAGMA journal_mode=WAL;"}'
+            ),
+            id="django_onestep.W001",
+        )
+    ]
+
+
+@register(Tags.database)
+def check_tables(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if not databases:
+        return []
+    conf, settings_errors = _settings_or_error()
+    if settings_errors or conf.DATABASE not in databases:
+        return []
+    return tables_missing(conf.DATABASE)
+
+
+def tables_missing(alias: str) -> list[CheckMessage]:
+    from django.apps import apps
+    from django.db import DatabaseError, connections
+
+    try:
+        existing = set(connections[alias].introspection.table_names())
+    except DatabaseError as exc:
+        return [Error(f"database {alias!r} is not reachable: {exc}", id="django_onestep.E007")]
+    models = apps.get_app_config("django_onestep").get_models()
+    missing = sorted(m._meta.db_table for m in models if m._meta.db_table not in existing)
+    if not missing:
+        return []
+    return [
+        Error(
+            f"django-onestep tables are missing in database {alias!r}: {', '.join(missing)}",
+            hint=f"Run: python manage.py migrate django_onestep --database {alias}",
+            id="django_onestep.E007",
+        )
+    ]
+
+
+def check_processes(processes: int, alias: str) -> list[CheckMessage]:
+    """Several worker processes on one SQLite file contend for its single write lock."""
+    from django.db import connections
+
+    if processes > 1 and connections[alias].vendor == "sqlite":
+        return [
+            Error(
+                f"--processes {processes} with SQLite database {alias!r}: SQLite has one write "
+                "lock, extra processes only contend for it",
+                hint="Use --processes 1 (raise --concurrency instead) or MariaDB/MySQL/PostgreSQL.",
+                id="django_onestep.E008",
+            )
+        ]
+    return []

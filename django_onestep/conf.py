@@ -1,0 +1,282 @@
+"""The ``ONESTEP`` settings dict, read lazily and validated key by key.
+
+``onestep_settings`` is read on first attribute access, validated as a whole, and
+dropped again whenever Django sends ``setting_changed`` for ``ONESTEP`` (so
+``override_settings(ONESTEP=...)`` takes effect in tests). Every key, its type and its
+default are listed in ``DEFAULTS``; docs/settings.md documents them one by one.
+
+A bad value raises :class:`OneStepSettingsError` (an ``ImproperlyConfigured``) naming the
+key, e.g. ``ONESTEP["LEASE_S"]: must be > 0, got -1``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+__all__ = ["DEFAULTS", "OneStepSettings", "OneStepSettingsError", "get_settings", "onestep_settings"]
+
+
+class OneStepSettingsError(ImproperlyConfigured):
+    """An ``ONESTEP`` setting is invalid; ``key`` names it (dots for nested keys)."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        path = "".join(f'["{part}"]' for part in key.split("."))
+        super().__init__(f"ONESTEP{path}: {problem}")
+
+
+# key -> default. Mutable defaults are copied on read.
+DEFAULTS: dict[str, Any] = {
+    "APP_NAME": "django_onestep",
+    "CONFIG": {},
+    "STATE": "database",
+    "SHUTDOWN_TIMEOUT_S": 30.0,
+    "TASK_MODULES": ["tasks"],
+    "DEFAULT_RETRY": None,
+    "DATABASE": "default",
+    "CONNECTORS": {},
+    "TASKS": [],
+    "WEBHOOKS": {},
+    "METRICS_FLUSH_INTERVAL_S": 5.0,
+    "WORKER_HEARTBEAT_S": 5.0,
+    "LEASE_S": 30.0,
+    "POLL_INTERVAL_S": 0.01,
+    "BATCH_SIZE": 100,
+    "MAX_DELIVERIES": 5,
+    "DONE_JOB_RETENTION_S": 7 * 24 * 3600.0,
+    "DEAD_LETTER_RETENTION_S": None,
+    "METRICS_RETENTION_S": 14 * 24 * 3600.0,
+    "LOG_FORMAT": "text",
+}
+
+WEBHOOK_DEFAULTS: dict[str, Any] = {"BASE_PATH": "onestep/webhooks/", "MAX_BODY_BYTES": 1024 * 1024}
+
+
+def _positive_number(key: str, value: Any, *, allow_none: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise OneStepSettingsError(key, f"must be a number of seconds, got {value!r}")
+    if value <= 0:
+        raise OneStepSettingsError(key, f"must be > 0, got {value!r}")
+    return float(value)
+
+
+def _positive_int(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise OneStepSettingsError(key, f"must be an integer, got {value!r}")
+    if value < 1:
+        raise OneStepSettingsError(key, f"must be >= 1, got {value!r}")
+    return value
+
+
+def _name(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise OneStepSettingsError(key, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _mapping(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise OneStepSettingsError(key, f"must be a dict, got {type(value).__name__}")
+    return dict(value)
+
+
+def _module_names(key: str, value: Any) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise OneStepSettingsError(key, f"must be a list of module names, got {value!r}")
+    for item in value:
+        if not isinstance(item, str) or not item.isidentifier():
+            raise OneStepSettingsError(key, f"{item!r} is not a module name (e.g. 'tasks')")
+    return list(value)
+
+
+def _tasks(key: str, value: Any) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise OneStepSettingsError(key, f"must be a list of task definitions, got {type(value).__name__}")
+    return list(value)
+
+
+def _state(key: str, value: Any) -> Any:
+    # "database" (ORM store), "memory", a dotted path to a store class/factory, or an
+    # object with async load/save/delete.
+    if isinstance(value, str):
+        if value in ("database", "memory") or "." in value:
+            return value
+        raise OneStepSettingsError(
+            key, f"must be 'database', 'memory', a dotted path or a store object, got {value!r}"
+        )
+    if all(callable(getattr(value, name, None)) for name in ("load", "save", "delete")):
+        return value
+    raise OneStepSettingsError(key, f"must be 'database', 'memory', a dotted path or a store, got {value!r}")
+
+
+def _default_retry(key: str, value: Any) -> Any:
+    # None, a RetryPolicy object (anything with on_error), or a dict as in YAML
+    # ({"type": "max_attempts", "max_attempts": 3, "delay_s": 1}).
+    if value is None or callable(getattr(value, "on_error", None)):
+        return value
+    if isinstance(value, Mapping):
+        kind = value.get("type")
+        if kind not in ("none", "max_attempts", "exponential_backoff"):
+            raise OneStepSettingsError(
+                f"{key}.type" if "type" in value else key,
+                f"must be 'none', 'max_attempts' or 'exponential_backoff', got {kind!r}",
+            )
+        return dict(value)
+    raise OneStepSettingsError(key, f"must be None, a RetryPolicy or a dict with 'type', got {value!r}")
+
+
+def _database(key: str, value: Any) -> str:
+    from django.conf import settings
+
+    alias = _name(key, value)
+    if alias not in settings.DATABASES:
+        known = ", ".join(sorted(settings.DATABASES))
+        raise OneStepSettingsError(key, f"unknown database alias {alias!r} (DATABASES has: {known})")
+    return alias
+
+
+def _webhooks(key: str, value: Any) -> dict[str, Any]:
+    merged = {**WEBHOOK_DEFAULTS, **_mapping(key, value)}
+    unknown = sorted(set(merged) - set(WEBHOOK_DEFAULTS))
+    if unknown:
+        raise OneStepSettingsError(
+            f"{key}.{unknown[0]}", f"unknown key (known: {', '.join(WEBHOOK_DEFAULTS)})"
+        )
+    _positive_int(f"{key}.MAX_BODY_BYTES", merged["MAX_BODY_BYTES"])
+    if not isinstance(merged["BASE_PATH"], str):
+        raise OneStepSettingsError(f"{key}.BASE_PATH", f"must be a string, got {merged['BASE_PATH']!r}")
+    return merged
+
+
+def _log_format(key: str, value: Any) -> str:
+    if value not in ("text", "json"):
+        raise OneStepSettingsError(key, f"must be 'text' or 'json', got {value!r}")
+    return str(value)
+
+
+_VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
+    "APP_NAME": _name,
+    "CONFIG": _mapping,
+    "STATE": _state,
+    "SHUTDOWN_TIMEOUT_S": _positive_number,
+    "TASK_MODULES": _module_names,
+    "DEFAULT_RETRY": _default_retry,
+    "DATABASE": _database,
+    "CONNECTORS": _mapping,
+    "TASKS": _tasks,
+    "WEBHOOKS": _webhooks,
+    "METRICS_FLUSH_INTERVAL_S": _positive_number,
+    "WORKER_HEARTBEAT_S": _positive_number,
+    "LEASE_S": _positive_number,
+    "POLL_INTERVAL_S": _positive_number,
+    "BATCH_SIZE": _positive_int,
+    "MAX_DELIVERIES": _positive_int,
+    "DONE_JOB_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
+    "DEAD_LETTER_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
+    "METRICS_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
+    "LOG_FORMAT": _log_format,
+}
+assert set(_VALIDATORS) == set(DEFAULTS)
+
+
+class OneStepSettings:
+    """Validated view of ``settings.ONESTEP``: attributes named like the keys."""
+
+    APP_NAME: str
+    CONFIG: dict[str, Any]
+    STATE: Any
+    SHUTDOWN_TIMEOUT_S: float
+    TASK_MODULES: list[str]
+    DEFAULT_RETRY: Any
+    DATABASE: str
+    CONNECTORS: dict[str, Any]
+    TASKS: list[Any]
+    WEBHOOKS: dict[str, Any]
+    METRICS_FLUSH_INTERVAL_S: float
+    WORKER_HEARTBEAT_S: float
+    LEASE_S: float
+    POLL_INTERVAL_S: float
+    BATCH_SIZE: int
+    MAX_DELIVERIES: int
+    DONE_JOB_RETENTION_S: float | None
+    DEAD_LETTER_RETENTION_S: float | None
+    METRICS_RETENTION_S: float | None
+    LOG_FORMAT: str
+
+    def __init__(self, raw: Any) -> None:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise ImproperlyConfigured(f"ONESTEP must be a dict, got {type(raw).__name__}")
+        unknown = sorted(set(raw) - set(DEFAULTS))
+        if unknown:
+            raise OneStepSettingsError(
+                str(unknown[0]), f"unknown setting (known keys: {', '.join(sorted(DEFAULTS))})"
+            )
+        self.user_keys = frozenset(raw)
+        for key, default in DEFAULTS.items():
+            value = raw[key] if key in raw else _copy(default)
+            setattr(self, key, _VALIDATORS[key](key, value))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in DEFAULTS}
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+_lock = threading.Lock()
+_cached: OneStepSettings | None = None
+
+
+def get_settings() -> OneStepSettings:
+    """Return the validated settings, reading ``settings.ONESTEP`` on first use."""
+    global _cached
+    current = _cached
+    if current is not None:
+        return current
+    from django.conf import settings
+
+    with _lock:
+        if _cached is None:
+            _cached = OneStepSettings(getattr(settings, "ONESTEP", None))
+        return _cached
+
+
+def reset_settings() -> None:
+    global _cached
+    with _lock:
+        _cached = None
+
+
+class _LazySettings:
+    """Module-level proxy: ``onestep_settings.LEASE_S`` always reads the current value."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(get_settings(), name)
+
+    def __repr__(self) -> str:
+        return "<onestep_settings (lazy)>"
+
+
+onestep_settings: Any = _LazySettings()
+
+
+@receiver(setting_changed)
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("ONESTEP", "DATABASES"):
+        reset_settings()

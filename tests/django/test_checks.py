@@ -1,0 +1,136 @@
+"""System checks report misconfiguration with stable ids and actionable messages."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.core import checks as django_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from django_onestep import checks
+
+
+def _run(**kwargs: Any) -> list[django_checks.CheckMessage]:
+    return [m for m in django_checks.run_checks(**kwargs) if m.id and m.id.startswith("django_onestep.")]
+
+
+def test_clean_settings_give_no_message() -> None:
+    assert _run() == []
+
+
+def test_broken_setting_is_e001_naming_the_key() -> None:
+    with override_settings(ONESTEP={"LEASE_S": -1}):
+        messages = _run()
+    assert [(m.id, m.msg) for m in messages] == [
+        ("django_onestep.E001", 'ONESTEP["LEASE_S"]: must be > 0, got -1')
+    ]
+
+
+def test_manage_py_check_fails_on_a_broken_setting() -> None:
+    with override_settings(ONESTEP={"BATCH_SIZE": 0}), pytest.raises(SystemCheckError) as info:
+        call_command("check")
+    assert 'ONESTEP["BATCH_SIZE"]: must be >= 1, got 0' in str(info.value)
+    assert "django_onestep.E001" in str(info.value)
+
+
+def test_unknown_connector_type_is_e004_listing_known_types() -> None:
+    with override_settings(ONESTEP={"CONNECTORS": {"bus": {"type": "kafka"}}}):
+        messages = _run()
+    assert [m.id for m in messages] == ["django_onestep.E004"]
+    assert messages[0].msg == 'ONESTEP["CONNECTORS"]["bus"]: unknown connector type \'kafka\''
+    assert "redis_stream" in messages[0].hint
+
+
+def test_missing_extra_is_e005_with_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = checks.importlib.util.find_spec
+    monkeypatch.setattr(
+        checks.importlib.util, "find_spec", lambda name: None if name == "pika" else real_find_spec(name)
+    )
+    with override_settings(ONESTEP={"CONNECTORS": {"mq": {"type": "rabbitmq", "url": "amqp://x"}}}):
+        messages = _run()
+    assert [m.id for m in messages] == ["django_onestep.E005"]
+    assert messages[0].hint == "pip install 'django-onestep[rabbitmq]'"
+
+
+def test_bad_cron_is_e006() -> None:
+    connectors = {"nightly": {"type": "cron", "expr": "61 * * * *"}, "ok": {"type": "cron", "expr": "@daily"}}
+    with override_settings(ONESTEP={"CONNECTORS": connectors}):
+        messages = _run()
+    assert [(m.id, m.msg) for m in messages] == [
+        (
+            "django_onestep.E006",
+            'ONESTEP["CONNECTORS"]["nightly"]["expr"]: invalid cron expression \'61 * * * *\'',
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("expr", "problem"),
+    [
+        ("*/5 * * * *", None),
+        ("@hourly", None),
+        ("0 2 * *", "must have 5 fields (minute hour day month weekday), got '0 2 * *'"),
+        ("", "must be a cron expression like '*/5 * * * *', got ''"),
+        ("0 25 * * *", "invalid cron expression '0 25 * * *'"),
+    ],
+)
+def test_cron_problem(expr: str, problem: str | None) -> None:
+    assert checks.cron_problem(expr) == problem
+
+
+def test_discovery_errors_are_e002(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checks, "_discovery_errors", [])
+    checks.record_discovery_error("shop.tasks", ValueError("duplicate task name 'sync'"))
+    messages = _run()
+    assert [(m.id, m.msg) for m in messages] == [
+        (
+            "django_onestep.E002",
+            "tasks in shop.tasks could not be registered: ValueError: duplicate task name 'sync'",
+        )
+    ]
+
+
+def test_duplicate_task_names_are_e003() -> None:
+    app = SimpleNamespace(name="shop", tasks=[SimpleNamespace(name="a"), SimpleNamespace(name="a")])
+    messages = checks.check_duplicate_task_names(app)
+    assert [(m.id, m.msg) for m in messages] == [
+        ("django_onestep.E003", "task name 'a' is used twice in app 'shop'")
+    ]
+
+
+def test_sqlite_without_immediate_transactions_is_w001() -> None:
+    from django.conf import settings
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite-specific check")
+    db = settings.DATABASES["default"]
+    original = db["OPTIONS"]
+    db["OPTIONS"] = {"timeout": 20}
+    try:
+        messages = _run()
+    finally:
+        db["OPTIONS"] = original
+    assert [m.id for m in messages] == ["django_onestep.W001"]
+    assert "database is locked" in messages[0].msg
+
+
+@pytest.mark.django_db
+def test_tables_present_after_migrate_give_no_e007() -> None:
+    assert checks.tables_missing("default") == []
+    assert _run(databases=["default"]) == []
+
+
+def test_processes_on_sqlite_is_e008() -> None:
+    from django.db import connection
+
+    messages = checks.check_processes(2, "default")
+    if connection.vendor == "sqlite":
+        assert [m.id for m in messages] == ["django_onestep.E008"]
+    else:
+        assert messages == []
+    assert checks.check_processes(1, "default") == []

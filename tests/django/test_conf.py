@@ -1,0 +1,104 @@
+"""The ONESTEP settings object: defaults, lazy reads, override_settings, errors naming keys."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+
+from django_onestep.conf import DEFAULTS, OneStepSettingsError, get_settings, onestep_settings
+
+
+def test_defaults_fill_every_key_not_given() -> None:
+    with override_settings(ONESTEP={"APP_NAME": "shop"}):
+        conf = get_settings()
+        assert conf.APP_NAME == "shop"
+        assert conf.TASK_MODULES == ["tasks"]
+        assert conf.LEASE_S == 30.0
+        assert conf.SHUTDOWN_TIMEOUT_S == 30.0
+        assert conf.DATABASE == "default"
+        assert conf.STATE == "database"
+        assert conf.WEBHOOKS == {"BASE_PATH": "onestep/webhooks/", "MAX_BODY_BYTES": 1048576}
+        assert set(conf.as_dict()) == set(DEFAULTS)
+
+
+def test_missing_setting_means_all_defaults() -> None:
+    with override_settings():
+        from django.conf import settings
+
+        del settings.ONESTEP
+        assert get_settings().APP_NAME == "django_onestep"
+
+
+def test_override_settings_takes_effect_and_is_undone() -> None:
+    before = onestep_settings.LEASE_S
+    with override_settings(ONESTEP={"LEASE_S": 2}):
+        assert onestep_settings.LEASE_S == 2.0
+    assert onestep_settings.LEASE_S == before
+
+
+def test_defaults_are_copied_not_shared() -> None:
+    with override_settings(ONESTEP={}):
+        get_settings().CONFIG["x"] = 1
+    with override_settings(ONESTEP={}):
+        assert get_settings().CONFIG == {}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"LEASE_S": -1}, 'ONESTEP["LEASE_S"]: must be > 0, got -1'),
+        ({"LEASE_S": "30"}, "ONESTEP[\"LEASE_S\"]: must be a number of seconds, got '30'"),
+        ({"SHUTDOWN_TIMEOUT_S": 0}, 'ONESTEP["SHUTDOWN_TIMEOUT_S"]: must be > 0, got 0'),
+        ({"BATCH_SIZE": 0}, 'ONESTEP["BATCH_SIZE"]: must be >= 1, got 0'),
+        ({"BATCH_SIZE": True}, 'ONESTEP["BATCH_SIZE"]: must be an integer, got True'),
+        ({"APP_NAME": ""}, "ONESTEP[\"APP_NAME\"]: must be a non-empty string, got ''"),
+        ({"TASK_MODULES": "tasks"}, "ONESTEP[\"TASK_MODULES\"]: must be a list of module names, got 'tasks'"),
+        (
+            {"TASK_MODULES": ["my-tasks"]},
+            "ONESTEP[\"TASK_MODULES\"]: 'my-tasks' is not a module name (e.g. 'tasks')",
+        ),
+        ({"CONFIG": [1]}, 'ONESTEP["CONFIG"]: must be a dict, got list'),
+        (
+            {"DATABASE": "nope"},
+            "ONESTEP[\"DATABASE\"]: unknown database alias 'nope' (DATABASES has: default)",
+        ),
+        (
+            {"STATE": "redis"},
+            "ONESTEP[\"STATE\"]: must be 'database', 'memory', a dotted path or a store object, got 'redis'",
+        ),
+        ({"LOG_FORMAT": "xml"}, "ONESTEP[\"LOG_FORMAT\"]: must be 'text' or 'json', got 'xml'"),
+        ({"WEBHOOKS": {"MAX_BODY_BYTES": 0}}, 'ONESTEP["WEBHOOKS"]["MAX_BODY_BYTES"]: must be >= 1, got 0'),
+        (
+            {"DEFAULT_RETRY": {"type": "forever"}},
+            "ONESTEP[\"DEFAULT_RETRY\"][\"type\"]: must be 'none', 'max_attempts' or 'exponential_backoff', got 'forever'",
+        ),
+    ],
+)
+def test_invalid_values_name_the_key(raw: dict[str, object], message: str) -> None:
+    with override_settings(ONESTEP=raw), pytest.raises(OneStepSettingsError) as info:
+        get_settings()
+    assert str(info.value) == message
+    assert isinstance(info.value, ImproperlyConfigured)
+
+
+def test_unknown_key_is_reported_with_the_known_ones() -> None:
+    with override_settings(ONESTEP={"LEASE": 5}), pytest.raises(OneStepSettingsError) as info:
+        get_settings()
+    assert info.value.key == "LEASE"
+    assert str(info.value).startswith('ONESTEP["LEASE"]: unknown setting (known keys: APP_NAME, BATCH_SIZE,')
+    assert "LEASE_S" in str(info.value)
+
+
+def test_not_a_dict() -> None:
+    with (
+        override_settings(ONESTEP=["x"]),
+        pytest.raises(ImproperlyConfigured, match="ONESTEP must be a dict, got list"),
+    ):
+        get_settings()
+
+
+def test_retention_accepts_none_to_keep_forever() -> None:
+    with override_settings(ONESTEP={"DONE_JOB_RETENTION_S": None, "DEAD_LETTER_RETENTION_S": 86400}):
+        assert get_settings().DONE_JOB_RETENTION_S is None
+        assert get_settings().DEAD_LETTER_RETENTION_S == 86400.0

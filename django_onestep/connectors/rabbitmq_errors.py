@@ -1,0 +1,99 @@
+"""Map pika failures to ConnectorOperationError kinds, with secrets scrubbed.
+
+The runner retries ``disconnected``/``transient`` errors with backoff and stops on
+``misconfigured``/``permanent`` ones, so the classification decides whether a worker
+rides out a broker restart (it must) or reports a wrong password at once (it should).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from django_onestep.core.errors import (
+    ConnectorErrorKind,
+    ConnectorOperation,
+    ConnectorOperationError,
+)
+
+__all__ = ["RabbitMQError", "classify", "redact_url", "secret_tokens", "to_connector_error"]
+
+BACKEND = "rabbitmq"
+_REDACTED = "***"
+_MAX_MESSAGE_CHARS = 500
+_SECRET_KEYS = frozenset({"password", "credentials", "secret", "token"})
+# AMQP reply codes that mean the declaration or permission is wrong, not the network.
+_MISCONFIGURED_REPLY_CODES = frozenset({403, 404, 406, 530})
+
+
+class RabbitMQError(Exception):
+    """A driver error whose text has been scrubbed of secrets (kept as ``cause``)."""
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced, for logs and reprs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", f":{_REDACTED}@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def secret_tokens(url: str, options: Mapping[str, Any] | None) -> list[str]:
+    """Strings that must never appear in an error message or a log line."""
+    tokens: list[str] = []
+    password = urlsplit(url).password
+    if password:
+        tokens += [password, unquote(password)]
+    for key, value in (options or {}).items():
+        if str(key).lower() in _SECRET_KEYS and value:
+            tokens.append(str(value))
+    return [token for token in tokens if token]
+
+
+def scrub(text: str, tokens: Iterable[str]) -> str:
+    for token in sorted(set(tokens), key=len, reverse=True):
+        text = text.replace(token, _REDACTED)
+    return text[:_MAX_MESSAGE_CHARS]
+
+
+def classify(exc: BaseException) -> ConnectorErrorKind:
+    import pika.exceptions as pe
+
+    if isinstance(exc, pe.ProbableAuthenticationError | pe.ProbableAccessDeniedError):
+        return ConnectorErrorKind.MISCONFIGURED
+    if isinstance(exc, pe.AuthenticationError | pe.IncompatibleProtocolError):
+        return ConnectorErrorKind.MISCONFIGURED
+    if isinstance(exc, pe.ChannelClosedByBroker):
+        if exc.reply_code in _MISCONFIGURED_REPLY_CODES:
+            return ConnectorErrorKind.MISCONFIGURED
+        return ConnectorErrorKind.TRANSIENT
+    if isinstance(exc, pe.ConnectionClosedByBroker) and exc.reply_code in _MISCONFIGURED_REPLY_CODES:
+        return ConnectorErrorKind.MISCONFIGURED
+    if isinstance(exc, pe.NackError):
+        return ConnectorErrorKind.TRANSIENT
+    # Lost sockets, a broker shutting down (320), heartbeats, timeouts, refused connects.
+    return ConnectorErrorKind.DISCONNECTED
+
+
+def to_connector_error(
+    exc: BaseException,
+    *,
+    operation: ConnectorOperation,
+    source_name: str,
+    tokens: Iterable[str],
+    retry_delay_s: float | None = None,
+    kind: ConnectorErrorKind | None = None,
+) -> ConnectorOperationError:
+    if isinstance(exc, ConnectorOperationError):
+        return exc
+    detail = scrub(f"{type(exc).__name__}: {exc}", tokens)
+    return ConnectorOperationError(
+        backend=BACKEND,
+        operation=operation,
+        kind=kind or classify(exc),
+        source_name=source_name,
+        retry_delay_s=retry_delay_s,
+        cause=RabbitMQError(detail),
+    )

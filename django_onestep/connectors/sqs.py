@@ -1,0 +1,325 @@
+"""Amazon SQS queues as sources and sinks (boto3 in the connector's own threads).
+
+    sqs = SQSConnector(region_name="eu-west-1")
+    jobs = sqs.queue("https://sqs.eu-west-1.amazonaws.com/123456789012/jobs")
+
+Long polling, batched deletes, a visibility heartbeat while handlers run, delayed retry
+through the message's visibility, attempts from ``ApproximateReceiveCount``, FIFO group
+and deduplication ids. boto3 is synchronous: calls run in a small thread pool owned by
+the connector (a 20 s long poll must not starve the default executor that sync
+handlers use). boto3 is imported only when a queue is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django_onestep.core.base import Delivery, Sink, Source
+from django_onestep.core.envelope import Envelope
+from django_onestep.core.errors import ConfigurationError, ConnectorOperation, MissingExtraError
+
+from .rabbitmq_wire import encode_envelope
+from .sqs_delivery import MAX_VISIBILITY_S, SQSDelivery
+from .sqs_errors import secret_tokens, to_connector_error
+from .sqs_leases import LeaseKeeper
+
+__all__ = ["SQSConnector", "SQSDelivery", "SQSQueue"]
+
+logger = logging.getLogger("django_onestep.connectors.sqs")
+
+GroupId = str | Callable[[Envelope], str]
+_ON_FAIL = ("leave", "release", "delete")
+
+
+class SQSConnector:
+    """A boto3 SQS client (created on first use) plus the threads its calls run in."""
+
+    def __init__(
+        self,
+        region_name: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        endpoint_url: str | None = None,
+        client: Any | None = None,
+        max_threads: int = 16,
+    ) -> None:
+        if type(max_threads) is not int or max_threads < 2:
+            raise ConfigurationError(f"max_threads must be an integer >= 2, got {max_threads!r}")
+        self.region_name = region_name
+        self.endpoint_url = endpoint_url
+        self.options = dict(options or {})
+        self.max_threads = max_threads
+        self._client = client
+        self._executor: ThreadPoolExecutor | None = None
+        self.tokens = secret_tokens(self.options)
+
+    def __repr__(self) -> str:
+        return f"SQSConnector(region_name={self.region_name!r}, endpoint_url={self.endpoint_url!r})"
+
+    def _make_client(self) -> Any:
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError:
+            raise MissingExtraError("boto3", "sqs") from None
+        options = dict(self.options)
+        config = Config(
+            max_pool_connections=self.max_threads, retries={"mode": "standard", "max_attempts": 3}
+        )
+        if "config" in options:
+            config = config.merge(options.pop("config"))
+        # A session per connector: boto3's default session is not safe to share across threads.
+        session = boto3.session.Session()
+        return session.client(
+            "sqs", region_name=self.region_name, endpoint_url=self.endpoint_url, config=config, **options
+        )
+
+    async def call(self, method: str, **params: Any) -> Any:
+        """Run one client method in the connector's threads."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.max_threads, thread_name_prefix="onestep-sqs")
+        loop = asyncio.get_running_loop()
+        if self._client is None:
+            self._client = await loop.run_in_executor(self._executor, self._make_client)
+        return await loop.run_in_executor(
+            self._executor, functools.partial(getattr(self._client, method), **params)
+        )
+
+    def queue(
+        self,
+        url: str,
+        *,
+        wait_time_s: int = 20,
+        visibility_timeout: int | None = None,
+        batch_size: int = 10,
+        poll_interval_s: float = 0.0,
+        message_group_id: GroupId | None = None,
+        message_group_field: str | None = None,
+        deduplication_id_factory: Callable[[Envelope], str] | None = None,
+        on_fail: str = "leave",
+        delete_batch_size: int = 10,
+        delete_flush_interval_s: float = 0.5,
+        heartbeat_interval_s: float | None = None,
+        heartbeat_visibility_timeout: int | None = None,
+    ) -> SQSQueue:
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ConfigurationError(f"SQS queue url must be the queue's http(s) URL, got {url!r}")
+        ints = {
+            "wait_time_s": (wait_time_s, 0, 20),
+            "batch_size": (batch_size, 1, 10),
+            "delete_batch_size": (delete_batch_size, 1, 10),
+        }
+        if visibility_timeout is not None:
+            ints["visibility_timeout"] = (visibility_timeout, 0, MAX_VISIBILITY_S)
+        if heartbeat_visibility_timeout is not None:
+            ints["heartbeat_visibility_timeout"] = (heartbeat_visibility_timeout, 1, MAX_VISIBILITY_S)
+        for key, (value, low, high) in ints.items():
+            if type(value) is not int or not low <= value <= high:
+                raise ConfigurationError(f"{key} must be an integer in [{low}, {high}], got {value!r}")
+        for key, number in (
+            ("poll_interval_s", poll_interval_s),
+            ("delete_flush_interval_s", delete_flush_interval_s),
+            ("heartbeat_interval_s", heartbeat_interval_s or 0),
+        ):
+            if not isinstance(number, int | float) or number < 0:
+                raise ConfigurationError(f"{key} must be a number >= 0, got {number!r}")
+        if on_fail not in _ON_FAIL:
+            raise ConfigurationError(f"on_fail must be one of {list(_ON_FAIL)}, got {on_fail!r}")
+        if message_group_id is not None and message_group_field is not None:
+            raise ConfigurationError("give message_group_id or message_group_field, not both")
+        if message_group_id is not None and not (
+            isinstance(message_group_id, str) or callable(message_group_id)
+        ):
+            raise ConfigurationError(
+                f"message_group_id must be a string or a callable, got {message_group_id!r}"
+            )
+        hb_timeout = heartbeat_visibility_timeout
+        if heartbeat_interval_s and hb_timeout is not None and heartbeat_interval_s >= hb_timeout:
+            raise ConfigurationError(
+                f"heartbeat_interval_s ({heartbeat_interval_s}) must be shorter than "
+                f"heartbeat_visibility_timeout ({hb_timeout})"
+            )
+        return SQSQueue(
+            self,
+            url,
+            wait_time_s=wait_time_s,
+            visibility_timeout=visibility_timeout,
+            batch_size=batch_size,
+            poll_interval_s=float(poll_interval_s),
+            message_group_id=message_group_id,
+            message_group_field=message_group_field,
+            deduplication_id_factory=deduplication_id_factory,
+            on_fail=on_fail,
+            delete_batch_size=delete_batch_size,
+            delete_flush_interval_s=float(delete_flush_interval_s),
+            heartbeat_interval_s=heartbeat_interval_s,
+            heartbeat_visibility_timeout=heartbeat_visibility_timeout,
+        )
+
+
+class SQSQueue(Source, Sink):
+    """An existing SQS queue (standard or ``.fifo``) to consume and send to."""
+
+    # A receive in flight cannot be taken back: the runner waits for it and then
+    # releases what it got (release_unstarted makes them visible again at once).
+    fetch_is_cancel_safe = False
+
+    def __init__(self, connector: SQSConnector, url: str, **settings: Any) -> None:
+        Source.__init__(self, url)
+        Sink.__init__(self, url)
+        self.connector = connector
+        self.url = url
+        self.fifo = url.endswith(".fifo")
+        self.wait_time_s: int = settings["wait_time_s"]
+        self.visibility_timeout: int | None = settings["visibility_timeout"]
+        self.batch_size = settings["batch_size"]
+        self.poll_interval_s = settings["poll_interval_s"]
+        self.message_group_id: GroupId | None = settings["message_group_id"]
+        self.message_group_field: str | None = settings["message_group_field"]
+        self.deduplication_id_factory: Callable[[Envelope], str] | None = settings["deduplication_id_factory"]
+        self.on_fail: str = settings["on_fail"]
+        self.delete_batch_size: int = settings["delete_batch_size"]
+        self.delete_flush_interval_s: float = settings["delete_flush_interval_s"]
+        self.heartbeat_interval_s: float | None = settings["heartbeat_interval_s"]
+        self.heartbeat_visibility_timeout: int | None = settings["heartbeat_visibility_timeout"]
+        self._leases: LeaseKeeper | None = None
+        self._leases_loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"SQSQueue({self.url!r})"
+
+    def _error(self, exc: BaseException, op: ConnectorOperation) -> Exception:
+        delay_s = max(self.poll_interval_s, 1.0)
+        return to_connector_error(
+            exc, operation=op, source_name=self.name, tokens=self.connector.tokens, retry_delay_s=delay_s
+        )
+
+    async def _call(self, op: ConnectorOperation, method: str, **params: Any) -> Any:
+        try:
+            return await self.connector.call(method, **params)
+        except MissingExtraError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, op) from None
+
+    @property
+    def leases(self) -> LeaseKeeper:
+        if self._leases is None or self._leases_loop is not asyncio.get_running_loop():
+            raise RuntimeError(f"SQS queue {self.url} is not open on this event loop")
+        return self._leases
+
+    async def open(self) -> None:
+        """Check the queue exists and start the delete flusher and the heartbeat."""
+        if self._leases is not None and self._leases_loop is asyncio.get_running_loop():
+            return
+        attributes = await self._call(
+            ConnectorOperation.OPEN,
+            "get_queue_attributes",
+            QueueUrl=self.url,
+            AttributeNames=["VisibilityTimeout"],
+        )
+        queue_visibility_s = int(attributes.get("Attributes", {}).get("VisibilityTimeout", 30))
+        visibility_s = self.visibility_timeout if self.visibility_timeout is not None else queue_visibility_s
+        extend_to_s = self.heartbeat_visibility_timeout or max(visibility_s, 2)
+        # None means "on": beat three times per lease. 0 switches the heartbeat off.
+        interval_s = self.heartbeat_interval_s if self.heartbeat_interval_s is not None else extend_to_s / 3
+        self._leases = LeaseKeeper(
+            url=self.url,
+            call=functools.partial(self._call, ConnectorOperation.HEARTBEAT),
+            delete_batch_size=self.delete_batch_size,
+            delete_flush_interval_s=self.delete_flush_interval_s or 0.05,
+            heartbeat_interval_s=interval_s,
+            heartbeat_visibility_timeout=extend_to_s,
+        )
+        self._leases_loop = asyncio.get_running_loop()
+        self._leases.start()
+        self._set_open_state(True)
+
+    async def fetch(self, limit: int) -> list[Delivery]:
+        await self.open()
+        params: dict[str, Any] = {
+            "QueueUrl": self.url,
+            "MaxNumberOfMessages": max(1, min(limit, self.batch_size)),
+            "WaitTimeSeconds": self.wait_time_s,
+            "AttributeNames": ["All"],
+            "MessageAttributeNames": ["All"],
+        }
+        if self.visibility_timeout is not None:
+            params["VisibilityTimeout"] = self.visibility_timeout
+        response = await self._call(ConnectorOperation.FETCH, "receive_message", **params)
+        deliveries: list[Delivery] = []
+        for message in response.get("Messages", []):
+            delivery = SQSDelivery(self, message)
+            self.leases.track(delivery.message_id, delivery.receipt_handle)
+            deliveries.append(delivery)
+        return deliveries
+
+    async def change_visibility(self, receipt_handle: str, seconds: int) -> None:
+        try:
+            async with self.leases.visibility_lock:
+                await self._call(
+                    ConnectorOperation.RETRY,
+                    "change_message_visibility",
+                    QueueUrl=self.url,
+                    ReceiptHandle=receipt_handle,
+                    VisibilityTimeout=seconds,
+                )
+        except Exception as exc:
+            # The message still comes back when its current visibility runs out.
+            logger.warning("sqs %s: visibility change to %ss failed: %s", self.url, seconds, exc)
+
+    def _group_id(self, envelope: Envelope) -> str:
+        if self.message_group_field is not None:
+            body = envelope.body
+            if not isinstance(body, Mapping) or body.get(self.message_group_field) in (None, ""):
+                raise ConfigurationError(
+                    f"message_group_field {self.message_group_field!r} is missing from the payload sent to {self.url}"
+                )
+            return str(body[self.message_group_field])
+        if callable(self.message_group_id):
+            return str(self.message_group_id(envelope))
+        if self.message_group_id:
+            return self.message_group_id
+        raise ConfigurationError(
+            f"FIFO queue {self.url} needs message_group_id or message_group_field to send"
+        )
+
+    def _send_params(self, envelope: Envelope) -> dict[str, Any]:
+        params: dict[str, Any] = {"MessageBody": encode_envelope(envelope).decode("utf-8")}
+        if self.fifo:
+            params["MessageGroupId"] = self._group_id(envelope)
+            if self.deduplication_id_factory is not None:
+                params["MessageDeduplicationId"] = str(self.deduplication_id_factory(envelope))
+        return params
+
+    async def send(self, envelope: Envelope) -> None:
+        await self._call(
+            ConnectorOperation.SEND, "send_message", QueueUrl=self.url, **self._send_params(envelope)
+        )
+
+    async def send_batch(self, envelopes: list[Envelope]) -> None:
+        """Send many envelopes, ten per SendMessageBatch call; raise if any entry failed."""
+        for start in range(0, len(envelopes), 10):
+            chunk = envelopes[start : start + 10]
+            entries = [{"Id": str(i), **self._send_params(env)} for i, env in enumerate(chunk)]
+            response = await self._call(
+                ConnectorOperation.SEND, "send_message_batch", QueueUrl=self.url, Entries=entries
+            )
+            failed = response.get("Failed", [])
+            if failed:
+                codes = sorted({str(item.get("Code")) for item in failed})
+                raise self._error(
+                    RuntimeError(f"{len(failed)} of {len(chunk)} sends failed: {codes}"),
+                    ConnectorOperation.SEND,
+                )
+
+    async def close(self) -> None:
+        leases, self._leases = self._leases, None
+        if leases is not None and self._leases_loop is asyncio.get_running_loop():
+            await leases.stop()
+        self._set_open_state(False)

@@ -8,8 +8,9 @@ Ids are stable (docs/django.md lists them):
 - ``django_onestep.E004`` ``ONESTEP["CONNECTORS"]`` names an unknown connector type
 - ``django_onestep.E005`` a connector needs an extra that is not installed
 - ``django_onestep.E006`` a cron expression is invalid
-- ``django_onestep.E007`` django-onestep's tables are missing (run ``migrate``); runs
-  with database checks (``check --database default``, ``onestep_check``, the worker)
+- ``django_onestep.E007`` django-onestep's tables are missing (run ``migrate``): reported
+  by ``onestep_check`` and the worker, not by ``manage.py check`` (``migrate`` itself runs
+  database checks, and must not fail because migrations are not applied yet)
 - ``django_onestep.E008`` several worker processes on SQLite (``onestep_worker --processes``)
 - ``django_onestep.W001`` SQLite without ``"transaction_mode": "IMMEDIATE"``
 """
@@ -20,7 +21,7 @@ import importlib.util
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 __all__ = ["CONNECTOR_EXTRAS", "KNOWN_CONNECTOR_TYPES", "record_discovery_error"]
 
@@ -188,17 +189,8 @@ def check_sqlite_options(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     ]
 
 
-@register(Tags.database)
-def check_tables(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    if not databases:
-        return []
-    conf, settings_errors = _settings_or_error()
-    if settings_errors or conf.DATABASE not in databases:
-        return []
-    return tables_missing(conf.DATABASE)
-
-
 def tables_missing(alias: str) -> list[CheckMessage]:
+    """E007 when a django_onestep table is absent from database ``alias``."""
     from django.apps import apps
     from django.db import DatabaseError, connections
 

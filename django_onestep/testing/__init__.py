@@ -1,1 +1,34 @@
-"""Test helpers for projects that use django-onestep."""
+"""Test helpers for projects that use django-onestep (docs/testing.md).
+
+- :func:`run_until_idle` runs the app's real worker loop in-process until every
+  selected task's source is empty and nothing is in flight, then returns a
+  :class:`RunSummary` of what happened. Work is read from the database by the queue's
+  own connection, so the test's data must be committed: use
+  ``@pytest.mark.django_db(transaction=True)`` / ``TransactionTestCase``.
+- :func:`capture_enqueued` records what is enqueued instead of writing it.
+- :func:`eager` makes ``handler.enqueue(payload)`` run the handler at once, in the
+  caller's thread and transaction (works with the plain ``db`` fixture / ``TestCase``).
+- :class:`FakeClock` drives ``IntervalSource``/``CronSource`` (their ``clock=``).
+
+The pytest plugin (``django_onestep.testing.pytest_plugin``, loaded automatically)
+wraps them as fixtures: ``onestep_app``, ``onestep_worker``, ``onestep_capture``,
+``onestep_eager``.
+"""
+
+from __future__ import annotations
+
+from .capture import CapturedJob, EnqueueCapture, capture_enqueued
+from .clock import FakeClock
+from .eager import eager
+from .run import RunSummary, arun_until_idle, run_until_idle
+
+__all__ = [
+    "CapturedJob",
+    "EnqueueCapture",
+    "FakeClock",
+    "RunSummary",
+    "arun_until_idle",
+    "capture_enqueued",
+    "eager",
+    "run_until_idle",
+]

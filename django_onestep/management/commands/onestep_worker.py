@@ -1,0 +1,127 @@
+"""``manage.py onestep_worker``: a thin shell over ``django_onestep.worker.Worker``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from django_onestep.worker import Worker, WorkerOptions
+from django_onestep.worker.logs import configure_worker_logging
+from django_onestep.worker.options import parse_names
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a django-onestep worker: fetch work from the tasks' sources and run the handlers "
+        "until stopped. SIGTERM/SIGINT stops gracefully (no new fetches, in-flight work finishes "
+        "up to the shutdown timeout, claimed-but-unstarted work is released); a second signal exits "
+        "at once. Exit codes: 0 ok, 1 runtime failure, 2 bad target or configuration."
+    )
+    # The worker runs the checks it needs itself and exits 2 (not 1) when they fail.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "target",
+            nargs="?",
+            help="App to run: module:attr (an OneStepApp or a factory returning one) or a .yaml file. "
+            "Default: the project app (from django_onestep import app) with the tasks of every "
+            "installed app's tasks.py.",
+        )
+        parser.add_argument(
+            "--tasks",
+            action="append",
+            metavar="A,B",
+            help="Run only these tasks (comma-separated, repeatable). Unknown names exit 2.",
+        )
+        parser.add_argument(
+            "--exclude-tasks", action="append", metavar="A,B", help="Run every task except these."
+        )
+        parser.add_argument(
+            "--queues",
+            action="append",
+            metavar="Q1,Q2",
+            help="Run only the tasks whose source has one of these names (e.g. DatabaseQueue names).",
+        )
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            metavar="N",
+            help="Override every selected task's concurrency (handlers running at once per task).",
+        )
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=1,
+            metavar="N",
+            help="Worker processes (only 1 is available for now; N > 1 on SQLite is rejected).",
+        )
+        parser.add_argument(
+            "--healthcheck-port",
+            type=int,
+            metavar="P",
+            help='Serve GET / on this port: 200 {"status": "ok"} while running, 503 while stopping.',
+        )
+        parser.add_argument(
+            "--shutdown-timeout",
+            type=float,
+            metavar="S",
+            help='Seconds in-flight work may take after a stop signal (default ONESTEP["SHUTDOWN_TIMEOUT_S"]); '
+            "work still running then is cancelled and retried.",
+        )
+        parser.add_argument(
+            "--once",
+            action="store_true",
+            help="Drain the work that is due, then exit 0 (for tests and cron).",
+        )
+        parser.add_argument(
+            "--max-tasks",
+            type=int,
+            metavar="N",
+            help="Stop gracefully after N deliveries settled (succeeded, failed or retried).",
+        )
+        parser.add_argument(
+            "--log-format",
+            choices=("text", "json"),
+            help='Log lines as text or one JSON object per line (default ONESTEP["LOG_FORMAT"]).',
+        )
+        parser.add_argument(
+            "--log-level",
+            choices=LOG_LEVELS,
+            type=str.upper,
+            help="Log level (default INFO, or from -v: 0 WARNING, 2+ DEBUG). Per-task lines need DEBUG.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        level = options["log_level"] or {0: "WARNING", 1: "INFO"}.get(options["verbosity"], "DEBUG")
+        configure_worker_logging(options["log_format"] or _settings_log_format(), level)
+        worker_options = WorkerOptions(
+            target=options["target"],
+            tasks=parse_names(options["tasks"]),
+            exclude_tasks=parse_names(options["exclude_tasks"]),
+            queues=parse_names(options["queues"]),
+            concurrency=options["concurrency"],
+            processes=options["processes"],
+            healthcheck_port=options["healthcheck_port"],
+            shutdown_timeout_s=options["shutdown_timeout"],
+            once=options["once"],
+            max_tasks=options["max_tasks"],
+            log_format=options["log_format"],
+            log_level=level,
+        )
+        code = Worker(worker_options).run()
+        if code:
+            sys.exit(code)
+
+
+def _settings_log_format() -> str:
+    from django_onestep.conf import OneStepSettingsError, get_settings
+
+    try:
+        return get_settings().LOG_FORMAT
+    except OneStepSettingsError:
+        return "text"  # the worker reports the broken setting and exits 2

@@ -1,0 +1,81 @@
+"""Eager mode: enqueueing runs the handler at once, in the caller's thread.
+
+Inside ``with eager():`` a call to ``handler.enqueue(payload)`` (or the task queue's
+``send``/``publish``) builds a context and calls the handler immediately, returning
+its result; an exception propagates to the caller so the test sees it. Retry policies,
+hooks, emit sinks and dead letters are not involved: eager mode tests the handler with
+the caller's database connection (and so inside a ``TestCase`` transaction). Use
+``run_until_idle`` to test the whole delivery path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ._patch import patched_enqueue, split_payload
+
+__all__ = ["eager"]
+
+
+def _delivery(payload: Any, meta: dict[str, Any]) -> Any:
+    from ..core.base import Delivery
+    from ..core.envelope import Envelope
+
+    class EagerDelivery(Delivery):
+        async def ack(self) -> None:
+            return None
+
+        async def retry(self, *, delay_s: float | None = None) -> None:
+            return None
+
+        async def fail(self, exc: Exception | None = None) -> None:
+            return None
+
+    return EagerDelivery(Envelope(body=payload, meta={**meta, "eager": True}, attempts=0))
+
+
+def _context(app: Any, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    from ..core.context import TaskContext
+
+    payload, meta, _options = split_payload(args, kwargs)
+    return TaskContext(app=app, task=spec, delivery=_delivery(payload, meta)), payload
+
+
+def _is_async(spec: Any) -> bool:
+    return asyncio.iscoroutinefunction(spec.handler)
+
+
+@contextmanager
+def eager(app: Any = None) -> Iterator[None]:
+    if app is None:
+        from ..project import get_project_app
+
+        app = get_project_app()
+
+    def make_sync(spec: Any) -> Callable[..., Any]:
+        def run_now(*args: Any, **kwargs: Any) -> Any:
+            ctx, payload = _context(app, spec, args, kwargs)
+            if _is_async(spec):
+                from asgiref.sync import async_to_sync
+
+                return async_to_sync(spec.handler)(ctx, payload)
+            return spec.handler(ctx, payload)
+
+        return run_now
+
+    def make_async(spec: Any) -> Callable[..., Any]:
+        async def arun_now(*args: Any, **kwargs: Any) -> Any:
+            ctx, payload = _context(app, spec, args, kwargs)
+            if _is_async(spec):
+                return await spec.handler(ctx, payload)
+            from asgiref.sync import sync_to_async
+
+            return await sync_to_async(spec.handler)(ctx, payload)
+
+        return arun_now
+
+    with patched_enqueue(app, make_sync, make_async):
+        yield

@@ -1,0 +1,89 @@
+"""Worker options and task selection (``--tasks``, ``--exclude-tasks``, ``--queues``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["WorkerOptions", "WorkerSetupError", "parse_names", "select_tasks"]
+
+
+class WorkerSetupError(Exception):
+    """The target or options are unusable: the worker exits with code 2 and this message."""
+
+
+@dataclass
+class WorkerOptions:
+    target: str | None = None
+    tasks: Sequence[str] = ()
+    exclude_tasks: Sequence[str] = ()
+    queues: Sequence[str] = ()
+    concurrency: int | None = None
+    processes: int = 1
+    healthcheck_port: int | None = None
+    shutdown_timeout_s: float | None = None
+    once: bool = False
+    max_tasks: int | None = None
+    log_format: str | None = None
+    log_level: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.concurrency is not None and self.concurrency < 1:
+            raise WorkerSetupError(f"--concurrency must be >= 1, got {self.concurrency}")
+        if self.processes < 1:
+            raise WorkerSetupError(f"--processes must be >= 1, got {self.processes}")
+        if self.max_tasks is not None and self.max_tasks < 1:
+            raise WorkerSetupError(f"--max-tasks must be >= 1, got {self.max_tasks}")
+        if self.shutdown_timeout_s is not None and self.shutdown_timeout_s <= 0:
+            raise WorkerSetupError(f"--shutdown-timeout must be > 0, got {self.shutdown_timeout_s}")
+        if self.healthcheck_port is not None and not 0 <= self.healthcheck_port <= 65535:
+            raise WorkerSetupError(f"--healthcheck-port must be 0-65535, got {self.healthcheck_port}")
+        if self.log_format not in (None, "text", "json"):
+            raise WorkerSetupError(f"--log-format must be text or json, got {self.log_format!r}")
+
+
+def parse_names(values: Iterable[str] | None) -> list[str]:
+    """``["a,b", "c"]`` -> ``["a", "b", "c"]`` (options may repeat or use commas)."""
+    names: list[str] = []
+    for value in values or ():
+        names.extend(part.strip() for part in value.split(",") if part.strip())
+    return names
+
+
+def _source_name(spec: Any) -> str | None:
+    source = getattr(spec, "source", None)
+    return getattr(source, "name", None) if source is not None else None
+
+
+def select_tasks(app: Any, options: WorkerOptions) -> list[str]:
+    """Names of the tasks this worker runs; unknown names are a setup error."""
+    specs = list(app.tasks)
+    known = [spec.name for spec in specs]
+    for option, names in (("--tasks", options.tasks), ("--exclude-tasks", options.exclude_tasks)):
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise WorkerSetupError(
+                f"{option}: unknown task {unknown[0]!r} in app {app.name!r} (tasks: {', '.join(known) or 'none'})"
+            )
+    if options.queues:
+        source_names = {_source_name(spec) for spec in specs}
+        unknown = [name for name in options.queues if name not in source_names]
+        if unknown:
+            known_sources = ", ".join(sorted(n for n in source_names if n)) or "none"
+            raise WorkerSetupError(
+                f"--queues: no task reads from {unknown[0]!r} in app {app.name!r} (sources: {known_sources})"
+            )
+    selected = []
+    for spec in specs:
+        if spec.source is None:
+            continue  # nothing to fetch: run only through controls / ctx.emit
+        if options.tasks and spec.name not in options.tasks:
+            continue
+        if spec.name in options.exclude_tasks:
+            continue
+        if options.queues and _source_name(spec) not in options.queues:
+            continue
+        selected.append(spec.name)
+    return selected

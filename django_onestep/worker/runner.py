@@ -1,0 +1,170 @@
+"""Run one worker process: prepare (exit 2 on bad input), serve, stop on signals.
+
+Signals: the first SIGTERM/SIGINT asks the app to shut down gracefully (stop fetching,
+let in-flight handlers finish up to the shutdown timeout, release claimed-but-unstarted
+work, exit 0); a second one exits at once with ``128 + signal number`` (claims left
+behind come back when their lease expires).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+from .options import WorkerOptions, WorkerSetupError, select_tasks
+
+__all__ = ["EXIT_CONFIG", "EXIT_OK", "EXIT_RUNTIME", "Worker"]
+
+EXIT_OK = 0
+EXIT_RUNTIME = 1
+EXIT_CONFIG = 2
+_SETTLED_KINDS = frozenset({"succeeded", "failed", "retried"})
+
+logger = logging.getLogger("django_onestep.worker")
+
+
+class Worker:
+    """One worker process serving the selected tasks of one app."""
+
+    def __init__(self, options: WorkerOptions) -> None:
+        self.options = options
+        self.app: Any = None
+        self.task_names: list[str] = []
+        self.settled_count = 0
+        self._signals_seen = 0
+        self._stopping = False
+
+    # -- setup -------------------------------------------------------------------------
+    def prepare(self) -> Any:
+        """Load and check everything; raise WorkerSetupError with a one-line reason."""
+        from ..checks import check_processes, tables_missing
+        from ..conf import OneStepSettingsError, get_settings
+        from ..core.errors import ConfigurationError
+        from ..django_defaults import apply_django_defaults
+        from .target import load_target
+
+        options = self.options
+        options.validate()
+        try:
+            conf = get_settings()
+        except OneStepSettingsError as exc:
+            raise WorkerSetupError(str(exc)) from exc
+        problems = tables_missing(conf.DATABASE) + check_processes(options.processes, conf.DATABASE)
+        if problems:
+            raise WorkerSetupError(f"{problems[0].msg} ({problems[0].hint})")
+        if options.processes > 1:
+            raise WorkerSetupError(
+                "--processes > 1 is not available yet: start one onestep_worker per process "
+                "(a process manager such as systemd can run several)"
+            )
+        try:
+            app = load_target(options.target)
+        except ConfigurationError as exc:
+            raise WorkerSetupError(str(exc)) from exc
+        apply_django_defaults(app)
+        names = select_tasks(app, options)
+        if not names:
+            raise WorkerSetupError(
+                f"no task to run in app {app.name!r} with the given --tasks/--exclude-tasks/--queues"
+            )
+        if options.concurrency is not None:
+            for spec in app.tasks:
+                if spec.name in names:
+                    spec.concurrency = options.concurrency
+        if options.shutdown_timeout_s is not None:
+            app.shutdown_timeout_s = options.shutdown_timeout_s
+        if options.max_tasks is not None:
+            app.on_event(self._count_settled)
+        self.app = app
+        self.task_names = names
+        return app
+
+    # -- running -----------------------------------------------------------------------
+    def run(self) -> int:
+        """Prepare and serve; return the process exit code."""
+        try:
+            self.prepare()
+        except WorkerSetupError as exc:
+            logger.error("onestep_worker: %s", exc)
+            return EXIT_CONFIG
+        try:
+            asyncio.run(self._serve())
+        except Exception:
+            logger.exception("onestep_worker: the worker stopped on an error")
+            return EXIT_RUNTIME
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+        return EXIT_OK
+
+    async def _serve(self) -> None:
+        from .telemetry import WorkerTelemetry
+
+        app = self.app
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._on_signal, signum)
+        telemetry = WorkerTelemetry(app, self.task_names)
+        health = None
+        if self.options.healthcheck_port is not None:
+            from .health import HealthServer
+
+            health = HealthServer(self, self.options.healthcheck_port)
+            await health.start()
+        logger.info(
+            "onestep worker pid %s: app %r, tasks %s%s",
+            os.getpid(),
+            app.name,
+            ", ".join(self.task_names),
+            " (--once)" if self.options.once else "",
+        )
+        await telemetry.start()
+        try:
+            await app.serve(until_idle=self.options.once, tasks=self.task_names)
+        finally:
+            await telemetry.stop()
+            if health is not None:
+                await health.stop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+        logger.info("onestep worker pid %s stopped", os.getpid())
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def _on_signal(self, signum: int) -> None:
+        self._signals_seen += 1
+        name = signal.Signals(signum).name
+        if self._signals_seen > 1:
+            logger.warning("%s again: exiting at once (unfinished claims return after their lease)", name)
+            for handler in logging.getLogger("django_onestep").handlers:
+                handler.flush()
+            sys.stderr.flush()
+            os._exit(128 + signum)
+        logger.warning(
+            "%s: finishing in-flight work (up to %ss), then exiting; send it again to exit at once",
+            name,
+            getattr(self.app, "shutdown_timeout_s", "?"),
+        )
+        self.stop()
+
+    def stop(self) -> None:
+        """Graceful stop, safe from any thread."""
+        self._stopping = True
+        self.app.request_shutdown()
+
+    def _count_settled(self, event: Any) -> None:
+        kind = getattr(event.kind, "value", event.kind)
+        if kind not in _SETTLED_KINDS:
+            return
+        self.settled_count += 1
+        max_tasks = self.options.max_tasks
+        if max_tasks is not None and self.settled_count == max_tasks:
+            logger.info("--max-tasks %s reached: stopping", max_tasks)
+            self.stop()

@@ -1,0 +1,15 @@
+"""The durable database queue (SPEC §4). ``DatabaseQueue`` lives in ``queue.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["DatabaseQueue"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DatabaseQueue":
+        from .queue import DatabaseQueue
+
+        return DatabaseQueue
+    raise AttributeError(name)

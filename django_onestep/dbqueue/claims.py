@@ -1,0 +1,183 @@
+"""Claim statements per database vendor. Each runs on the queue's claim thread.
+
+* SQLite (>= 3.35): one guarded ``UPDATE ... WHERE id IN (SELECT ... LIMIT n)
+  RETURNING``. SQLite has a single writer, so the statement cannot double-claim.
+* MySQL/MariaDB/PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` then ``UPDATE ...
+  WHERE id IN (...)`` in one READ COMMITTED transaction (REPEATABLE READ deadlocked
+  even with one worker on MariaDB); a deadlock or lock-wait timeout is retried.
+  Servers without SKIP LOCKED (MariaDB < 10.6) fall back to plain ``FOR UPDATE``.
+
+Timestamps are adapted with the backend's own adapter, as the ORM would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .dbthread import MYSQL_RETRY_CODES, _error_code
+
+__all__ = ["ClaimedRow", "claim_rows", "probe_due", "table_sql"]
+
+_CLAIM_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    id: int
+    payload: Any
+    meta: dict[str, Any]
+    attempts: int  # after the claim's increment
+    reclaims: int
+    priority: int
+
+
+def table_sql(connection: Any) -> str:
+    from ..models import Job
+
+    return str(connection.ops.quote_name(Job._meta.db_table))
+
+
+def dt(connection: Any, value: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _json(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bytes | bytearray):
+        value = value.decode()
+    if isinstance(value, str):
+        return json.loads(value)
+    return value  # a driver that already decoded it (psycopg)
+
+
+def _rows(raw: list[tuple[Any, ...]]) -> list[ClaimedRow]:
+    rows = [
+        ClaimedRow(
+            id=int(r[0]),
+            payload=_json(r[1]),
+            meta=_json(r[2]) or {},
+            attempts=int(r[3]),
+            reclaims=int(r[4]),
+            priority=int(r[5]),
+        )
+        for r in raw
+    ]
+    rows.sort(key=lambda row: (-row.priority, row.id))
+    return rows
+
+
+def probe_due(connection: Any, queue: str, now: datetime) -> bool:
+    """A cheap read: is any job of ``queue`` due? (Used while idle, before claiming.)"""
+    table = table_sql(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE queue = %s AND status = 'queued' AND available_at <= %s LIMIT 1",
+            [queue, dt(connection, now)],
+        )
+        return cursor.fetchone() is not None
+
+
+def claim_rows(
+    connection: Any,
+    *,
+    queue: str,
+    limit: int,
+    token: str,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+) -> list[ClaimedRow]:
+    if connection.vendor == "sqlite":
+        return _claim_sqlite(connection, queue, limit, token, owner, now, lease_until)
+    return _claim_locking(connection, queue, limit, token, owner, now, lease_until)
+
+
+_SET_RUNNING = (
+    "status = 'running', attempts = attempts + 1, claim_token = %s, lease_owner = %s, "
+    "lease_until = %s, claimed_at = %s, updated_at = %s"
+)
+_COLUMNS = "id, payload, meta, attempts, reclaims, priority"
+
+
+def _claim_sqlite(
+    connection: Any,
+    queue: str,
+    limit: int,
+    token: str,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+) -> list[ClaimedRow]:
+    table = table_sql(connection)
+    now_db = dt(connection, now)
+    sql = (
+        f"UPDATE {table} SET {_SET_RUNNING} WHERE id IN ("
+        f"SELECT id FROM {table} WHERE queue = %s AND status = 'queued' AND available_at <= %s "
+        f"ORDER BY priority DESC, id LIMIT %s) RETURNING {_COLUMNS}"
+    )
+    params = [token, owner, dt(connection, lease_until), now_db, now_db, queue, now_db, limit]
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return _rows(cursor.fetchall())
+
+
+def _ensure_read_committed(connection: Any) -> None:
+    """Set READ COMMITTED once per physical connection (this thread owns it)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if getattr(connection, "_onestep_rc_conn", None) is raw:
+        return
+    if connection.vendor in ("mysql", "postgresql"):
+        with connection.cursor() as cursor:
+            if connection.vendor == "mysql":
+                cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            else:
+                cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    connection._onestep_rc_conn = raw
+
+
+def _claim_locking(
+    connection: Any,
+    queue: str,
+    limit: int,
+    token: str,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+) -> list[ClaimedRow]:
+    from django.db import OperationalError, transaction
+
+    table = table_sql(connection)
+    lock = "FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else "FOR UPDATE"
+    select = (
+        f"SELECT {_COLUMNS} FROM {table} WHERE queue = %s AND status = 'queued' AND available_at <= %s "
+        f"ORDER BY priority DESC, id LIMIT %s {lock}"
+    )
+    _ensure_read_committed(connection)
+    now_db = dt(connection, now)
+    for attempt in range(_CLAIM_RETRIES):
+        try:
+            with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+                cursor.execute(select, [queue, now_db, limit])
+                raw = cursor.fetchall()
+                if not raw:
+                    return []
+                ids = [r[0] for r in raw]
+                marks = ", ".join(["%s"] * len(ids))
+                cursor.execute(
+                    f"UPDATE {table} SET {_SET_RUNNING} WHERE id IN ({marks})",
+                    [token, owner, dt(connection, lease_until), now_db, now_db, *ids],
+                )
+            # the SELECT saw the values before the increment
+            return _rows([(r[0], r[1], r[2], int(r[3]) + 1, r[4], r[5]) for r in raw])
+        except OperationalError as exc:
+            if _error_code(exc) not in MYSQL_RETRY_CODES or attempt == _CLAIM_RETRIES - 1:
+                raise
+            time.sleep(0.005 * (attempt + 1))
+    return []  # pragma: no cover - the loop returns or raises

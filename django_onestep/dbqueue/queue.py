@@ -1,0 +1,392 @@
+"""``DatabaseQueue``: the durable queue in the project's own database (SPEC §4).
+
+Hot path: ``fetch`` claims up to ``min(limit, batch_size)`` rows in one statement or
+transaction on the queue's claim thread; settlements are group-committed on the ack
+thread (the same thread on SQLite, whose single writer prefers it). While idle,
+``fetch`` probes with a cheap read every ``poll_interval_s``, backing off to
+``max_idle_poll_s`` after ``idle_backoff_after_s`` without work, and wakes at once when
+this process enqueues. Background loops extend the leases of held jobs, reclaim
+expired leases of any worker and prune old ``done`` rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..core.base import Delivery, Sink, Source
+from ..core.envelope import Envelope
+from ..core.errors import ConfigurationError, ConnectorOperation
+from . import maintenance
+from .claims import claim_rows, probe_due
+from .dbthread import DBThread
+from .delivery import DatabaseDelivery
+from .enqueue import insert_job, insert_jobs, notify_enqueued, register_listener
+from .settle import SettleBatcher, SettleOp
+
+__all__ = ["DatabaseQueue"]
+
+logger = logging.getLogger("django_onestep.dbqueue")
+
+_UNSET: Any = object()
+
+
+def _setting(name: str, default: Any) -> Any:
+    try:
+        from ..conf import get_settings
+
+        return getattr(get_settings(), name)
+    except (ImportError, AttributeError):
+        return default
+
+
+def _positive(name: str, value: Any, *, allow_none: bool = False) -> Any:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigurationError(f"DatabaseQueue: {name} must be a positive number, got {value!r}")
+    return value
+
+
+class DatabaseQueue(Source, Sink):
+    """A Source and Sink over ``django_onestep.models.Job`` rows with ``queue=name``.
+
+    ``send(payload, ...)`` (sync) writes a job in the caller's transaction and returns
+    its id; ``send(envelope)`` (the Sink API, awaited by the runtime) and ``await
+    publish(...)`` write in autocommit on the queue's own thread.
+    """
+
+    supports_manual_run = False
+    fetch_is_cancel_safe = True
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        using: str | None = None,
+        batch_size: int | None = None,
+        lease_s: float | None = None,
+        poll_interval_s: float | None = None,
+        max_deliveries: int | None = _UNSET,
+        done_retention_s: float | None = _UNSET,
+        max_idle_poll_s: float = 0.25,
+        idle_backoff_after_s: float = 1.0,
+        fetch_wait_s: float = 1.0,
+        prune_interval_s: float = 60.0,
+    ) -> None:
+        if not isinstance(name, str) or not 0 < len(name) <= 100:
+            raise ConfigurationError(
+                f"DatabaseQueue: name must be a string of 1 to 100 characters, got {name!r}"
+            )
+        Source.__init__(self, name)
+        self.using: str = using or _setting("DATABASE", "default")
+        self.batch_size = int(_positive("batch_size", batch_size or _setting("BATCH_SIZE", 100)))
+        self.lease_s = float(_positive("lease_s", lease_s or _setting("LEASE_S", 30.0)))
+        self.poll_interval_s = float(
+            _positive("poll_interval_s", poll_interval_s or _setting("POLL_INTERVAL_S", 0.01))
+        )
+        if max_deliveries is _UNSET:
+            max_deliveries = _setting("MAX_DELIVERIES", 5)
+        self.max_deliveries: int | None = (
+            None if max_deliveries is None else int(_positive("max_deliveries", max_deliveries))
+        )
+        if done_retention_s is _UNSET:
+            done_retention_s = _setting("DONE_JOB_RETENTION_S", 7 * 24 * 3600.0)
+        self.done_retention_s: float | None = _positive("done_retention_s", done_retention_s, allow_none=True)
+        self.max_idle_poll_s = float(_positive("max_idle_poll_s", max_idle_poll_s))
+        self.idle_backoff_after_s = float(idle_backoff_after_s)
+        self.fetch_wait_s = float(_positive("fetch_wait_s", fetch_wait_s))
+        self.prune_interval_s = float(_positive("prune_interval_s", prune_interval_s))
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._claim_thread: DBThread | None = None
+        self._ack_thread: DBThread | None = None
+        self._settler: SettleBatcher | None = None
+        self._held: dict[int, DatabaseDelivery] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake_event: asyncio.Event | None = None
+        self._idle_since: float | None = None
+        self._background: list[asyncio.Task[None]] = []
+        self._next_sweep_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"DatabaseQueue({self.name!r}, using={self.using!r})"
+
+    # ----- enqueue ---------------------------------------------------------------
+
+    def send(self, payload_or_envelope: Any, **options: Any) -> Any:
+        """``send(payload, *, delay_s, run_at, priority, dedupe_key, meta) -> job id``.
+
+        Sync, in the caller's transaction. Given an ``Envelope`` (the Sink API the
+        runtime awaits), it returns an awaitable instead: see ``asend``.
+        """
+        if isinstance(payload_or_envelope, Envelope):
+            return self.asend(payload_or_envelope, **options)
+        return insert_job(self.name, self.using, payload_or_envelope, **options)
+
+    def enqueue(self, payload: Any, **options: Any) -> int:
+        """Alias of the sync ``send(payload, ...)`` for code that prefers a verb."""
+        return insert_job(self.name, self.using, payload, **options)
+
+    def send_many(
+        self,
+        payloads: Iterable[Any],
+        *,
+        delay_s: float | None = None,
+        run_at: datetime | None = None,
+        priority: int = 0,
+    ) -> list[int]:
+        """Bulk insert in the caller's transaction (batches of 500); returns the ids."""
+        return insert_jobs(self.name, self.using, payloads, delay_s=delay_s, run_at=run_at, priority=priority)
+
+    async def asend(self, envelope: Envelope, **options: Any) -> int:
+        """Write ``envelope`` (body, meta, attempts) as a new job; returns its id."""
+        return await self.publish(envelope.body, meta=envelope.meta, attempts=envelope.attempts, **options)
+
+    async def publish(  # type: ignore[override]
+        self,
+        body: Any,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        attempts: int = 0,
+        delay_s: float | None = None,
+        run_at: datetime | None = None,
+        priority: int = 0,
+        dedupe_key: str | None = None,
+    ) -> int:
+        """Async enqueue (autocommit, on the queue's thread); returns the job id."""
+        thread = self._ensure_threads()[1]
+        return await thread.run(
+            lambda: insert_job(
+                self.name,
+                self.using,
+                body,
+                meta=meta,
+                attempts=attempts,
+                delay_s=delay_s,
+                run_at=run_at,
+                priority=priority,
+                dedupe_key=dedupe_key,
+            ),
+            operation=ConnectorOperation.SEND,
+            source_name=self.name,
+        )
+
+    # ----- lifecycle ----------------------------------------------------------------
+
+    def _ensure_threads(self) -> tuple[DBThread, DBThread]:
+        if self._claim_thread is None or self._ack_thread is None:
+            from django.db import connections
+
+            self._claim_thread = DBThread(self.using, f"onestep-db-{self.name}")
+            if connections[self.using].vendor == "sqlite":
+                self._ack_thread = self._claim_thread  # one writer, one connection
+            else:
+                self._ack_thread = DBThread(self.using, f"onestep-ack-{self.name}")
+            self._settler = SettleBatcher(self._ack_thread, self.name, self._forget)
+        return self._claim_thread, self._ack_thread
+
+    async def open(self) -> None:
+        if self.is_open:
+            return
+        self._ensure_threads()
+        self._loop = asyncio.get_running_loop()
+        self._wake_event = asyncio.Event()
+        register_listener(self)
+        self._background = [
+            asyncio.create_task(self._lease_loop(), name=f"onestep-lease-{self.name}"),
+            asyncio.create_task(self._prune_loop(), name=f"onestep-prune-{self.name}"),
+        ]
+        self._set_open_state(True)
+
+    async def close(self) -> None:
+        """Release held-but-unstarted jobs, wait for pending settlements, close threads."""
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._background = []
+        for delivery in list(self._held.values()):
+            if not delivery.started and delivery.settled is None:
+                with contextlib.suppress(Exception):
+                    await delivery.release_unstarted()
+        if self._settler is not None:
+            await self._settler.wait_idle()
+        claim_thread, ack_thread = self._claim_thread, self._ack_thread
+        self._claim_thread = self._ack_thread = self._settler = None
+        for thread in {id(t): t for t in (claim_thread, ack_thread) if t is not None}.values():
+            await asyncio.to_thread(thread.close)
+        self._set_open_state(False)
+
+    def wake(self) -> None:
+        """Make a waiting ``fetch`` look again now (thread-safe)."""
+        loop, event = self._loop, self._wake_event
+        if loop is None or event is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(event.set)
+
+    # ----- fetch --------------------------------------------------------------------
+
+    async def fetch(self, limit: int) -> list[Delivery]:
+        if not self.is_open:
+            await self.open()
+        claim_thread = self._ensure_threads()[0]
+        loop = asyncio.get_running_loop()
+        limit = max(1, min(int(limit), self.batch_size))
+        deadline = loop.time() + self.fetch_wait_s
+        while True:
+            if loop.time() >= self._next_sweep_at:
+                self._next_sweep_at = loop.time() + max(self.lease_s / 4, 0.25)
+                await claim_thread.run(
+                    maintenance.reclaim_expired, self.using, self.name,
+                    operation=ConnectorOperation.FETCH, source_name=self.name,
+                )  # fmt: skip
+            if self._wake_event is not None:
+                self._wake_event.clear()
+            deliveries = await self._claim(claim_thread, limit, probe_first=self._idle_since is not None)
+            if deliveries:
+                self._idle_since = None
+                return deliveries
+            now = loop.time()
+            if self._idle_since is None:
+                self._idle_since = now
+            if now >= deadline:
+                return []
+            await self._sleep_idle(now, deadline)
+
+    async def _sleep_idle(self, now: float, deadline: float) -> None:
+        idle_for = now - (self._idle_since or now)
+        interval = self.poll_interval_s
+        if idle_for > self.idle_backoff_after_s:
+            exponent = min((idle_for - self.idle_backoff_after_s) * 4, 20.0)
+            interval = max(
+                self.poll_interval_s, min(self.max_idle_poll_s, self.poll_interval_s * 2**exponent)
+            )
+        timeout = max(0.0, min(interval, deadline - now))
+        if self._wake_event is None:
+            await asyncio.sleep(timeout)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake_event.wait(), timeout)
+            self._idle_since = None  # woken by a local enqueue: poll fast again
+
+    async def _claim(self, thread: DBThread, limit: int, *, probe_first: bool) -> list[Delivery]:
+        from django.utils import timezone
+
+        token = uuid.uuid4().hex
+        lease_s = self.lease_s
+
+        def work() -> list[Any]:
+            from django.db import connections
+
+            connection = connections[self.using]
+            now = timezone.now()
+            if probe_first and not probe_due(connection, self.name, now):
+                return []
+            return claim_rows(
+                connection,
+                queue=self.name,
+                limit=limit,
+                token=token,
+                owner=self.worker_id,
+                now=now,
+                lease_until=now + timedelta(seconds=lease_s),
+            )
+
+        future = thread.submit(work)
+        try:
+            rows = await asyncio.shield(asyncio.wrap_future(future))
+        except asyncio.CancelledError:
+            # the claim may still commit: give those rows back instead of stranding them
+            future.add_done_callback(lambda f: self._release_after_cancel(f, token))
+            raise
+        except Exception as exc:
+            from django.db import DatabaseError
+
+            from .dbthread import wrap_db_error
+
+            if isinstance(exc, DatabaseError):
+                raise wrap_db_error(exc, operation=ConnectorOperation.FETCH, source_name=self.name) from exc
+            raise
+        deliveries: list[Delivery] = []
+        for row in rows:
+            envelope = Envelope(body=row.payload, meta=row.meta, attempts=max(row.attempts - 1, 0))
+            delivery = DatabaseDelivery(
+                self, job_id=row.id, token=token, envelope=envelope, reclaims=row.reclaims
+            )
+            self._held[row.id] = delivery
+            deliveries.append(delivery)
+        return deliveries
+
+    def _release_after_cancel(self, future: Any, token: str) -> None:
+        if future.cancelled() or future.exception() is not None or not future.result():
+            return
+        thread = self._ack_thread
+        if thread is not None:
+            with contextlib.suppress(RuntimeError):
+                thread.submit(maintenance.release_token, self.using, token)
+
+    # ----- settlement -------------------------------------------------------------
+
+    async def _settle(self, op: SettleOp) -> bool:
+        settler = self._settler
+        if settler is None:
+            self._ensure_threads()
+            settler = self._settler
+        assert settler is not None
+        return await settler.submit(op)
+
+    def _forget(self, op: SettleOp) -> None:
+        delivery = self._held.get(op.job_id)
+        if delivery is not None and delivery.token == op.token:
+            del self._held[op.job_id]
+
+    # ----- background loops -----------------------------------------------------
+
+    async def _lease_loop(self) -> None:
+        """Extend the leases of every job this queue holds, every ``lease_s / 3``."""
+        interval_s = self.lease_s / 3
+        while True:
+            await asyncio.sleep(interval_s)
+            held = [(d.job_id, d.token) for d in self._held.values()]
+            if not held or self._ack_thread is None:
+                continue
+            try:
+                await self._ack_thread.run(
+                    maintenance.extend_leases, self.using, self.worker_id, held, self.lease_s,
+                    operation=ConnectorOperation.HEARTBEAT, source_name=self.name,
+                )  # fmt: skip
+            except Exception:
+                logger.warning("extending leases of %s failed; retrying", self, exc_info=True)
+
+    async def _prune_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.prune_interval_s)
+            if self.done_retention_s is None or self._ack_thread is None:
+                continue
+            try:
+                await self._ack_thread.run(
+                    self.prune_sync,
+                    operation=ConnectorOperation.FETCH, source_name=self.name,
+                )  # fmt: skip
+            except Exception:
+                logger.warning("pruning done jobs of %s failed; retrying later", self, exc_info=True)
+
+    def prune_sync(self, *, max_batches: int = 20, batch_size: int = 1000) -> int:
+        """Delete ``done`` jobs older than ``done_retention_s``, in small batches."""
+        if self.done_retention_s is None:
+            return 0
+        return maintenance.prune_done(
+            self.using, self.name, self.done_retention_s, max_batches=max_batches, batch_size=batch_size
+        )
+
+    def notify(self) -> None:
+        notify_enqueued(self.name, self.using)

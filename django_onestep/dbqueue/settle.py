@@ -1,0 +1,206 @@
+"""Settling claimed jobs (ack, retry, fail, release, dead-letter), fenced and batched.
+
+Every statement carries ``claim_token = <token of the claim>`` and ``status =
+'running'``: a worker whose lease expired (and whose row was reclaimed and maybe
+claimed again by another worker) changes nothing; its operation reports ``False``.
+
+``SettleBatcher`` is a group commit: operations queue up while one flush is in flight
+and the next flush takes them all in one transaction. ``await`` returns once the
+operation is durable, so a worker killed after an ack never re-runs that job, and the
+number of un-acked jobs is bounded by the number of deliveries in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..core.errors import ConnectorOperation
+from .claims import dt, table_sql
+from .dbthread import MYSQL_RETRY_CODES, DBThread, _error_code
+
+__all__ = ["SettleBatcher", "SettleOp"]
+
+_MAX_OPS_PER_FLUSH = 500
+_FLUSH_RETRIES = 3
+
+
+@dataclass
+class SettleOp:
+    kind: str  # ack | retry | fail | release | dead
+    job_id: int
+    token: str
+    delay_s: float | None = None
+    error: str = ""
+    # dead: builds the DeadLetter row (called inside the transaction with the job's
+    # first_failed_at); returns an unsaved model instance.
+    dead_letter: Callable[[datetime | None], Any] | None = None
+    future: asyncio.Future[bool] | None = field(default=None, repr=False)
+
+
+_CLEAR_LEASE = "lease_owner = NULL, lease_until = NULL, claim_token = NULL"
+
+
+def _apply(connection: Any, ops: list[SettleOp], now: datetime) -> list[bool]:
+    """Run ``ops`` in the current transaction; True where the fence matched."""
+    table = table_sql(connection)
+    now_db = dt(connection, now)
+    results: dict[int, bool] = {}
+    acks: dict[str, list[tuple[int, SettleOp]]] = {}
+    for index, op in enumerate(ops):
+        if op.kind == "ack":
+            acks.setdefault(op.token, []).append((index, op))
+            continue
+        results[index] = _apply_one(connection, table, op, now, now_db)
+    with connection.cursor() as cursor:
+        for token, group in acks.items():
+            ids = [op.job_id for _, op in group]
+            marks = ", ".join(["%s"] * len(ids))
+            cursor.execute(
+                f"UPDATE {table} SET status = 'done', finished_at = %s, updated_at = %s, "
+                f"dedupe_key = NULL, {_CLEAR_LEASE} "
+                f"WHERE claim_token = %s AND status = 'running' AND id IN ({marks})",
+                [now_db, now_db, token, *ids],
+            )
+            if cursor.rowcount == len(ids):
+                matched = set(ids)
+            else:  # some leases were lost: find out which acks counted
+                cursor.execute(
+                    f"SELECT id FROM {table} WHERE status = 'done' AND finished_at = %s AND id IN ({marks})",
+                    [now_db, *ids],
+                )
+                matched = {int(r[0]) for r in cursor.fetchall()}
+            for index, op in group:
+                results[index] = op.job_id in matched
+    return [results[i] for i in range(len(ops))]
+
+
+def _apply_one(connection: Any, table: str, op: SettleOp, now: datetime, now_db: Any) -> bool:
+    from django.db import transaction
+
+    fence = "WHERE id = %s AND claim_token = %s AND status = 'running'"
+    fence_params = [op.job_id, op.token]
+    with connection.cursor() as cursor:
+        if op.kind == "retry":
+            available = now + timedelta(seconds=max(op.delay_s or 0.0, 0.0))
+            cursor.execute(
+                f"UPDATE {table} SET status = 'queued', available_at = %s, updated_at = %s, "
+                f"first_failed_at = COALESCE(first_failed_at, %s), last_error = %s, {_CLEAR_LEASE} {fence}",
+                [dt(connection, available), now_db, now_db, op.error, *fence_params],
+            )
+            return bool(cursor.rowcount == 1)
+        if op.kind == "release":
+            # never started: the claim does not count as an attempt
+            cursor.execute(
+                f"UPDATE {table} SET status = 'queued', attempts = attempts - 1, updated_at = %s, "
+                f"{_CLEAR_LEASE} {fence}",
+                [now_db, *fence_params],
+            )
+            return bool(cursor.rowcount == 1)
+        if op.kind == "fail":
+            cursor.execute(
+                f"UPDATE {table} SET status = 'failed', finished_at = %s, updated_at = %s, "
+                f"first_failed_at = COALESCE(first_failed_at, %s), last_error = %s, dedupe_key = NULL, "
+                f"{_CLEAR_LEASE} {fence}",
+                [now_db, now_db, now_db, op.error, *fence_params],
+            )
+            return bool(cursor.rowcount == 1)
+    if op.kind == "dead":
+        assert op.dead_letter is not None
+        from ..models import Job
+
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            rows = list(
+                Job.objects.using(connection.alias)
+                .filter(id=op.job_id, claim_token=op.token, status="running")
+                .values_list("first_failed_at", flat=True)
+            )
+            if not rows:
+                return False  # lost the lease: the new owner decides, nothing is written
+            cursor.execute(
+                f"UPDATE {table} SET status = 'dead', finished_at = %s, updated_at = %s, "
+                f"first_failed_at = COALESCE(first_failed_at, %s), last_error = %s, dedupe_key = NULL, "
+                f"{_CLEAR_LEASE} {fence}",
+                [now_db, now_db, now_db, op.error, *fence_params],
+            )
+            op.dead_letter(rows[0]).save(using=connection.alias)
+        return True
+    raise ValueError(f"unknown settle operation {op.kind!r}")
+
+
+class SettleBatcher:
+    """Group commit of settle operations on one DB thread."""
+
+    def __init__(self, thread: DBThread, source_name: str, on_settled: Callable[[SettleOp], None]) -> None:
+        self._thread = thread
+        self._source_name = source_name
+        self._on_settled = on_settled
+        self._pending: list[SettleOp] = []
+        self._flushing = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def submit(self, op: SettleOp) -> bool:
+        loop = asyncio.get_running_loop()
+        op.future = loop.create_future()
+        self._pending.append(op)
+        if not self._flushing:
+            self._start_flush(loop)
+        return await op.future
+
+    def _start_flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._pending[:_MAX_OPS_PER_FLUSH]
+        del self._pending[:_MAX_OPS_PER_FLUSH]
+        self._flushing = True
+        self._idle.clear()
+        task = loop.create_task(self._flush(batch))
+        task.add_done_callback(lambda _t: self._after_flush(loop))
+
+    def _after_flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._flushing = False
+        if self._pending and not loop.is_closed():
+            self._start_flush(loop)
+        else:
+            self._idle.set()
+
+    async def _flush(self, batch: list[SettleOp]) -> None:
+        try:
+            results = await self._thread.run(
+                _flush_sync, self._thread.using, batch,
+                operation=ConnectorOperation.ACK, source_name=self._source_name,
+            )  # fmt: skip
+        except BaseException as exc:
+            for op in batch:
+                self._on_settled(op)
+                if op.future is not None and not op.future.done():
+                    op.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for op, ok in zip(batch, results, strict=True):
+            self._on_settled(op)
+            if op.future is not None and not op.future.done():
+                op.future.set_result(ok)
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+
+def _flush_sync(using: str, batch: list[SettleOp]) -> list[bool]:
+    from django.db import OperationalError, connections, transaction
+    from django.utils import timezone
+
+    connection = connections[using]
+    for attempt in range(_FLUSH_RETRIES):
+        try:
+            with transaction.atomic(using=using):
+                return _apply(connection, batch, timezone.now())
+        except OperationalError as exc:
+            if _error_code(exc) not in MYSQL_RETRY_CODES or attempt == _FLUSH_RETRIES - 1:
+                raise
+            time.sleep(0.005 * (attempt + 1))
+    return []  # pragma: no cover

@@ -1,0 +1,215 @@
+"""Tables of the ``django_onestep`` app: the job queue, dead letters, state, metrics.
+
+Index notes (checked against the real schema in tests/django/test_models_schema.py):
+
+* ``Job`` claim index ``(queue, status, -priority, id, available_at)`` follows the claim
+  query's ``ORDER BY priority DESC, id``. It is declared with ``fields=`` (never an
+  ``F().desc()`` expression: Django silently skips expression indexes on MariaDB).
+* ``Job`` lease index ``(status, lease_until)`` keeps the expired-lease sweep cheap.
+* ``Job`` prune index ``(status, finished_at)`` serves the retention job.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+__all__ = ["Cursor", "DeadLetter", "Job", "StateEntry", "TaskMetric", "WorkerHeartbeat"]
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+class Job(models.Model):
+    """One message of a ``DatabaseQueue``.
+
+    ``attempts`` counts claims (incremented when a worker claims the row, decremented
+    again when an unstarted claim is released); the delivered ``Envelope.attempts`` is
+    ``attempts - 1``. ``reclaims`` counts leases that expired without a settlement
+    (the worker died): ``max_deliveries`` is checked against it. ``dedupe_key`` is only
+    set while the job is queued or running, so the unique constraint means "one live job
+    per key" on every database (MariaDB has no partial unique indexes).
+    """
+
+    Status = JobStatus
+
+    id = models.BigAutoField(primary_key=True)
+    queue = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    priority = models.IntegerField(default=0)
+    payload = models.JSONField(null=True)
+    meta = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    reclaims = models.PositiveIntegerField(default=0)
+    available_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    first_failed_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=120, null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, null=True, blank=True)
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "django_onestep_job"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(
+                fields=["queue", "status", "-priority", "id", "available_at"], name="onestep_job_claim"
+            ),
+            models.Index(fields=["status", "lease_until"], name="onestep_job_lease"),
+            models.Index(fields=["status", "finished_at"], name="onestep_job_prune"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["queue", "dedupe_key"], name="onestep_job_dedupe"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue}#{self.id} ({self.status})"
+
+
+class DeadLetterStatus(models.TextChoices):
+    PENDING = "pending"
+    CLAIMED = "claimed"  # fetched by a replay/discard in progress
+    RESOLVED = "resolved"  # replayed or discarded
+
+
+class DeadLetter(models.Model):
+    """A terminal failure, written once, kept until replayed or discarded."""
+
+    Status = DeadLetterStatus
+
+    id = models.BigAutoField(primary_key=True)
+    app = models.CharField(max_length=100, blank=True, default="")
+    task = models.CharField(max_length=200)
+    source = models.CharField(max_length=200, blank=True, default="")
+    payload = models.JSONField(null=True)
+    original_meta = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    failure_kind = models.CharField(max_length=20, blank=True, default="")
+    exception_type = models.CharField(max_length=200, blank=True, default="")
+    message = models.TextField(blank=True, default="")
+    traceback = models.TextField(blank=True, default="")
+    job_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=DeadLetterStatus.choices, default=DeadLetterStatus.PENDING
+    )
+    claim_token = models.CharField(max_length=32, null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    first_failed_at = models.DateTimeField()
+    last_failed_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "django_onestep_deadletter"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["task", "status", "id"], name="onestep_dl_task"),
+            models.Index(fields=["status", "id"], name="onestep_dl_status"),
+            models.Index(fields=["last_failed_at"], name="onestep_dl_last_failed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task}: {self.exception_type or self.failure_kind} (#{self.id})"
+
+
+class StateEntry(models.Model):
+    """A ``DatabaseStateStore`` value; ``value_json`` uses the lossless codec."""
+
+    key = models.CharField(max_length=255, unique=True)
+    value_json = models.TextField()
+    version = models.PositiveBigIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "django_onestep_stateentry"
+        ordering = ["key"]
+        verbose_name_plural = "state entries"
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Cursor(models.Model):
+    """A ``DatabaseCursorStore`` value (incremental sources' positions)."""
+
+    key = models.CharField(max_length=255, unique=True)
+    value_json = models.TextField()
+    version = models.PositiveBigIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "django_onestep_cursor"
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class TaskMetric(models.Model):
+    """Per app, task and minute window: counts by event kind, failures, durations.
+
+    Several workers add into the same row (read-modify-write under a row lock), each
+    once per flush interval, never per event.
+    """
+
+    app = models.CharField(max_length=100)
+    task = models.CharField(max_length=200)
+    window_start = models.DateTimeField()
+    fetched = models.PositiveBigIntegerField(default=0)
+    started = models.PositiveBigIntegerField(default=0)
+    succeeded = models.PositiveBigIntegerField(default=0)
+    retried = models.PositiveBigIntegerField(default=0)
+    failed = models.PositiveBigIntegerField(default=0)
+    dead_lettered = models.PositiveBigIntegerField(default=0)
+    cancelled = models.PositiveBigIntegerField(default=0)
+    failures = models.JSONField(default=dict, blank=True)  # failure kind -> count
+    duration_count = models.PositiveBigIntegerField(default=0)
+    duration_sum_s = models.FloatField(default=0.0)
+    duration_max_s = models.FloatField(default=0.0)
+    histogram = models.JSONField(default=list, blank=True)  # counts per DURATION_BUCKETS_S
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "django_onestep_taskmetric"
+        ordering = ["-window_start", "task"]
+        constraints = [
+            models.UniqueConstraint(fields=["app", "task", "window_start"], name="onestep_metric_window"),
+        ]
+        indexes = [
+            models.Index(fields=["window_start", "task"], name="onestep_metric_time"),
+            models.Index(fields=["task", "window_start"], name="onestep_metric_task"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} @ {self.window_start:%Y-%m-%d %H:%M}"
+
+
+class WorkerHeartbeat(models.Model):
+    """One row per worker process, upserted every ``WORKER_HEARTBEAT_S``."""
+
+    worker_id = models.CharField(max_length=120, unique=True)
+    app = models.CharField(max_length=100, blank=True, default="")
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    tasks = models.JSONField(default=list, blank=True)
+    version = models.CharField(max_length=40, blank=True, default="")
+    status = models.CharField(max_length=20, default="running")
+    in_flight = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        db_table = "django_onestep_workerheartbeat"
+        ordering = ["-last_seen"]
+        indexes = [models.Index(fields=["last_seen"], name="onestep_worker_seen")]
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} ({self.status})"

@@ -1,0 +1,322 @@
+"""DatabaseQueue through its Source/Sink/Delivery API, on SQLite and MariaDB."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from django_onestep.core.envelope import Envelope
+from django_onestep.core.errors import ConfigurationError
+from django_onestep.dbqueue.queue import DatabaseQueue
+from django_onestep.models import Job
+from tests.django.dbqueue_helpers import fetch_until, job_rows, opened, orm, unique_name
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def make_queue(name: str | None = None, **options: object) -> DatabaseQueue:
+    options.setdefault("fetch_wait_s", 0.05)
+    return DatabaseQueue(name or unique_name(), **options)  # type: ignore[arg-type]
+
+
+async def test_send_fetch_ack_roundtrip() -> None:
+    queue = make_queue()
+    ids = [await orm(queue.send)({"n": n}, meta={"m": n}) for n in range(3)]
+    async with opened(queue):
+        deliveries = await fetch_until(queue, 3)
+        assert [d.payload for d in deliveries] == [{"n": 0}, {"n": 1}, {"n": 2}]
+        assert [d.envelope.meta for d in deliveries] == [{"m": 0}, {"m": 1}, {"m": 2}]
+        assert [d.envelope.attempts for d in deliveries] == [0, 0, 0]
+        assert [d.job_id for d in deliveries] == ids
+        rows = await orm(job_rows)(queue.name)
+        assert [r["status"] for r in rows] == ["running"] * 3
+        assert [r["attempts"] for r in rows] == [1, 1, 1]
+        assert all(r["lease_owner"] == queue.worker_id for r in rows)
+        for delivery in deliveries:
+            await delivery.ack()
+        assert [d.settled for d in deliveries] == [True, True, True]
+        assert await queue.fetch(10) == []
+    rows = await orm(job_rows)(queue.name)
+    assert [r["status"] for r in rows] == ["done"] * 3
+    assert all(r["claim_token"] is None and r["finished_at"] is not None for r in rows)
+
+
+async def test_fetch_respects_limit_and_batch_size() -> None:
+    queue = make_queue(batch_size=2)
+    await orm(queue.send_many)([{"n": n} for n in range(5)])
+    async with opened(queue):
+        assert len(await queue.fetch(1)) == 1
+        assert len(await queue.fetch(10)) == 2  # capped by batch_size
+
+
+async def test_priority_higher_first_then_fifo() -> None:
+    queue = make_queue()
+    await orm(queue.send)("low-1", priority=0)
+    await orm(queue.send)("high", priority=5)
+    await orm(queue.send)("low-2", priority=0)
+    await orm(queue.send)("neg", priority=-1)
+    async with opened(queue):
+        got = [d.payload for d in await fetch_until(queue, 4)]
+    assert got == ["high", "low-1", "low-2", "neg"]
+
+
+async def test_delayed_jobs_wait_for_available_at() -> None:
+    queue = make_queue()
+    await orm(queue.send)("later", delay_s=3600)
+    await orm(queue.send)("at", run_at=timezone.now() + timedelta(hours=1))
+    await orm(queue.send)("now")
+    async with opened(queue):
+        assert [d.payload for d in await fetch_until(queue, 1)] == ["now"]
+        assert await queue.fetch(10) == []
+    await orm(Job.objects.filter(queue=queue.name, status="queued").update)(
+        available_at=timezone.now() - timedelta(seconds=1)
+    )
+    async with opened(queue):
+        assert sorted(d.payload for d in await fetch_until(queue, 2)) == ["at", "later"]
+
+
+async def test_dedupe_key_returns_existing_job_while_live() -> None:
+    queue = make_queue()
+    first = await orm(queue.send)({"a": 1}, dedupe_key="order-7")
+    second = await orm(queue.send)({"a": 2}, dedupe_key="order-7")
+    assert second == first
+    assert [r["payload"] for r in await orm(job_rows)(queue.name)] == [{"a": 1}]
+    async with opened(queue):
+        (delivery,) = await fetch_until(queue, 1)
+        # still running: a duplicate is still a no-op
+        assert await orm(queue.send)({"a": 3}, dedupe_key="order-7") == first
+        await delivery.ack()
+    third = await orm(queue.send)({"a": 4}, dedupe_key="order-7")
+    assert third != first
+    rows = await orm(job_rows)(queue.name)
+    assert [(r["status"], r["dedupe_key"]) for r in rows] == [("done", None), ("queued", "order-7")]
+
+
+def test_enqueue_follows_the_callers_transaction() -> None:
+    queue = make_queue()
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), transaction.atomic():
+        queue.send({"rolled": "back"})
+        raise Boom
+    assert job_rows(queue.name) == []
+    with transaction.atomic():
+        job_id = queue.send({"committed": True})
+    rows = job_rows(queue.name)
+    assert [(r["id"], r["payload"]) for r in rows] == [(job_id, {"committed": True})]
+
+
+async def test_retry_counts_attempts_and_delays() -> None:
+    queue = make_queue()
+    await orm(queue.send)("x")
+    async with opened(queue):
+        (first,) = await fetch_until(queue, 1)
+        assert first.envelope.attempts == 0
+        await first.retry(delay_s=0)
+        (second,) = await fetch_until(queue, 1)
+        assert second.envelope.attempts == 1
+        await second.retry(delay_s=3600)
+        assert await queue.fetch(1) == []
+    (row,) = await orm(job_rows)(queue.name)
+    assert (row["status"], row["attempts"]) == ("queued", 2)
+    assert row["available_at"] > timezone.now() + timedelta(seconds=3500)
+    assert row["first_failed_at"] is not None
+
+
+async def test_fail_marks_failed_with_error() -> None:
+    queue = make_queue()
+    await orm(queue.send)("x")
+    async with opened(queue):
+        (delivery,) = await fetch_until(queue, 1)
+        await delivery.fail(RuntimeError("broken pipe"))
+    (row,) = await orm(job_rows)(queue.name)
+    assert row["status"] == "failed"
+    assert row["last_error"] == "RuntimeError: broken pipe"
+
+
+async def test_late_ack_after_lost_lease_changes_nothing() -> None:
+    name = unique_name()
+    await orm(DatabaseQueue(name).send)("x")
+    slow = make_queue(name, lease_s=0.3)
+    other = make_queue(name, lease_s=30)
+    async with opened(slow, other):
+        (stale,) = await fetch_until(slow, 1)
+        for task in slow._background:
+            task.cancel()  # the slow worker stalls: no lease renewal reaches the DB
+        await asyncio.sleep(0.5)
+        # the other worker's fetch reclaims the expired lease and claims the job
+        (fresh,) = await fetch_until(other, 1)
+        assert fresh.job_id == stale.job_id and fresh.token != stale.token
+        assert fresh.envelope.attempts == 1
+        await stale.ack()
+        assert stale.settled is False
+        (row,) = await orm(job_rows)(name)
+        assert (row["status"], row["claim_token"], row["lease_owner"]) == (
+            "running",
+            fresh.token,
+            other.worker_id,
+        )
+        await stale.retry()
+        await stale.fail(RuntimeError("late"))
+        (row,) = await orm(job_rows)(name)
+        assert (row["status"], row["attempts"], row["reclaims"]) == ("running", 2, 1)
+        await fresh.ack()
+        assert fresh.settled is True
+    (row,) = await orm(job_rows)(name)
+    assert row["status"] == "done"
+
+
+async def test_heartbeat_extends_leases_of_running_jobs() -> None:
+    name = unique_name()
+    await orm(DatabaseQueue(name).send)("long")
+    holder = make_queue(name, lease_s=0.9)
+    thief = make_queue(name)
+    async with opened(holder, thief):
+        (delivery,) = await fetch_until(holder, 1)
+        await delivery.start_processing()
+        # three lease lengths later the job is still ours: leases were renewed
+        for _ in range(6):
+            await asyncio.sleep(0.45)
+            assert await thief.fetch(1) == []
+        (row,) = await orm(job_rows)(name)
+        assert (row["status"], row["claim_token"], row["reclaims"]) == ("running", delivery.token, 0)
+        await delivery.ack()
+        assert delivery.settled is True
+
+
+async def test_expired_lease_is_reclaimed_and_poisoned_after_max_deliveries() -> None:
+    name = unique_name()
+    await orm(DatabaseQueue(name).send)("killer")
+    for expected_reclaims in range(3):
+        # a worker claims the job and "dies": closes nothing, never settles
+        dying = make_queue(name, lease_s=0.2, max_deliveries=2)
+        dying._ensure_threads()
+        (delivery,) = await fetch_until(dying, 1)
+        assert delivery.reclaims == expected_reclaims
+        if expected_reclaims < 2:
+            assert delivery.poison_reason is None
+        else:
+            assert delivery.poison_reason is not None
+            assert "died 2 times" in delivery.poison_reason
+        dying._held.clear()  # simulate death: the held job is forgotten, lease not renewed
+        for thread in {id(t): t for t in (dying._claim_thread, dying._ack_thread)}.values():
+            await asyncio.to_thread(thread.close)  # type: ignore[union-attr]
+        await asyncio.sleep(0.3)
+    (row,) = await orm(job_rows)(name)
+    assert row["attempts"] == 3
+
+
+async def test_release_unstarted_gives_the_attempt_back() -> None:
+    queue = make_queue()
+    await orm(queue.send)("a")
+    await orm(queue.send)("b")
+    async with opened(queue):
+        first, second = await fetch_until(queue, 2)
+        await first.start_processing()
+        await first.release_unstarted()  # started: nothing happens
+        await second.release_unstarted()
+        assert (first.settled, second.settled) == (None, True)
+        rows = await orm(job_rows)(queue.name)
+        assert [(r["status"], r["attempts"]) for r in rows] == [("running", 1), ("queued", 0)]
+        await first.ack()
+
+
+async def test_close_releases_claimed_but_unstarted_jobs() -> None:
+    queue = make_queue()
+    await orm(queue.send_many)(["a", "b", "c"])
+    async with opened(queue):
+        deliveries = await fetch_until(queue, 3)
+        await deliveries[0].start_processing()
+        await deliveries[0].ack()
+        await deliveries[1].start_processing()  # started, unsettled: left to the lease
+    rows = await orm(job_rows)(queue.name)
+    assert [(r["status"], r["attempts"]) for r in rows] == [("done", 1), ("running", 1), ("queued", 0)]
+
+
+async def test_publish_and_send_envelope_keep_meta_and_attempts() -> None:
+    queue = make_queue()
+    async with opened(queue):
+        job_id = await queue.publish({"p": 1}, meta={"k": "v"}, attempts=2, priority=3)
+        result = queue.send(Envelope(body={"p": 2}, meta={"k": "w"}, attempts=1))
+        assert asyncio.iscoroutine(result)
+        second_id = await result
+        assert second_id > job_id
+        deliveries = await fetch_until(queue, 2)
+        assert [(d.payload, d.envelope.meta, d.envelope.attempts) for d in deliveries] == [
+            ({"p": 1}, {"k": "v"}, 2),
+            ({"p": 2}, {"k": "w"}, 1),
+        ]
+        for delivery in deliveries:
+            await delivery.ack()
+
+
+async def test_local_enqueue_wakes_an_idle_fetch() -> None:
+    queue = make_queue(fetch_wait_s=60.0, poll_interval_s=60.0, max_idle_poll_s=60.0)
+    async with opened(queue):
+        fetch = asyncio.create_task(queue.fetch(1))
+        await asyncio.sleep(0.3)
+        assert not fetch.done()
+        started = asyncio.get_running_loop().time()
+        await orm(queue.send)("wake up")
+        (delivery,) = await asyncio.wait_for(fetch, 25)
+        # the next poll is 60 s away: only the on_commit wake-up delivers it this early
+        assert asyncio.get_running_loop().time() - started < 25
+        assert delivery.payload == "wake up"
+        await delivery.ack()
+
+
+async def test_prune_deletes_only_old_done_rows() -> None:
+    queue = make_queue(done_retention_s=3600)
+    await orm(queue.send_many)(["old", "new", "waiting"])
+    async with opened(queue):
+        deliveries = await fetch_until(queue, 2)
+        for delivery in deliveries:
+            await delivery.ack()
+    old_id = deliveries[0].job_id
+    await orm(Job.objects.filter(id=old_id).update)(finished_at=timezone.now() - timedelta(hours=2))
+    assert await orm(queue.prune_sync)(batch_size=1) == 1
+    assert [r["payload"] for r in await orm(job_rows)(queue.name)] == ["new", "waiting"]
+
+
+async def test_two_queues_never_claim_the_same_job() -> None:
+    name = unique_name()
+    await orm(DatabaseQueue(name).send_many)([{"n": n} for n in range(300)])
+    first = make_queue(name, batch_size=7)
+    second = make_queue(name, batch_size=11)
+    seen: list[int] = []
+
+    async def drain(queue: DatabaseQueue) -> None:
+        while True:
+            deliveries = await queue.fetch(20)
+            if not deliveries:
+                return
+            seen.extend(d.job_id for d in deliveries)
+            await asyncio.gather(*(d.ack() for d in deliveries))
+
+    async with opened(first, second):
+        await asyncio.gather(drain(first), drain(second))
+    assert len(seen) == 300
+    assert len(set(seen)) == 300
+    rows = await orm(job_rows)(name)
+    assert {r["status"] for r in rows} == {"done"}
+
+
+def test_bad_arguments_name_the_problem() -> None:
+    with pytest.raises(ConfigurationError, match="lease_s must be a positive number, got -1"):
+        DatabaseQueue("q", lease_s=-1)
+    with pytest.raises(ConfigurationError, match="name must be a string"):
+        DatabaseQueue("")
+    queue = make_queue()
+    with pytest.raises(ValueError, match=r"payload must be JSON serializable"):
+        queue.send({"when": timezone.now()})
+    with pytest.raises(ValueError, match="delay_s must be >= 0"):
+        queue.send("x", delay_s=-5)
+    with pytest.raises(ValueError, match="pass delay_s or run_at, not both"):
+        queue.send("x", delay_s=1, run_at=timezone.now())
+    assert job_rows(queue.name) == []

@@ -35,12 +35,12 @@ def autodiscover_tasks(module_names: list[str]) -> list[str]:
     """Import ``<app>.<module>`` for every installed app that has one; return their names.
 
     An app without the module is skipped. Any error raised by a module that exists
-    propagates (a broken tasks.py fails loudly), except the runtime's
-    ``ConfigurationError`` (duplicate task name, bad task option), which is kept for the
-    ``django_onestep.E002`` system check so ``manage.py check`` shows it in context.
+    propagates (a broken tasks.py fails loudly), except the ``ValueError`` the runtime
+    raises for a bad task definition (``ConfigurationError``, a duplicate task name, a
+    non-positive concurrency), which is kept for the ``django_onestep.E002`` system check:
+    ``manage.py check``, ``runserver``, ``onestep_check`` and the worker report it.
     """
     from .checks import record_discovery_error
-    from .core.errors import ConfigurationError
 
     imported: list[str] = []
     for app_config in apps.get_app_configs():
@@ -53,7 +53,7 @@ def autodiscover_tasks(module_names: list[str]) -> list[str]:
                 continue
             try:
                 import_module(dotted)
-            except ConfigurationError as exc:
+            except ValueError as exc:
                 record_discovery_error(dotted, exc)
                 continue
             imported.append(dotted)

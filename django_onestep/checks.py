@@ -53,6 +53,18 @@ KNOWN_CONNECTOR_TYPES = frozenset(CONNECTOR_EXTRAS)
 _discovery_errors: list[tuple[str, str]] = []
 
 
+def discovery_errors() -> list[CheckMessage]:
+    """E002 for every tasks module whose registration failed during autodiscovery."""
+    return [
+        Error(
+            f"tasks in {module} could not be registered: {message}",
+            hint="Give every task a unique name (@app.task(name=...)) and valid options.",
+            id="django_onestep.E002",
+        )
+        for module, message in _discovery_errors
+    ]
+
+
 def record_discovery_error(module: str, error: BaseException) -> None:
     """Remember a task registration error raised while autodiscovering ``module``."""
     _discovery_errors.append((module, f"{type(error).__name__}: {error}"))
@@ -79,14 +91,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 @register("django_onestep")
 def check_task_registration(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    errors: list[CheckMessage] = [
-        Error(
-            f"tasks in {module} could not be registered: {message}",
-            hint="Give every task a unique name (@app.task(name=...)) and valid options.",
-            id="django_onestep.E002",
-        )
-        for module, message in _discovery_errors
-    ]
+    errors = discovery_errors()
     from . import project
 
     app = project.created_project_app()

@@ -41,7 +41,7 @@ class Worker:
     # -- setup -------------------------------------------------------------------------
     def prepare(self) -> Any:
         """Load and check everything; raise WorkerSetupError with a one-line reason."""
-        from ..checks import check_processes, tables_missing
+        from ..checks import check_processes, discovery_errors, tables_missing
         from ..conf import OneStepSettingsError, get_settings
         from ..core.errors import ConfigurationError
         from ..django_defaults import apply_django_defaults
@@ -53,7 +53,11 @@ class Worker:
             conf = get_settings()
         except OneStepSettingsError as exc:
             raise WorkerSetupError(str(exc)) from exc
-        problems = tables_missing(conf.DATABASE) + check_processes(options.processes, conf.DATABASE)
+        problems = (
+            discovery_errors()
+            + tables_missing(conf.DATABASE)
+            + check_processes(options.processes, conf.DATABASE)
+        )
         if problems:
             raise WorkerSetupError(f"{problems[0].msg} ({problems[0].hint})")
         if options.processes > 1:

@@ -126,6 +126,7 @@ class Worker:
             app.name,
             ", ".join(self.task_names),
             " (--once)" if self.options.once else "",
+            extra={"app_name": app.name, "tasks": self.task_names, "pid": os.getpid()},
         )
         await telemetry.start()
         try:

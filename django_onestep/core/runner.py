@@ -124,12 +124,18 @@ class TaskRunner:
                 started = time.monotonic()
                 deliveries = await self._fetch(available)
                 if not deliveries:
-                    if self.until_idle and not self._inflight and not self._source_pending():
+                    # None: the fetch was interrupted or failed, which is not "idle".
+                    if (
+                        self.until_idle
+                        and deliveries is not None
+                        and not self._inflight
+                        and not self._source_pending()
+                    ):
                         self.idle = True
                         break
                     # A source whose fetch already waited a full poll interval is not
                     # polled again after a pause: that would only add latency.
-                    if time.monotonic() - started < poll_s * 0.9 and not lifecycle.stopping:
+                    if time.monotonic() - started < poll_s * 0.9 and not self._stop_fetching():
                         await self._sleep(poll_s)
                     continue
                 await self._start(deliveries)
@@ -184,9 +190,10 @@ class TaskRunner:
         lifecycle = self._lifecycle
         return lifecycle.stopping or lifecycle.draining or lifecycle.is_paused(self.task.name)
 
-    async def _fetch(self, limit: int) -> list[Delivery]:
+    async def _fetch(self, limit: int) -> list[Delivery] | None:
+        """Fetched deliveries, [] when the source had nothing, None when interrupted or failed."""
         if self._stop_fetching():
-            return []
+            return None
         source = self.source
         self.is_fetching = True
         if self._lifecycle.has_waiters:
@@ -199,7 +206,7 @@ class TaskRunner:
                 except asyncio.CancelledError:
                     current = asyncio.current_task()
                     if self._interrupted and current is not None and current.uncancel() == 0:
-                        return []  # our own interrupt; nothing was taken
+                        return None  # our own interrupt; nothing was taken
                     raise
                 finally:
                     self._fetch_interruptible = False
@@ -208,13 +215,13 @@ class TaskRunner:
                 deliveries = await source.fetch(limit)
                 if self._stop_fetching():
                     await self._release_unstarted(deliveries)
-                    return []
+                    return None
             return deliveries
         except ConnectorOperationError as exc:
             if not exc.retryable:
                 raise
             await self._back_off(exc)
-            return []
+            return None
         finally:
             self.is_fetching = False
             if self._lifecycle.has_waiters:

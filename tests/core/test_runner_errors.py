@@ -1,0 +1,291 @@
+"""Connector errors, sink retries, poison deliveries, atomic dead-lettering, log records."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from django_onestep import (
+    ConnectorOperationError,
+    Envelope,
+    MemoryQueue,
+    OneStepApp,
+)
+from django_onestep.core.base import Delivery, Sink, Source
+
+from .conftest import EventLog, serve_idle
+
+
+class ListDelivery(Delivery):
+    def __init__(self, envelope: Envelope, log: list[str]) -> None:
+        super().__init__(envelope)
+        self.log = log
+
+    async def ack(self) -> None:
+        self.log.append(f"ack {self.payload}")
+
+    async def retry(self, *, delay_s: float | None = None) -> None:
+        self.log.append(f"retry {self.payload}")
+
+    async def fail(self, exc: Exception | None = None) -> None:
+        self.log.append(f"fail {self.payload}")
+
+
+class ScriptedSource(Source):
+    """fetch() returns (or raises) the scripted results in order, then []."""
+
+    def __init__(self, script: list[object]) -> None:
+        super().__init__("scripted")
+        self.script = script
+        self.poll_interval_s = 0.01
+
+    async def fetch(self, limit: int) -> list[Delivery]:
+        if not self.script:
+            return []
+        step = self.script.pop(0)
+        if isinstance(step, BaseException):
+            raise step
+        assert isinstance(step, list)
+        return step
+
+
+async def test_retryable_fetch_error_is_logged_and_backed_off(caplog: pytest.LogCaptureFixture) -> None:
+    log: list[str] = []
+    error = ConnectorOperationError(
+        backend="redis", operation="fetch", kind="disconnected", source_name="scripted", retry_delay_s=0.05
+    )
+    source = ScriptedSource([error, [ListDelivery(Envelope(body="a"), log)]])
+    app = OneStepApp("fe")
+
+    @app.task(source=source)
+    async def work(ctx, item): ...
+
+    with caplog.at_level(logging.WARNING, logger="onestep.fe.work"):
+        await serve_idle(app)
+    assert log == ["ack a"]
+    [record] = [r for r in caplog.records if r.getMessage() == "source fetch degraded; backing off"]
+    assert record.levelno == logging.WARNING
+    assert (
+        record.connector_backend,  # type: ignore[attr-defined]
+        record.connector_operation,  # type: ignore[attr-defined]
+        record.connector_kind,  # type: ignore[attr-defined]
+        record.connector_retry_delay_s,  # type: ignore[attr-defined]
+    ) == ("redis", "fetch", "disconnected", 0.05)
+
+
+@pytest.mark.parametrize("kind", ["misconfigured", "permanent"])
+async def test_non_retryable_fetch_error_ends_serve_with_that_error(kind: str) -> None:
+    error = ConnectorOperationError(backend="sqs", operation="fetch", kind=kind)
+    app = OneStepApp("fe")
+    closed: list[str] = []
+
+    class Src(ScriptedSource):
+        async def close(self) -> None:
+            closed.append("closed")
+
+    @app.task(source=Src([error]))
+    async def work(ctx, item): ...
+
+    with pytest.raises(ConnectorOperationError) as raised:
+        await asyncio.wait_for(app.serve(), 10)
+    assert raised.value is error
+    assert closed == ["closed"]
+
+
+async def test_other_fetch_exception_ends_serve_and_stops_other_runners() -> None:
+    app = OneStepApp("fe")
+    other = MemoryQueue("other")
+
+    @app.task(source=ScriptedSource([KeyError("schema")]))
+    async def broken(ctx, item): ...
+
+    @app.task(source=other)
+    async def fine(ctx, item): ...
+
+    with pytest.raises(KeyError, match="schema"):
+        await asyncio.wait_for(app.serve(), 10)
+    assert app.runtime_status()["serving"] is False
+
+
+class FlakySink(Sink):
+    def __init__(self, failures: list[BaseException]) -> None:
+        super().__init__("flaky")
+        self.failures = failures
+        self.sent: list[object] = []
+
+    async def send(self, envelope: Envelope) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(envelope.body)
+
+
+def _transient() -> ConnectorOperationError:
+    return ConnectorOperationError(backend="http", operation="send", kind="transient", retry_delay_s=0)
+
+
+async def test_sink_send_retryable_error_is_retried_once(events: EventLog) -> None:
+    app = OneStepApp("sk")
+    app.on_event(events)
+    queue, sink = MemoryQueue("in"), FlakySink([_transient()])
+
+    @app.task(source=queue, emit=sink)
+    async def work(ctx, item):
+        return item
+
+    await queue.publish("x")
+    await serve_idle(app)
+    assert sink.sent == ["x"]
+    assert events.kinds() == ["fetched", "started", "succeeded"]
+
+
+async def test_sink_send_failing_twice_fails_the_delivery(events: EventLog) -> None:
+    app = OneStepApp("sk")
+    app.on_event(events)
+    queue, sink = MemoryQueue("in"), FlakySink([_transient(), _transient()])
+
+    @app.task(source=queue, emit=sink)
+    async def work(ctx, item):
+        return item
+
+    await queue.publish("x")
+    await serve_idle(app)
+    assert sink.sent == []
+    assert events.kinds() == ["fetched", "started", "failed"]
+    assert events.events[-1].failure is not None
+    assert events.events[-1].failure.exception_type == "ConnectorOperationError"
+
+
+async def test_sink_send_non_retryable_error_is_not_retried() -> None:
+    app = OneStepApp("sk")
+    queue = MemoryQueue("in")
+    permanent = ConnectorOperationError(backend="http", operation="send", kind="permanent")
+    sink = FlakySink([permanent])
+
+    @app.task(source=queue, emit=sink)
+    async def work(ctx, item):
+        return item
+
+    await queue.publish("x")
+    await serve_idle(app)
+    assert sink.sent == []
+    assert sink.failures == []
+
+
+async def test_sink_send_succeeded_debug_record(caplog: pytest.LogCaptureFixture) -> None:
+    app = OneStepApp("sk")
+    queue, out = MemoryQueue("in"), MemoryQueue("out")
+
+    @app.task(source=queue, emit=out)
+    async def work(ctx, item):
+        return item
+
+    await queue.publish("x", attempts=2)
+    with caplog.at_level(logging.DEBUG, logger="onestep.sk.work"):
+        await serve_idle(app)
+    [record] = [r for r in caplog.records if r.getMessage() == "sink send succeeded"]
+    assert record.name == "onestep.sk.work"
+    assert record.levelno == logging.DEBUG
+    assert (record.sink_name, record.sink_kind, record.delivery_attempts) == ("out", "MemoryQueue", 0)  # type: ignore[attr-defined]
+
+
+async def test_task_failure_is_logged_on_task_logger(caplog: pytest.LogCaptureFixture) -> None:
+    app = OneStepApp("lg")
+    queue = MemoryQueue("in")
+
+    @app.task(source=queue)
+    async def work(ctx, item):
+        raise RuntimeError("kaput")
+
+    await queue.publish(1)
+    with caplog.at_level(logging.ERROR, logger="onestep.lg.work"):
+        await serve_idle(app)
+    [record] = [r for r in caplog.records if r.getMessage() == "task failed"]
+    assert record.name == "onestep.lg.work"
+    assert record.failure_kind == "error"  # type: ignore[attr-defined]
+    assert record.exc_info is not None and str(record.exc_info[1]) == "kaput"
+
+
+async def test_poison_delivery_is_dead_lettered_without_running(events: EventLog) -> None:
+    log: list[str] = []
+    poisoned = ListDelivery(Envelope(body=b"\xff", meta={"id": 7}, attempts=4), log)
+    poisoned.poison_reason = "undecodable body"
+    app = OneStepApp("po")
+    app.on_event(events)
+    dead = MemoryQueue("dead")
+    ran: list[object] = []
+
+    @app.task(source=ScriptedSource([[poisoned]]), dead_letter=dead)
+    async def work(ctx, item):
+        ran.append(item)
+
+    await serve_idle(app)
+    assert ran == []
+    assert events.kinds() == ["fetched", "dead_lettered", "failed"]
+    assert log == ["fail b'\\xff'"]
+    [stored] = dead.drain_nowait()
+    assert stored.body == {
+        "payload": b"\xff",
+        "failure": {"kind": "error", "exception_type": "PoisonMessageError", "message": "undecodable body"},
+    }
+    assert stored.meta == {
+        "app": "po",
+        "task": "work",
+        "source": "scripted",
+        "original_meta": {"id": 7},
+        "original_attempts": 4,
+    }
+
+
+async def test_fail_to_dead_letter_true_skips_send_and_fail(events: EventLog) -> None:
+    log: list[str] = []
+
+    class AtomicDelivery(ListDelivery):
+        async def fail_to_dead_letter(self, sink: Sink, envelope: Envelope) -> bool:
+            log.append(f"atomic {sink.name} {envelope.body['payload']}")
+            return True
+
+    app = OneStepApp("at")
+    app.on_event(events)
+    dead = FlakySink([])
+
+    @app.task(source=ScriptedSource([[AtomicDelivery(Envelope(body="j"), log)]]), dead_letter=dead)
+    async def work(ctx, item):
+        raise RuntimeError("x")
+
+    await serve_idle(app)
+    assert log == ["atomic flaky j"]
+    assert dead.sent == []
+    assert events.kinds() == ["fetched", "started", "dead_lettered", "failed"]
+
+
+async def test_fail_to_dead_letter_false_sends_then_fails() -> None:
+    log: list[str] = []
+    app = OneStepApp("at")
+    dead = FlakySink([])
+
+    @app.task(source=ScriptedSource([[ListDelivery(Envelope(body="j"), log)]]), dead_letter=dead)
+    async def work(ctx, item):
+        raise RuntimeError("x")
+
+    await serve_idle(app)
+    assert log == ["fail j"]
+    assert [body["payload"] for body in dead.sent] == ["j"]  # type: ignore[index]
+
+
+async def test_failing_fail_action_retries_the_original() -> None:
+    log: list[str] = []
+
+    class BadFail(ListDelivery):
+        async def fail(self, exc: Exception | None = None) -> None:
+            raise ConnectionError("lost connection")
+
+    app = OneStepApp("ff")
+
+    @app.task(source=ScriptedSource([[BadFail(Envelope(body="k"), log)]]))
+    async def work(ctx, item):
+        raise RuntimeError("x")
+
+    await serve_idle(app)
+    assert log == ["retry k"]

@@ -295,3 +295,40 @@ def test_wire_format_is_onestep_json() -> None:
     params = queue._send_params(Envelope(body={"a": 1}, meta={"m": 2}, attempts=3))
     assert params["MessageGroupId"] == "g"
     assert json.loads(params["MessageBody"]) == {"body": {"a": 1}, "meta": {"m": 2}, "attempts": 3}
+
+
+async def test_failing_message_is_dead_lettered_after_max_attempts_and_deleted(
+    connector: SQSConnector, opened: list[SQSQueue]
+) -> None:
+    from django_onestep.core.app import OneStepApp
+    from django_onestep.core.memory import MemoryQueue
+    from django_onestep.core.retry import MaxAttempts
+
+    url = await make_queue(connector)
+    source = connector.queue(url, wait_time_s=1, delete_flush_interval_s=0.1)
+    opened.append(source)
+    dead = MemoryQueue("dead")
+    app = OneStepApp("h4b-sqs-poison", shutdown_timeout_s=5)
+    seen: list[int] = []
+
+    @app.task(source=source, dead_letter=dead, retry=MaxAttempts(max_attempts=3, delay_s=1))
+    async def always_fails(ctx, payload):  # type: ignore[no-untyped-def]
+        seen.append(ctx.current.attempts)
+        raise ValueError("no")
+
+    await source.publish({"id": 9})
+    serving = asyncio.create_task(app.serve())
+    try:
+        letters: list[Any] = []
+        for _ in range(300):  # up to ~30 s
+            letters += await dead.fetch(10)
+            if letters:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        app.request_shutdown()
+        await asyncio.wait_for(serving, 30)
+    assert seen == [0, 1, 2]  # retries through visibility, attempts from the receive count
+    assert [letter.payload["payload"] for letter in letters] == [{"id": 9}]
+    assert letters[0].envelope.meta["original_attempts"] == 2
+    assert await counts(connector, url) == (0, 0)  # deleted once dead-lettered, never runs again

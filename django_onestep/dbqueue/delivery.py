@@ -65,7 +65,8 @@ class DatabaseDelivery(Delivery):
         await self._settle(SettleOp("ack", self.job_id, self.token))
 
     async def retry(self, *, delay_s: float | None = None) -> None:
-        await self._settle(SettleOp("retry", self.job_id, self.token, delay_s=delay_s))
+        if await self._settle(SettleOp("retry", self.job_id, self.token, delay_s=delay_s)) and delay_s:
+            self.queue.note_delayed_retry(self.job_id, delay_s)
 
     async def fail(self, exc: Exception | None = None) -> None:
         await self._settle(SettleOp("fail", self.job_id, self.token, error=_describe(exc)))

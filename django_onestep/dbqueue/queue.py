@@ -114,6 +114,7 @@ class DatabaseQueue(Source, Sink):
         self._idle_since: float | None = None
         self._background: list[asyncio.Task[None]] = []
         self._next_sweep_at = 0.0
+        self._delayed_due: dict[int, float] = {}  # job id -> loop time its retry is due
 
     def __repr__(self) -> str:
         return f"DatabaseQueue({self.name!r}, using={self.using!r})"
@@ -323,6 +324,7 @@ class DatabaseQueue(Source, Sink):
                 self, job_id=row.id, token=token, envelope=envelope, reclaims=row.reclaims
             )
             self._held[row.id] = delivery
+            self._delayed_due.pop(row.id, None)
             deliveries.append(delivery)
         return deliveries
 
@@ -343,6 +345,19 @@ class DatabaseQueue(Source, Sink):
             settler = self._settler
         assert settler is not None
         return await settler.submit(op)
+
+    def note_delayed_retry(self, job_id: int, delay_s: float) -> None:
+        if self._loop is not None and delay_s > 0:
+            self._delayed_due[job_id] = self._loop.time() + delay_s
+
+    def pending_count(self) -> int:
+        """Delayed retries this worker scheduled that are not due yet (``until_idle`` waits)."""
+        if not self._delayed_due or self._loop is None:
+            return 0
+        now = self._loop.time()
+        for job_id in [j for j, due in self._delayed_due.items() if due < now - self.lease_s]:
+            del self._delayed_due[job_id]  # due long ago: another worker took it
+        return len(self._delayed_due)
 
     def _forget(self, op: SettleOp) -> None:
         delivery = self._held.get(op.job_id)

@@ -1,0 +1,92 @@
+"""MetricsRecorder windows and HeartbeatWriter rows (both DBs)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from django_onestep.core.events import TaskEvent, TaskEventKind
+from django_onestep.core.retry import FailureInfo, FailureKind
+from django_onestep.models import TaskMetric, WorkerHeartbeat
+from django_onestep.telemetry import (
+    DURATION_BUCKETS_S,
+    HeartbeatWriter,
+    MetricsRecorder,
+    histogram_percentile,
+)
+from tests.django.dbqueue_helpers import orm
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# recent windows (older ones are pruned after METRICS_RETENTION_S)
+BASE = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+T0 = BASE + timedelta(seconds=10)
+T1 = BASE + timedelta(minutes=1, seconds=59)
+
+
+def event(kind: TaskEventKind, at: datetime, task: str = "t", duration_s: float | None = None, failure=None):  # type: ignore[no-untyped-def]
+    return TaskEvent(
+        kind=kind,
+        app="a",
+        task=task,
+        source="q",
+        attempts=0,
+        emitted_at=at,
+        duration_s=duration_s,
+        failure=failure,
+    )
+
+
+def metric_rows() -> list[dict[str, object]]:
+    return list(TaskMetric.objects.order_by("window_start", "task").values())
+
+
+async def test_events_aggregate_per_minute_and_merge_across_flushes() -> None:
+    recorder = MetricsRecorder("a", flush_interval_s=3600)
+    error = FailureInfo(kind=FailureKind.ERROR, exception_type="ValueError", message="x")
+    for at, duration in ((T0, 0.002), (T0, 0.2)):
+        recorder(event(TaskEventKind.STARTED, at))
+        recorder(event(TaskEventKind.SUCCEEDED, at, duration_s=duration))
+    recorder(event(TaskEventKind.STARTED, T1))
+    assert recorder.in_flight_total() == 1
+    recorder(event(TaskEventKind.FAILED, T1, duration_s=7.0, failure=error))
+    assert recorder.in_flight_total() == 0
+    await recorder.start()
+    try:
+        assert await recorder.flush() == 2
+        recorder(event(TaskEventKind.SUCCEEDED, T0, duration_s=0.004))  # same window again: adds
+        assert await recorder.flush() == 1
+        assert await recorder.flush() == 0
+    finally:
+        await recorder.stop()
+    first, second = await orm(metric_rows)()
+    assert first["window_start"] == BASE
+    assert (first["started"], first["succeeded"], first["failed"], first["duration_count"]) == (2, 3, 0, 3)
+    assert first["duration_max_s"] == 0.2
+    assert round(first["duration_sum_s"], 6) == 0.206
+    # buckets: 2 ms and 4 ms land in "<= 5 ms" (index 1), 200 ms in "<= 0.5 s" (index 5)
+    assert first["histogram"] == [0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    assert second["window_start"] == BASE + timedelta(minutes=1)
+    assert (second["failed"], second["failures"]) == (1, {"error": 1})
+    assert histogram_percentile(first["histogram"], 0.5) == 0.005
+    assert histogram_percentile([0] * (len(DURATION_BUCKETS_S) + 1), 0.5) is None
+
+
+async def test_heartbeat_upserts_one_row_and_marks_it_stopped() -> None:
+    writer = HeartbeatWriter("a", ["t1", "t2"], interval_s=3600, in_flight=lambda: 3)
+    await writer.start()
+    try:
+        await writer.beat()
+        (row,) = await orm(lambda: list(WorkerHeartbeat.objects.values()))()
+        assert (row["worker_id"], row["status"], row["in_flight"], row["tasks"]) == (
+            writer.worker_id,
+            "running",
+            3,
+            ["t1", "t2"],
+        )
+        assert row["last_seen"] >= row["started_at"]
+    finally:
+        await writer.stop()
+    (row,) = await orm(lambda: list(WorkerHeartbeat.objects.values()))()
+    assert row["status"] == "stopped"

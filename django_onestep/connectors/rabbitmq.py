@@ -272,3 +272,15 @@ class RabbitMQQueue(Source, Sink):
     async def publish_raw(self, exchange: str, routing_key: str, body: bytes, properties: Any,
                           op: ConnectorOperation) -> None:  # fmt: skip
         await self.session.publish(exchange, routing_key, body, properties, op)
+
+
+def _register_yaml_types() -> None:
+    # The YAML loader lists this module for the "rabbitmq"/"rabbitmq_queue" types.
+    try:
+        from .rabbitmq_yaml import register
+    except ImportError:  # a build without the declarative layer
+        return
+    register()
+
+
+_register_yaml_types()

@@ -323,3 +323,15 @@ class SQSQueue(Source, Sink):
         if leases is not None and self._leases_loop is asyncio.get_running_loop():
             await leases.stop()
         self._set_open_state(False)
+
+
+def _register_yaml_types() -> None:
+    # The YAML loader lists this module for the "sqs"/"sqs_queue" types.
+    try:
+        from .sqs_yaml import register
+    except ImportError:  # a build without the declarative layer
+        return
+    register()
+
+
+_register_yaml_types()

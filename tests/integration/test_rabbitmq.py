@@ -302,3 +302,19 @@ def test_bad_connector_settings_name_the_key() -> None:
     with pytest.raises(ConfigurationError, match="hearbeat"):
         RabbitMQConnector("amqp://localhost/", options={"hearbeat": 5})
     assert "pw" not in repr(RabbitMQConnector("amqp://u:pw@localhost/"))
+
+
+def test_yaml_resource_types_build_queues_without_importing_pika_eagerly() -> None:
+    yaml_resources = pytest.importorskip("django_onestep.core.yaml_resources")
+    spec = {
+        "resources": {
+            "rmq": {"type": "rabbitmq", "url": "amqp://u:pw@localhost/"},
+            "jobs": {"type": "rabbitmq_queue", "connector": "rmq", "queue": "jobs", "prefetch": 5},
+        }
+    }
+    built = yaml_resources.build_resources(spec)
+    assert isinstance(built["jobs"], RabbitMQQueue)
+    assert (built["jobs"].name, built["jobs"].prefetch) == ("jobs", 5)
+    spec["resources"]["jobs"]["prefech"] = 5
+    with pytest.raises(ConfigurationError, match="prefech"):
+        yaml_resources.build_resources(spec)

@@ -332,3 +332,20 @@ async def test_failing_message_is_dead_lettered_after_max_attempts_and_deleted(
     assert [letter.payload["payload"] for letter in letters] == [{"id": 9}]
     assert letters[0].envelope.meta["original_attempts"] == 2
     assert await counts(connector, url) == (0, 0)  # deleted once dead-lettered, never runs again
+
+
+def test_yaml_resource_types_build_queues() -> None:
+    yaml_resources = pytest.importorskip("django_onestep.core.yaml_resources")
+    url = "https://sqs.us-east-1.amazonaws.com/1/jobs.fifo"
+    spec = {
+        "resources": {
+            "aws": {"type": "sqs", "region_name": "us-east-1"},
+            "jobs": {"type": "sqs_queue", "connector": "aws", "url": url, "message_group_field": "customer"},
+        }
+    }
+    queue = yaml_resources.build_resources(spec)["jobs"]
+    assert isinstance(queue, SQSQueue)
+    assert (queue.url, queue.fifo, queue.message_group_field) == (url, True, "customer")
+    spec["resources"]["jobs"]["batch_size"] = 50
+    with pytest.raises(ConfigurationError, match=r"resources\.jobs: batch_size"):
+        yaml_resources.build_resources(spec)

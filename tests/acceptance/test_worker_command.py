@@ -159,3 +159,16 @@ def test_healthcheck_port(manage) -> None:
     assert body["tasks"] == ["record"]
     worker.signal(signal.SIGTERM)
     assert worker.wait(60) == 0
+
+
+def test_worker_writes_metrics_and_heartbeat(manage) -> None:
+    from django_onestep.models import TaskMetric, WorkerHeartbeat
+
+    for i in range(3):
+        record.enqueue({"label": f"t{i}"})
+    result = manage.run("onestep_worker", "--once", "--tasks", "record")
+    assert result.returncode == 0, result.stderr
+    metric = TaskMetric.objects.get(app="testproject", task="record")
+    assert (metric.started, metric.succeeded, metric.failed) == (3, 3, 0)
+    heartbeat = WorkerHeartbeat.objects.get()
+    assert (heartbeat.app, heartbeat.tasks, heartbeat.status) == ("testproject", ["record"], "stopped")

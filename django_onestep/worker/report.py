@@ -1,0 +1,102 @@
+"""The ``onestep_check`` document: the core ``check`` report plus Django's view.
+
+The core part (tasks, sources, sinks, retry, schedules, problems) comes from
+``django_onestep.core.check.build_report``; this adds the ``django`` section (system
+check messages of django-onestep, missing tables, tasks modules that failed to
+register) and folds its errors into ``ok``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .options import WorkerSetupError
+
+__all__ = ["build_django_report", "render_django_report"]
+
+_DEAD_LETTER_WARNING = "no dead_letter: items that exhaust their retries are dropped"
+
+
+def _django_messages(alias: str | None) -> list[dict[str, Any]]:
+    from django.core.checks import ERROR, run_checks
+
+    from ..checks import tables_missing
+
+    messages = [m for m in run_checks() if (m.id or "").startswith("django_onestep.")]
+    if alias is not None:
+        messages += tables_missing(alias)
+    return [
+        {
+            "id": m.id,
+            "level": "error" if m.level >= ERROR else "warning",
+            "message": m.msg,
+            "hint": m.hint,
+        }
+        for m in messages
+    ]
+
+
+def _show_default_dead_letters(app: Any, report: dict[str, Any]) -> None:
+    """Tasks naming no dead_letter sink use the DeadLetter table: say so, drop the warning."""
+    for entry in report["tasks"]:
+        if not entry["dead_letter"]:
+            sinks = app.dead_letter_sinks_for(app.get_task(entry["name"]))
+            entry["dead_letter"] = [{"name": str(s.name), "type": type(s).__name__} for s in sinks]
+    report["problems"] = [p for p in report["problems"] if p["message"] != _DEAD_LETTER_WARNING]
+    report["ok"] = not any(p["level"] == "error" for p in report["problems"])
+
+
+def build_django_report(target: str | None) -> dict[str, Any]:
+    """The whole document; never raises for bad settings or targets (they become errors)."""
+    from ..conf import OneStepSettingsError, get_settings
+    from ..core.check import build_report
+    from ..core.errors import ConfigurationError
+    from ..django_defaults import apply_django_defaults
+    from .target import load_target
+
+    try:
+        alias: str | None = get_settings().DATABASE
+    except OneStepSettingsError:
+        alias = None  # E001 in the messages says why
+    django_messages = _django_messages(alias)
+    report: dict[str, Any]
+    try:
+        if alias is None:
+            raise WorkerSetupError("the ONESTEP settings are invalid")
+        app = apply_django_defaults(load_target(target))
+        report = build_report(app)
+        if getattr(app, "dead_letter_factory", None) is not None:
+            _show_default_dead_letters(app, report)
+    except (WorkerSetupError, ConfigurationError, ImportError) as exc:
+        report = {
+            "app": None,
+            "task_count": 0,
+            "tasks": [],
+            "problems": [{"level": "error", "task": None, "message": str(exc)}],
+            "ok": False,
+        }
+    report["target"] = target or "django_onestep.project:app"
+    report["django"] = django_messages
+    report["ok"] = bool(report["ok"]) and not any(m["level"] == "error" for m in django_messages)
+    return report
+
+
+def render_django_report(report: dict[str, Any]) -> str:
+    from ..core.check import render_report
+
+    lines: list[str] = []
+    if report.get("app") is not None:
+        core_lines = render_report(report).rstrip("\n").splitlines()
+        if core_lines and core_lines[-1] in ("OK", "FAILED"):
+            core_lines.pop()  # the verdict below also counts the Django checks
+        lines.extend(core_lines)
+    else:
+        lines.extend(f"error: {p['message']}" for p in report["problems"])
+    if report["django"]:
+        lines.append("django:")
+        for message in report["django"]:
+            lines.append(f"  {message['level']}: {message['id']}: {message['message']}")
+            if message.get("hint"):
+                lines.append(f"    hint: {message['hint']}")
+    lines.append("OK" if report["ok"] else "FAILED")
+    return "\n".join(lines) + "\n"

@@ -163,7 +163,8 @@ class ScheduleSource(Source):
         self.max_queued_runs = max_queued_runs
         self.poll_interval_s = max(0.01, float(poll_interval_s))
         self.coordinator: ScheduleCoordinator = _LocalCoordinator()
-        self._clock = clock
+        # Public so tests can swap it on a source built by code they do not control.
+        self.clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         self._reset_runtime()
@@ -196,7 +197,7 @@ class ScheduleSource(Source):
 
     def now(self) -> datetime:
         """The current instant as UTC-aware; a naive clock value is read in ``timezone``."""
-        current = self._clock() if self._clock is not None else datetime.now(UTC)
+        current = self.clock() if self.clock is not None else datetime.now(UTC)
         if current.tzinfo is None:
             current = current.replace(tzinfo=self.timezone)
         return current.astimezone(UTC)

@@ -1,0 +1,157 @@
+"""`python -m django_onestep run|check` in real subprocesses: output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+APP_MODULE = """
+from django_onestep import IntervalSource, MemoryQueue, MaxAttempts, OneStepApp
+
+app = OneStepApp("billing-sync")
+failed = MemoryQueue("failed")
+
+
+@app.task(source=IntervalSource.every(hours=1, immediate=True, overlap="skip", timezone="UTC"),
+          dead_letter=failed, retry=MaxAttempts(2), timeout_s=5)
+async def sync_billing(ctx, _):
+    print("syncing billing data", flush=True)
+    ctx.app.request_shutdown()
+
+
+def build_app():
+    return app
+
+
+not_an_app = 42
+empty = OneStepApp("empty")
+"""
+
+
+def run_cli(tmp_path: Path, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    return subprocess.run(
+        [sys.executable, "-m", "django_onestep", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "h2_cli_app.py").write_text(APP_MODULE)
+    (tmp_path / "h2_broken.py").write_text("raise RuntimeError('import-time bug')\n")
+    (tmp_path / "h2_failing.py").write_text(
+        textwrap.dedent(
+            """
+            from django_onestep import OneStepApp, Source
+
+            class Exploding(Source):
+                async def open(self):
+                    raise RuntimeError("cannot reach the broker")
+
+                async def fetch(self, limit):
+                    return []
+
+            app = OneStepApp("failing")
+
+            @app.task(source=Exploding("boom"))
+            async def never(ctx, payload):
+                return None
+            """
+        )
+    )
+    return tmp_path
+
+
+def test_check_text_summary(project: Path) -> None:
+    result = run_cli(project, "check", "h2_cli_app:app")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:4] == [
+        "App: billing-sync",
+        "Shutdown timeout: 30.00s",
+        "Tasks: 1",
+        "- sync_billing source=interval:3600s<IntervalSource> emit=- dead_letter=failed<MemoryQueue> "
+        "concurrency=1 timeout=5.00s retry=MaxAttempts(max_attempts=2, delay_s=None)",
+    ]
+    assert lines[4].startswith(
+        "  handler=h2_cli_app.sync_billing schedule='every 3600.0s' tz=UTC overlap=skip next="
+    )
+    assert lines[5:] == ["Problems: none", "OK"]
+
+
+def test_check_json_and_factory_target(project: Path) -> None:
+    result = run_cli(project, "check", "--json", "h2_cli_app:build_app")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["app"] == "billing-sync"
+    assert report["ok"] is True
+    assert report["tasks"][0]["schedule"]["interval_s"] == 3600.0
+
+
+def test_check_with_errors_exits_2(project: Path) -> None:
+    result = run_cli(project, "check", "h2_cli_app:empty")
+    assert result.returncode == 2
+    assert result.stdout.splitlines()[-3:] == ["Problems: 1", "- error: the app has no tasks", "FAILED"]
+
+
+def test_short_form_runs_the_app(project: Path) -> None:
+    result = run_cli(project, "h2_cli_app:app")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "syncing billing data\n"
+
+
+def test_yaml_target(project: Path) -> None:
+    result = run_cli(project, "check", str(REPO / "tests/core/fixtures/billing.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert "App: billing-sync" in result.stdout
+
+
+def test_runtime_failure_exits_1_with_one_line(project: Path) -> None:
+    result = run_cli(project, "run", "h2_failing:app")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "django-onestep: h2_failing:app failed while running: RuntimeError: cannot reach the broker"
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("nope_module:app", "django-onestep: cannot load nope_module:app: cannot import 'nope_module'"),
+        (
+            "h2_cli_app:missing",
+            "django-onestep: cannot load h2_cli_app:missing: ref 'h2_cli_app:missing': 'missing' not found",
+        ),
+        ("h2_cli_app:not_an_app", "'h2_cli_app:not_an_app' is a int, not a OneStepApp or a factory of one"),
+        ("h2_broken:app", "django-onestep: cannot load h2_broken:app: RuntimeError: import-time bug"),
+        ("missing.yaml", "django-onestep: cannot load missing.yaml: YAML file 'missing.yaml' does not exist"),
+        ("h2_cli_app:", "must look like 'package.module:app' or 'file.yaml'"),
+    ],
+)
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_bad_targets_exit_2_with_one_line(project: Path, command: str, target: str, message: str) -> None:
+    result = run_cli(project, command, target)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert message in result.stderr
+
+
+def test_usage_errors_exit_2(project: Path) -> None:
+    result = run_cli(project)
+    assert result.returncode == 2
+    assert "the following arguments are required: command" in result.stderr

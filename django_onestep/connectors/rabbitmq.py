@@ -29,7 +29,8 @@ from django_onestep.core.errors import (
 
 from .rabbitmq_delivery import ATTEMPTS_HEADER, RabbitMQDelivery
 from .rabbitmq_errors import redact_url, secret_tokens
-from .rabbitmq_session import AmqpSession, Incoming, QueueTopology
+from .rabbitmq_session import AmqpSession, Incoming
+from .rabbitmq_topology import QueueTopology
 from .rabbitmq_wire import encode_envelope
 
 __all__ = ["RabbitMQConnector", "RabbitMQDelivery", "RabbitMQQueue"]
@@ -221,6 +222,17 @@ class RabbitMQQueue(Source, Sink):
             encode_envelope(envelope),
             properties,
             ConnectorOperation.SEND,
+        )
+
+    async def send_batch(self, envelopes: list[Envelope]) -> None:
+        """Publish many envelopes, then wait once for all their confirms (fast enqueue)."""
+        messages = [
+            (encode_envelope(env), self._properties(headers={ATTEMPTS_HEADER: env.attempts}))
+            for env in envelopes
+        ]
+        exchange = self.topology.exchange or ""
+        await self.session.publish_many(
+            exchange, self.topology.routing_key, messages, ConnectorOperation.SEND
         )
 
     async def close(self) -> None:

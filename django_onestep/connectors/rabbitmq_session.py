@@ -19,7 +19,7 @@ import collections
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django_onestep.core.errors import (
@@ -28,37 +28,17 @@ from django_onestep.core.errors import (
     ConnectorOperationError,
 )
 
+from .rabbitmq_confirms import ConfirmTracker
 from .rabbitmq_errors import to_connector_error
+from .rabbitmq_topology import QueueTopology, declare_topology, retry_queue_arguments, retry_queue_name
 
-__all__ = ["AmqpSession", "Incoming", "QueueTopology"]
+__all__ = ["AmqpSession", "Incoming"]
 
 logger = logging.getLogger("django_onestep.connectors.rabbitmq")
 
 _BACKOFF_FIRST_S = 0.25
 _BACKOFF_CAP_S = 10.0
-# Retry queues vanish when unused for their TTL plus this margin (x-expires), and are
-# re-declared (which resets that timer) well before it can hit a queue holding messages.
-_RETRY_QUEUE_IDLE_MS = 600_000
-_RETRY_REDECLARE_AFTER_S = 120.0
-
-
-@dataclass(frozen=True)
-class QueueTopology:
-    """What ``queue(...)`` declares. Defaults give a plain durable queue, nothing else."""
-
-    name: str
-    routing_key: str
-    exchange: str | None = None
-    exchange_type: str = "direct"
-    bind: bool = True
-    bind_arguments: dict[str, Any] = field(default_factory=dict)
-    durable: bool = True
-    auto_delete: bool = False
-    exclusive: bool = False
-    arguments: dict[str, Any] = field(default_factory=dict)
-    exchange_durable: bool = True
-    exchange_auto_delete: bool = False
-    exchange_arguments: dict[str, Any] = field(default_factory=dict)
+_RETRY_REDECLARE_AFTER_S = 120.0  # well inside the retry queues' idle expiry
 
 
 @dataclass
@@ -69,10 +49,6 @@ class Incoming:
     method: Any
     properties: Any
     body: bytes
-
-
-def retry_queue_name(queue: str, delay_ms: int) -> str:
-    return f"{queue}.retry.{delay_ms}"
 
 
 class AmqpSession:
@@ -103,8 +79,7 @@ class AmqpSession:
         self._closed_futures: dict[int, asyncio.Future[BaseException]] = {}
         self._buffer: collections.deque[Incoming] = collections.deque()
         self._has_messages = asyncio.Event()
-        self._confirms: dict[int, asyncio.Future[None]] = {}
-        self._publish_seq = 0
+        self._confirms = ConfirmTracker(lambda: RuntimeError("no publisher channel"))
         self._retry_declared_at: dict[int, float] = {}
         self._failures = 0
         self._next_connect_at = 0.0
@@ -218,15 +193,11 @@ class AmqpSession:
             self._buffer.clear()
         if channel is self._publish_ch:
             self._publish_ch = None
-            pending, self._confirms = self._confirms, {}
-            for future in pending.values():
-                if not future.done():
-                    future.set_exception(
-                        self._error(
-                            ConnectionError(f"channel closed before confirm: {reason}"),
-                            ConnectorOperation.SEND,
-                        )
-                    )
+            self._confirms.fail_all(
+                self._error(
+                    ConnectionError(f"channel closed before confirm: {reason}"), ConnectorOperation.SEND
+                )
+            )
 
     async def _wait(self, channel: Any, future: asyncio.Future[Any], timeout_s: float | None = None) -> Any:
         """Await ``future`` unless ``channel`` closes first (then raise why it closed)."""
@@ -249,58 +220,11 @@ class AmqpSession:
         return await self._wait(channel, future)
 
     async def _declare_topology(self, op: ConnectorOperation) -> None:
-        """Declare exchange, queue and binding on a throwaway channel.
-
-        A queue another application declared with other arguments makes our declaration
-        fail with 406 (which closes the channel): we then use it as it is (passive).
-        """
-        import pika.exceptions as pe
-
-        t = self.topology
+        conn = self._conn
         try:
-            channel = await self._channel(self._conn)
-            if t.exchange:
-                await self._rpc(
-                    channel,
-                    channel.exchange_declare,
-                    exchange=t.exchange,
-                    exchange_type=t.exchange_type,
-                    durable=t.exchange_durable,
-                    auto_delete=t.exchange_auto_delete,
-                    arguments=t.exchange_arguments or None,
-                )
-            try:
-                await self._rpc(
-                    channel,
-                    channel.queue_declare,
-                    queue=t.name,
-                    durable=t.durable,
-                    exclusive=t.exclusive,
-                    auto_delete=t.auto_delete,
-                    arguments=t.arguments or None,
-                )
-            except pe.ChannelClosedByBroker as exc:
-                if exc.reply_code != 406:
-                    raise
-                logger.warning(
-                    "rabbitmq queue %s exists with other settings; using it as declared (%s)",
-                    t.name,
-                    exc.reply_text,
-                )
-                channel = await self._channel(self._conn)
-                await self._rpc(channel, channel.queue_declare, queue=t.name, passive=True)
-            if t.exchange and t.bind:
-                await self._rpc(
-                    channel,
-                    channel.queue_bind,
-                    queue=t.name,
-                    exchange=t.exchange,
-                    routing_key=t.routing_key,
-                    arguments=t.bind_arguments or None,
-                )
-            channel.close()
+            await declare_topology(self.topology, lambda: self._channel(conn), self._rpc)
         except Exception as exc:
-            conn, self._conn = self._conn, None
+            self._conn = None
             if conn is not None and conn.is_open:
                 conn.close()
             raise self._error(exc, op) from None
@@ -364,86 +288,67 @@ class AmqpSession:
         if self._publish_ch is not None and self._publish_ch.is_open:
             return self._publish_ch
         conn = await self._connection(op)
+        confirms = ConfirmTracker(
+            lambda: self._error(
+                RuntimeError("broker nacked the publish"),
+                ConnectorOperation.SEND,
+                kind=ConnectorErrorKind.TRANSIENT,
+            )
+        )
         try:
             channel = await self._channel(conn)
             if self.publisher_confirms:
                 selected: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
                 channel.confirm_delivery(
-                    ack_nack_callback=lambda frame: self._on_confirm(channel, frame),
+                    ack_nack_callback=confirms.on_confirm,
                     callback=lambda frame: selected.done() or selected.set_result(frame),
                 )
                 await self._wait(channel, selected)
         except Exception as exc:
             raise self._error(exc, op) from None
-        self._publish_ch = channel
-        self._publish_seq = 0
-        self._confirms = {}
+        self._publish_ch, self._confirms = channel, confirms
         return channel
-
-    def _on_confirm(self, channel: Any, frame: Any) -> None:
-        import pika.spec
-
-        if channel is not self._publish_ch:
-            return
-        method = frame.method
-        tags = (
-            [t for t in self._confirms if t <= method.delivery_tag]
-            if method.multiple
-            else [method.delivery_tag]
-        )
-        nacked = isinstance(method, pika.spec.Basic.Nack)
-        for tag in tags:
-            future = self._confirms.pop(tag, None)
-            if future is None or future.done():
-                continue
-            if nacked:
-                future.set_exception(
-                    self._error(
-                        RuntimeError("broker nacked the publish"),
-                        ConnectorOperation.SEND,
-                        kind=ConnectorErrorKind.TRANSIENT,
-                    )
-                )
-            else:
-                future.set_result(None)
 
     async def publish(
         self, exchange: str, routing_key: str, body: bytes, properties: Any, op: ConnectorOperation
     ) -> None:
+        await self.publish_many(exchange, routing_key, [(body, properties)], op)
+
+    async def publish_many(
+        self, exchange: str, routing_key: str, messages: list[tuple[bytes, Any]], op: ConnectorOperation
+    ) -> None:
+        """Publish all, then wait for every confirm (pipelined: one round trip per batch)."""
         channel = await self._publisher(op)
+        confirms = self._confirms
+        gathered: asyncio.Future[Any] | None = None
         try:
-            channel.basic_publish(
-                exchange=exchange, routing_key=routing_key, body=body, properties=properties
-            )
-            if not self.publisher_confirms:
-                return
-            self._publish_seq += 1
-            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._confirms[self._publish_seq] = future
-            await self._wait(channel, future, self.publish_timeout_s)
+            futures = []
+            for body, properties in messages:
+                channel.basic_publish(
+                    exchange=exchange, routing_key=routing_key, body=body, properties=properties
+                )
+                if self.publisher_confirms:
+                    futures.append(confirms.next())
+            if futures:
+                gathered = asyncio.gather(*futures)
+                await self._wait(channel, gathered, self.publish_timeout_s)
         except ConnectorOperationError:
             raise
         except Exception as exc:
             # Unknown outcome (maybe published): the caller retries, at-least-once.
             raise self._error(exc, op) from None
+        finally:
+            if gathered is not None and not gathered.done():
+                gathered.cancel()
 
     async def retry_queue(self, delay_ms: int) -> str:
-        """Declare (at most every few minutes) the TTL'd queue for one delay bucket.
-
-        Its messages expire after ``delay_ms`` and are dead-lettered through the default
-        exchange straight back to the main queue: the main queue needs no arguments.
-        """
+        """Declare (at most every few minutes) the TTL'd queue for one delay bucket."""
         name = retry_queue_name(self.topology.name, delay_ms)
         declared_at = self._retry_declared_at.get(delay_ms)
         channel = await self._publisher(ConnectorOperation.RETRY)
         if declared_at is not None and time.monotonic() - declared_at < _RETRY_REDECLARE_AFTER_S:
             return name
-        arguments = {
-            "x-message-ttl": delay_ms,
-            "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": self.topology.name,
-            "x-expires": delay_ms + _RETRY_QUEUE_IDLE_MS,
-        }
+        arguments = retry_queue_arguments(self.topology.name, delay_ms)
         try:
             await self._rpc(channel, channel.queue_declare, queue=name, durable=True, arguments=arguments)
         except Exception as exc:

@@ -318,3 +318,18 @@ def test_yaml_resource_types_build_queues_without_importing_pika_eagerly() -> No
     spec["resources"]["jobs"]["prefech"] = 5
     with pytest.raises(ConfigurationError, match="prefech"):
         yaml_resources.build_resources(spec)
+
+
+async def test_send_batch_publishes_everything_with_confirms(amqp_url: str, foreign: Foreign) -> None:
+    name = unique("batch")
+    queue = RabbitMQConnector(amqp_url).queue(name, poll_interval_s=0.2)
+    try:
+        await queue.send_batch([Envelope(body={"i": i}, attempts=i % 2) for i in range(300)])
+        assert foreign.count(name) == 300  # confirmed = stored by the broker
+        got = await fetch_n(queue, 300)
+        assert [(d.payload["i"], d.envelope.attempts) for d in got] == [(i, i % 2) for i in range(300)]
+        for d in got:
+            await d.ack()
+    finally:
+        await queue.close()
+    foreign.delete(name)

@@ -96,6 +96,7 @@ class TaskRunner:
         lifecycle = self._lifecycle
         task = self.task
         poll_s = float(self.source.poll_interval_s)
+        hard_stop = False
         try:
             while not lifecycle.stopping:
                 if lifecycle.draining:
@@ -139,11 +140,14 @@ class TaskRunner:
                         await self._sleep(poll_s)
                     continue
                 await self._start(deliveries)
+        except asyncio.CancelledError:
+            hard_stop = True  # serve() itself was cancelled: do not wait for in-flight work
+            raise
         finally:
             self.is_drain_parked = False
             self.is_pause_parked = False
             self.is_fetching = False
-            await self._drain_inflight()
+            await self._drain_inflight(wait=not hard_stop)
             self._lifecycle.notify()
 
     def _source_pending(self) -> bool:
@@ -257,11 +261,13 @@ class TaskRunner:
                 await result
 
     # -- shutdown -----------------------------------------------------------------------
-    async def _drain_inflight(self) -> None:
+    async def _drain_inflight(self, *, wait: bool = True) -> None:
         if not self._inflight:
             return
         timeout_s = self.app.shutdown_timeout_s
-        _, pending = await asyncio.wait(set(self._inflight), timeout=timeout_s)
+        pending: set[asyncio.Task[None]] = set(self._inflight)
+        if wait:
+            _, pending = await asyncio.wait(pending, timeout=timeout_s)
         if not pending:
             return
         self.logger.warning(

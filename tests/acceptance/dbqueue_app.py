@@ -1,0 +1,54 @@
+"""The app the reliability tests run with ``manage.py onestep_worker tests.acceptance.dbqueue_app:app``.
+
+Every handler appends one line per run to the file named by ``ONESTEP_TEST_RUN_LOG``
+(``O_APPEND`` writes of a few bytes are atomic, so two worker processes can share it):
+counting lines per job tells how many times each job ran, whatever the database.
+``ONESTEP_TEST_LEASE_S`` sets the queues' lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any
+
+from django_onestep.core.app import OneStepApp
+from django_onestep.core.retry import MaxAttempts
+from django_onestep.dbqueue.queue import DatabaseQueue
+from django_onestep.stores import DatabaseStateStore
+
+LEASE_S = float(os.environ.get("ONESTEP_TEST_LEASE_S", "2"))
+
+app = OneStepApp("reliability", state=DatabaseStateStore(), shutdown_timeout_s=10)
+
+work_queue = DatabaseQueue("reliability-work", lease_s=LEASE_S, max_deliveries=20)
+fails_queue = DatabaseQueue("reliability-fails", lease_s=LEASE_S)
+killer_queue = DatabaseQueue("reliability-killer", lease_s=LEASE_S, max_deliveries=2)
+
+
+def record_run(line: str) -> None:
+    fd = os.open(os.environ["ONESTEP_TEST_RUN_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{line}\n".encode())
+    finally:
+        os.close(fd)
+
+
+@app.task(source=work_queue, concurrency=int(os.environ.get("ONESTEP_TEST_CONCURRENCY", "4")))
+async def work(ctx: Any, payload: dict[str, Any]) -> None:
+    record_run(f"{payload['n']} {os.getpid()}")
+    # yield once, so a SIGKILL can land between the run and its ack
+    await asyncio.sleep(float(payload.get("sleep_s", 0.001)))
+
+
+@app.task(source=fails_queue, retry=MaxAttempts(3))
+async def always_fails(ctx: Any, payload: dict[str, Any]) -> None:
+    record_run(f"fails {payload['n']} attempt {ctx.current.attempts}")
+    raise RuntimeError(f"always fails {payload['n']}")
+
+
+@app.task(source=killer_queue)
+async def kills_worker(ctx: Any, payload: dict[str, Any]) -> None:
+    record_run(f"killer {payload['n']}")
+    os.kill(os.getpid(), signal.SIGKILL)

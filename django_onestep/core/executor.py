@@ -86,15 +86,13 @@ class DeliveryExecutor:
             await self._poison(delivery, delivery.poison_reason)
             return
         started_at = time.perf_counter()
-        try:
-            await delivery.start_processing()
-        except asyncio.CancelledError:
-            await self._release(delivery)
-            raise
         task = self.task
         ctx = TaskContext(app=self.app, task=task, delivery=delivery, logger=self.logger, state=self.state)
         lingering: list[concurrent.futures.Future[Any]] = []
+        started = False
         try:
+            await delivery.start_processing()
+            started = True
             if self._hub.listening:
                 await self._hub.emit(self._event(TaskEventKind.STARTED, delivery))
             hooks = task.hooks
@@ -122,7 +120,10 @@ class DeliveryExecutor:
                     )
                 )
         except asyncio.CancelledError:
-            await self._cancelled(delivery, started_at)
+            if started:
+                await self._cancelled(delivery, started_at)
+            else:  # cancelled before it began: give it back untouched
+                await self._release(delivery)
             raise
         except TimeoutError as exc:
             await self._failed(ctx, delivery, exc, FailureKind.TIMEOUT, started_at)
@@ -155,8 +156,9 @@ class DeliveryExecutor:
             else:
                 async with asyncio.timeout(timeout_s):
                     result = await waiter
-        except (TimeoutError, asyncio.CancelledError):
-            # The thread cannot be stopped; it keeps the slot until it returns.
+        except TimeoutError:
+            # The thread cannot be stopped; it keeps the slot until it returns. (On a
+            # shutdown cancel the slot is not held: the worker is going away.)
             if not thread_future.done():
                 lingering.append(thread_future)
             raise

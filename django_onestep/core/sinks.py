@@ -53,11 +53,13 @@ async def send_to_sink(app: OneStepApp, logger: logging.Logger, sink: Sink, enve
                     raise
             continue
         if logger.isEnabledFor(logging.DEBUG):
+            connector = getattr(sink, "connector", None)
             logger.debug(
                 "sink send succeeded",
                 extra={
                     "sink_name": getattr(sink, "name", type(sink).__name__),
                     "sink_kind": type(sink).__name__,
+                    "connector_backend": type(connector).__name__ if connector is not None else None,
                     "delivery_attempts": envelope.attempts,
                 },
             )

@@ -188,6 +188,7 @@ async def test_sink_send_succeeded_debug_record(caplog: pytest.LogCaptureFixture
     assert record.name == "onestep.sk.work"
     assert record.levelno == logging.DEBUG
     assert (record.sink_name, record.sink_kind, record.delivery_attempts) == ("out", "MemoryQueue", 0)  # type: ignore[attr-defined]
+    assert record.connector_backend is None  # type: ignore[attr-defined]
 
 
 async def test_task_failure_is_logged_on_task_logger(caplog: pytest.LogCaptureFixture) -> None:
@@ -289,3 +290,26 @@ async def test_failing_fail_action_retries_the_original() -> None:
 
     await serve_idle(app)
     assert log == ["retry k"]
+
+
+async def test_start_processing_error_is_a_normal_failure(events: EventLog) -> None:
+    log: list[str] = []
+
+    class LeaseLost(ListDelivery):
+        async def start_processing(self) -> None:
+            raise ConnectionError("lease lost")
+
+    app = OneStepApp("sp")
+    app.on_event(events)
+    ran: list[object] = []
+
+    @app.task(source=ScriptedSource([[LeaseLost(Envelope(body="z"), log)]]))
+    async def work(ctx, item):
+        ran.append(item)
+
+    await serve_idle(app)
+    assert ran == []
+    assert log == ["fail z"]
+    assert events.kinds() == ["fetched", "failed"]
+    assert events.events[-1].failure is not None
+    assert events.events[-1].failure.message == "lease lost"

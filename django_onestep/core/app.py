@@ -10,8 +10,9 @@ Contracts other layers rely on (keep them stable):
 * ``app.sync_handler_wrapper``: optional ``wrapper(fn) -> result`` run *inside* the worker
   thread around each sync handler call (the Django layer closes stale DB connections).
 * ``await app.serve(until_idle=False, tasks=None)``: ``tasks`` names the tasks to run
-  (unknown name -> ValueError); ``until_idle=True`` stops each runner once its source
-  returns nothing, nothing is in flight and the source reports no ``pending_count()``.
+  (unknown name -> ValueError); ``until_idle=True`` returns once every runner is idle
+  at the same time: its source returned nothing, nothing is in flight and the source
+  reports no ``pending_count()`` (confirmed by one more empty poll each).
 * ``app.runtime_status()`` -> per-task in-flight counts (for worker heartbeats).
 * ``@app.task(...)`` returns the original function with ``task_spec``, ``enqueue()``
   and ``aenqueue()`` attached.
@@ -383,6 +384,12 @@ class OneStepApp:
             lifecycle.notify()
             handles = [asyncio.create_task(r.run(), name=f"onestep-runner-{r.task.name}") for r in runners]
             pending: set[asyncio.Task[None]] = set(handles)
+            watcher: asyncio.Task[None] | None = None
+            if until_idle and len(runners) == 1:
+                runners[0].stop_when_idle = True  # nothing else can feed a lone runner
+            elif until_idle and runners:
+                watcher = asyncio.create_task(_stop_when_all_idle(self, runners), name="onestep-idle-watch")
+                handles.append(watcher)
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for handle in done:
@@ -391,6 +398,8 @@ class OneStepApp:
                     if error is None:
                         error = handle.exception()
                         lifecycle.request_stop()  # the other runners drain and stop
+            if watcher is not None and not watcher.done():
+                watcher.cancel()
         except asyncio.CancelledError:
             lifecycle.request_stop()
             for handle in handles:
@@ -494,6 +503,26 @@ class OneStepApp:
         if not isinstance(value, cls):
             raise ValueError(f"{target!r} did not resolve to a OneStepApp (got {value!r})")
         return value
+
+
+async def _stop_when_all_idle(app: OneStepApp, runners: list[TaskRunner]) -> None:
+    """Stop serving once every runner is idle, confirmed by one more empty poll each.
+
+    The confirmation matters when tasks feed each other: runner A may have gone idle
+    before task B emitted into A's source; A's next poll (after "all idle") sees it.
+    """
+    lifecycle = app._lifecycle
+    while not lifecycle.stopping:
+        if all(runner.idle for runner in runners):
+            marks = [runner.idle_polls for runner in runners]
+            while all(runner.idle for runner in runners) and not all(
+                runner.idle_polls > mark for runner, mark in zip(runners, marks, strict=True)
+            ):
+                await lifecycle.wait_change(1.0)
+            if all(runner.idle for runner in runners):
+                lifecycle.request_stop()
+                return
+        await lifecycle.wait_change(1.0)
 
 
 def _register(add: Callable[[Any], None], func: Any) -> Any:

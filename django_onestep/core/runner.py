@@ -51,6 +51,8 @@ class TaskRunner:
         self.is_drain_parked = False
         self.is_pause_parked = False
         self.idle = False
+        self.idle_polls = 0  # empty polls while idle (serve() confirms idleness with them)
+        self.stop_when_idle = False  # set by serve() when this is the only runner
         self._waiter: asyncio.Future[None] | None = None
         self._runner_task: asyncio.Task[Any] | None = None
         self._fetch_interruptible = False
@@ -132,13 +134,19 @@ class TaskRunner:
                         and not self._inflight
                         and not self._source_pending()
                     ):
+                        # serve() stops every runner once all of them are idle together;
+                        # this one keeps polling meanwhile (another task may feed it).
                         self.idle = True
-                        break
+                        self.idle_polls += 1
+                        lifecycle.notify()
+                        if self.stop_when_idle:
+                            break
                     # A source whose fetch already waited a full poll interval is not
                     # polled again after a pause: that would only add latency.
                     if time.monotonic() - started < poll_s * 0.9 and not self._stop_fetching():
                         await self._sleep(poll_s)
                     continue
+                self.idle = False
                 await self._start(deliveries)
         except asyncio.CancelledError:
             hard_stop = True  # serve() itself was cancelled: do not wait for in-flight work

@@ -257,3 +257,26 @@ async def test_serve_twice_sequentially_works() -> None:
     await queue.publish(2)
     await serve_idle(app)
     assert seen == [1, 2]
+
+
+async def test_until_idle_waits_for_tasks_feeding_each_other() -> None:
+    app = OneStepApp("chain")
+    first, second, third = MemoryQueue("first"), MemoryQueue("second"), MemoryQueue("third")
+    done: list[str] = []
+
+    @app.task(source=third)
+    async def last(ctx, item):
+        done.append(f"last {item}")
+
+    @app.task(source=second, emit=third)
+    async def middle(ctx, item):
+        await asyncio.sleep(0.3)  # "last" has long gone idle by now
+        return item + 1
+
+    @app.task(source=first, emit=second)
+    async def begin(ctx, item):
+        return item + 1
+
+    await first.publish(1)
+    await serve_idle(app)
+    assert done == ["last 3"]

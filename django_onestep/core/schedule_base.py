@@ -5,8 +5,8 @@ Semantics are onestep 1.x's: ``fetch`` returns the due ticks (never sleeps), a t
 decides what happens to ticks that come due while one is in flight:
 
 * ``allow``: every due tick is delivered (up to the fetch limit).
-* ``skip``: nothing is delivered while a tick is in flight; when free, only the most
-  recent due tick runs (missed ones are dropped).
+* ``skip``: ticks due while one is in flight are dropped; when several are due at
+  once with nothing in flight, only the most recent runs.
 * ``queue``: due ticks wait in order (at most ``max_queued_runs``, oldest dropped
   first) and run one at a time.
 

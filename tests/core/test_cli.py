@@ -155,3 +155,37 @@ def test_usage_errors_exit_2(project: Path) -> None:
     result = run_cli(project)
     assert result.returncode == 2
     assert "the following arguments are required: command" in result.stderr
+
+
+def test_standalone_commands_never_import_django(project: Path) -> None:
+    blocker = project / "blocked"
+    (blocker / "django").mkdir(parents=True)
+    (blocker / "django" / "__init__.py").write_text("raise ImportError('django is blocked in this test')\n")
+    (project / "h2_everything.py").write_text(
+        textwrap.dedent(
+            """
+            from django_onestep import (
+                BearerAuth, ControlPlaneReporter, ControlPlaneReporterConfig, CronSource, HttpSink,
+                IntervalSource, OneStepApp, WebhookSource, load_yaml_app,
+            )
+
+            app = OneStepApp("everything")
+            app.task(name="a", source=CronSource("@daily", timezone="UTC"),
+                     emit=HttpSink("out", url="http://127.0.0.1:9/x"))(lambda ctx, p: p)
+            app.task(name="b", source=WebhookSource(path="/h", port=0, auth=BearerAuth("t")))(lambda ctx, p: p)
+            app.task(name="c", source=IntervalSource.every(seconds=5))(lambda ctx, p: p)
+            """
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), str(project), str(REPO)])}
+    for args in (["check", "h2_everything:app"], ["check", str(REPO / "tests/core/fixtures/billing.yaml")]):
+        result = subprocess.run(
+            [sys.executable, "-m", "django_onestep", *args],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.endswith("OK\n")

@@ -290,3 +290,63 @@ def test_bad_configuration_names_the_value(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError) as info:
         WebhookSource(**kwargs)
     assert message in str(info.value)
+
+
+async def test_mutated_requests_never_get_a_500(hook: WebhookSource) -> None:
+    """Byte flips, truncations and insertions of a valid request: always a 2xx/4xx/5xx
+    answer from the documented set, never 500, and the listener keeps serving."""
+    import random
+
+    rng = random.Random(20261123)
+    valid = request(
+        "POST",
+        "/hooks/github?x=1",
+        b'{"a": [1, 2, {"b": "c"}]}',
+        {**AUTH, "Content-Type": "application/json", "X-Extra": "value"},
+    )
+    allowed = {202, 400, 401, 404, 405, 408, 413, 431, 501, 503}
+    statuses: set[int] = set()
+    for _ in range(60):
+        data = bytearray(valid)
+        for _ in range(rng.randint(1, 4)):
+            action = rng.choice(("flip", "cut", "insert"))
+            position = rng.randrange(len(data))
+            if action == "flip":
+                data[position] = rng.randrange(256)
+            elif action == "cut":
+                del data[position : position + rng.randint(1, 8)]
+            else:
+                data[position:position] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        response = await send_raw(hook.bound_port, bytes(data), half_close=True)
+        assert response.status in allowed, (bytes(data), response.status_line)
+        statuses.add(response.status)
+        if hook.pending_count:
+            await hook.fetch(100)  # keep the buffer from filling up
+    assert 400 in statuses
+    ok = await send_raw(hook.bound_port, valid)
+    assert ok.status == 202
+
+
+async def test_connection_limit_answers_503() -> None:
+    source = WebhookSource(path="/limited", port=0, max_connections=1, read_timeout_s=5)
+    await source.open()
+    try:
+        _, idle_writer = await asyncio.open_connection("127.0.0.1", source.bound_port)
+        idle_writer.write(b"POST /limited HTTP/1.1\r\n")  # holds the only slot
+        await idle_writer.drain()
+        await asyncio.sleep(0.1)
+        resp = await send_raw(source.bound_port, request("POST", "/limited", b"x"))
+        assert (resp.status, resp.json(), resp.headers["retry-after"]) == (
+            503,
+            {"error": "too_many_connections"},
+            "1",
+        )
+        idle_writer.close()
+        for _ in range(100):  # the slot frees once the idle client is gone
+            resp = await send_raw(source.bound_port, request("POST", "/limited", b"x"))
+            if resp.status == 202:
+                break
+            await asyncio.sleep(0.05)
+        assert resp.status == 202
+    finally:
+        await source.close()

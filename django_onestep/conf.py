@@ -51,7 +51,6 @@ DEFAULTS: dict[str, Any] = {
     "BATCH_SIZE": 100,
     "MAX_DELIVERIES": 5,
     "DONE_JOB_RETENTION_S": 7 * 24 * 3600.0,
-    "DEAD_LETTER_RETENTION_S": None,
     "METRICS_RETENTION_S": 14 * 24 * 3600.0,
     "LOG_FORMAT": "text",
 }
@@ -181,7 +180,6 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "BATCH_SIZE": _positive_int,
     "MAX_DELIVERIES": _positive_int,
     "DONE_JOB_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
-    "DEAD_LETTER_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
     "METRICS_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
     "LOG_FORMAT": _log_format,
 }
@@ -208,7 +206,6 @@ class OneStepSettings:
     BATCH_SIZE: int
     MAX_DELIVERIES: int
     DONE_JOB_RETENTION_S: float | None
-    DEAD_LETTER_RETENTION_S: float | None
     METRICS_RETENTION_S: float | None
     LOG_FORMAT: str
 

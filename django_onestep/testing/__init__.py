@@ -8,6 +8,8 @@
 - :func:`capture_enqueued` records what is enqueued instead of writing it.
 - :func:`eager` makes ``handler.enqueue(payload)`` run the handler at once, in the
   caller's thread and transaction (works with the plain ``db`` fixture / ``TestCase``).
+- :func:`make_jobs_due` makes delayed database-queue jobs (retries waiting for their
+  delay) due now, so the next run picks them up.
 - :class:`FakeClock` drives ``IntervalSource``/``CronSource`` (their ``clock=``).
 
 The pytest plugin (``django_onestep.testing.pytest_plugin``, loaded automatically)
@@ -20,6 +22,7 @@ from __future__ import annotations
 from .capture import CapturedJob, EnqueueCapture, capture_enqueued
 from .clock import FakeClock
 from .eager import eager
+from .jobs import make_jobs_due
 from .run import RunSummary, arun_until_idle, run_until_idle
 
 __all__ = [
@@ -30,5 +33,6 @@ __all__ = [
     "arun_until_idle",
     "capture_enqueued",
     "eager",
+    "make_jobs_due",
     "run_until_idle",
 ]

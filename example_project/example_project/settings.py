@@ -73,6 +73,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Tests: a file, not Django's in-memory default, so the queue's own database
+    # thread sees the same test database (docs/testing.md).
+    DATABASES["default"]["TEST"] = {
+        "NAME": env("TEST_DATABASE_NAME", default=str(BASE_DIR / "test-db.sqlite3"))
+    }
 
 ONESTEP = {
     "APP_NAME": "shop",

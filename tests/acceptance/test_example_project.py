@@ -137,3 +137,22 @@ def _try(fn) -> bool:
         return bool(fn())
     except (OSError, ValueError):
         return False
+
+
+def test_example_projects_own_tests_pass(tmp_path: Path) -> None:
+    """docs/testing.md shows example_project/orders/tests.py: it must keep passing."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "TEST_DATABASE_NAME": str(tmp_path / "test.sqlite3"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=EXAMPLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "4 passed" in result.stdout

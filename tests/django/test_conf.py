@@ -99,6 +99,6 @@ def test_not_a_dict() -> None:
 
 
 def test_retention_accepts_none_to_keep_forever() -> None:
-    with override_settings(ONESTEP={"DONE_JOB_RETENTION_S": None, "DEAD_LETTER_RETENTION_S": 86400}):
+    with override_settings(ONESTEP={"DONE_JOB_RETENTION_S": None, "METRICS_RETENTION_S": 86400}):
         assert get_settings().DONE_JOB_RETENTION_S is None
-        assert get_settings().DEAD_LETTER_RETENTION_S == 86400.0
+        assert get_settings().METRICS_RETENTION_S == 86400.0

@@ -94,3 +94,16 @@ def test_fixture_worker(onestep_worker) -> None:
     summary = onestep_worker.run_until_idle(["record"])
     assert summary.succeeded == 1
     assert Run.objects.get().label == "w"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_make_jobs_due_skips_retry_delays() -> None:
+    from django_onestep.testing import make_jobs_due
+
+    record.enqueue({"label": "later"}, delay_s=3600)
+    record.enqueue({"label": "other"}, delay_s=3600)
+    assert run_until_idle(tasks=["record"]).succeeded == 0
+    assert make_jobs_due("testapp.failing") == 0
+    assert make_jobs_due("testapp.work") == 2
+    assert run_until_idle(tasks=["record"]).succeeded == 2
+    assert make_jobs_due() == 0

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .envelope import Envelope
 from .sinks import send_to_sink
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TaskContext"]
 
+T = TypeVar("T")
+
 
 class TaskContext:
     """Per-delivery context: ``app``, ``task``, ``delivery``, ``current`` (the Envelope),
@@ -27,7 +31,7 @@ class TaskContext:
     delivery costs one small object.
     """
 
-    __slots__ = ("_logger", "_state", "app", "delivery", "task")
+    __slots__ = ("_logger", "_loop", "_state", "app", "delivery", "task")
 
     def __init__(
         self,
@@ -43,6 +47,7 @@ class TaskContext:
         self.delivery = delivery
         self._logger = logger
         self._state = state
+        self._loop: asyncio.AbstractEventLoop | None = None  # set for sync handlers
 
     @property
     def current(self) -> Envelope:
@@ -85,3 +90,25 @@ class TaskContext:
         envelope = Envelope(body=body, meta=dict(meta or {}))
         for target in targets:
             await send_to_sink(self.app, self.logger, target, envelope)
+
+    def run_coroutine(self, awaitable: Awaitable[T], *, timeout_s: float | None = None) -> T:
+        """From a sync handler (a worker thread), run ``awaitable`` on the app's event loop
+        and return its result: ``ctx.run_coroutine(ctx.state.get("cursor"))``,
+        ``ctx.run_coroutine(ctx.emit(row))``. Not for async handlers: just ``await``.
+        """
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("run_coroutine() is for sync handlers, which run in a worker thread")
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            raise RuntimeError("run_coroutine() called on the event loop thread; use 'await' instead")
+
+        async def wrap() -> T:
+            return await awaitable
+
+        coro: Coroutine[Any, Any, T] = wrap()
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, loop)
+        return future.result(timeout_s)

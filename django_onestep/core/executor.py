@@ -143,6 +143,7 @@ class DeliveryExecutor:
     async def _call_sync(
         self, ctx: TaskContext, payload: Any, lingering: list[concurrent.futures.Future[Any]]
     ) -> Any:
+        ctx._loop = asyncio.get_running_loop()  # for ctx.run_coroutine() in the thread
         call: Callable[[], Any] = functools.partial(self.task.handler, ctx, payload)
         wrapper = self.app.sync_handler_wrapper
         if wrapper is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 import sys
@@ -521,3 +522,52 @@ def test_describe_lists_tasks() -> None:
 
 def test_envelope_defaults() -> None:
     assert Envelope(body=1) == Envelope(body=1, meta={}, attempts=0)
+
+
+async def test_shutdown_hook_error_still_closes_resources_then_raises() -> None:
+    log: list[str] = []
+
+    class Res(MemoryQueue):
+        async def close(self) -> None:
+            log.append(f"close {self.name}")
+            if self.name == "bad":
+                raise OSError("close failed")
+
+    app = OneStepApp("life")
+
+    @app.on_shutdown
+    def hook():
+        log.append("hook")
+        raise RuntimeError("hook failed")
+
+    @app.task(source=Res("good"), emit=Res("bad"))
+    async def work(ctx, item): ...
+
+    with pytest.raises(RuntimeError, match="hook failed"):
+        await serve_idle(app)
+    assert log == ["hook", "close bad", "close good"]
+
+    log.clear()
+    app._hub.shutdown_hooks.clear()
+    with pytest.raises(OSError, match="close failed"):
+        await serve_idle(app)
+    assert log == ["close bad", "close good"]
+
+
+async def test_async_event_handlers_are_awaited_in_order() -> None:
+    app = OneStepApp("aev")
+    seen: list[str] = []
+
+    @app.on_event
+    async def observe(event):
+        await asyncio.sleep(0)
+        seen.append(event.kind.value)
+
+    queue = MemoryQueue("in")
+
+    @app.task(source=queue)
+    async def work(ctx, item): ...
+
+    await queue.publish(1)
+    await serve_idle(app)
+    assert seen == ["fetched", "started", "succeeded"]

@@ -86,3 +86,34 @@ def test_pool_size_is_bounded() -> None:
     pool.shutdown()
     assert pool.get() is not executor
     pool.shutdown()
+
+
+async def test_sync_handler_uses_state_and_emit_through_run_coroutine() -> None:
+    app = OneStepApp("bridge")
+    queue, out = MemoryQueue("in"), MemoryQueue("out")
+
+    @app.task(source=queue, emit=out)
+    def work(ctx, item):
+        seen = ctx.run_coroutine(ctx.state.get("count", 0))
+        ctx.run_coroutine(ctx.state.set("count", seen + 1))
+        ctx.run_coroutine(ctx.emit({"explicit": item}))
+        return None
+
+    @app.task(source=MemoryQueue("other"))
+    async def async_misuse(ctx, item):
+        coro = asyncio.sleep(0)
+        try:
+            ctx.run_coroutine(coro)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+        finally:
+            coro.close()
+
+    errors: list[str] = []
+    await queue.publish("a")
+    await queue.publish("b")
+    await app.get_task("async_misuse").source.publish(1)  # type: ignore[union-attr]
+    await serve_idle(app)
+    assert [e.body for e in out.drain_nowait()] == [{"explicit": "a"}, {"explicit": "b"}]
+    assert await app.state.load("bridge:work:count") == 2
+    assert errors == ["run_coroutine() is for sync handlers, which run in a worker thread"]

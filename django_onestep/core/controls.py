@@ -19,7 +19,11 @@ if TYPE_CHECKING:
     from .app import OneStepApp
     from .task import TaskSpec
 
-__all__ = ["Controls"]
+__all__ = ["MAX_MANUAL_ATTEMPTS", "Controls"]
+
+# run_task_once retries in place; a failure that always asks for a retry (e.g. an
+# unreachable dead-letter sink) must not loop forever.
+MAX_MANUAL_ATTEMPTS = 100
 
 
 class _ManualRunDelivery(Delivery):
@@ -255,7 +259,7 @@ class Controls:
         while True:
             attempted += 1
             await executor.execute(delivery)
-            if delivery.acked or not delivery.retry_requested:
+            if delivery.acked or not delivery.retry_requested or attempted >= MAX_MANUAL_ATTEMPTS:
                 break
             delivery.retry_requested = False
         if not delivery.acked:

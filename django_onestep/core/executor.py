@@ -243,8 +243,14 @@ class DeliveryExecutor:
     async def _terminal(
         self, delivery: Delivery, exc: Exception, failure: FailureInfo, duration_s: float
     ) -> None:
-        sinks = self.app.dead_letter_sinks_for(self.task)
         settled = False
+        try:
+            sinks = self.app.dead_letter_sinks_for(self.task)
+        except Exception:  # a broken dead_letter_factory must not lose the item
+            self.logger.exception("dead-letter sink unavailable; retrying original delivery")
+            await delivery.retry()
+            await self._emit(TaskEventKind.RETRIED, delivery, failure=failure, duration_s=duration_s)
+            return
         if sinks:
             envelope = self._dead_letter_envelope(delivery, failure)
             try:

@@ -359,3 +359,21 @@ async def test_run_task_once_failure_and_unsupported_source() -> None:
         await app.run_task_once("fails", payload={})
     with pytest.raises(ValueError, match=r"task 'plain' does not support manual run"):
         await app.run_task_once("plain", payload={})
+
+
+async def test_run_task_once_with_broken_dead_letter_factory_stops_retrying() -> None:
+    calls: list[int] = []
+
+    def factory(app, spec):
+        calls.append(1)
+        raise LookupError("dead-letter table missing")
+
+    app = OneStepApp("once", dead_letter_factory=factory)
+
+    @app.task(source=MemoryQueue("in"))
+    async def fails(ctx, item):
+        raise RuntimeError("x")
+
+    with pytest.raises(RuntimeError, match=r"manual run of task 'fails' failed after 100 attempt\(s\)"):
+        await app.run_task_once("fails", payload={})
+    assert len(calls) == 100  # each terminal failure asked again, and the item was retried

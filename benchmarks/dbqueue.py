@@ -63,14 +63,28 @@ def run_drain(args: argparse.Namespace) -> None:
     queue = DatabaseQueue(QUEUE, batch_size=args.batch_size, fetch_wait_s=0.2)
     done = {"count": 0, "at": 0.0}
 
+    recorder = None
+    if args.telemetry:  # what onestep_worker attaches: events are built for every delivery
+        from django_onestep.telemetry import MetricsRecorder
+
+        recorder = MetricsRecorder("bench")
+        app.on_event(recorder)
+
     @app.task(source=queue, concurrency=args.concurrency)
     async def noop(ctx: Any, payload: Any) -> None:
         done["count"] += 1
         if done["count"] == args.n:
             done["at"] = time.perf_counter()
 
+    async def serve() -> None:
+        if recorder is not None:
+            await recorder.start()
+        await app.serve(until_idle=True)
+        if recorder is not None:
+            await recorder.stop()
+
     cpu_before, started = cpu_s(), time.perf_counter()
-    asyncio.run(app.serve(until_idle=True))
+    asyncio.run(serve())
     elapsed = (done["at"] or time.perf_counter()) - started
     cpu_used = cpu_s() - cpu_before
     print(
@@ -119,6 +133,7 @@ def spawn(role: str, db_url: str, args: argparse.Namespace, n: int) -> subproces
     cmd = [
         sys.executable, __file__, "--role", role, "--db-url", db_url, "--n", str(n),
         "--concurrency", str(args.concurrency), "--batch-size", str(args.batch_size),
+        *(["--telemetry"] if args.telemetry else []),
     ]  # fmt: skip
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
 
@@ -147,7 +162,7 @@ def bench(args: argparse.Namespace, db_url: str) -> None:
     vendor = f"{connection.vendor} {connection.Database.__name__}"
     queue = DatabaseQueue(QUEUE)
     print(f"# DatabaseQueue benchmark: {args.db} ({vendor}), n={args.n}, concurrency={args.concurrency}, "
-          f"batch_size={args.batch_size}")  # fmt: skip
+          f"batch_size={args.batch_size}, telemetry={args.telemetry}")  # fmt: skip
 
     started = time.perf_counter()
     queue.send_many([{"i": i} for i in range(args.n)])
@@ -210,6 +225,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--latency-s", type=int, default=5)
     parser.add_argument("--idle-s", type=float, default=5.0)
+    parser.add_argument(
+        "--telemetry", action="store_true", help="attach MetricsRecorder, as onestep_worker does"
+    )
     parser.add_argument("--role", choices=["drain", "latency"], help=argparse.SUPPRESS)
     parser.add_argument("--db-url", help=argparse.SUPPRESS)
     args = parser.parse_args()

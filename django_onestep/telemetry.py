@@ -94,10 +94,11 @@ def _is_poison(event: Any) -> bool:
     return failure is not None and getattr(failure, "exception_type", "") == "PoisonMessageError"
 
 
-def _minute(moment: datetime) -> datetime:
+def _minute(moment: datetime) -> int:
+    """Minutes since the epoch (a cheap window key; turned into a datetime at flush)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+    return int(moment.timestamp() // 60)
 
 
 class MetricsRecorder:
@@ -117,7 +118,7 @@ class MetricsRecorder:
         self.retention_s = (
             _setting("METRICS_RETENTION_S", 14 * 24 * 3600.0) if retention_s == -1.0 else retention_s
         )
-        self._windows: dict[tuple[str, datetime], _Window] = {}
+        self._windows: dict[tuple[str, int], _Window] = {}
         self._in_flight: dict[str, int] = {}
         self._thread: DBThread | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -125,7 +126,8 @@ class MetricsRecorder:
 
     # -- the event handler (no I/O) ---------------------------------------------------
     def __call__(self, event: Any) -> None:
-        kind = getattr(event.kind, "value", event.kind)
+        kind = event.kind
+        kind = getattr(kind, "value", kind)
         task = event.task
         if kind == "started":
             self._in_flight[task] = self._in_flight.get(task, 0) + 1
@@ -194,9 +196,9 @@ class MetricsRecorder:
             raise
         return len(windows)
 
-    def _flush_sync(self, windows: dict[tuple[str, datetime], _Window]) -> None:
-        for (task, window_start), window in windows.items():
-            self._upsert(task, window_start, window)
+    def _flush_sync(self, windows: dict[tuple[str, int], _Window]) -> None:
+        for (task, minute), window in windows.items():
+            self._upsert(task, datetime.fromtimestamp(minute * 60, tz=UTC), window)
         self._maybe_prune()
 
     def _upsert(self, task: str, window_start: datetime, window: _Window) -> None:

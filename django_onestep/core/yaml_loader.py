@@ -291,6 +291,7 @@ def load_app_config(config: Mapping[str, Any], *, source_path: str | None = None
     if source_path is not None:
         app.config.setdefault("config_path", source_path)
     logging_spec = _mapping(section.get("logging"), f"{prefix}logging")
+    _check_keys(logging_spec, frozenset({"level"}), f"{prefix}logging")
     if logging_spec.get("level"):
         level = logging.getLevelName(str(logging_spec["level"]).upper())
         if not isinstance(level, int):

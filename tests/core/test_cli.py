@@ -189,3 +189,23 @@ def test_standalone_commands_never_import_django(project: Path) -> None:
         )
         assert result.returncode == 0, result.stderr
         assert result.stdout.endswith("OK\n")
+
+
+def test_webhook_port_in_use_exits_1(project: Path) -> None:
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        (project / "h2_hook.py").write_text(
+            "from django_onestep import OneStepApp, WebhookSource\n"
+            "app = OneStepApp('hook')\n"
+            f"app.task(name='h', source=WebhookSource(path='/h', port={port}))(lambda ctx, p: p)\n"
+        )
+        result = run_cli(project, "run", "h2_hook:app")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("django-onestep: h2_hook:app failed while running: OSError: ")
+    assert "address already in use" in last

@@ -2,7 +2,7 @@
 
 ``ready()`` imports each installed app's task modules (``ONESTEP["TASK_MODULES"]``,
 default ``["tasks"]``) so their ``@app.task`` decorators register on the project app,
-and registers the system checks. It starts nothing: workers are started only by
+and registers the system checks and the Django YAML resource types. It starts nothing: workers are started only by
 ``manage.py onestep_worker``.
 """
 
@@ -21,9 +21,11 @@ class OneStepConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, yaml_types
         from .conf import OneStepSettingsError, get_settings
 
+        checks.register_all()
+        yaml_types.register()  # database_queue, django_state_store... for YAML targets
         try:
             module_names = get_settings().TASK_MODULES
         except OneStepSettingsError:

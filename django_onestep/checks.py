@@ -23,7 +23,7 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning, register
 
-__all__ = ["CONNECTOR_EXTRAS", "KNOWN_CONNECTOR_TYPES", "record_discovery_error"]
+__all__ = ["CONNECTOR_EXTRAS", "KNOWN_CONNECTOR_TYPES", "record_discovery_error", "register_all"]
 
 # connector type -> (client module, pip extra); None = no extra needed
 CONNECTOR_EXTRAS: dict[str, tuple[str, str] | None] = {
@@ -51,6 +51,10 @@ CONNECTOR_EXTRAS: dict[str, tuple[str, str] | None] = {
 KNOWN_CONNECTOR_TYPES = frozenset(CONNECTOR_EXTRAS)
 
 _discovery_errors: list[tuple[str, str]] = []
+
+
+def register_all() -> None:
+    """Nothing to do: importing this module registers the checks (called for clarity)."""
 
 
 def discovery_errors() -> list[CheckMessage]:
@@ -124,21 +128,29 @@ def check_connectors(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
     return list(_connector_messages(conf.CONNECTORS))
 
 
+def _known_types() -> frozenset[str]:
+    """Our list plus whatever the YAML registry knows (connectors register their types)."""
+    from .core.yaml_resources import known_resource_types
+
+    return KNOWN_CONNECTOR_TYPES | frozenset(known_resource_types())
+
+
 def _connector_messages(connectors: Mapping[str, Any]) -> Iterable[CheckMessage]:
+    known = _known_types()
     for name, definition in connectors.items():
         key = f'ONESTEP["CONNECTORS"]["{name}"]'
         if not isinstance(definition, Mapping):
             yield Error(f"{key}: must be a dict with a 'type', got {definition!r}", id="django_onestep.E004")
             continue
         kind = definition.get("type")
-        if kind not in KNOWN_CONNECTOR_TYPES:
+        if kind not in known:
             yield Error(
                 f"{key}: unknown connector type {kind!r}",
-                hint=f"Known types: {', '.join(sorted(KNOWN_CONNECTOR_TYPES))}.",
+                hint=f"Known types: {', '.join(sorted(known))}.",
                 id="django_onestep.E004",
             )
             continue
-        extra = CONNECTOR_EXTRAS[kind]
+        extra = CONNECTOR_EXTRAS.get(kind)
         if extra is not None and importlib.util.find_spec(extra[0]) is None:
             yield Error(
                 f"{key}: type {kind!r} needs the {extra[0]!r} package, which is not installed",

@@ -109,9 +109,10 @@ def test_json_logs(manage) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["no_such_module:app"], "target 'no_such_module:app': module 'no_such_module' not found"),
-        (["testproject.testapp.tasks:nope"], "'testproject.testapp.tasks' has no attribute 'nope'"),
+        (["no_such_module:app"], "cannot load 'no_such_module:app': cannot import 'no_such_module'"),
+        (["testproject.testapp.tasks:nope"], "ref 'testproject.testapp.tasks:nope': 'nope' not found"),
         (["testproject.testapp.tasks:work_queue"], "is a DatabaseQueue, not a OneStepApp"),
+        (["missing.yaml"], "cannot load 'missing.yaml': YAML file 'missing.yaml' does not exist"),
         (["--tasks", "nope"], "--tasks: unknown task 'nope' in app 'testproject'"),
         (["--queues", "nope"], "--queues: no task reads from 'nope'"),
         (["--concurrency", "0"], "--concurrency must be >= 1, got 0"),
@@ -172,3 +173,16 @@ def test_worker_writes_metrics_and_heartbeat(manage) -> None:
     assert (metric.started, metric.succeeded, metric.failed) == (3, 3, 0)
     heartbeat = WorkerHeartbeat.objects.get()
     assert (heartbeat.app, heartbeat.tasks, heartbeat.status) == ("testproject", ["record"], "stopped")
+
+
+def test_yaml_target_with_django_resource_types(manage) -> None:
+    from django_onestep import DatabaseQueue
+
+    DatabaseQueue("yaml.inbox").send({"label": "y"})
+    result = manage.run("onestep_worker", "--once", "tests/acceptance/yaml_app.yaml")
+    assert result.returncode == 0, result.stderr
+    assert list(Run.objects.values_list("task", "label")) == [("echo", "y:1")]
+    assert StateEntry.objects.get(key="yaml-demo:echo:seen").value_json == "1"
+    check = manage.run("onestep_check", "--json", "tests/acceptance/yaml_app.yaml")
+    assert check.returncode == 0, check.stdout
+    assert json.loads(check.stdout)["tasks"][0]["source"] == {"name": "yaml.inbox", "type": "DatabaseQueue"}

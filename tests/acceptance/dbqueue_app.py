@@ -25,6 +25,7 @@ app = OneStepApp("reliability", state=DatabaseStateStore(), shutdown_timeout_s=1
 work_queue = DatabaseQueue("reliability-work", lease_s=LEASE_S, max_deliveries=20)
 fails_queue = DatabaseQueue("reliability-fails", lease_s=LEASE_S)
 killer_queue = DatabaseQueue("reliability-killer", lease_s=LEASE_S, max_deliveries=2)
+counter_queue = DatabaseQueue("reliability-counter", lease_s=LEASE_S)
 
 
 def record_run(line: str) -> None:
@@ -52,3 +53,10 @@ async def always_fails(ctx: Any, payload: dict[str, Any]) -> None:
 async def kills_worker(ctx: Any, payload: dict[str, Any]) -> None:
     record_run(f"killer {payload['n']}")
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@app.task(source=counter_queue)
+async def counter(ctx: Any, payload: dict[str, Any]) -> None:
+    total = (await ctx.state.get("total", 0)) + 1
+    await ctx.state.set("total", total)
+    record_run(f"counter {total}")

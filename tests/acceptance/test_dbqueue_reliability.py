@@ -1,11 +1,9 @@
 """DatabaseQueue reliability with the real ``manage.py onestep_worker`` (SQLite and MariaDB).
 
 The worker runs ``tests.acceptance.dbqueue_app:app``; each handler run appends a line to
-a run log, so the tests count exactly how often every job ran.
-
-Also proven elsewhere with the real command (tests/acceptance/test_worker_command.py):
-a rolled-back enqueue never runs and a committed one runs once, ``ctx.state`` survives
-a restart, SIGTERM finishes in-flight work and releases the rest with exit 0.
+a run log, so the tests count exactly how often every job ran. (The worker surviving a
+database crash is in test_dbqueue_db_restart.py; a late ack after a lost lease in
+tests/django/test_dbqueue.py.)
 """
 
 from __future__ import annotations
@@ -18,8 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from django.db import transaction
+
 from django_onestep.dbqueue.queue import DatabaseQueue
-from django_onestep.models import DeadLetter, Job
+from django_onestep.models import DeadLetter, Job, StateEntry
 
 TARGET = "tests.acceptance.dbqueue_app:app"
 JOBS = 2000
@@ -146,3 +146,54 @@ def test_job_that_kills_its_worker_is_dead_lettered_after_max_deliveries(manage:
     (dead,) = DeadLetter.objects.filter(task="kills_worker")
     assert dead.exception_type == "PoisonMessageError"
     assert "died 2 times" in dead.message
+
+
+class Rollback(Exception):
+    pass
+
+
+def test_rolled_back_enqueue_never_runs_committed_runs_once(manage: Any, tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    queue = DatabaseQueue("reliability-work")
+    try:
+        with transaction.atomic():
+            queue.send({"n": 1})
+            raise Rollback
+    except Rollback:
+        pass
+    with transaction.atomic():
+        job_id = queue.send({"n": 2})
+    for _ in range(2):  # a second worker run finds nothing more to do
+        result = manage.run("onestep_worker", TARGET, "--tasks", "work", "--once", env=worker_env(log))
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert [line.split()[0] for line in run_lines(log)] == ["2"]
+    assert list(Job.objects.filter(queue="reliability-work").values_list("id", "status")) == [
+        (job_id, "done")
+    ]
+
+
+def test_sigterm_finishes_in_flight_jobs_releases_the_rest_and_exits_0(manage: Any, tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    ids = DatabaseQueue("reliability-work").send_many([{"n": n, "sleep_s": 1.5} for n in range(10)])
+    worker = start_worker(manage, worker_env(log), "--tasks", "work", "--concurrency", "4")
+    poll(lambda: len(run_lines(log)) == 4, "four jobs in flight")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(60) == 0, worker.output()
+    started = sorted(int(line.split()[0]) for line in run_lines(log))
+    assert len(started) == 4
+    rows = {row["id"]: row for row in Job.objects.filter(id__in=ids).values()}
+    finished = sorted(row["payload"]["n"] for row in rows.values() if row["status"] == "done")
+    assert finished == started  # every job in flight ran to the end and was acked
+    rest = [row for row in rows.values() if row["status"] != "done"]
+    assert [(r["status"], r["attempts"], r["lease_owner"]) for r in rest] == [("queued", 0, None)] * 6
+
+
+def test_ctx_state_survives_a_worker_restart(manage: Any, tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    queue = DatabaseQueue("reliability-counter")
+    for batch in (3, 2):
+        queue.send_many([{} for _ in range(batch)])
+        result = manage.run("onestep_worker", TARGET, "--tasks", "counter", "--once", env=worker_env(log))
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert run_lines(log) == [f"counter {n}" for n in range(1, 6)]
+    assert StateEntry.objects.get(key="reliability:counter:total").value_json == "5"

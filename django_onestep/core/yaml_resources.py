@@ -35,8 +35,16 @@ class ResourceType:
 
 
 _REGISTRY: dict[str, ResourceType] = {}
-# type name -> module that registers it when imported (connectors owned elsewhere).
-_LAZY_TYPES: dict[str, str] = {}
+# type name -> module that registers it when imported (connectors owned elsewhere);
+# imported only when a definition uses the type, so no client library loads otherwise.
+_LAZY_TYPES: dict[str, str] = {
+    "rabbitmq": "django_onestep.connectors.rabbitmq",
+    "rabbitmq_queue": "django_onestep.connectors.rabbitmq",
+    "redis": "django_onestep.connectors.redis",
+    "redis_stream": "django_onestep.connectors.redis",
+    "sqs": "django_onestep.connectors.sqs",
+    "sqs_queue": "django_onestep.connectors.sqs",
+}
 _SECTIONS = ("resources", "connectors", "sources", "sinks")
 
 
@@ -61,10 +69,19 @@ def _ensure_builtins() -> None:
 def _lookup(type_name: str, path: str) -> ResourceType:
     _ensure_builtins()
     if type_name not in _REGISTRY and type_name in _LAZY_TYPES:
+        module = _LAZY_TYPES[type_name]
         try:
-            importlib.import_module(_LAZY_TYPES[type_name])
+            importlib.import_module(module)
         except MissingExtraError as exc:
             raise ConfigurationError(f"{path}.type: {type_name!r} needs an extra: {exc}") from None
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"{path}.type: {type_name!r} cannot be loaded ({module}): {exc}"
+            ) from None
+        if type_name not in _REGISTRY:
+            raise ConfigurationError(
+                f"{path}.type: {type_name!r} is not available yet ({module} registers no builder)"
+            )
     found = _REGISTRY.get(type_name)
     if found is None:
         raise ConfigurationError(

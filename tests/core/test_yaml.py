@@ -247,3 +247,19 @@ def test_missing_pyyaml_names_the_extra(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setitem(sys.modules, "yaml", None)
     with pytest.raises(MissingExtraError, match=r"pip install 'django-onestep\[yaml\]'"):
         load_yaml_app(write(tmp_path, "app: {name: a}\n"))
+
+
+def test_connector_types_load_lazily_by_name(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"""
+        app: {{name: brokers}}
+        connectors:
+          rmq: {{type: rabbitmq, url: "amqp://guest:guest@127.0.0.1:5672/%2F"}}
+          jobs: {{type: rabbitmq_queue, connector: rmq, queue: jobs}}
+        tasks: [{{name: t, source: jobs, handler: "{HANDLER}"}}]
+        """,
+    )
+    app = load_yaml_app(path)
+    assert type(app.tasks[0].source).__name__ == "RabbitMQQueue"
+    assert {"rabbitmq", "rabbitmq_queue", "sqs", "sqs_queue"} <= set(known_resource_types())

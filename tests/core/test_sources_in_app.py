@@ -170,3 +170,48 @@ async def test_http_sink_5xx_is_retried_once_by_the_runtime_then_fails_the_deliv
         assert letters[0]["payload"] == {"id": 1}
         assert letters[0]["failure"]["exception_type"] == "ConnectorOperationError"
         assert "HTTP 503" in letters[0]["failure"]["message"]
+
+
+async def test_manual_run_and_pause_resume_of_a_schedule() -> None:
+    clock = FakeClock(datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
+    source = IntervalSource.every(
+        minutes=1, timezone="UTC", clock=clock, overlap="queue", poll_interval_s=0.01
+    )
+    app = OneStepApp("manual")
+    runs: list[tuple[Any, dict[str, Any]]] = []
+
+    @app.task(source=source)
+    async def tick(ctx, payload):
+        runs.append((payload, dict(ctx.current.meta)))
+
+    status = await app.run_task_once("tick", payload={"why": "admin"})
+    assert status == {
+        "operation": "run_task_once",
+        "task_name": "tick",
+        "requested": True,
+        "completion": "complete",
+        "attempted_count": 1,
+        "manual_run": True,
+    }
+    assert runs[0][0] == {"why": "admin"} and runs[0][1]["manual_run"] is True
+    runs.clear()
+    phase = {"paused": False, "resumed": False}
+
+    async def step() -> None:
+        if source.next_fire_at is None:
+            return
+        if not phase["paused"]:
+            app.request_task_pause("tick")
+            await app.wait_for_task_pause("tick")
+            phase["paused"] = True
+            clock.advance(minutes=5)  # five ticks come due while paused
+        elif not phase["resumed"]:
+            app.request_task_resume("tick")
+            await app.wait_for_task_resume("tick")
+            phase["resumed"] = True
+        elif not runs and clock.current.minute == 5:
+            clock.advance(minutes=1)
+
+    await serve_until(app, lambda: bool(runs), step)
+    # the ticks missed while paused were dropped; the next one is a minute after resuming
+    assert [meta["scheduled_at"] for _, meta in runs] == ["2026-01-05T12:06:00+00:00"]

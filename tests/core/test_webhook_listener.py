@@ -18,7 +18,7 @@ async def hook() -> AsyncIterator[WebhookSource]:
         port=0,
         auth=BearerAuth("s3cret"),
         max_body_bytes=64,
-        read_timeout_s=0.5,
+        read_timeout_s=1.0,
         queue_maxsize=2,
         poll_interval_s=0.05,
     )

@@ -149,6 +149,7 @@ async def test_late_ack_after_lost_lease_changes_nothing() -> None:
         (stale,) = await fetch_until(slow, 1)
         for task in slow._background:
             task.cancel()  # the slow worker stalls: no lease renewal reaches the DB
+        await asyncio.gather(*slow._background, return_exceptions=True)
         await asyncio.sleep(0.5)
         # the other worker's fetch reclaims the expired lease and claims the job
         (fresh,) = await fetch_until(other, 1)
@@ -175,28 +176,38 @@ async def test_late_ack_after_lost_lease_changes_nothing() -> None:
 async def test_heartbeat_extends_leases_of_running_jobs() -> None:
     name = unique_name()
     await orm(DatabaseQueue(name).send)("long")
-    holder = make_queue(name, lease_s=0.9)
+    holder = make_queue(name, lease_s=1.5)
     thief = make_queue(name)
     async with opened(holder, thief):
         (delivery,) = await fetch_until(holder, 1)
         await delivery.start_processing()
         # three lease lengths later the job is still ours: leases were renewed
-        for _ in range(6):
-            await asyncio.sleep(0.45)
+        for _ in range(9):
+            await asyncio.sleep(0.5)
             assert await thief.fetch(1) == []
         (row,) = await orm(job_rows)(name)
         assert (row["status"], row["claim_token"], row["reclaims"]) == ("running", delivery.token, 0)
+        assert row["lease_until"] > timezone.now()
         await delivery.ack()
         assert delivery.settled is True
+
+
+async def abandon(queue: DatabaseQueue) -> None:
+    """Simulate a worker that died: no lease renewal, no release, connections gone."""
+    for task in queue._background:
+        task.cancel()
+    await asyncio.gather(*queue._background, return_exceptions=True)
+    queue._held.clear()
+    for thread in {id(t): t for t in (queue._claim_thread, queue._ack_thread) if t is not None}.values():
+        await asyncio.to_thread(thread.close)
 
 
 async def test_expired_lease_is_reclaimed_and_poisoned_after_max_deliveries() -> None:
     name = unique_name()
     await orm(DatabaseQueue(name).send)("killer")
     for expected_reclaims in range(3):
-        # a worker claims the job and "dies": closes nothing, never settles
+        # a worker claims the job and dies without settling it
         dying = make_queue(name, lease_s=0.2, max_deliveries=2)
-        dying._ensure_threads()
         (delivery,) = await fetch_until(dying, 1)
         assert delivery.reclaims == expected_reclaims
         if expected_reclaims < 2:
@@ -204,9 +215,7 @@ async def test_expired_lease_is_reclaimed_and_poisoned_after_max_deliveries() ->
         else:
             assert delivery.poison_reason is not None
             assert "died 2 times" in delivery.poison_reason
-        dying._held.clear()  # simulate death: the held job is forgotten, lease not renewed
-        for thread in {id(t): t for t in (dying._claim_thread, dying._ack_thread)}.values():
-            await asyncio.to_thread(thread.close)  # type: ignore[union-attr]
+        await abandon(dying)
         await asyncio.sleep(0.3)
     (row,) = await orm(job_rows)(name)
     assert row["attempts"] == 3

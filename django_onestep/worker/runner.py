@@ -60,11 +60,6 @@ class Worker:
         )
         if problems:
             raise WorkerSetupError(f"{problems[0].msg} ({problems[0].hint})")
-        if options.processes > 1:
-            raise WorkerSetupError(
-                "--processes > 1 is not available yet: start one onestep_worker per process "
-                "(a process manager such as systemd can run several)"
-            )
         try:
             app = load_target(options.target)
         except ConfigurationError as exc:
@@ -95,6 +90,11 @@ class Worker:
         except WorkerSetupError as exc:
             logger.error("onestep_worker: %s", exc)
             return EXIT_CONFIG
+        if self.options.processes > 1:
+            from .supervisor import Supervisor
+
+            # everything was checked here once; the children run the same options
+            return Supervisor(self.options).run()
         try:
             asyncio.run(self._serve())
         except Exception:

@@ -186,3 +186,56 @@ def test_yaml_target_with_django_resource_types(manage) -> None:
     check = manage.run("onestep_check", "--json", "tests/acceptance/yaml_app.yaml")
     assert check.returncode == 0, check.stdout
     assert json.loads(check.stdout)["tasks"][0]["source"] == {"name": "yaml.inbox", "type": "DatabaseQueue"}
+
+
+def _worker_pids(output: str) -> list[int]:
+    return [
+        int(line.split("onestep worker pid ")[1].split(":")[0])
+        for line in output.splitlines()
+        if ": app '" in line
+    ]
+
+
+def test_processes_refused_on_sqlite(manage) -> None:
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the SQLite refusal")
+    result = manage.run("onestep_worker", "--once", "--processes", "2")
+    assert result.returncode == 2
+    assert "--processes 2 with SQLite database 'default'" in result.stderr
+
+
+def test_processes_share_the_queue_without_running_a_job_twice(manage) -> None:
+    from django.db import connection
+    from django.db.models import Count
+
+    if connection.vendor == "sqlite":
+        pytest.skip("several processes need a server database")
+    for i in range(40):
+        record.enqueue({"label": f"p{i}"})
+    result = manage.run("onestep_worker", "--once", "--tasks", "record", "--processes", "2")
+    assert result.returncode == 0, result.stderr
+    assert len(set(_worker_pids(result.stderr))) == 2
+    assert Run.objects.count() == 40
+    assert not Run.objects.values("label").annotate(n=Count("id")).filter(n__gt=1).exists()
+
+
+def test_supervisor_restarts_a_dead_child_and_stops_gracefully(manage) -> None:
+    import os
+
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        pytest.skip("several processes need a server database")
+    pool = manage.start("onestep_worker", "--tasks", "record", "--processes", "2")
+    _poll(lambda: len(_worker_pids(pool.output())) == 2)
+    first, _second = _worker_pids(pool.output())
+    os.kill(first, signal.SIGKILL)
+    _poll(lambda: len(_worker_pids(pool.output())) == 3)  # a replacement started
+    assert f"worker process {first} exited -9: restarting" in pool.output()
+    record.enqueue({"label": "after-restart"})
+    _poll(lambda: Run.objects.filter(label="after-restart").exists())
+    pool.signal(signal.SIGTERM)
+    assert pool.wait(60) == 0, pool.output()
+    assert pool.output().count(" stopped") == 2

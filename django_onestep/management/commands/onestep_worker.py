@@ -58,7 +58,9 @@ class Command(BaseCommand):
             type=int,
             default=1,
             metavar="N",
-            help="Worker processes (only 1 is available for now; N > 1 on SQLite is rejected).",
+            help="Run N worker processes under a supervisor that forwards signals and restarts "
+            "dead ones (with --max-tasks: max tasks per child). Refused on SQLite (one write lock). "
+            "With --healthcheck-port P, process i serves on P+i.",
         )
         parser.add_argument(
             "--healthcheck-port",

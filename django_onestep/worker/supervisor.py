@@ -1,0 +1,151 @@
+"""``onestep_worker --processes N``: N worker processes under one supervisor.
+
+Each child is a fresh interpreter running ``onestep_worker`` with the same options and
+``--processes 1`` (spawned, never forked: no inherited connections or threads). The
+supervisor:
+
+- forwards SIGTERM/SIGINT to every child: the first makes them drain gracefully, a
+  second makes them exit at once (and the supervisor with them);
+- restarts a child that exits while the pool is running: at once after a clean exit
+  (``--max-tasks`` reached: that is "max tasks per child"), with a capped backoff after
+  a crash, and stops everything with exit 2 if a child reports bad configuration;
+- with ``--once``, waits for every child to drain and exits with the worst code.
+
+With ``--healthcheck-port P``, child ``i`` (0-based) serves on port ``P + i``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from .options import WorkerOptions
+
+__all__ = ["Supervisor"]
+
+logger = logging.getLogger("django_onestep.worker")
+
+_POLL_S = 0.2
+_MAX_BACKOFF_S = 30.0
+EXIT_CONFIG = 2
+
+
+def child_command(options: WorkerOptions, index: int) -> list[str]:
+    args = [sys.executable, "-m", "django", "onestep_worker"]
+    if options.target:
+        args.append(options.target)
+    for flag, names in (
+        ("--tasks", options.tasks),
+        ("--exclude-tasks", options.exclude_tasks),
+        ("--queues", options.queues),
+    ):
+        if names:
+            args += [flag, ",".join(names)]
+    if options.concurrency is not None:
+        args += ["--concurrency", str(options.concurrency)]
+    if options.healthcheck_port is not None:
+        args += ["--healthcheck-port", str(options.healthcheck_port + index)]
+    if options.shutdown_timeout_s is not None:
+        args += ["--shutdown-timeout", str(options.shutdown_timeout_s)]
+    if options.once:
+        args.append("--once")
+    if options.max_tasks is not None:
+        args += ["--max-tasks", str(options.max_tasks)]
+    if options.log_format:
+        args += ["--log-format", options.log_format]
+    args += ["--log-level", options.log_level, "--processes", "1"]
+    return args
+
+
+def child_env() -> dict[str, str]:
+    from django.conf import settings
+
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = settings.SETTINGS_MODULE
+    # the same import path as this process, wherever manage.py lives
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Supervisor:
+    def __init__(self, options: WorkerOptions) -> None:
+        self.options = options
+        self.children: dict[int, subprocess.Popen[bytes]] = {}
+        self.backoff_s: dict[int, float] = {}
+        self.restart_at: dict[int, float] = {}
+        self.signals_seen = 0
+        self.last_signal = signal.SIGTERM
+        self.final_codes: list[int] = []
+
+    def run(self) -> int:
+        env = child_env()
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            for index in range(self.options.processes):
+                self._start(index, env)
+            logger.info("supervisor pid %s: %s worker processes", os.getpid(), self.options.processes)
+            self._loop(env)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return self._exit_code()
+
+    def _start(self, index: int, env: dict[str, str]) -> None:
+        # Own session: a Ctrl-C reaches only the supervisor, which forwards it once.
+        self.children[index] = subprocess.Popen(
+            child_command(self.options, index), env=env, start_new_session=True
+        )
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.signals_seen += 1
+        self.last_signal = signal.Signals(signum)
+        self.restart_at.clear()
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signum)
+        if self.signals_seen == 1:
+            logger.warning(
+                "%s: stopping %s worker processes gracefully", self.last_signal.name, len(self.children)
+            )
+
+    def _loop(self, env: dict[str, str]) -> None:
+        while self.children or self.restart_at:
+            time.sleep(_POLL_S)
+            for index, child in list(self.children.items()):
+                code = child.poll()
+                if code is None:
+                    continue
+                del self.children[index]
+                if self.signals_seen or self.options.once:
+                    self.final_codes.append(code)  # draining: not replaced
+                elif code == EXIT_CONFIG:
+                    self.final_codes.append(code)
+                    logger.error(
+                        "worker process %s exited 2 (bad configuration): stopping the others", child.pid
+                    )
+                    self._on_signal(signal.SIGTERM, None)
+                else:
+                    delay = 0.0 if code == 0 else self.backoff_s.get(index, 0.5)
+                    if code != 0:
+                        self.backoff_s[index] = min(delay * 2, _MAX_BACKOFF_S)
+                        logger.warning(
+                            "worker process %s exited %s: restarting in %.1fs", child.pid, code, delay
+                        )
+                    self.restart_at[index] = time.monotonic() + delay
+            for index, when in list(self.restart_at.items()):
+                if time.monotonic() >= when:
+                    del self.restart_at[index]
+                    self._start(index, env)
+
+    def _exit_code(self) -> int:
+        if self.signals_seen > 1:
+            return 128 + int(self.last_signal)
+        if EXIT_CONFIG in self.final_codes:
+            return EXIT_CONFIG
+        return 0 if all(code == 0 for code in self.final_codes) else 1

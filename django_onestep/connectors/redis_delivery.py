@@ -1,0 +1,116 @@
+"""One Redis stream entry being worked on, and the batcher that acks entries together."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from django_onestep.core.base import Delivery
+from django_onestep.core.envelope import Envelope
+from django_onestep.core.errors import ConnectorOperation
+
+if TYPE_CHECKING:
+    from .redis_stream import RedisStream
+
+__all__ = ["AckBatcher", "RedisStreamDelivery"]
+
+
+class AckBatcher:
+    """Coalesce concurrent XACKs into one command (group commit).
+
+    Each ``ack`` waits until its id is acknowledged on the server, so nothing is reported
+    done early. Acks arriving while a flush is on the wire join the next flush: under load
+    one XACK carries many ids; an idle worker still acks at once (no timer).
+    """
+
+    def __init__(self, flush: Callable[[list[str]], Awaitable[None]]) -> None:
+        self._flush = flush
+        self._ids: list[str] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    async def ack(self, entry_id: str) -> None:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._ids.append(entry_id)
+        self._waiters.append(waiter)
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run())
+        await waiter
+
+    async def _run(self) -> None:
+        try:
+            while self._ids:
+                ids, waiters = self._ids, self._waiters
+                self._ids, self._waiters = [], []
+                try:
+                    await self._flush(ids)
+                except BaseException as exc:
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                else:
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_result(None)
+        finally:
+            self._runner = None
+
+    async def drain(self) -> None:
+        """Wait for acks already requested (used before closing the connection)."""
+        runner = self._runner
+        if runner is not None:
+            await asyncio.gather(runner, return_exceptions=True)
+
+
+class RedisStreamDelivery(Delivery):
+    """An entry read through the consumer group.
+
+    ``attempts`` on the envelope = attempts carried in the entry + earlier deliveries of
+    this very entry (the group's delivery count - 1), so a worker killed mid-task counts.
+    """
+
+    def __init__(self, stream: RedisStream, entry_id: str, envelope: Envelope, delivery_count: int) -> None:
+        super().__init__(envelope)
+        self.entry_id = entry_id
+        self.delivery_count = delivery_count
+        self._stream = stream
+        self._settled = False
+
+    def _settle(self) -> bool:
+        if self._settled:
+            return False
+        self._settled = True
+        return True
+
+    async def ack(self) -> None:
+        if self._settle():
+            await self._stream.settle_ack(self.entry_id, ConnectorOperation.ACK)
+
+    async def fail(self, exc: Exception | None = None) -> None:
+        # Terminal: the runner already stored the dead letter (if any); the entry is done.
+        if self._settle():
+            await self._stream.settle_ack(self.entry_id, ConnectorOperation.FAIL)
+
+    async def retry(self, *, delay_s: float | None = None) -> None:
+        if not self._settle():
+            return
+        if self.poison_reason is not None:
+            # Our envelope only describes the bad entry; re-adding it would turn garbage
+            # into a runnable message. Leave the entry pending: it is claimed again after
+            # claim_idle_s (e.g. when the dead-letter sink was down) and dead-lettered then.
+            self._stream.abandon(self.entry_id)
+            return
+        again = Envelope(self.envelope.body, dict(self.envelope.meta), self.envelope.attempts + 1)
+        await self._stream.settle_requeue(self.entry_id, again, delay_s or 0.0, ConnectorOperation.RETRY)
+
+    async def release_unstarted(self) -> None:
+        # Never started: hand it back at once without counting an attempt.
+        if not self._settle():
+            return
+        if self.poison_reason is not None:
+            self._stream.abandon(self.entry_id)
+            return
+        await self._stream.settle_requeue(self.entry_id, self.envelope, 0.0, ConnectorOperation.RETRY)

@@ -1,0 +1,128 @@
+"""Validated settings of one Redis stream (every bad value is named in the error)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from django_onestep.core.errors import ConfigurationError
+
+__all__ = ["StreamOptions", "default_consumer_name"]
+
+_names_lock = threading.Lock()
+_names_taken: dict[tuple[str, str], int] = {}
+
+
+def default_consumer_name(stream: str, group: str) -> str:
+    """``<host>-<pid>`` (``-2``, ``-3`` for more readers of the same group in one process).
+
+    Unique among live workers (a pid is not reused while its process lives), readable in
+    XINFO CONSUMERS, and stable where it matters: a container restarted in the same pod
+    gets the same hostname and pid 1, and takes its own pending entries back at once.
+    """
+    with _names_lock:
+        n = _names_taken.get((stream, group), 0) + 1
+        _names_taken[(stream, group)] = n
+    base = f"{socket.gethostname()}-{os.getpid()}"
+    return base if n == 1 else f"{base}-{n}"
+
+
+def _positive(key: str, value: Any, *, allow_none: bool = False, integer: bool = False) -> Any:
+    if value is None and allow_none:
+        return None
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+        what = "a positive integer" if integer else "a positive number"
+        raise ConfigurationError(
+            f"redis stream {key}: must be {what}{' or None' if allow_none else ''}, got {value!r}"
+        )
+    return value
+
+
+def _text(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"redis stream {key}: must be a non-empty string, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    name: str
+    group: str
+    consumer: str
+    batch_size: int
+    poll_interval_s: float
+    block_s: float
+    start_id: str
+    maxlen: int | None
+    approximate_trim: bool
+    claim_idle_s: float
+    heartbeat_interval_s: float
+    sweep_interval_s: float
+    max_deliveries: int | None
+    consumer_gc_idle_s: float | None
+    backoff_max_s: float
+
+    @classmethod
+    def build(
+        cls,
+        name: str,
+        *,
+        group: str = "onestep",
+        consumer: str | None = None,
+        batch_size: int = 100,
+        poll_interval_s: float = 1.0,
+        block_ms: int | None = None,
+        start_id: str = "$",
+        maxlen: int | None = None,
+        approximate_trim: bool = True,
+        claim_idle_s: float = 30.0,
+        heartbeat_interval_s: float | None = None,
+        max_deliveries: int | None = 10,
+        consumer_gc_idle_s: float | None = 3600.0,
+        backoff_max_s: float = 5.0,
+    ) -> StreamOptions:
+        _text("name", name)
+        _text("group", group)
+        if consumer is not None:
+            _text("consumer", consumer)
+        _positive("batch_size", batch_size, integer=True)
+        _positive("poll_interval_s", poll_interval_s)
+        _positive("block_ms", block_ms, allow_none=True, integer=True)
+        _text("start_id", start_id)
+        _positive("maxlen", maxlen, allow_none=True, integer=True)
+        _positive("claim_idle_s", claim_idle_s)
+        _positive("heartbeat_interval_s", heartbeat_interval_s, allow_none=True)
+        _positive("max_deliveries", max_deliveries, allow_none=True, integer=True)
+        _positive("consumer_gc_idle_s", consumer_gc_idle_s, allow_none=True)
+        _positive("backoff_max_s", backoff_max_s)
+        heartbeat_s = heartbeat_interval_s if heartbeat_interval_s is not None else claim_idle_s / 3
+        if heartbeat_s >= claim_idle_s:
+            raise ConfigurationError(
+                f"redis stream heartbeat_interval_s: must be below claim_idle_s ({claim_idle_s}), got {heartbeat_s!r}"
+            )
+        if consumer_gc_idle_s is not None and consumer_gc_idle_s <= claim_idle_s:
+            raise ConfigurationError(
+                f"redis stream consumer_gc_idle_s: must exceed claim_idle_s ({claim_idle_s}), got {consumer_gc_idle_s!r}"
+            )
+        return cls(
+            name=name,
+            group=group,
+            consumer=consumer or default_consumer_name(name, group),
+            batch_size=batch_size,
+            poll_interval_s=float(poll_interval_s),
+            block_s=(block_ms / 1000) if block_ms is not None else float(poll_interval_s),
+            start_id=start_id,
+            maxlen=maxlen,
+            approximate_trim=bool(approximate_trim),
+            claim_idle_s=float(claim_idle_s),
+            heartbeat_interval_s=float(heartbeat_s),
+            # look for abandoned entries a few times per lease, never slower than 10 s
+            sweep_interval_s=min(max(claim_idle_s / 4, 0.05), 10.0),
+            max_deliveries=max_deliveries,
+            consumer_gc_idle_s=consumer_gc_idle_s,
+            backoff_max_s=float(backoff_max_s),
+        )

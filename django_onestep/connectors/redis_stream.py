@@ -1,0 +1,474 @@
+"""A Redis stream read through a consumer group (Source) and written with XADD (Sink).
+
+How the pieces fit (docs/connectors/redis.md explains the choices):
+
+* fetch: first this consumer's own leftovers (a restarted worker with the same name),
+  then entries other consumers left idle past ``claim_idle_s`` (XAUTOCLAIM: a dead
+  worker's work), then due delayed retries are moved in, then new entries (XREADGROUP >).
+* While an entry is fetched and not settled, a heartbeat resets its idle time, so a slow
+  handler is never claimed by another worker; a dead worker stops heartbeating.
+* ack/fail = XACK (batched); retry = atomically XACK + re-add a copy with attempts+1,
+  at once or through a delay sorted set; nothing sleeps in a concurrency slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from django_onestep.core.base import Delivery, Sink, Source
+from django_onestep.core.envelope import Envelope
+from django_onestep.core.errors import ConnectorOperation, ConnectorOperationError
+
+from . import redis_scripts as scripts
+from .codec import UndecodableMessage, decode_message, encode_envelope
+from .redis_delivery import AckBatcher, RedisStreamDelivery
+from .redis_errors import to_connector_error
+from .redis_options import StreamOptions
+
+if TYPE_CHECKING:
+    from .redis import RedisConnector
+
+__all__ = ["RedisStream"]
+
+logger = logging.getLogger("django_onestep.connectors.redis")
+
+_SEND_CHUNK = 1000  # XADDs per pipeline round trip in send_many
+_HEARTBEAT_CHUNK = 500  # ids per heartbeat script call
+_MOVE_LIMIT = 500  # delayed retries moved per script call
+_GC_INTERVAL_S = 300.0
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _fields(raw: Any) -> dict[str, Any]:
+    """Entry fields as {str: raw value}: redis-py gives a dict, Lua a flat list."""
+    if isinstance(raw, dict):
+        return {_text(k): v for k, v in raw.items()}
+    items = list(raw or ())
+    return {_text(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}
+
+
+def _read_reply_entries(reply: Any) -> list[Any]:
+    """XREADGROUP's entries for our one stream, for RESP2 (list) and RESP3 (dict) replies."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        return [
+            entry for entries in reply.values() for entry in (entries[0] if _nested(entries) else entries)
+        ]
+    return [entry for _stream, entries in reply for entry in entries]
+
+
+def _nested(entries: Any) -> bool:
+    # redis-py's RESP3 callback wraps the entry list once more in some versions
+    return (
+        bool(entries)
+        and isinstance(entries[0], list)
+        and bool(entries[0])
+        and isinstance(entries[0][0], list)
+    )
+
+
+class RedisStream(Source, Sink):
+    """Source and Sink over one stream and consumer group; built by ``RedisConnector.stream``."""
+
+    fetch_is_cancel_safe = False  # a cancelled XREADGROUP may already have claimed entries
+
+    def __init__(self, connector: RedisConnector, options: StreamOptions) -> None:
+        Source.__init__(self, options.name)
+        Sink.__init__(self, options.name)
+        self.connector = connector
+        self.options = options
+        self.group = options.group
+        self.consumer = options.consumer
+        self.batch_size = options.batch_size
+        self.poll_interval_s = options.poll_interval_s
+        self.delayed_key = f"{options.name}:onestep:delayed"
+        self._client: Any = None
+        self._scripts: dict[str, Any] = {}
+        self._group_ready = False
+        self._own_recovered = False
+        self._inflight: dict[str, None] = {}
+        self._acks = AckBatcher(self._xack)
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._stop_heartbeat = asyncio.Event()
+        self._sweep_cursor = "0-0"
+        self._next_sweep_at = 0.0
+        self._next_move_at = 0.0
+        self._next_gc_at = 0.0
+        self._failures = 0
+        self._local_delayed: list[float] = []  # monotonic due times of our delayed retries
+
+    def __repr__(self) -> str:
+        return f"RedisStream(name={self.name!r}, group={self.group!r}, consumer={self.consumer!r})"
+
+    # -- connection ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._client is None:
+            self._client = await self.connector.acquire()
+            self._scripts = {
+                name: self._client.register_script(getattr(scripts, name))
+                for name in ("CLAIM_IDLE", "CLAIM_OWN", "REQUEUE", "MOVE_DUE", "HEARTBEAT", "GC_CONSUMERS")
+            }
+        self._set_open_state(True)
+
+    async def close(self) -> None:
+        if self._heartbeat_task is not None:
+            self._stop_heartbeat.set()
+            await asyncio.wait({self._heartbeat_task}, timeout=self.options.heartbeat_interval_s + 5.0)
+            self._heartbeat_task.cancel()
+            self._heartbeat_task = None
+        await self._acks.drain()
+        if self._client is not None:
+            self._client = None
+            self._scripts = {}
+            await self.connector.release()
+        self._group_ready = False
+        self._set_open_state(False)
+
+    async def _ready(self) -> Any:
+        if self._client is None:
+            await self.open()
+        return self._client
+
+    def _error(self, exc: BaseException, operation: ConnectorOperation) -> ConnectorOperationError | None:
+        self._failures += 1
+        # capped exponential backoff with jitter, so many workers do not reconnect in step
+        delay_s = min(self.options.backoff_max_s, 0.05 * 2 ** min(self._failures, 16))
+        error = to_connector_error(
+            exc,
+            operation=operation,
+            source_name=self.name,
+            tokens=self.connector.secret_tokens,
+            retry_delay_s=delay_s * random.uniform(0.8, 1.2),
+        )
+        if error is not None and "NOGROUP" in str(exc):
+            self._group_ready = False  # stream or group deleted (or a Redis without AOF restarted)
+        return error
+
+    async def ensure_group(self) -> None:
+        """Create the consumer group (and the stream) if missing; an existing one is kept."""
+        client = await self._ready()
+        try:
+            await client.xgroup_create(self.name, self.group, id=self.options.start_id, mkstream=True)
+        except Exception as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    # -- Source -------------------------------------------------------------------------
+
+    async def fetch(self, limit: int) -> list[Delivery]:
+        count = max(1, min(limit, self.batch_size))
+        try:
+            client = await self._ready()
+            if not self._group_ready:
+                await self.ensure_group()
+            if self._heartbeat_task is None:
+                self._stop_heartbeat = asyncio.Event()
+                self._heartbeat_task = asyncio.create_task(self._heartbeat_loop())
+            # Return [] only after a full block_s, as a blocking read would: runners poll
+            # again at once after a long fetch but pause after a short empty one.
+            deadline = time.monotonic() + self.options.block_s
+            while True:
+                deliveries = await self._fetch_recovered(count)
+                if not deliveries:
+                    deliveries = await self._fetch_new(client, count, deadline)
+                if deliveries or time.monotonic() >= deadline:
+                    break
+        except ConnectorOperationError:
+            raise
+        except Exception as exc:
+            error = self._error(exc, ConnectorOperation.FETCH)
+            if error is None:
+                raise
+            raise error from exc
+        self._failures = 0
+        return deliveries
+
+    async def _fetch_recovered(self, count: int) -> list[Delivery]:
+        now = time.monotonic()
+        if not self._own_recovered:
+            rows = await self._scripts["CLAIM_OWN"](keys=[self.name], args=[self.group, self.consumer, count])
+            if len(rows) < count:
+                self._own_recovered = True
+            if rows:
+                logger.info(
+                    "redis stream %r: took back %d entries of consumer %r",
+                    self.name,
+                    len(rows),
+                    self.consumer,
+                )
+                return self._deliveries(rows)
+        if self.options.consumer_gc_idle_s is not None and now >= self._next_gc_at:
+            self._next_gc_at = now + _GC_INTERVAL_S
+            await self.collect_dead_consumers()
+        if now >= self._next_sweep_at:
+            return await self._sweep(count, now)
+        return []
+
+    async def _sweep(self, count: int, now: float) -> list[Delivery]:
+        min_idle_ms = int(self.options.claim_idle_s * 1000)
+        cursor, rows, deleted = await self._scripts["CLAIM_IDLE"](
+            keys=[self.name], args=[self.group, self.consumer, min_idle_ms, self._sweep_cursor, count]
+        )
+        self._sweep_cursor = _text(cursor)
+        if self._sweep_cursor == "0-0":  # scanned the whole pending list: rest a while
+            self._next_sweep_at = now + self.options.sweep_interval_s
+        if deleted:
+            logger.warning(
+                "redis stream %r: %d pending entries were trimmed away before being processed "
+                "(maxlen too small for the backlog?)",
+                self.name,
+                len(deleted),
+            )
+        # An entry we still hold (event loop stalled past claim_idle_s) is ours again.
+        rows = [row for row in rows if _text(row[0]) not in self._inflight]
+        if rows:
+            logger.info(
+                "redis stream %r: claimed %d entries idle > %ss",
+                self.name,
+                len(rows),
+                self.options.claim_idle_s,
+            )
+        return self._deliveries(rows)
+
+    async def _fetch_new(self, client: Any, count: int, deadline: float) -> list[Delivery]:
+        now = time.monotonic()
+        if now >= self._next_move_at:
+            await self.move_due_retries()
+            now = time.monotonic()
+        # wake up in time for the next delayed-retry move and abandoned-entry sweep
+        wait_s = max(0.0, min(deadline, self._next_move_at, self._next_sweep_at) - now)
+        reply = await client.xreadgroup(
+            self.group, self.consumer, {self.name: ">"}, count=count, block=max(1, int(wait_s * 1000))
+        )
+        return self._deliveries([(entry[0], entry[1], 1) for entry in _read_reply_entries(reply)])
+
+    async def move_due_retries(self) -> int:
+        """Move delayed retries that are due into the stream; returns how many moved."""
+        opts = self.options
+        started = time.monotonic()
+        moved, next_ms = await self._scripts["MOVE_DUE"](
+            keys=[self.name, self.delayed_key],
+            args=[_MOVE_LIMIT, opts.maxlen or 0, int(opts.approximate_trim)],
+        )
+        now = time.monotonic()
+        if moved >= _MOVE_LIMIT:
+            self._next_move_at = now
+        elif next_ms >= 0:
+            self._next_move_at = now + min(next_ms / 1000, self.poll_interval_s)
+        else:
+            self._next_move_at = now + self.poll_interval_s
+        self._local_delayed = [due for due in self._local_delayed if due > started]
+        return int(moved)
+
+    def pending_count(self) -> int:
+        """Delayed retries this worker scheduled that are not back in the stream yet.
+
+        The runner's ``until_idle`` mode (``--once``) keeps going while this is non-zero.
+        """
+        return len(self._local_delayed)
+
+    def _deliveries(self, rows: Iterable[Any]) -> list[Delivery]:
+        out: list[Delivery] = []
+        max_deliveries = self.options.max_deliveries
+        for raw_id, raw_fields, raw_count in rows:
+            entry_id = _text(raw_id)
+            fields = _fields(raw_fields)
+            count = int(raw_count)
+            delivery = self._decode(entry_id, fields, count)
+            if max_deliveries is not None and count > max_deliveries and delivery.poison_reason is None:
+                delivery.poison_reason = (
+                    f"entry {entry_id} was delivered {count} times without being settled "
+                    f"(max_deliveries={max_deliveries}): it keeps killing or stalling its worker"
+                )
+            self._inflight[entry_id] = None
+            out.append(delivery)
+        return out
+
+    def _decode(self, entry_id: str, fields: dict[str, Any], count: int) -> RedisStreamDelivery:
+        raw = fields.get("body")
+        reason: str | None = None
+        if raw is None:
+            reason = f"entry has no 'body' field (fields: {sorted(fields)})"
+            envelope = Envelope(body={k: _text(v) for k, v in fields.items()})
+        else:
+            try:
+                decoded = decode_message(raw)
+            except UndecodableMessage as exc:
+                reason = f"entry 'body' is undecodable: {exc.reason}"
+                envelope = Envelope(body=_text(raw))
+            else:
+                envelope = Envelope(decoded.body, decoded.meta, decoded.attempts + count - 1)
+        delivery = RedisStreamDelivery(self, entry_id, envelope, count)
+        if reason is not None:
+            envelope.meta = {"redis_stream": self.name, "redis_entry_id": entry_id}
+            envelope.attempts = count - 1
+            delivery.poison_reason = reason
+        return delivery
+
+    # -- settling (called by RedisStreamDelivery) -----------------------------------------
+
+    def abandon(self, entry_id: str) -> None:
+        """Stop heartbeating an entry: it stays pending and is claimed after claim_idle_s."""
+        self._inflight.pop(entry_id, None)
+
+    async def _xack(self, ids: list[str]) -> None:
+        client = await self._ready()
+        try:
+            await client.xack(self.name, self.group, *ids)
+        except Exception as exc:
+            error = self._error(exc, ConnectorOperation.ACK)
+            if error is None:
+                raise
+            raise error from exc
+
+    async def settle_ack(self, entry_id: str, operation: ConnectorOperation) -> None:
+        # Out of the heartbeat set first: if the XACK fails, the entry must become
+        # claimable (it is redelivered: at-least-once) instead of being held forever.
+        self._inflight.pop(entry_id, None)
+        try:
+            await self._acks.ack(entry_id)
+        except ConnectorOperationError as exc:
+            if exc.operation is operation:
+                raise
+            raise ConnectorOperationError(
+                backend=exc.backend,
+                operation=operation,
+                kind=exc.kind,
+                source_name=exc.source_name,
+                retry_delay_s=exc.retry_delay_s,
+                cause=exc.cause,
+                message=str(exc),
+            ) from exc
+
+    async def settle_requeue(
+        self, entry_id: str, envelope: Envelope, delay_s: float, operation: ConnectorOperation
+    ) -> None:
+        self._inflight.pop(entry_id, None)
+        opts = self.options
+        delay_ms = max(0, round(delay_s * 1000))
+        try:
+            client = await self._ready()
+            payload = encode_envelope(envelope)
+            await self._scripts["REQUEUE"](
+                keys=[self.name, self.delayed_key],
+                args=[self.group, entry_id, payload, delay_ms, opts.maxlen or 0, int(opts.approximate_trim)],
+                client=client,
+            )
+        except Exception as exc:
+            error = self._error(exc, operation)
+            if error is None:
+                raise
+            raise error from exc
+        if delay_ms:
+            due = time.monotonic() + delay_s
+            self._local_delayed.append(due)
+            self._next_move_at = min(self._next_move_at, due)
+
+    async def _heartbeat_loop(self) -> None:
+        interval_s = self.options.heartbeat_interval_s
+        stop = self._stop_heartbeat
+        while not stop.is_set():
+            # An event, not only cancel(): redis-py can swallow a cancel that lands
+            # mid-command, and close() must never hang on this loop.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)
+            if stop.is_set():
+                return
+            ids = list(self._inflight)
+            for start in range(0, len(ids), _HEARTBEAT_CHUNK):
+                chunk = ids[start : start + _HEARTBEAT_CHUNK]
+                try:
+                    lost = await self._scripts["HEARTBEAT"](
+                        keys=[self.name], args=[self.group, self.consumer, *chunk]
+                    )
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # Redis away: fetch reports it; claims wait for us
+                    logger.debug("redis stream %r: heartbeat failed: %s", self.name, type(exc).__name__)
+                    break
+                for raw_id in lost:
+                    entry_id = _text(raw_id)
+                    if entry_id in self._inflight:
+                        del self._inflight[entry_id]
+                        logger.warning(
+                            "redis stream %r: entry %s was claimed by another consumer", self.name, entry_id
+                        )
+
+    async def collect_dead_consumers(self) -> list[str]:
+        """Delete consumers idle past ``consumer_gc_idle_s`` that hold nothing pending."""
+        idle_s = self.options.consumer_gc_idle_s
+        if idle_s is None:
+            return []
+        removed = await self._scripts["GC_CONSUMERS"](
+            keys=[self.name], args=[self.group, self.consumer, int(idle_s * 1000)]
+        )
+        names = [_text(name) for name in removed]
+        if names:
+            logger.info("redis stream %r: removed idle consumers %s", self.name, names)
+        return names
+
+    # -- Sink ---------------------------------------------------------------------------
+
+    async def send(self, envelope: Envelope) -> None:
+        payload = encode_envelope(envelope)
+        try:
+            client = await self._ready()
+            await client.xadd(
+                self.name,
+                {"body": payload},
+                maxlen=self.options.maxlen,
+                approximate=self.options.approximate_trim,
+            )
+        except Exception as exc:
+            error = self._error(exc, ConnectorOperation.SEND)
+            if error is None:
+                raise
+            raise error from exc
+        self._failures = 0
+
+    async def send_many(self, envelopes: Iterable[Envelope]) -> list[str]:
+        """XADD many envelopes with pipelining (one round trip per 1,000); returns entry ids."""
+        ids: list[str] = []
+        batch: list[bytes] = []
+        for envelope in envelopes:
+            batch.append(encode_envelope(envelope))
+            if len(batch) >= _SEND_CHUNK:
+                ids.extend(await self._xadd_pipelined(batch))
+                batch = []
+        if batch:
+            ids.extend(await self._xadd_pipelined(batch))
+        return ids
+
+    async def publish_many(
+        self, bodies: Iterable[Any], *, meta: Mapping[str, Any] | None = None
+    ) -> list[str]:
+        """``send_many`` for plain bodies (attempts 0), like ``Sink.publish`` for one."""
+        base = dict(meta or {})
+        return await self.send_many(Envelope(body, dict(base), 0) for body in bodies)
+
+    async def _xadd_pipelined(self, payloads: list[bytes]) -> list[str]:
+        maxlen, approximate = self.options.maxlen, self.options.approximate_trim
+        try:
+            client = await self._ready()
+            async with client.pipeline(transaction=False) as pipe:
+                for payload in payloads:
+                    pipe.xadd(self.name, {"body": payload}, maxlen=maxlen, approximate=approximate)
+                results = await pipe.execute()
+        except Exception as exc:
+            error = self._error(exc, ConnectorOperation.SEND)
+            if error is None:
+                raise
+            raise error from exc
+        return [_text(entry_id) for entry_id in results]

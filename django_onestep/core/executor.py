@@ -89,7 +89,7 @@ class DeliveryExecutor:
         task = self.task
         ctx = TaskContext(app=self.app, task=task, delivery=delivery, logger=self.logger, state=self.state)
         lingering: list[concurrent.futures.Future[Any]] = []
-        started = False
+        started = acked = False
         try:
             await delivery.start_processing()
             started = True
@@ -110,6 +110,7 @@ class DeliveryExecutor:
                 for sink in task.emit:
                     await send_to_sink(self.app, self.logger, sink, Envelope(body=result))
             await delivery.ack()
+            acked = True
             if self._hub.listening:
                 await self._hub.emit(
                     self._event(
@@ -120,6 +121,8 @@ class DeliveryExecutor:
                     )
                 )
         except asyncio.CancelledError:
+            if acked:  # cancelled while reporting success: the item is already settled
+                raise
             if started:
                 await self._cancelled(delivery, started_at)
             else:  # cancelled before it began: give it back untouched
@@ -209,14 +212,18 @@ class DeliveryExecutor:
         duration_s = time.perf_counter() - started_at
         failure = FailureInfo.from_exception(exc, kind=kind)
         ctx.logger.error("task failed", exc_info=exc, extra={"failure_kind": failure.kind.value})
-        for hook in self.task.hooks.on_failure:
-            try:
-                await call_flexible_async(hook, ctx, delivery.payload, failure)
-            except Exception:
-                ctx.logger.exception(
-                    "task failure hook failed",
-                    extra={"task_hook": getattr(hook, "__name__", type(hook).__name__)},
-                )
+        try:
+            for hook in self.task.hooks.on_failure:
+                try:
+                    await call_flexible_async(hook, ctx, delivery.payload, failure)
+                except Exception:
+                    ctx.logger.exception(
+                        "task failure hook failed",
+                        extra={"task_hook": getattr(hook, "__name__", type(hook).__name__)},
+                    )
+        except asyncio.CancelledError:  # shutdown while a hook ran: hand the item back
+            await delivery.retry()
+            raise
         action = self._decide(delivery, exc, failure)
         if action.decision is RetryDecision.RETRY:
             await delivery.retry(delay_s=action.delay_s)
@@ -255,6 +262,9 @@ class DeliveryExecutor:
             envelope = self._dead_letter_envelope(delivery, failure)
             try:
                 settled = await self._send_dead_letter(delivery, sinks, envelope)
+            except asyncio.CancelledError:
+                await delivery.retry()  # the dead letter may be incomplete: run it again
+                raise
             except Exception:
                 self.logger.exception("dead-letter publish failed; retrying original delivery")
                 await delivery.retry()

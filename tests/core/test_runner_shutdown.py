@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from django_onestep import Envelope, MemoryQueue, OneStepApp
+from django_onestep import Envelope, MemoryQueue, OneStepApp, TaskHooks
 from django_onestep.core.base import Delivery, Source
 
 from .conftest import EventLog, serve_idle, wait_until
@@ -280,3 +280,47 @@ async def test_until_idle_waits_for_tasks_feeding_each_other() -> None:
     await first.publish(1)
     await serve_idle(app)
     assert done == ["last 3"]
+
+
+async def test_cancel_while_reporting_success_does_not_requeue() -> None:
+    app = OneStepApp("late", shutdown_timeout_s=0.2)
+    queue = MemoryQueue("in")
+    reporting = asyncio.Event()
+
+    @app.on_event
+    async def slow_observer(event):
+        if event.kind.value == "succeeded":
+            reporting.set()
+            await asyncio.sleep(60)
+
+    @app.task(source=queue)
+    async def work(ctx, item): ...
+
+    await queue.publish("once")
+    serving = asyncio.create_task(app.serve())
+    await asyncio.wait_for(reporting.wait(), 10)
+    app.request_shutdown()
+    await asyncio.wait_for(serving, 20)
+    assert queue.size() == 0  # acked before the cancel: not handed back
+
+
+async def test_cancel_during_failure_hook_hands_the_item_back() -> None:
+    app = OneStepApp("late", shutdown_timeout_s=0.2)
+    queue = MemoryQueue("in")
+    in_hook = asyncio.Event()
+
+    async def slow_hook(ctx, payload, failure):
+        in_hook.set()
+        await asyncio.sleep(60)
+
+    @app.task(source=queue, hooks=TaskHooks(on_failure=(slow_hook,)))
+    async def work(ctx, item):
+        raise RuntimeError("x")
+
+    await queue.publish("again")
+    serving = asyncio.create_task(app.serve())
+    await asyncio.wait_for(in_hook.wait(), 10)
+    app.request_shutdown()
+    await asyncio.wait_for(serving, 20)
+    [env] = queue.drain_nowait()
+    assert (env.body, env.attempts) == ("again", 1)

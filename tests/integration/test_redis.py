@@ -1,0 +1,337 @@
+"""Redis Streams connector against the real Redis server (shared instance, unique streams)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from django_onestep.connectors.redis import RedisConnector, RedisStream
+from django_onestep.core.app import OneStepApp
+from django_onestep.core.envelope import Envelope
+from django_onestep.core.errors import (
+    ConfigurationError,
+    ConnectorErrorKind,
+    ConnectorOperationError,
+    MissingExtraError,
+)
+from django_onestep.core.memory import MemoryQueue
+from django_onestep.core.retry import MaxAttempts
+
+pytest.importorskip("redis")
+
+
+def redis_cli(url: str, *args: str) -> str:
+    """The real foreign client, as another application would use it."""
+    done = subprocess.run(
+        ["redis-cli", "-u", url, *args], capture_output=True, text=True, timeout=30, check=True
+    )
+    return done.stdout.strip()
+
+
+def unique(prefix: str = "h4a") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def connector(redis_url: str) -> AsyncIterator[RedisConnector]:
+    conn = RedisConnector(redis_url)
+    yield conn
+    await conn.close()
+
+
+async def pending_count(stream: RedisStream) -> int:
+    client = await stream.connector.acquire()
+    try:
+        return int((await client.xpending(stream.name, stream.group))["pending"])
+    finally:
+        await stream.connector.release()
+
+
+async def run_until(app: OneStepApp, predicate: Any, timeout_s: float = 30.0) -> None:
+    """Serve until ``predicate()`` holds (polling; generous deadline for a loaded machine)."""
+    serving = asyncio.create_task(app.serve())
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not predicate():
+            if serving.done():
+                serving.result()
+                raise AssertionError("serve() ended early")
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("timed out waiting for the worker")
+            await asyncio.sleep(0.02)
+    finally:
+        app.request_shutdown()
+        await asyncio.wait_for(serving, 30)
+
+
+async def test_redis_cli_entries_are_processed_and_malformed_ones_dead_lettered(redis_url: str) -> None:
+    name = unique()
+    # stream and group made by another application with redis-cli
+    redis_cli(redis_url, "XGROUP", "CREATE", name, "workers", "$", "MKSTREAM")
+    redis_cli(redis_url, "XADD", name, "*", "body", '{"id": 1}')
+    redis_cli(redis_url, "XADD", name, "*", "body", "not json at all")
+    redis_cli(redis_url, "XADD", name, "*", "order", "7")
+    redis_cli(
+        redis_url, "XADD", name, "*", "body", json.dumps({"body": {"id": 2}, "meta": {"m": 1}, "attempts": 0})
+    )
+    connector = RedisConnector(redis_url)
+    source = connector.stream(name, group="workers", poll_interval_s=0.2)
+    dead = MemoryQueue("dead")
+    seen: list[Any] = []
+    app = OneStepApp("h4a-cli")
+
+    @app.task(source=source, dead_letter=dead, concurrency=4)
+    async def handle(ctx: Any, payload: Any) -> None:
+        seen.append((payload, ctx.current.meta))
+
+    await run_until(app, lambda: len(seen) == 2 and dead.size() == 2)
+    assert sorted(seen, key=lambda row: row[0]["id"]) == [({"id": 1}, {}), ({"id": 2}, {"m": 1})]
+    letters = dead.drain_nowait()
+    failures = sorted(letter.body["failure"]["message"] for letter in letters)
+    assert failures == [
+        "entry 'body' is undecodable: message is not JSON (Expecting value): 'not json at all'",
+        "entry has no 'body' field (fields: ['order'])",
+    ]
+    assert {letter.body["failure"]["exception_type"] for letter in letters} == {"PoisonMessageError"}
+    payloads = sorted(json.dumps(letter.body["payload"]) for letter in letters)
+    assert payloads == ['"not json at all"', '{"order": "7"}']
+    # everything settled: nothing left pending in the group
+    assert redis_cli(redis_url, "XPENDING", name, "workers").splitlines()[0] == "0"
+    await connector.close()
+
+
+async def test_attempts_count_and_delayed_retry_does_not_hold_the_slot(connector: RedisConnector) -> None:
+    source = connector.stream(unique(), start_id="0", poll_interval_s=0.2)
+    await source.publish({"id": "flaky"})
+    await source.publish({"id": "steady"})
+    calls: list[tuple[str, int]] = []
+    app = OneStepApp("h4a-retry")
+
+    @app.task(source=source, concurrency=1, retry=MaxAttempts(max_attempts=3, delay_s=0.5))
+    async def handle(ctx: Any, payload: Any) -> None:
+        calls.append((payload["id"], ctx.current.attempts))
+        if payload["id"] == "flaky" and ctx.current.attempts < 2:
+            raise RuntimeError("not yet")
+
+    await run_until(app, lambda: len(calls) == 4)
+    # concurrency 1: "steady" ran while "flaky" waited for its delayed retry
+    assert calls == [("flaky", 0), ("steady", 0), ("flaky", 1), ("flaky", 2)]
+    assert await pending_count(source) == 0
+    client = await connector.acquire()
+    assert await client.zcard(source.delayed_key) == 0
+    await connector.release()
+    await source.close()
+
+
+async def test_max_attempts_ends_in_dead_letter_once(connector: RedisConnector) -> None:
+    source = connector.stream(unique(), start_id="0", poll_interval_s=0.2)
+    dead = connector.stream(f"{source.name}.dead", start_id="0")
+    await source.publish({"id": 9}, meta={"trace": "t"})
+    attempts: list[int] = []
+    app = OneStepApp("h4a-dlq")
+
+    @app.task(source=source, dead_letter=dead, retry=MaxAttempts(max_attempts=3, delay_s=0.05))
+    async def handle(ctx: Any, payload: Any) -> None:
+        attempts.append(ctx.current.attempts)
+        raise ValueError("boom")
+
+    await run_until(app, lambda: len(attempts) == 3)
+    await asyncio.sleep(0.3)
+    assert attempts == [0, 1, 2]
+    letters = await dead.fetch(10)
+    assert len(letters) == 1
+    letter = letters[0].envelope
+    assert letter.body["payload"] == {"id": 9}
+    assert letter.body["failure"]["message"] == "boom"
+    assert letter.meta["original_attempts"] == 2
+    assert letter.meta["original_meta"] == {"trace": "t"}
+    assert await pending_count(source) == 0
+    await letters[0].ack()
+    await dead.close()
+
+
+async def test_a_dead_consumers_entries_are_claimed_after_claim_idle_s(connector: RedisConnector) -> None:
+    name = unique()
+    first = connector.stream(name, consumer="a", start_id="0", claim_idle_s=0.5, poll_interval_s=0.1)
+    await first.publish({"n": 1})
+    taken = await first.fetch(10)
+    assert [d.payload for d in taken] == [{"n": 1}]
+    await first.close()  # "dies": no ack, no more heartbeats
+
+    second = connector.stream(name, consumer="b", start_id="0", claim_idle_s=0.5, poll_interval_s=0.1)
+    got: list[Any] = []
+    for _ in range(50):
+        got = await second.fetch(10)
+        if got:
+            break
+    assert [(d.payload, d.envelope.attempts, d.delivery_count) for d in got] == [({"n": 1}, 1, 2)]
+    await got[0].ack()
+    assert await pending_count(second) == 0
+    await second.close()
+
+
+async def test_heartbeat_keeps_a_slow_entry_from_being_claimed(connector: RedisConnector) -> None:
+    name = unique()
+    slow = connector.stream(name, consumer="slow", start_id="0", claim_idle_s=0.6, poll_interval_s=0.1)
+    other = connector.stream(name, consumer="other", start_id="0", claim_idle_s=0.6, poll_interval_s=0.1)
+    await slow.publish({"n": 1})
+    held = await slow.fetch(10)
+    assert len(held) == 1
+    stolen: list[Any] = []
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 2.0  # more than three leases
+    while loop.time() < end:
+        stolen.extend(await other.fetch(10))
+    assert stolen == []
+    await held[0].ack()
+    assert await pending_count(slow) == 0
+    await slow.close()
+    await other.close()
+
+
+async def test_restarted_consumer_takes_its_own_entries_back_at_once(connector: RedisConnector) -> None:
+    name = unique()
+    before = connector.stream(name, consumer="pod-0", start_id="0", claim_idle_s=60, poll_interval_s=0.1)
+    await before.publish({"n": 1})
+    assert len(await before.fetch(10)) == 1
+    await before.close()
+    after = connector.stream(name, consumer="pod-0", start_id="0", claim_idle_s=60, poll_interval_s=0.1)
+    got = await after.fetch(10)  # no 60 s wait: the previous "pod-0" is gone
+    assert [(d.payload, d.envelope.attempts) for d in got] == [({"n": 1}, 1)]
+    await got[0].ack()
+    await after.close()
+
+
+async def test_release_unstarted_gives_back_without_counting_an_attempt(connector: RedisConnector) -> None:
+    stream = connector.stream(unique(), start_id="0", poll_interval_s=0.1)
+    await stream.publish({"n": 1}, attempts=2)
+    first = await stream.fetch(10)
+    assert first[0].envelope.attempts == 2
+    await first[0].release_unstarted()
+    again = await stream.fetch(10)
+    assert [(d.payload, d.envelope.attempts) for d in again] == [({"n": 1}, 2)]
+    await again[0].ack()
+    assert await pending_count(stream) == 0
+    await stream.close()
+
+
+async def test_entry_redelivered_too_often_is_poison(connector: RedisConnector) -> None:
+    name = unique()
+    for i in range(3):
+        stream = connector.stream(name, consumer=f"c{i}", start_id="0", claim_idle_s=0.2, max_deliveries=2)
+        if i == 0:
+            await stream.publish({"n": 1})
+        got: list[Any] = []
+        for _ in range(50):
+            got = await stream.fetch(10)
+            if got:
+                break
+        assert [d.delivery_count for d in got] == [i + 1]
+        await stream.close()  # crash again: no settle
+    reason = got[0].poison_reason
+    assert reason is not None and "delivered 3 times without being settled (max_deliveries=2)" in reason
+    assert got[0].payload == {"n": 1}
+
+
+async def test_maxlen_trims_the_stream(connector: RedisConnector) -> None:
+    stream = connector.stream(unique(), maxlen=10, approximate_trim=False)
+    for i in range(15):
+        await stream.publish({"i": i})
+    await stream.publish_many([{"i": i} for i in range(15, 30)])
+    client = await connector.acquire()
+    assert await client.xlen(stream.name) == 10
+    last = await client.xrevrange(stream.name, count=1)
+    assert json.loads(last[0][1][b"body"]) == {"body": {"i": 29}, "meta": {}, "attempts": 0}
+    await connector.release()
+    await stream.close()
+
+
+async def test_send_writes_onestep_field_layout(connector: RedisConnector, redis_url: str) -> None:
+    stream = connector.stream(unique())
+    await stream.send(Envelope({"x": 1}, {"m": "v"}, 3))
+    await stream.close()
+    raw = redis_cli(redis_url, "XRANGE", stream.name, "-", "+").splitlines()
+    assert raw[1:] == ["body", '{"body":{"x":1},"meta":{"m":"v"},"attempts":3}']
+
+
+async def test_idle_consumers_with_nothing_pending_are_removed(
+    connector: RedisConnector, redis_url: str
+) -> None:
+    name = unique()
+    stream = connector.stream(name, consumer="live", start_id="0", claim_idle_s=0.1, consumer_gc_idle_s=0.3)
+    await stream.ensure_group()
+    redis_cli(redis_url, "XGROUP", "CREATECONSUMER", name, "onestep", "ghost")
+    redis_cli(redis_url, "XADD", name, "*", "body", "1")
+    redis_cli(redis_url, "XREADGROUP", "GROUP", "onestep", "holder", "COUNT", "1", "STREAMS", name, ">")
+    await asyncio.sleep(0.5)
+    assert await stream.collect_dead_consumers() == ["ghost"]  # "holder" still has a pending entry
+    consumers = redis_cli(redis_url, "XINFO", "CONSUMERS", name, "onestep")
+    assert "holder" in consumers and "ghost" not in consumers
+    await stream.close()
+
+
+async def test_unreachable_server_is_a_disconnected_error_without_the_password() -> None:
+    from tests.servers import free_port
+
+    connector = RedisConnector(f"redis://user:s3cr3t-pw@127.0.0.1:{free_port()}/0")
+    stream = connector.stream(unique(), poll_interval_s=0.1, backoff_max_s=2.0)
+    with pytest.raises(ConnectorOperationError) as info:
+        await stream.fetch(1)
+    assert info.value.kind is ConnectorErrorKind.DISCONNECTED
+    assert info.value.retryable
+    assert 0 < (info.value.retry_delay_s or 0) <= 2.4
+    assert "s3cr3t-pw" not in str(info.value)
+    assert "s3cr3t-pw" not in repr(connector)
+    await stream.close()
+
+
+async def test_a_key_that_is_not_a_stream_is_misconfigured(connector: RedisConnector, redis_url: str) -> None:
+    name = unique()
+    redis_cli(redis_url, "SET", name, "x")
+    stream = connector.stream(name)
+    with pytest.raises(ConnectorOperationError) as info:
+        await stream.fetch(1)
+    assert info.value.kind is ConnectorErrorKind.MISCONFIGURED
+    assert "WRONGTYPE" in str(info.value)
+    await stream.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": 0}, "redis stream batch_size: must be a positive integer, got 0"),
+        ({"poll_interval_s": "1"}, "redis stream poll_interval_s: must be a positive number, got '1'"),
+        ({"group": ""}, "redis stream group: must be a non-empty string, got ''"),
+        ({"maxlen": -5}, "redis stream maxlen: must be a positive integer or None, got -5"),
+        (
+            {"claim_idle_s": 1, "heartbeat_interval_s": 1},
+            "heartbeat_interval_s: must be below claim_idle_s (1), got 1",
+        ),
+        ({"poll_interval_s": 40}, "must be shorter than the connector's socket_timeout (30.0s)"),
+    ],
+)
+def test_bad_arguments_name_the_key(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        RedisConnector("redis://localhost/0").stream("s", **kwargs)
+
+
+def test_bad_url_is_rejected_without_echoing_the_password() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        RedisConnector("http://user:pw123@host/0")
+    assert "pw123" not in str(info.value)
+    assert "must start with redis://, rediss:// or unix://" in str(info.value)
+
+
+async def test_missing_redis_library_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)
+    stream = RedisConnector("redis://localhost/0").stream("s")
+    with pytest.raises(MissingExtraError, match=r"pip install 'django-onestep\[redis\]'"):
+        await stream.fetch(1)

@@ -71,6 +71,12 @@ class OneStepApp:
             raise ValueError(f"shutdown_timeout_s must be a number > 0 or None, got {shutdown_timeout_s!r}")
         if config is not None and not isinstance(config, Mapping):
             raise ValueError(f"config must be a mapping, got {config!r}")
+        if state is not None and not all(
+            callable(getattr(state, m, None)) for m in ("load", "save", "delete")
+        ):
+            raise ValueError(f"state must be a StateStore (async load/save/delete), got {state!r}")
+        if dead_letter_factory is not None and not callable(dead_letter_factory):
+            raise ValueError(f"dead_letter_factory must be callable, got {dead_letter_factory!r}")
         self.name = name
         self.config: dict[str, Any] = dict(config or {})
         self.state: StateStore = state if state is not None else InMemoryStateStore()
@@ -527,6 +533,8 @@ async def _stop_when_all_idle(app: OneStepApp, runners: list[TaskRunner]) -> Non
 
 def _register(add: Callable[[Any], None], func: Any) -> Any:
     def decorator(callback: Any) -> Any:
+        if not callable(callback):
+            raise ValueError(f"hook must be callable, got {callback!r}")
         add(callback)
         return callback
 

@@ -278,6 +278,12 @@ def test_task_decorator_validation_errors_name_the_value() -> None:
         OneStepApp("x", shutdown_timeout_s=0)
     with pytest.raises(ValueError, match=r"app name must be a non-empty string, got ''"):
         OneStepApp("")
+    with pytest.raises(ValueError, match=r"state must be a StateStore \(async load/save/delete\), got \{\}"):
+        OneStepApp("x", state={})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"hook must be callable, got 'nope'"):
+        app.on_startup("nope")
+    with pytest.raises(ValueError, match=r"hook must be callable, got 3"):
+        app.on_event(3)
     assert app.tasks == []
 
 

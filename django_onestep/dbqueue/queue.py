@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import socket
 import uuid
@@ -24,7 +23,7 @@ from typing import Any
 from ..core.base import Delivery, Sink, Source
 from ..core.envelope import Envelope
 from ..core.errors import ConfigurationError, ConnectorOperation
-from . import maintenance
+from . import maintenance, upkeep
 from .claims import claim_rows, probe_due
 from .dbthread import DBThread
 from .delivery import DatabaseDelivery
@@ -33,7 +32,6 @@ from .settle import SettleBatcher, SettleOp
 
 __all__ = ["DatabaseQueue"]
 
-logger = logging.getLogger("django_onestep.dbqueue")
 
 _UNSET: Any = object()
 
@@ -201,8 +199,8 @@ class DatabaseQueue(Source, Sink):
         self._wake_event = asyncio.Event()
         register_listener(self)
         self._background = [
-            asyncio.create_task(self._lease_loop(), name=f"onestep-lease-{self.name}"),
-            asyncio.create_task(self._prune_loop(), name=f"onestep-prune-{self.name}"),
+            asyncio.create_task(upkeep.lease_loop(self), name=f"onestep-lease-{self.name}"),
+            asyncio.create_task(upkeep.prune_loop(self), name=f"onestep-prune-{self.name}"),
         ]
         self._set_open_state(True)
 
@@ -364,36 +362,7 @@ class DatabaseQueue(Source, Sink):
         if delivery is not None and delivery.token == op.token:
             del self._held[op.job_id]
 
-    # ----- background loops -----------------------------------------------------
-
-    async def _lease_loop(self) -> None:
-        """Extend the leases of every job this queue holds, every ``lease_s / 3``."""
-        interval_s = self.lease_s / 3
-        while True:
-            await asyncio.sleep(interval_s)
-            held = [(d.job_id, d.token) for d in self._held.values()]
-            if not held or self._ack_thread is None:
-                continue
-            try:
-                await self._ack_thread.run(
-                    maintenance.extend_leases, self.using, self.worker_id, held, self.lease_s,
-                    operation=ConnectorOperation.HEARTBEAT, source_name=self.name,
-                )  # fmt: skip
-            except Exception:
-                logger.warning("extending leases of %s failed; retrying", self, exc_info=True)
-
-    async def _prune_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.prune_interval_s)
-            if self.done_retention_s is None or self._ack_thread is None:
-                continue
-            try:
-                await self._ack_thread.run(
-                    self.prune_sync,
-                    operation=ConnectorOperation.FETCH, source_name=self.name,
-                )  # fmt: skip
-            except Exception:
-                logger.warning("pruning done jobs of %s failed; retrying later", self, exc_info=True)
+    # ----- retention ---------------------------------------------------------------
 
     def prune_sync(self, *, max_batches: int = 20, batch_size: int = 1000) -> int:
         """Delete ``done`` jobs older than ``done_retention_s``, in small batches."""

@@ -239,3 +239,10 @@ def test_supervisor_restarts_a_dead_child_and_stops_gracefully(manage) -> None:
     pool.signal(signal.SIGTERM)
     assert pool.wait(60) == 0, pool.output()
     assert pool.output().count(" stopped") == 2
+
+
+def test_runtime_failure_exits_1(manage) -> None:
+    result = manage.run("onestep_worker", "tests.acceptance.failing_app:app")
+    assert result.returncode == 1
+    assert "the worker stopped on an error" in result.stderr
+    assert "RuntimeError: the source lost its table for good" in result.stderr

@@ -1,0 +1,136 @@
+"""Worker building blocks without subprocesses: task selection, options, JSON logs, health."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from types import SimpleNamespace
+
+import pytest
+
+from django_onestep.worker.health import HealthServer
+from django_onestep.worker.logs import JsonFormatter
+from django_onestep.worker.options import WorkerOptions, WorkerSetupError, parse_names, select_tasks
+from django_onestep.worker.supervisor import child_command
+
+
+def _app():
+    def spec(name, source):
+        return SimpleNamespace(name=name, source=SimpleNamespace(name=source) if source else None)
+
+    return SimpleNamespace(
+        name="shop",
+        tasks=[spec("a", "q1"), spec("b", "q2"), spec("c", "q1"), spec("manual", None)],
+    )
+
+
+def test_parse_names() -> None:
+    assert parse_names(["a,b", " c ", "d,,"]) == ["a", "b", "c", "d"]
+    assert parse_names(None) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "selected"),
+    [
+        (WorkerOptions(), ["a", "b", "c"]),  # source-less tasks never run in a worker
+        (WorkerOptions(tasks=["c", "a"]), ["a", "c"]),
+        (WorkerOptions(exclude_tasks=["b"]), ["a", "c"]),
+        (WorkerOptions(queues=["q1"]), ["a", "c"]),
+        (WorkerOptions(queues=["q1"], exclude_tasks=["a"]), ["c"]),
+    ],
+)
+def test_select_tasks(options: WorkerOptions, selected: list[str]) -> None:
+    assert select_tasks(_app(), options) == selected
+
+
+def test_select_tasks_rejects_unknown_names() -> None:
+    with pytest.raises(
+        WorkerSetupError, match=r"--exclude-tasks: unknown task 'x' in app 'shop' \(tasks: a, b, c, manual\)"
+    ):
+        select_tasks(_app(), WorkerOptions(exclude_tasks=["x"]))
+    with pytest.raises(
+        WorkerSetupError, match=r"--queues: no task reads from 'q9' in app 'shop' \(sources: q1, q2\)"
+    ):
+        select_tasks(_app(), WorkerOptions(queues=["q9"]))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (WorkerOptions(processes=0), "--processes must be >= 1, got 0"),
+        (WorkerOptions(max_tasks=0), "--max-tasks must be >= 1, got 0"),
+        (WorkerOptions(shutdown_timeout_s=0), "--shutdown-timeout must be > 0, got 0"),
+        (WorkerOptions(healthcheck_port=70000), "--healthcheck-port must be 0-65535, got 70000"),
+    ],
+)
+def test_option_validation(options: WorkerOptions, message: str) -> None:
+    with pytest.raises(WorkerSetupError) as info:
+        options.validate()
+    assert str(info.value) == message
+
+
+def test_json_formatter_keeps_extras() -> None:
+    record = logging.LogRecord("onestep.events", logging.ERROR, __file__, 1, "task %s", ("failed",), None)
+    record.event_kind = "failed"
+    record.task_name = "send"
+    document = json.loads(JsonFormatter().format(record))
+    assert document["message"] == "task failed"
+    assert document["level"] == "ERROR"
+    assert document["logger"] == "onestep.events"
+    assert (document["event_kind"], document["task_name"]) == ("failed", "send")
+    assert document["time"].endswith("+00:00")
+
+
+def test_child_command_repeats_the_options_with_one_process() -> None:
+    options = WorkerOptions(
+        target="shop.tasks:app",
+        tasks=["a", "b"],
+        concurrency=8,
+        processes=3,
+        healthcheck_port=9000,
+        once=True,
+        max_tasks=100,
+        log_level="DEBUG",
+    )
+    args = child_command(options, 2)
+    assert args[1:] == [
+        "-m", "django", "onestep_worker", "shop.tasks:app", "--tasks", "a,b", "--concurrency", "8",
+        "--healthcheck-port", "9002", "--once", "--max-tasks", "100", "--log-level", "DEBUG", "--processes", "1",
+    ]  # fmt: skip
+
+
+async def test_health_server_answers_ok_then_503_when_stopping() -> None:
+    worker = SimpleNamespace(
+        app=SimpleNamespace(name="shop", runtime_status=lambda: {"inflight": 0}),
+        task_names=["a"],
+        stopping=False,
+    )
+    server = HealthServer(worker, 0, host="127.0.0.1")
+    await server.start()
+
+    async def get(path: str) -> tuple[str, dict]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        raw = await reader.read()
+        writer.close()
+        head, _, body = raw.decode().partition("\r\n\r\n")
+        return head.splitlines()[0], json.loads(body)
+
+    try:
+        status, body = await get("/")
+        assert status == "HTTP/1.1 200 OK"
+        assert (body["status"], body["app"], body["tasks"], body["runtime"]) == (
+            "ok",
+            "shop",
+            ["a"],
+            {"inflight": 0},
+        )
+        worker.stopping = True
+        status, body = await get("/")
+        assert status == "HTTP/1.1 503 Service Unavailable"
+        assert body["status"] == "stopping"
+        status, _ = await get("/nope")
+        assert status == "HTTP/1.1 404 Not Found"
+    finally:
+        await server.stop()

@@ -17,6 +17,7 @@ import asyncio
 import os
 import resource
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -121,7 +122,23 @@ async def bench_rabbitmq(url: str, n: int, concurrency: int, rate: float, second
     return {"enqueue/s": enqueue_rate, "tasks/s": throughput, "p50 ms": p50, "p99 ms": p99, "samples": count}
 
 
+def raw_boto3_drain(client: Any, url: str, n: int) -> float:
+    """Baseline: one thread doing receive(10) + delete_message_batch, nothing else."""
+    started, done = time.perf_counter(), 0
+    while done < n:
+        messages = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        )
+        if messages:
+            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+            client.delete_message_batch(QueueUrl=url, Entries=entries)
+        done += len(messages)
+    return n / (time.perf_counter() - started)
+
+
 async def bench_sqs(endpoint: str, n: int, concurrency: int, rate: float, seconds: float) -> dict[str, Any]:
+    import boto3
+
     from django_onestep.connectors.sqs import SQSConnector
 
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -130,10 +147,19 @@ async def bench_sqs(endpoint: str, n: int, concurrency: int, rate: float, second
     url = (await sqs.call("create_queue", QueueName=f"bench-{uuid.uuid4().hex[:8]}"))["QueueUrl"]
     producer = sqs.queue(url)
     enqueue_rate = await enqueue(producer.send_batch, n, chunk=10, parallel=8)
-    # Several receivers keep the slots fed: each receive returns at most 10 messages.
     throughput = await drain(sqs.queue(url, wait_time_s=1), n, concurrency)
+    await enqueue(producer.send_batch, n, chunk=10, parallel=8)
+    client = boto3.client("sqs", region_name="us-east-1", endpoint_url=endpoint)
+    raw_rate = await asyncio.to_thread(raw_boto3_drain, client, url, n)
     p50, p99, count = await latency(sqs.queue(url, wait_time_s=1), producer, rate, seconds, concurrency)
-    return {"enqueue/s": enqueue_rate, "tasks/s": throughput, "p50 ms": p50, "p99 ms": p99, "samples": count}
+    return {
+        "enqueue/s": enqueue_rate,
+        "tasks/s": throughput,
+        "raw boto3 drain/s": raw_rate,
+        "p50 ms": p50,
+        "p99 ms": p99,
+        "samples": count,
+    }
 
 
 def _env(name: str) -> str | None:
@@ -153,7 +179,7 @@ async def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rabbitmq-n", type=int, default=20000)
-    parser.add_argument("--sqs-n", type=int, default=2000)
+    parser.add_argument("--sqs-n", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rate", type=float, default=500.0, help="latency probe: messages per second")
     parser.add_argument("--sqs-rate", type=float, default=50.0, help="latency probe rate for moto")
@@ -174,14 +200,17 @@ async def main() -> None:
         else:
             print("rabbitmq: ONESTEP_TEST_AMQP_URL not set, skipped")
     if args.only in (None, "sqs"):
-        endpoint = _env("ONESTEP_TEST_SQS_ENDPOINT")
-        if endpoint:
-            r = await bench_sqs(endpoint, args.sqs_n, args.concurrency, args.sqs_rate, args.seconds)
+        # A private, empty moto: the shared one slows down with every queue others left in it.
+        from tests.servers import MotoServer
+
+        moto = MotoServer(Path(tempfile.mkdtemp(prefix="bench-moto-"))).start()
+        try:
+            r = await bench_sqs(moto.url, args.sqs_n, args.concurrency, args.sqs_rate, args.seconds)
             print(
                 f"sqs (moto) N={args.sqs_n}: " + ", ".join(f"{k} {v:,.1f}" for k, v in r.items()), flush=True
             )
-        else:
-            print("sqs: ONESTEP_TEST_SQS_ENDPOINT not set, skipped")
+        finally:
+            moto.stop()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"max RSS of this process (worker + producer): {rss_mb:.0f} MB")
 

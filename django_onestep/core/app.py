@@ -21,26 +21,23 @@ Contracts other layers rely on (keep them stable):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
-import inspect
 import logging
 import math
-import signal
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from . import serving
 from .base import Sink, Source
 from .controls import Controls
+from .describe import describe_app
 from .events import StructuredEventLogger
 from .hub import EventHub
 from .lifecycle import Lifecycle
-from .resources import close_resources, open_resource
 from .retry import RetryPolicy
-from .runner import TaskRunner
 from .state import InMemoryStateStore, StateStore
 from .sync import SyncPool
-from .task import TaskHandler, TaskHooks, TaskSpec, build_task_spec
+from .task import TaskHandler, TaskHooks, TaskSpec, attach_enqueue, build_task_spec
 
 __all__ = ["OneStepApp"]
 
@@ -152,7 +149,7 @@ class OneStepApp:
             if callable(validate):
                 validate(spec.name)
             self._tasks.append(spec)
-            _attach_enqueue(handler, spec)
+            attach_enqueue(handler, spec)
             return handler
 
         if func is not None:
@@ -312,56 +309,14 @@ class OneStepApp:
             raise ValueError(f"unknown task(s) {unknown} in app {self.name!r}; known: {sorted(known)}")
         return [spec for spec in self._tasks if spec.name in wanted]
 
-    def _resources_for(self, specs: list[TaskSpec]) -> list[Any]:
-        resources: list[Any] = []
-        seen: set[int] = set()
-
-        def add(resource: Any) -> None:
-            if resource is not None and id(resource) not in seen:
-                seen.add(id(resource))
-                resources.append(resource)
-
-        add(self.state)
-        for spec in specs:
-            add(spec.source)
-            for sink in spec.emit:
-                add(sink)
-            for sink in self.dead_letter_sinks_for(spec):
-                add(sink)
-        return resources
-
     async def startup(self, *, tasks: Iterable[str] | None = None) -> None:
         """Open the state store, sources and sinks in order, then run ``on_startup`` hooks.
         If anything fails, the resources opened so far are closed (reverse order)."""
-        resources = self._resources_for(self._select(tasks))
-        opened: list[Any] = []
-        try:
-            for resource in resources:
-                await open_resource(resource)
-                opened.append(resource)
-            self._resources = opened
-            await self._hub.run_hooks(self._hub.startup_hooks)
-        except BaseException:
-            await close_resources(opened, self.events_logger, suppress=True)
-            self._resources = []
-            raise
+        await serving.startup(self, self._select(tasks))
 
     async def shutdown(self) -> None:
         """Run ``on_shutdown`` hooks, then close what startup opened (reverse order)."""
-        self._lifecycle.stopping = True
-        hook_error: BaseException | None = None
-        try:
-            await self._hub.run_hooks(self._hub.shutdown_hooks)
-        except Exception as exc:
-            hook_error = exc
-        finally:
-            close_error = await close_resources(self._resources, self.events_logger, suppress=False)
-            self._resources = []
-            self._sync.shutdown()
-        if hook_error is not None:
-            raise hook_error
-        if close_error is not None:
-            raise close_error
+        await serving.shutdown(self)
 
     async def serve(self, until_idle: bool = False, tasks: Iterable[str] | None = None) -> None:
         """Start up, run one runner per task with a source, shut down when asked.
@@ -370,85 +325,16 @@ class OneStepApp:
         or, with ``until_idle=True``, once every runner is idle. A non-retryable fetch error
         stops every runner and is raised after shutdown.
         """
-        selected = self._select(tasks)
-        lifecycle = self._lifecycle
-        if lifecycle.serving:
-            raise RuntimeError(f"app {self.name!r} is already serving")
-        lifecycle.bind(asyncio.get_running_loop())
-        lifecycle.serving = True
-        self._sync.configure(sum(s.concurrency for s in selected if s.source is not None and not s.is_async))
-        try:
-            await self.startup(tasks=[spec.name for spec in selected])
-        except BaseException:
-            lifecycle.unbind()
-            raise
-        error: BaseException | None = None
-        handles: list[asyncio.Task[None]] = []
-        try:
-            runners = [TaskRunner(self, spec, until_idle=until_idle) for spec in selected if spec.source]
-            lifecycle.runners = runners
-            lifecycle.notify()
-            handles = [asyncio.create_task(r.run(), name=f"onestep-runner-{r.task.name}") for r in runners]
-            pending: set[asyncio.Task[None]] = set(handles)
-            watcher: asyncio.Task[None] | None = None
-            if until_idle and len(runners) == 1:
-                runners[0].stop_when_idle = True  # nothing else can feed a lone runner
-            elif until_idle and runners:
-                watcher = asyncio.create_task(_stop_when_all_idle(self, runners), name="onestep-idle-watch")
-                handles.append(watcher)
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for handle in done:
-                    if handle.cancelled() or handle.exception() is None:
-                        continue
-                    if error is None:
-                        error = handle.exception()
-                        lifecycle.request_stop()  # the other runners drain and stop
-            if watcher is not None and not watcher.done():
-                watcher.cancel()
-        except asyncio.CancelledError:
-            lifecycle.request_stop()
-            for handle in handles:
-                handle.cancel()
-            await asyncio.gather(*handles, return_exceptions=True)
-            raise
-        finally:
-            try:
-                await self.shutdown()
-            finally:
-                lifecycle.unbind()
-        if error is not None:
-            raise error
+        await serving.serve(self, self._select(tasks), until_idle=until_idle)
 
     def run(self, *, until_idle: bool = False, tasks: Iterable[str] | None = None) -> None:
         """``asyncio.run(serve())`` with SIGINT/SIGTERM requesting a graceful shutdown;
         a second signal stops at once."""
         try:
-            with self._signal_handlers():
+            with serving.signal_handlers(self._lifecycle):
                 asyncio.run(self.serve(until_idle=until_idle, tasks=tasks))
         except KeyboardInterrupt:
             return
-
-    @contextlib.contextmanager
-    def _signal_handlers(self) -> Iterator[None]:
-        installed: list[tuple[int, Any]] = []
-
-        def handle(signum: int, frame: Any) -> None:
-            if self._lifecycle.stopping:
-                raise KeyboardInterrupt
-            self._lifecycle.request_stop(from_signal=True)
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                installed.append((sig, signal.signal(sig, handle)))
-            except (ValueError, OSError):  # not the main thread
-                continue
-        try:
-            yield
-        finally:
-            for sig, previous in reversed(installed):
-                with contextlib.suppress(ValueError, OSError):
-                    signal.signal(sig, previous)
 
     # -- helpers used by the runtime ------------------------------------------------------
     def _sync_pool(self) -> Any:
@@ -459,43 +345,8 @@ class OneStepApp:
 
     # -- introspection ------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
-        def res(resource: Any) -> dict[str, str] | None:
-            if resource is None:
-                return None
-            return {
-                "name": getattr(resource, "name", type(resource).__name__),
-                "type": type(resource).__name__,
-            }
-
-        return {
-            "name": self.name,
-            "shutdown_timeout_s": self.shutdown_timeout_s,
-            "hooks": {
-                "startup": len(self._hub.startup_hooks),
-                "shutdown": len(self._hub.shutdown_hooks),
-                "events": len(self._hub.event_handlers),
-            },
-            "tasks": [
-                {
-                    "name": spec.name,
-                    "description": spec.description,
-                    "source": res(spec.source),
-                    "emit": [res(sink) for sink in spec.emit],
-                    "dead_letter": [res(sink) for sink in spec.dead_letter],
-                    "config": dict(spec.config),
-                    "hooks": {
-                        "before": len(spec.hooks.before),
-                        "after_success": len(spec.hooks.after_success),
-                        "on_failure": len(spec.hooks.on_failure),
-                    },
-                    "concurrency": spec.concurrency,
-                    "timeout_s": spec.timeout_s,
-                    "retry": type(spec.retry).__name__,
-                    "handler_kind": "async" if spec.is_async else "sync",
-                }
-                for spec in self._tasks
-            ],
-        }
+        """A JSON-friendly summary of the app and its tasks (onestep's shape, trimmed)."""
+        return describe_app(self)
 
     @classmethod
     def load(cls, target: str) -> OneStepApp:
@@ -511,26 +362,6 @@ class OneStepApp:
         return value
 
 
-async def _stop_when_all_idle(app: OneStepApp, runners: list[TaskRunner]) -> None:
-    """Stop serving once every runner is idle, confirmed by one more empty poll each.
-
-    The confirmation matters when tasks feed each other: runner A may have gone idle
-    before task B emitted into A's source; A's next poll (after "all idle") sees it.
-    """
-    lifecycle = app._lifecycle
-    while not lifecycle.stopping:
-        if all(runner.idle for runner in runners):
-            marks = [runner.idle_polls for runner in runners]
-            while all(runner.idle for runner in runners) and not all(
-                runner.idle_polls > mark for runner, mark in zip(runners, marks, strict=True)
-            ):
-                await lifecycle.wait_change(1.0)
-            if all(runner.idle for runner in runners):
-                lifecycle.request_stop()
-                return
-        await lifecycle.wait_change(1.0)
-
-
 def _register(add: Callable[[Any], None], func: Any) -> Any:
     def decorator(callback: Any) -> Any:
         if not callable(callback):
@@ -539,28 +370,3 @@ def _register(add: Callable[[Any], None], func: Any) -> Any:
         return callback
 
     return decorator if func is None else decorator(func)
-
-
-def _attach_enqueue(handler: Any, spec: TaskSpec) -> None:
-    """Give the decorated function ``task_spec``, ``enqueue()`` and ``aenqueue()``."""
-
-    def enqueue(payload: Any, **kwargs: Any) -> Any:
-        send = getattr(spec.source, "send", None)
-        if send is None or not callable(send) or inspect.iscoroutinefunction(send):
-            raise TypeError(
-                f"task {spec.name!r}: source {spec.source!r} has no synchronous enqueue; "
-                f"use 'await {spec.name}.aenqueue(...)'"
-            )
-        return send(payload, **kwargs)
-
-    async def aenqueue(payload: Any, **kwargs: Any) -> Any:
-        if not isinstance(spec.source, Sink):
-            raise TypeError(f"task {spec.name!r}: source {spec.source!r} is not a Sink; cannot enqueue")
-        return await spec.source.publish(payload, **kwargs)
-
-    try:
-        handler.task_spec = spec
-        handler.enqueue = enqueue
-        handler.aenqueue = aenqueue
-    except (AttributeError, TypeError):  # builtins and bound methods refuse attributes
-        pass

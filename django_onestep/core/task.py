@@ -17,7 +17,15 @@ from typing import Any
 from .base import Sink, Source
 from .retry import NoRetry, RetryPolicy
 
-__all__ = ["TaskHandler", "TaskHook", "TaskHooks", "TaskSpec", "build_task_spec", "normalize_sinks"]
+__all__ = [
+    "TaskHandler",
+    "TaskHook",
+    "TaskHooks",
+    "TaskSpec",
+    "attach_enqueue",
+    "build_task_spec",
+    "normalize_sinks",
+]
 
 TaskHandler = Callable[..., Any]
 TaskHook = Callable[..., Any]
@@ -157,3 +165,28 @@ def build_task_spec(
         hooks=hooks or TaskHooks(),
         description=text or inspect.getdoc(handler),
     )
+
+
+def attach_enqueue(handler: Any, spec: TaskSpec) -> None:
+    """Give the decorated function ``task_spec``, ``enqueue()`` and ``aenqueue()``."""
+
+    def enqueue(payload: Any, **kwargs: Any) -> Any:
+        send = getattr(spec.source, "send", None)
+        if send is None or not callable(send) or inspect.iscoroutinefunction(send):
+            raise TypeError(
+                f"task {spec.name!r}: source {spec.source!r} has no synchronous enqueue; "
+                f"use 'await {spec.name}.aenqueue(...)'"
+            )
+        return send(payload, **kwargs)
+
+    async def aenqueue(payload: Any, **kwargs: Any) -> Any:
+        if not isinstance(spec.source, Sink):
+            raise TypeError(f"task {spec.name!r}: source {spec.source!r} is not a Sink; cannot enqueue")
+        return await spec.source.publish(payload, **kwargs)
+
+    try:
+        handler.task_spec = spec
+        handler.enqueue = enqueue
+        handler.aenqueue = aenqueue
+    except (AttributeError, TypeError):  # builtins and bound methods refuse attributes
+        pass

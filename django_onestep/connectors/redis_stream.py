@@ -18,7 +18,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django_onestep.core.base import Delivery, Sink, Source
@@ -155,6 +155,11 @@ class RedisStream(Source, Sink):
             self._group_ready = False  # stream or group deleted (or a Redis without AOF restarted)
         return error
 
+    def _recovered(self) -> None:
+        if self._failures:
+            logger.info("redis stream %r: reconnected after %d failed operations", self.name, self._failures)
+            self._failures = 0
+
     async def ensure_group(self) -> None:
         """Create the consumer group (and the stream) if missing; an existing one is kept."""
         client = await self._ready()
@@ -192,7 +197,7 @@ class RedisStream(Source, Sink):
             if error is None:
                 raise
             raise error from exc
-        self._failures = 0
+        self._recovered()
         return deliveries
 
     async def _fetch_recovered(self, count: int) -> list[Delivery]:
@@ -323,15 +328,34 @@ class RedisStream(Source, Sink):
         """Stop heartbeating an entry: it stays pending and is claimed after claim_idle_s."""
         self._inflight.pop(entry_id, None)
 
+    async def _settle_call(self, call: Callable[[Any], Awaitable[Any]], operation: ConnectorOperation) -> Any:
+        """Run a settle command, retrying through a short outage (a Redis restart).
+
+        Safe to repeat: XACK is idempotent and REQUEUE only acts if its XACK removed the
+        entry. The budget stays below claim_idle_s so another worker does not claim the
+        entry meanwhile; past it the error surfaces and the entry is claimed later.
+        """
+        deadline = time.monotonic() + self.options.claim_idle_s / 2
+        pause_s = 0.05
+        while True:
+            try:
+                result = await call(await self._ready())
+                self._recovered()
+                return result
+            except Exception as exc:
+                error = self._error(exc, operation)
+                if error is None:
+                    raise
+                remaining_s = deadline - time.monotonic()
+                if not error.retryable or remaining_s <= 0:
+                    raise error from exc
+                await asyncio.sleep(min(pause_s, remaining_s))
+                pause_s = min(pause_s * 2, 1.0)
+
     async def _xack(self, ids: list[str]) -> None:
-        client = await self._ready()
-        try:
-            await client.xack(self.name, self.group, *ids)
-        except Exception as exc:
-            error = self._error(exc, ConnectorOperation.ACK)
-            if error is None:
-                raise
-            raise error from exc
+        await self._settle_call(
+            lambda client: client.xack(self.name, self.group, *ids), ConnectorOperation.ACK
+        )
 
     async def settle_ack(self, entry_id: str, operation: ConnectorOperation) -> None:
         # Out of the heartbeat set first: if the XACK fails, the entry must become
@@ -358,19 +382,14 @@ class RedisStream(Source, Sink):
         self._inflight.pop(entry_id, None)
         opts = self.options
         delay_ms = max(0, round(delay_s * 1000))
-        try:
-            client = await self._ready()
-            payload = encode_envelope(envelope)
-            await self._scripts["REQUEUE"](
-                keys=[self.name, self.delayed_key],
-                args=[self.group, entry_id, payload, delay_ms, opts.maxlen or 0, int(opts.approximate_trim)],
-                client=client,
-            )
-        except Exception as exc:
-            error = self._error(exc, operation)
-            if error is None:
-                raise
-            raise error from exc
+        payload = encode_envelope(envelope)
+        args = [self.group, entry_id, payload, delay_ms, opts.maxlen or 0, int(opts.approximate_trim)]
+        await self._settle_call(
+            lambda client: self._scripts["REQUEUE"](
+                keys=[self.name, self.delayed_key], args=args, client=client
+            ),
+            operation,
+        )
         if delay_ms:
             due = time.monotonic() + delay_s
             self._local_delayed.append(due)
@@ -436,7 +455,7 @@ class RedisStream(Source, Sink):
             if error is None:
                 raise
             raise error from exc
-        self._failures = 0
+        self._recovered()
 
     async def send_many(self, envelopes: Iterable[Envelope]) -> list[str]:
         """XADD many envelopes with pipelining (one round trip per 1,000); returns entry ids."""

@@ -27,10 +27,25 @@ class OneStepConfig(AppConfig):
         checks.register_all()
         yaml_types.register()  # database_queue, django_state_store... for YAML targets
         try:
-            module_names = get_settings().TASK_MODULES
+            conf = get_settings()
         except OneStepSettingsError:
             return  # reported by the django_onestep.E001 system check
-        autodiscover_tasks(module_names)
+        autodiscover_tasks(conf.TASK_MODULES)
+        if conf.TASKS:
+            load_settings_tasks(conf.CONNECTORS, conf.TASKS)
+
+
+def load_settings_tasks(connectors: dict[str, object], tasks: list[object]) -> list[str]:
+    """Add ``ONESTEP["TASKS"]`` to the project app; errors become system check E002."""
+    from .checks import record_discovery_error
+    from .declarative import add_settings_tasks
+    from .project import get_project_app
+
+    try:
+        return add_settings_tasks(get_project_app(), dict(connectors), list(tasks))
+    except (ValueError, ImportError) as exc:  # ConfigurationError, MissingExtraError
+        record_discovery_error('ONESTEP["TASKS"]', exc)
+        return []
 
 
 def autodiscover_tasks(module_names: list[str]) -> list[str]:

@@ -158,10 +158,10 @@ def _connector_messages(connectors: Mapping[str, Any]) -> Iterable[CheckMessage]
                 id="django_onestep.E005",
             )
         if kind == "cron":
-            expr = definition.get("expr", definition.get("expression"))
-            problem = cron_problem(expr)
+            field = "expr" if "expr" in definition else "expression"  # onestep's YAML: expression
+            problem = cron_problem(definition.get(field))
             if problem:
-                yield Error(f'{key}["expr"]: {problem}', id="django_onestep.E006")
+                yield Error(f'{key}["{field}"]: {problem}', id="django_onestep.E006")
 
 
 def cron_problem(expr: Any) -> str | None:

@@ -246,3 +246,13 @@ def test_runtime_failure_exits_1(manage) -> None:
     assert result.returncode == 1
     assert "the worker stopped on an error" in result.stderr
     assert "RuntimeError: the source lost its table for good" in result.stderr
+
+
+def test_tasks_declared_in_settings_run(manage) -> None:
+    from django_onestep import DatabaseQueue
+
+    DatabaseQueue("declared.inbox").send({"label": "d"})
+    env = {"DJANGO_SETTINGS_MODULE": "tests.acceptance.declarative_settings"}
+    result = manage.run("onestep_worker", "--once", "--tasks", "declared_echo", env=env)
+    assert result.returncode == 0, result.stderr
+    assert list(Run.objects.values_list("task", "label")) == [("declared_echo", "d:1")]

@@ -57,13 +57,16 @@ def test_missing_extra_is_e005_with_the_pip_command(monkeypatch: pytest.MonkeyPa
 
 
 def test_bad_cron_is_e006() -> None:
-    connectors = {"nightly": {"type": "cron", "expr": "61 * * * *"}, "ok": {"type": "cron", "expr": "@daily"}}
+    connectors = {
+        "nightly": {"type": "cron", "expression": "61 * * * *"},
+        "ok": {"type": "cron", "expression": "@daily"},
+    }
     with override_settings(ONESTEP={"CONNECTORS": connectors}):
         messages = _run()
     assert [(m.id, m.msg) for m in messages] == [
         (
             "django_onestep.E006",
-            'ONESTEP["CONNECTORS"]["nightly"]["expr"]: invalid cron expression \'61 * * * *\'',
+            'ONESTEP["CONNECTORS"]["nightly"]["expression"]: invalid cron expression \'61 * * * *\'',
         )
     ]
 

@@ -67,7 +67,10 @@ def build_django_report(target: str | None) -> dict[str, Any]:
         report = build_report(app)
         if getattr(app, "dead_letter_factory", None) is not None:
             _show_default_dead_letters(app, report)
-    except (WorkerSetupError, ConfigurationError, ImportError) as exc:
+    except Exception as exc:  # bad settings/target, or the target's module raised
+        if not isinstance(exc, WorkerSetupError | ConfigurationError | ImportError):
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            exc = WorkerSetupError(f"cannot load {target!r}: {type(exc).__name__}: {first_line}")
         report = {
             "app": None,
             "task_count": 0,

@@ -62,8 +62,14 @@ class Worker:
             raise WorkerSetupError(f"{problems[0].msg} ({problems[0].hint})")
         try:
             app = load_target(options.target)
-        except ConfigurationError as exc:
-            raise WorkerSetupError(str(exc)) from exc
+        except (WorkerSetupError, ConfigurationError):
+            raise
+        except Exception as exc:  # the target's module raised while importing
+            logger.debug("loading %s failed", options.target, exc_info=True)
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            raise WorkerSetupError(
+                f"cannot load {options.target!r}: {type(exc).__name__}: {first_line} (--log-level DEBUG shows the traceback)"
+            ) from exc
         apply_django_defaults(app)
         names = select_tasks(app, options)
         if not names:
@@ -85,9 +91,11 @@ class Worker:
     # -- running -----------------------------------------------------------------------
     def run(self) -> int:
         """Prepare and serve; return the process exit code."""
+        from ..core.errors import ConfigurationError
+
         try:
             self.prepare()
-        except WorkerSetupError as exc:
+        except (WorkerSetupError, ConfigurationError) as exc:
             logger.error("onestep_worker: %s", exc)
             return EXIT_CONFIG
         if self.options.processes > 1:

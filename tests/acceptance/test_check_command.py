@@ -79,3 +79,13 @@ def test_manage_py_check_reports_misconfiguration(manage) -> None:
     assert result.returncode == 1
     assert "django_onestep.E001" in result.stderr
     assert 'ONESTEP["LEASE_S"]: must be > 0, got -1' in result.stderr
+
+
+def test_target_raising_at_import_exits_2_with_one_line(manage) -> None:
+    result = manage.run("onestep_check", "tests.acceptance.import_error_app:app")
+    assert result.returncode == 2
+    assert (
+        "error: cannot load 'tests.acceptance.import_error_app:app': NameError: name 'undefined_queue' is not defined"
+        in result.stdout
+    )
+    assert "Traceback" not in result.stdout + result.stderr

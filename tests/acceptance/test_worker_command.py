@@ -112,6 +112,10 @@ def test_json_logs(manage) -> None:
         (["no_such_module:app"], "cannot load 'no_such_module:app': cannot import 'no_such_module'"),
         (["testproject.testapp.tasks:nope"], "ref 'testproject.testapp.tasks:nope': 'nope' not found"),
         (["testproject.testapp.tasks:work_queue"], "is a DatabaseQueue, not a OneStepApp"),
+        (
+            ["tests.acceptance.import_error_app:app"],
+            "cannot load 'tests.acceptance.import_error_app:app': NameError: name 'undefined_queue' is not defined",
+        ),
         (["missing.yaml"], "cannot load 'missing.yaml': YAML file 'missing.yaml' does not exist"),
         (["--tasks", "nope"], "--tasks: unknown task 'nope' in app 'testproject'"),
         (["--queues", "nope"], "--queues: no task reads from 'nope'"),

@@ -1,0 +1,3 @@
+"""A target module with a bug at import time."""
+
+raise NameError("name 'undefined_queue' is not defined")

@@ -19,8 +19,9 @@ def test_capture_records_instead_of_writing() -> None:
         first = record.enqueue({"label": "a"}, priority=5)
         second = work_queue.send({"label": "b"})
         always_fails.enqueue({"label": "c"})
-    assert (first, second) == (1, 2)
-    assert captured.payloads(record) == [{"label": "a"}, {"label": "b"}]
+        many = work_queue.send_many([{"label": "d"}, {"label": "e"}], priority=1)
+    assert (first, second, many) == (1, 2, [4, 5])
+    assert captured.payloads(record) == [{"label": "a"}, {"label": "b"}, {"label": "d"}, {"label": "e"}]
     assert captured.payloads("always_fails") == [{"label": "c"}]
     assert captured.for_task(record)[0].options == {"priority": 5}
     assert captured.jobs[0].queue == "testapp.work"

@@ -26,7 +26,7 @@ ATTEMPTS_HEADER = "x-onestep-attempts"
 
 def header_attempts(properties: Any) -> int | None:
     headers = getattr(properties, "headers", None) or {}
-    value = headers.get(ATTEMPTS_HEADER)
+    value: Any = headers.get(ATTEMPTS_HEADER)
     if isinstance(value, bytes):
         value = value.decode("ascii", errors="replace")
     try:
@@ -46,7 +46,7 @@ def delay_bucket_ms(delay_s: float) -> int:
     if ms < 100:
         return ms
     step = 10 ** (len(str(ms)) - 2)
-    return math.ceil(ms / step) * step
+    return int(math.ceil(ms / step) * step)
 
 
 class RabbitMQDelivery(Delivery):
@@ -59,12 +59,18 @@ class RabbitMQDelivery(Delivery):
         self.poison_reason = poison_reason
         self._queue = queue
         self._item = item
+        self._settled = False
 
     @property
     def redelivered(self) -> bool:
         return bool(self._item.method.redelivered)
 
     def _settle(self, how: str) -> None:
+        # Settle once: a second ack of the same tag is a channel error (406) that would
+        # close the channel and requeue every other message in flight on it.
+        if self._settled:
+            return
+        self._settled = True
         if not self._queue.session_settle(self._item, how):
             logger.info(
                 "rabbitmq %s: %s skipped, its channel is gone (the broker redelivers it)",
@@ -89,6 +95,8 @@ class RabbitMQDelivery(Delivery):
         Never a nack-requeue: that would loop hot and could not count attempts.
         """
         queue, item = self._queue, self._item
+        if self._settled:
+            return
         if not queue.session_is_live(item.channel):
             logger.info(
                 "rabbitmq %s: retry skipped, its channel is gone (the broker redelivers it)", queue.name

@@ -51,6 +51,16 @@ class Incoming:
     body: bytes
 
 
+def _resolver(future: asyncio.Future[Any]) -> Callable[..., None]:
+    """A pika callback that resolves ``future`` with its first argument (once)."""
+
+    def callback(*args: Any) -> None:
+        if not future.done():
+            future.set_result(args[0] if args else None)
+
+    return callback
+
+
 class AmqpSession:
     def __init__(
         self,
@@ -181,7 +191,7 @@ class AmqpSession:
                 )
             self._on_channel_closed(channel, reason)
 
-        channel = conn.channel(on_open_callback=lambda ch: opened.done() or opened.set_result(ch))
+        channel = conn.channel(on_open_callback=_resolver(opened))
         channel.add_on_close_callback(on_close)
         self._closed_futures[id(channel)] = closed
         return await self._wait(channel, opened)
@@ -216,7 +226,7 @@ class AmqpSession:
 
     async def _rpc(self, channel: Any, method: Callable[..., Any], **kwargs: Any) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        method(**kwargs, callback=lambda frame: future.done() or future.set_result(frame))
+        method(**kwargs, callback=_resolver(future))
         return await self._wait(channel, future)
 
     async def _declare_topology(self, op: ConnectorOperation) -> None:
@@ -242,7 +252,7 @@ class AmqpSession:
             channel.basic_consume(
                 queue=self.topology.name,
                 on_message_callback=self._on_message,
-                callback=lambda frame: consumed.done() or consumed.set_result(frame),
+                callback=_resolver(consumed),
             )
             await self._wait(channel, consumed)
         except Exception as exc:
@@ -301,7 +311,7 @@ class AmqpSession:
                 selected: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
                 channel.confirm_delivery(
                     ack_nack_callback=confirms.on_confirm,
-                    callback=lambda frame: selected.done() or selected.set_result(frame),
+                    callback=_resolver(selected),
                 )
                 await self._wait(channel, selected)
         except Exception as exc:
@@ -377,8 +387,8 @@ class AmqpSession:
         self._retry_declared_at.clear()
         if conn is None or conn.is_closed:
             return
-        closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        conn.add_on_close_callback(lambda *_: closed.done() or closed.set_result(None))
+        closed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        conn.add_on_close_callback(_resolver(closed))
         if not conn.is_closing:
             conn.close()
         try:

@@ -25,7 +25,7 @@ from django_onestep.core.errors import ConfigurationError, ConnectorOperation, M
 
 from .rabbitmq_wire import encode_envelope
 from .sqs_delivery import MAX_VISIBILITY_S, SQSDelivery
-from .sqs_errors import secret_tokens, to_connector_error
+from .sqs_errors import error_code, secret_tokens, to_connector_error
 from .sqs_leases import LeaseKeeper
 
 __all__ = ["SQSConnector", "SQSDelivery", "SQSQueue"]
@@ -34,6 +34,7 @@ logger = logging.getLogger("django_onestep.connectors.sqs")
 
 GroupId = str | Callable[[Envelope], str]
 _ON_FAIL = ("leave", "release", "delete")
+_SQS_DEFAULT_VISIBILITY_S = 30
 
 
 class SQSConnector:
@@ -217,14 +218,9 @@ class SQSQueue(Source, Sink):
         """Check the queue exists and start the delete flusher and the heartbeat."""
         if self._leases is not None and self._leases_loop is asyncio.get_running_loop():
             return
-        attributes = await self._call(
-            ConnectorOperation.OPEN,
-            "get_queue_attributes",
-            QueueUrl=self.url,
-            AttributeNames=["VisibilityTimeout"],
-        )
-        queue_visibility_s = int(attributes.get("Attributes", {}).get("VisibilityTimeout", 30))
-        visibility_s = self.visibility_timeout if self.visibility_timeout is not None else queue_visibility_s
+        visibility_s = self.visibility_timeout
+        if visibility_s is None:
+            visibility_s = await self._queue_visibility_s()
         extend_to_s = self.heartbeat_visibility_timeout or max(visibility_s, 2)
         # None means "on": beat three times per lease. 0 switches the heartbeat off.
         interval_s = self.heartbeat_interval_s if self.heartbeat_interval_s is not None else extend_to_s / 3
@@ -239,6 +235,23 @@ class SQSQueue(Source, Sink):
         self._leases_loop = asyncio.get_running_loop()
         self._leases.start()
         self._set_open_state(True)
+
+    async def _queue_visibility_s(self) -> int:
+        """The queue's own visibility timeout (also proves the queue exists at startup)."""
+        try:
+            response = await self.connector.call(
+                "get_queue_attributes", QueueUrl=self.url, AttributeNames=["VisibilityTimeout"]
+            )
+        except MissingExtraError:
+            raise
+        except Exception as exc:
+            if error_code(exc).lower() in ("accessdenied", "accessdeniedexception"):
+                # A role allowed to receive/delete but not to read attributes: assume
+                # SQS's default rather than refuse to start.
+                logger.warning("sqs %s: cannot read the visibility timeout, assuming 30 s", self.url)
+                return _SQS_DEFAULT_VISIBILITY_S
+            raise self._error(exc, ConnectorOperation.OPEN) from None
+        return int(response.get("Attributes", {}).get("VisibilityTimeout", _SQS_DEFAULT_VISIBILITY_S))
 
     async def fetch(self, limit: int) -> list[Delivery]:
         await self.open()

@@ -336,3 +336,22 @@ async def test_send_batch_publishes_everything_with_confirms(amqp_url: str, fore
     finally:
         await queue.close()
     foreign.delete(name)
+
+
+async def test_settling_twice_does_not_break_the_channel(amqp_url: str, foreign: Foreign) -> None:
+    name = unique("twice")
+    queue = RabbitMQConnector(amqp_url).queue(name, poll_interval_s=0.2)
+    try:
+        await queue.send_batch([Envelope(body=1), Envelope(body=2)])
+        first, second = await fetch_n(queue, 2)
+        channel = queue.session._consume_ch
+        await first.ack()
+        await first.ack()  # a second basic.ack of a tag would make the broker close the channel
+        await first.fail()
+        await asyncio.sleep(0.3)
+        assert channel.is_open and queue.session._consume_ch is channel
+        await second.ack()
+    finally:
+        await queue.close()
+    assert foreign.count(name) == 0
+    foreign.delete(name)

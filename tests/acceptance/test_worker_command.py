@@ -260,3 +260,16 @@ def test_tasks_declared_in_settings_run(manage) -> None:
     result = manage.run("onestep_worker", "--once", "--tasks", "declared_echo", env=env)
     assert result.returncode == 0, result.stderr
     assert list(Run.objects.values_list("task", "label")) == [("declared_echo", "d:1")]
+
+
+def test_work_past_the_shutdown_timeout_is_cancelled_and_retried(manage) -> None:
+    job_id = slow.enqueue({"label": "too-long", "sleep_s": 60})
+    worker = manage.start("onestep_worker", "--tasks", "slow", "--shutdown-timeout", "1")
+    worker.wait_for_output("slow started too-long")
+    started = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(60) == 0, worker.output()
+    assert time.monotonic() - started < 30
+    assert Run.objects.count() == 0
+    job = Job.objects.get(id=job_id)
+    assert (job.status, job.lease_owner) == ("queued", None)  # back in the queue, not lost

@@ -109,9 +109,21 @@ async def test_poison_message_is_dead_lettered_after_max_attempts_without_a_hot_
         assert letter.payload["payload"] == {"id": 1}
         assert letter.payload["failure"]["exception_type"] == "ValueError"
         assert letter.envelope.meta["original_attempts"] == 2
-        await letter.ack()
+        await letter.release_unstarted()  # back into the dead-letter queue, for the replay below
     finally:
         app.request_shutdown()
         await asyncio.wait_for(serving, 30)
+    # onestep's replay: dead queue (a Source) -> task source (a Sink), original attempts kept.
+    status = await app.replay_task_dead_letters("always_fails", limit=10)
+    assert (status["replayed_count"], status["failed_count"]) == (1, 0)
+    replayed = []
+    for _ in range(100):
+        replayed += await source.fetch(10)
+        if replayed:
+            break
+    assert [(d.payload, d.envelope.attempts) for d in replayed] == [({"id": 1}, 2)]
+    await replayed[0].ack()
+    await source.close()
+    await dead.close()
     assert queue_counts(amqp_url, name, f"{name}.dead", f"{name}.retry.200") == [0, 0, 0]
     delete_queues(amqp_url, name, f"{name}.dead", f"{name}.retry.200")

@@ -22,7 +22,7 @@ from typing import Any
 from .core.base import Delivery, Sink, Source
 from .core.envelope import Envelope
 from .core.errors import ConnectorOperation
-from .dbqueue.dbthread import DBThread
+from .dbqueue.dbthread import DBThread, acquire_thread, release_thread
 
 __all__ = ["DatabaseDeadLetters", "DeadLetterDelivery"]
 
@@ -68,7 +68,7 @@ class DatabaseDeadLetters(Source, Sink):
 
     def _db(self) -> DBThread:
         if self._thread is None:
-            self._thread = DBThread(self.using, "onestep-deadletters")
+            self._thread = acquire_thread(self.using, "write")
         return self._thread
 
     async def close(self) -> None:
@@ -76,7 +76,7 @@ class DatabaseDeadLetters(Source, Sink):
             import asyncio
 
             thread, self._thread = self._thread, None
-            await asyncio.to_thread(thread.close)
+            await asyncio.to_thread(release_thread, thread)
 
     # ----- sink -------------------------------------------------------------------
 

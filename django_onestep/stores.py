@@ -15,7 +15,7 @@ from typing import Any
 
 from . import jsoncodec
 from .core.errors import ConnectorOperation
-from .dbqueue.dbthread import DBThread
+from .dbqueue.dbthread import DBThread, acquire_thread, release_thread
 
 __all__ = ["DatabaseCursorStore", "DatabaseStateStore"]
 
@@ -58,13 +58,13 @@ class _OrmStore:
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         if self._thread is None:
-            self._thread = DBThread(self.using, f"onestep-{self.model_name.lower()}")
+            self._thread = acquire_thread(self.using, "write")
         return await self._thread.run(fn, *args, operation=ConnectorOperation.SEND, source_name=repr(self))
 
     async def close(self) -> None:
         if self._thread is not None:
             thread, self._thread = self._thread, None
-            await asyncio.to_thread(thread.close)
+            await asyncio.to_thread(release_thread, thread)
 
     # ----- sync API (caller's thread and transaction) ------------------------------
 

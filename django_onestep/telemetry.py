@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .core.errors import ConnectorOperation
-from .dbqueue.dbthread import DBThread
+from .dbqueue.dbthread import DBThread, acquire_thread, release_thread
 
 __all__ = ["DURATION_BUCKETS_S", "HeartbeatWriter", "MetricsRecorder", "histogram_percentile"]
 
@@ -155,7 +155,7 @@ class MetricsRecorder:
     # -- flushing -----------------------------------------------------------------------
     async def start(self) -> None:
         if self._loop_task is None:
-            self._thread = DBThread(self.using, "onestep-metrics")
+            self._thread = acquire_thread(self.using, "write")
             self._loop_task = asyncio.create_task(self._flush_loop(), name="onestep-metrics")
 
     async def stop(self) -> None:
@@ -168,7 +168,7 @@ class MetricsRecorder:
             await self.flush()
         if self._thread is not None:
             thread, self._thread = self._thread, None
-            await asyncio.to_thread(thread.close)
+            await asyncio.to_thread(release_thread, thread)
 
     async def _flush_loop(self) -> None:
         while True:
@@ -184,7 +184,7 @@ class MetricsRecorder:
         if not windows:
             return 0
         if self._thread is None:
-            self._thread = DBThread(self.using, "onestep-metrics")
+            self._thread = acquire_thread(self.using, "write")
         try:
             await self._thread.run(
                 self._flush_sync, windows, operation=ConnectorOperation.SEND, source_name="metrics"
@@ -285,7 +285,7 @@ class HeartbeatWriter:
         if self._loop_task is not None:
             return
         self.started_at = timezone.now()
-        self._thread = DBThread(self.using, "onestep-heartbeat")
+        self._thread = acquire_thread(self.using, "write")
         try:
             await self.beat()
         except Exception:
@@ -302,7 +302,7 @@ class HeartbeatWriter:
                 await self.beat(status="stopped")
         if self._thread is not None:
             thread, self._thread = self._thread, None
-            await asyncio.to_thread(thread.close)
+            await asyncio.to_thread(release_thread, thread)
 
     async def _beat_loop(self) -> None:
         while True:
@@ -318,7 +318,7 @@ class HeartbeatWriter:
             with contextlib.suppress(Exception):
                 in_flight = max(int(self.in_flight()), 0)
         if self._thread is None:
-            self._thread = DBThread(self.using, "onestep-heartbeat")
+            self._thread = acquire_thread(self.using, "write")
         await self._thread.run(
             self._beat_sync,
             status,

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..core.errors import ConnectorErrorKind, ConnectorOperation, ConnectorOperationError
 
-__all__ = ["DBThread", "wrap_db_error"]
+__all__ = ["DBThread", "acquire_thread", "release_thread", "wrap_db_error"]
 
 T = TypeVar("T")
 
@@ -80,8 +81,13 @@ class DBThread:
 
     def __init__(self, using: str, name: str) -> None:
         self.using = using
+        self.name = name
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
         return self._executor.submit(self._call, fn, *args)
@@ -124,3 +130,42 @@ class DBThread:
 
         with contextlib.suppress(Exception):
             connections[self.using].close()
+
+
+# ----- one claim thread and one write thread per database alias, shared -----------------
+#
+# Every DatabaseQueue, dead-letter sink, state store and telemetry writer of a process
+# uses these instead of threads (and connections) of its own: a worker with 30 tasks
+# holds two connections per database, not sixty. On SQLite both roles are one thread,
+# which is also what its single writer wants.
+
+_registry_lock = threading.Lock()
+_registry: dict[tuple[str, str], tuple[DBThread, int]] = {}
+
+
+def acquire_thread(using: str, role: str) -> DBThread:
+    """The shared ``role`` (``"claim"`` or ``"write"``) thread of ``using``; refcounted."""
+    from django.db import connections
+
+    if connections[using].vendor == "sqlite":
+        role = "write"
+    key = (using, role)
+    with _registry_lock:
+        thread, count = _registry.get(key, (None, 0))
+        if thread is None or thread.closed:
+            thread, count = DBThread(using, f"onestep-db-{using}-{role}"), 0
+        _registry[key] = (thread, count + 1)
+    return thread
+
+
+def release_thread(thread: DBThread) -> None:
+    """Drop one reference; the last one closes the thread and its connection."""
+    with _registry_lock:
+        for key, (candidate, count) in _registry.items():
+            if candidate is thread:
+                if count > 1:
+                    _registry[key] = (thread, count - 1)
+                    return
+                del _registry[key]
+                break
+    thread.close()

@@ -25,7 +25,7 @@ from ..core.envelope import Envelope
 from ..core.errors import ConfigurationError, ConnectorOperation
 from . import maintenance, upkeep
 from .claims import claim_rows, probe_due
-from .dbthread import DBThread
+from .dbthread import DBThread, acquire_thread, release_thread
 from .delivery import DatabaseDelivery
 from .enqueue import insert_job, insert_jobs, notify_enqueued, register_listener
 from .settle import SettleBatcher, SettleOp
@@ -181,13 +181,9 @@ class DatabaseQueue(Source, Sink):
 
     def _ensure_threads(self) -> tuple[DBThread, DBThread]:
         if self._claim_thread is None or self._ack_thread is None:
-            from django.db import connections
-
-            self._claim_thread = DBThread(self.using, f"onestep-db-{self.name}")
-            if connections[self.using].vendor == "sqlite":
-                self._ack_thread = self._claim_thread  # one writer, one connection
-            else:
-                self._ack_thread = DBThread(self.using, f"onestep-ack-{self.name}")
+            # shared per database alias; on SQLite claim and ack share one thread
+            self._claim_thread = acquire_thread(self.using, "claim")
+            self._ack_thread = acquire_thread(self.using, "write")
             self._settler = SettleBatcher(self._ack_thread, self.name, self._forget)
         return self._claim_thread, self._ack_thread
 
@@ -218,11 +214,14 @@ class DatabaseQueue(Source, Sink):
                     await delivery.release_unstarted()
         if self._settler is not None:
             await self._settler.wait_idle()
-        claim_thread, ack_thread = self._claim_thread, self._ack_thread
-        self._claim_thread = self._ack_thread = self._settler = None
-        for thread in {id(t): t for t in (claim_thread, ack_thread) if t is not None}.values():
-            await asyncio.to_thread(thread.close)
+        await self._release_threads()
         self._set_open_state(False)
+
+    async def _release_threads(self) -> None:
+        threads = [t for t in (self._claim_thread, self._ack_thread) if t is not None]
+        self._claim_thread = self._ack_thread = self._settler = None
+        for thread in threads:
+            await asyncio.to_thread(release_thread, thread)
 
     def wake(self) -> None:
         """Make a waiting ``fetch`` look again now (thread-safe)."""

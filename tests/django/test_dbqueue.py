@@ -198,8 +198,7 @@ async def abandon(queue: DatabaseQueue) -> None:
         task.cancel()
     await asyncio.gather(*queue._background, return_exceptions=True)
     queue._held.clear()
-    for thread in {id(t): t for t in (queue._claim_thread, queue._ack_thread) if t is not None}.values():
-        await asyncio.to_thread(thread.close)
+    await queue._release_threads()
 
 
 async def test_expired_lease_is_reclaimed_and_poisoned_after_max_deliveries() -> None:
@@ -329,3 +328,18 @@ def test_bad_arguments_name_the_problem() -> None:
     with pytest.raises(ValueError, match="pass delay_s or run_at, not both"):
         queue.send("x", delay_s=1, run_at=timezone.now())
     assert job_rows(queue.name) == []
+
+
+async def test_queues_share_one_claim_and_one_write_thread_per_database() -> None:
+    from django.db import connection
+
+    first, second = make_queue(), make_queue()
+    async with opened(first, second):
+        assert first._claim_thread is second._claim_thread
+        assert first._ack_thread is second._ack_thread
+        if connection.vendor == "sqlite":
+            assert first._claim_thread is first._ack_thread  # one writer, one connection
+        else:
+            assert first._claim_thread is not first._ack_thread
+        shared = first._ack_thread
+    assert shared is not None and shared.closed  # the last user closed it

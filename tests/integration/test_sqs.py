@@ -107,15 +107,27 @@ async def test_aws_cli_send_message_is_processed(
          "--message-body", '{"order_id": 42}'],
         check=True, env=env, capture_output=True, timeout=60,
     )  # fmt: skip
-    queue = connector.queue(url, wait_time_s=1)
+    from django_onestep.core.app import OneStepApp
+
+    queue = connector.queue(url, wait_time_s=1, delete_flush_interval_s=0.1)
     opened.append(queue)
-    (delivery,) = await fetch_n(queue, 1)
-    assert (delivery.payload, delivery.envelope.attempts, delivery.poison_reason) == (
-        {"order_id": 42},
-        0,
-        None,
-    )
-    await delivery.ack()
+    app = OneStepApp("h4b-awscli", shutdown_timeout_s=5)
+    handled: list[tuple[Any, int]] = []
+    done = asyncio.Event()
+
+    @app.task(source=queue)
+    async def record(ctx, payload):  # type: ignore[no-untyped-def]
+        handled.append((payload, ctx.current.attempts))
+        done.set()
+
+    serving = asyncio.create_task(app.serve())
+    try:
+        await asyncio.wait_for(done.wait(), 30)
+    finally:
+        app.request_shutdown()
+        await asyncio.wait_for(serving, 30)
+    assert handled == [({"order_id": 42}, 0)]
+    assert await counts(connector, url) == (0, 0)  # acked = deleted
 
 
 async def test_retry_uses_visibility_and_attempts_follow_receive_count(

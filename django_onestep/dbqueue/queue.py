@@ -53,6 +53,20 @@ def _positive(name: str, value: Any, *, allow_none: bool = False) -> Any:
     return value
 
 
+def _refuse_event_loop(method: str) -> None:
+    """The sync enqueue uses the ORM: say what to do instead of Django's generic error."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    if os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE"):
+        return
+    raise TypeError(
+        f"DatabaseQueue.{method}() is synchronous (it writes in the caller's transaction); "
+        "in async code use 'await queue.publish(payload, ...)' or 'await task.aenqueue(payload)'"
+    )
+
+
 class DatabaseQueue(Source, Sink):
     """A Source and Sink over ``django_onestep.models.Job`` rows with ``queue=name``.
 
@@ -127,10 +141,12 @@ class DatabaseQueue(Source, Sink):
         """
         if isinstance(payload_or_envelope, Envelope):
             return self.asend(payload_or_envelope, **options)
+        _refuse_event_loop("send")
         return insert_job(self.name, self.using, payload_or_envelope, **options)
 
     def enqueue(self, payload: Any, **options: Any) -> int:
         """Alias of the sync ``send(payload, ...)`` for code that prefers a verb."""
+        _refuse_event_loop("enqueue")
         return insert_job(self.name, self.using, payload, **options)
 
     def send_many(
@@ -142,6 +158,7 @@ class DatabaseQueue(Source, Sink):
         priority: int = 0,
     ) -> list[int]:
         """Bulk insert in the caller's transaction (batches of 500); returns the ids."""
+        _refuse_event_loop("send_many")
         return insert_jobs(self.name, self.using, payloads, delay_s=delay_s, run_at=run_at, priority=priority)
 
     async def asend(self, envelope: Envelope, **options: Any) -> int:

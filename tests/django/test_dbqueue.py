@@ -343,3 +343,12 @@ async def test_queues_share_one_claim_and_one_write_thread_per_database() -> Non
             assert first._claim_thread is not first._ack_thread
         shared = first._ack_thread
     assert shared is not None and shared.closed  # the last user closed it
+
+
+async def test_sync_send_in_async_code_says_what_to_use() -> None:
+    queue = make_queue()
+    with pytest.raises(TypeError, match=r"in async code use 'await queue.publish"):
+        queue.send({"x": 1})
+    with pytest.raises(TypeError, match=r"DatabaseQueue.send_many\(\) is synchronous"):
+        queue.send_many([1])
+    assert await orm(job_rows)(queue.name) == []

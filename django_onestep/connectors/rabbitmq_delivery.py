@@ -103,11 +103,20 @@ class RabbitMQDelivery(Delivery):
             )
             return
         properties = queue.copy_properties(item.properties, attempts=self.envelope.attempts + 1)
-        try:
-            if delay_s is not None and delay_s > 0:
+        routing_key = queue.name
+        if delay_s is not None and delay_s > 0:
+            try:
                 routing_key = await queue.retry_route(delay_bucket_ms(delay_s))
-            else:
-                routing_key = queue.name
+            except ConnectorOperationError as exc:
+                if exc.retryable:
+                    self._settle("requeue")
+                    return
+                # e.g. no permission to declare "<queue>.retry.*": retry now rather than
+                # loop on a requeue that cannot count attempts (MaxAttempts still ends it).
+                logger.error(
+                    "rabbitmq %s: cannot declare a retry queue, retrying without delay: %s", queue.name, exc
+                )
+        try:
             await queue.publish_raw("", routing_key, item.body, properties, ConnectorOperation.RETRY)
         except ConnectorOperationError as exc:
             # Not republished: give the original back so it runs again (at-least-once).

@@ -355,3 +355,22 @@ async def test_settling_twice_does_not_break_the_channel(amqp_url: str, foreign:
         await queue.close()
     assert foreign.count(name) == 0
     foreign.delete(name)
+
+
+async def test_retry_queue_that_cannot_be_declared_falls_back_to_a_counted_retry(
+    amqp_url: str, foreign: Foreign
+) -> None:
+    name = unique("noretryq")
+    foreign.declare(f"{name}.retry.500")  # squatted with other arguments: our declaration gets 406
+    queue = RabbitMQConnector(amqp_url).queue(name, poll_interval_s=0.2)
+    try:
+        await queue.publish({"job": 1})
+        (delivery,) = await fetch_n(queue, 1)
+        await delivery.retry(delay_s=0.5)
+        (again,) = await fetch_n(queue, 1)  # not lost, not looping uncounted: attempts grew
+        assert (again.payload, again.envelope.attempts) == ({"job": 1}, 1)
+        await again.ack()
+    finally:
+        await queue.close()
+    assert foreign.count(name) == 0 and foreign.count(f"{name}.retry.500") == 0
+    foreign.delete(name, f"{name}.retry.500")

@@ -174,9 +174,9 @@ def test_rolled_back_enqueue_never_runs_committed_runs_once(manage: Any, tmp_pat
 
 def test_sigterm_finishes_in_flight_jobs_releases_the_rest_and_exits_0(manage: Any, tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
-    ids = DatabaseQueue("reliability-work").send_many([{"n": n, "sleep_s": 1.5} for n in range(10)])
+    ids = DatabaseQueue("reliability-work").send_many([{"n": n, "sleep_s": 3.0} for n in range(10)])
     worker = start_worker(manage, worker_env(log), "--tasks", "work", "--concurrency", "4")
-    poll(lambda: len(run_lines(log)) == 4, "four jobs in flight")
+    poll(lambda: len(run_lines(log)) >= 4, "four jobs in flight")
     worker.signal(signal.SIGTERM)
     assert worker.wait(60) == 0, worker.output()
     started = sorted(int(line.split()[0]) for line in run_lines(log))

@@ -29,13 +29,15 @@ _app: OneStepApp | None = None
 _UNSET: Any = object()
 
 
-def _project_app_class() -> type[OneStepApp]:
+def _project_app_class() -> Any:
     from .core.app import OneStepApp
 
-    class ProjectApp(OneStepApp):  # type: ignore[misc, valid-type]
+    class ProjectApp(OneStepApp):
         """A OneStepApp whose tasks default to ``ONESTEP["DEFAULT_RETRY"]``."""
 
-        default_retry: Any = None
+        def __init__(self, *args: Any, default_retry: Any = None, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.default_retry = default_retry
 
         def task(self, *args: Any, retry: Any = _UNSET, **kwargs: Any) -> Any:
             if retry is _UNSET:
@@ -53,13 +55,13 @@ def build_project_app() -> OneStepApp:
 
     conf = get_settings()
     cls = _project_app_class()
-    app = cls(
+    app: OneStepApp = cls(
         conf.APP_NAME,
         config=dict(conf.CONFIG),
         state=build_state_store(conf.STATE),
         shutdown_timeout_s=conf.SHUTDOWN_TIMEOUT_S,
+        default_retry=build_retry_policy(conf.DEFAULT_RETRY),
     )
-    app.default_retry = build_retry_policy(conf.DEFAULT_RETRY)
     apply_django_defaults(app)
     return app
 

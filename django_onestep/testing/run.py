@@ -59,7 +59,7 @@ def _collector(app: Any) -> _Collector:
         collector = _Collector()
         app.on_event(collector)
         app._django_onestep_test_collector = collector
-    return collector  # type: ignore[no-any-return]
+    return collector
 
 
 def _resolve_app(app: Any) -> Any:

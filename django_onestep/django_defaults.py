@@ -6,7 +6,6 @@ defaults to apps that users build themselves.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -118,11 +117,3 @@ def apply_django_defaults(app: OneStepApp) -> OneStepApp:
     connect_app_signals(app)
     setattr(app, _APPLIED_MARKER, True)
     return app
-
-
-def in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True

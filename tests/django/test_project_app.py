@@ -128,3 +128,23 @@ def test_defaults_keep_what_a_user_app_set() -> None:
 def test_unknown_module_attribute() -> None:
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         project.nope  # noqa: B018
+
+
+def test_sync_handlers_run_between_close_old_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    import django.db
+
+    calls: list[str] = []
+    monkeypatch.setattr(django.db, "close_old_connections", lambda: calls.append("close"))
+
+    assert run_with_fresh_connections(lambda: calls.append("handler") or 42) == 42
+    assert calls == ["close", "handler", "close"]
+
+    calls.clear()
+
+    def boom() -> None:
+        calls.append("handler")
+        raise KeyError("x")
+
+    with pytest.raises(KeyError):
+        run_with_fresh_connections(boom)
+    assert calls == ["close", "handler", "close"]

@@ -98,6 +98,7 @@ class SQSConnector:
         wait_time_s: int = 20,
         visibility_timeout: int | None = None,
         batch_size: int = 10,
+        receive_batches: int = 4,
         poll_interval_s: float = 0.0,
         message_group_id: GroupId | None = None,
         message_group_field: str | None = None,
@@ -114,6 +115,7 @@ class SQSConnector:
             "wait_time_s": (wait_time_s, 0, 20),
             "batch_size": (batch_size, 1, 10),
             "delete_batch_size": (delete_batch_size, 1, 10),
+            "receive_batches": (receive_batches, 1, 10),
         }
         if visibility_timeout is not None:
             ints["visibility_timeout"] = (visibility_timeout, 0, MAX_VISIBILITY_S)
@@ -151,6 +153,7 @@ class SQSConnector:
             wait_time_s=wait_time_s,
             visibility_timeout=visibility_timeout,
             batch_size=batch_size,
+            receive_batches=receive_batches,
             poll_interval_s=float(poll_interval_s),
             message_group_id=message_group_id,
             message_group_field=message_group_field,
@@ -179,6 +182,7 @@ class SQSQueue(Source, Sink):
         self.wait_time_s: int = settings["wait_time_s"]
         self.visibility_timeout: int | None = settings["visibility_timeout"]
         self.batch_size = settings["batch_size"]
+        self.receive_batches: int = settings["receive_batches"]
         self.poll_interval_s = settings["poll_interval_s"]
         self.message_group_id: GroupId | None = settings["message_group_id"]
         self.message_group_field: str | None = settings["message_group_field"]
@@ -255,18 +259,40 @@ class SQSQueue(Source, Sink):
 
     async def fetch(self, limit: int) -> list[Delivery]:
         await self.open()
+        first = await self._receive(min(limit, self.batch_size), self.wait_time_s)
+        deliveries = self._track(first)
+        # A full first batch means more is waiting: get the rest of ``limit`` with parallel
+        # receives that do not wait, instead of one round trip per ten messages.
+        sizes: list[int] = []
+        remaining = limit - len(deliveries)
+        while len(first) == self.batch_size and remaining > 0 and len(sizes) < self.receive_batches - 1:
+            sizes.append(min(remaining, self.batch_size))
+            remaining -= sizes[-1]
+        if sizes:
+            results = await asyncio.gather(*(self._receive(n, 0) for n in sizes), return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    logger.warning("sqs %s: an extra receive failed: %s", self.url, result)
+                    continue
+                deliveries += self._track(result)
+        return deliveries
+
+    async def _receive(self, max_messages: int, wait_time_s: int) -> list[dict[str, Any]]:
         params: dict[str, Any] = {
             "QueueUrl": self.url,
-            "MaxNumberOfMessages": max(1, min(limit, self.batch_size)),
-            "WaitTimeSeconds": self.wait_time_s,
+            "MaxNumberOfMessages": max(1, max_messages),
+            "WaitTimeSeconds": wait_time_s,
             "AttributeNames": ["All"],
             "MessageAttributeNames": ["All"],
         }
         if self.visibility_timeout is not None:
             params["VisibilityTimeout"] = self.visibility_timeout
         response = await self._call(ConnectorOperation.FETCH, "receive_message", **params)
+        return list(response.get("Messages", []))
+
+    def _track(self, messages: list[dict[str, Any]]) -> list[Delivery]:
         deliveries: list[Delivery] = []
-        for message in response.get("Messages", []):
+        for message in messages:
             delivery = SQSDelivery(self, message)
             self.leases.track(delivery.message_id, delivery.receipt_handle)
             deliveries.append(delivery)

@@ -20,7 +20,8 @@ from .sqs import SQSConnector, SQSQueue
 __all__ = ["register"]
 
 _QUEUE_FIELDS = frozenset({
-    "url", "connector", "wait_time_s", "visibility_timeout", "batch_size", "poll_interval_s", "message_group_id",
+    "url", "connector", "wait_time_s", "visibility_timeout", "batch_size", "receive_batches", "poll_interval_s",
+    "message_group_id",
     "message_group_field", "on_fail", "delete_batch_size", "delete_flush_interval_s", "heartbeat_interval_s",
     "heartbeat_visibility_timeout",
 })  # fmt: skip

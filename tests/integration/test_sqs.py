@@ -361,3 +361,18 @@ def test_yaml_resource_types_build_queues() -> None:
     spec["resources"]["jobs"]["batch_size"] = 50
     with pytest.raises(ConfigurationError, match=r"resources\.jobs: batch_size"):
         yaml_resources.build_resources(spec)
+
+
+async def test_a_full_first_batch_is_topped_up_by_parallel_receives(
+    connector: SQSConnector, opened: list[SQSQueue]
+) -> None:
+    url = await make_queue(connector)
+    queue = connector.queue(url, wait_time_s=1, receive_batches=4, heartbeat_interval_s=0)
+    single = connector.queue(url, wait_time_s=1, receive_batches=1, heartbeat_interval_s=0)
+    opened += [queue, single]
+    await queue.send_batch([Envelope(body=i) for i in range(60)])
+    got = await queue.fetch(40)  # one long poll returned 10, three more receives did not wait
+    ids = [d.payload for d in got]
+    assert len(ids) == len(set(ids)) and 10 < len(ids) <= 40
+    assert len(await single.fetch(40)) <= 10  # onestep's behaviour: one receive per fetch
+    assert len(await queue.fetch(5)) <= 5  # never more than the runner asked for

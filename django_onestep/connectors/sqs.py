@@ -35,6 +35,7 @@ logger = logging.getLogger("django_onestep.connectors.sqs")
 GroupId = str | Callable[[Envelope], str]
 _ON_FAIL = ("leave", "release", "delete")
 _SQS_DEFAULT_VISIBILITY_S = 30
+_FETCH_BACKOFF_CAP_S = 30.0
 
 
 class SQSConnector:
@@ -192,6 +193,7 @@ class SQSQueue(Source, Sink):
         self.delete_flush_interval_s: float = settings["delete_flush_interval_s"]
         self.heartbeat_interval_s: float | None = settings["heartbeat_interval_s"]
         self.heartbeat_visibility_timeout: int | None = settings["heartbeat_visibility_timeout"]
+        self._fetch_failures = 0
         self._leases: LeaseKeeper | None = None
         self._leases_loop: asyncio.AbstractEventLoop | None = None
 
@@ -200,6 +202,10 @@ class SQSQueue(Source, Sink):
 
     def _error(self, exc: BaseException, op: ConnectorOperation) -> Exception:
         delay_s = max(self.poll_interval_s, 1.0)
+        if op is ConnectorOperation.FETCH:
+            # Consecutive failed receives back off exponentially (1 s doubling to 30 s).
+            self._fetch_failures += 1
+            delay_s = min(_FETCH_BACKOFF_CAP_S, delay_s * 2 ** (self._fetch_failures - 1))
         return to_connector_error(
             exc, operation=op, source_name=self.name, tokens=self.connector.tokens, retry_delay_s=delay_s
         )
@@ -288,6 +294,7 @@ class SQSQueue(Source, Sink):
         if self.visibility_timeout is not None:
             params["VisibilityTimeout"] = self.visibility_timeout
         response = await self._call(ConnectorOperation.FETCH, "receive_message", **params)
+        self._fetch_failures = 0
         return list(response.get("Messages", []))
 
     def _track(self, messages: list[dict[str, Any]]) -> list[Delivery]:

@@ -282,6 +282,12 @@ async def test_unreachable_endpoint_is_retryable_and_hides_secrets() -> None:
     assert info.value.kind is ConnectorErrorKind.DISCONNECTED and info.value.retryable
     text = f"{info.value} {info.value.cause!r}"
     assert "topsecretvalue" not in text and "AKIDSECRET1" not in text
+    delays = []
+    for _ in range(3):  # the queue object is reused: consecutive receive failures back off
+        with pytest.raises(ConnectorOperationError) as info:
+            await queue._receive(1, 0)
+        delays.append(info.value.retry_delay_s)
+    assert delays == [1.0, 2.0, 4.0]
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ def test_worker_survives_a_broker_restart_and_drains_the_queue(
 ) -> None:
     queue, out, log = f"restart-{uuid.uuid4().hex[:8]}", tmp_path / "handled.txt", tmp_path / "worker.log"
     publish_ids(broker.url, queue, range(600))
-    env = {"H4B_AMQP_URL": broker.url, "H4B_QUEUE": queue, "H4B_OUT": str(out), "H4B_WORK_S": "0.05"}
+    env = {"H4B_AMQP_URL": broker.url, "H4B_QUEUE": queue, "H4B_OUT": str(out), "H4B_WORK_S": "0.1"}
     worker = start_worker(env, log)
     try:
         wait_until(lambda: len(records(out)) >= 50, 120, "the worker to make progress")

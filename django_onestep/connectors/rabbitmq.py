@@ -22,8 +22,8 @@ from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import (
     ConfigurationError,
-    ConnectorErrorKind,
     ConnectorOperation,
+    ConnectorOperationError,
     MissingExtraError,
 )
 
@@ -197,12 +197,10 @@ class RabbitMQQueue(Source, Sink):
 
         A broker that is merely down does not: fetch keeps reconnecting with backoff.
         """
-        from django_onestep.core.errors import ConnectorOperationError
-
         try:
             await self.session.connect()
         except ConnectorOperationError as exc:
-            if exc.kind in (ConnectorErrorKind.MISCONFIGURED, ConnectorErrorKind.PERMANENT):
+            if not exc.retryable:
                 raise
             logger.warning(
                 "rabbitmq queue %s: broker not reachable at startup, will retry: %s", self.name, exc

@@ -374,3 +374,40 @@ async def test_retry_queue_that_cannot_be_declared_falls_back_to_a_counted_retry
         await queue.close()
     assert foreign.count(name) == 0 and foreign.count(f"{name}.retry.500") == 0
     foreign.delete(name, f"{name}.retry.500")
+
+
+async def test_quorum_delivery_limit_bounds_a_crash_loop_as_documented(
+    amqp_url: str, foreign: Foreign
+) -> None:
+    name = unique("quorum")
+    connector = RabbitMQConnector(amqp_url)
+    crashed = connector.queue(f"{name}.crashed", poll_interval_s=0.2)
+    arguments = {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": 1,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": f"{name}.crashed",
+    }
+    queue = connector.queue(name, arguments=arguments, poll_interval_s=0.2)
+    try:
+        await crashed.open()
+        await queue.publish({"a": 1})
+        deliveries = 0
+        for _ in range(3):
+            got = []
+            for _ in range(10):  # up to ~2 s
+                got = await queue.fetch(1)
+                if got:
+                    break
+            if not got:
+                break
+            deliveries += 1
+            await queue.session.close()  # the worker "crashes" with the message unacked
+        assert deliveries == 2  # the first delivery + x-delivery-limit redeliveries
+        (moved,) = await fetch_n(crashed, 1)
+        assert moved.payload == {"a": 1}
+        await moved.ack()
+    finally:
+        await queue.close()
+        await crashed.close()
+    foreign.delete(name, f"{name}.crashed")

@@ -382,3 +382,19 @@ async def test_a_full_first_batch_is_topped_up_by_parallel_receives(
     assert len(ids) == len(set(ids)) and 10 < len(ids) <= 40
     assert len(await single.fetch(40)) <= 10  # onestep's behaviour: one receive per fetch
     assert len(await queue.fetch(5)) <= 5  # never more than the runner asked for
+
+
+@pytest.mark.parametrize(
+    ("on_fail", "expected"), [("leave", (0, 1)), ("release", (1, 0)), ("delete", (0, 0))]
+)
+async def test_on_fail_without_a_dead_letter_sink(
+    connector: SQSConnector, opened: list[SQSQueue], on_fail: str, expected: tuple[int, int]
+) -> None:
+    url = await make_queue(connector, VisibilityTimeout="60")
+    queue = connector.queue(url, wait_time_s=0, on_fail=on_fail, heartbeat_interval_s=0)
+    opened.append(queue)
+    await queue.publish({"x": 1})
+    (delivery,) = await fetch_n(queue, 1)
+    await delivery.fail(RuntimeError("boom"))
+    await queue.leases.flush()
+    assert await counts(connector, url) == expected  # (visible, in flight)

@@ -8,7 +8,8 @@ Prints, for N no-op jobs drained by one worker process running the real runtime
 
 * enqueue rate: ``queue.send_many`` (bulk, batches of 500) and ``queue.send`` (one
   INSERT per job, autocommit);
-* drain throughput, worker CPU per task and peak RSS;
+* drain throughput, worker CPU per task and peak RSS (concurrency 300 = three claim
+  batches of 100 in flight, so claims and acks overlap execution);
 * enqueue-to-start latency p50/p99 while a producer sends 500 jobs/s, one at a time;
 * idle CPU of the waiting worker (% of one core over a few seconds).
 
@@ -219,7 +220,7 @@ def main() -> None:
     )
     parser.add_argument("--db", choices=["sqlite", "mariadb"], default="sqlite")
     parser.add_argument("--n", type=int, default=20000)
-    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rate", type=int, default=500)

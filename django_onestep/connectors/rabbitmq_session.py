@@ -84,6 +84,7 @@ class AmqpSession:
         self.tokens = tokens
         self._conn: Any = None
         self._conn_lock: asyncio.Lock | None = None
+        self._publish_lock: asyncio.Lock | None = None
         self._consume_ch: Any = None
         self._publish_ch: Any = None
         self._closed_futures: dict[int, asyncio.Future[BaseException]] = {}
@@ -244,6 +245,7 @@ class AmqpSession:
         if self._consume_ch is not None and self._consume_ch.is_open:
             return self._consume_ch
         conn = await self._connection(ConnectorOperation.FETCH)
+        channel = None
         try:
             channel = await self._channel(conn)
             await self._rpc(channel, channel.basic_qos, prefetch_count=self.prefetch)
@@ -256,6 +258,9 @@ class AmqpSession:
             )
             await self._wait(channel, consumed)
         except Exception as exc:
+            # A half-set-up consumer must not keep messages unacked on a channel we dropped.
+            if channel is not None and channel.is_open:
+                channel.close()
             raise self._error(exc, ConnectorOperation.FETCH) from None
         self._consume_ch = channel
         return channel
@@ -294,30 +299,35 @@ class AmqpSession:
         return channel is self._consume_ch and channel is not None and channel.is_open
 
     # ------------------------------------------------------------------ publisher
-    async def _publisher(self, op: ConnectorOperation) -> Any:
+    async def _publisher(self, op: ConnectorOperation) -> tuple[Any, ConfirmTracker]:
+        """The publisher channel and its confirm tracker (opened once, even under concurrency)."""
         if self._publish_ch is not None and self._publish_ch.is_open:
-            return self._publish_ch
-        conn = await self._connection(op)
-        confirms = ConfirmTracker(
-            lambda: self._error(
-                RuntimeError("broker nacked the publish"),
-                ConnectorOperation.SEND,
-                kind=ConnectorErrorKind.TRANSIENT,
-            )
-        )
-        try:
-            channel = await self._channel(conn)
-            if self.publisher_confirms:
-                selected: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-                channel.confirm_delivery(
-                    ack_nack_callback=confirms.on_confirm,
-                    callback=_resolver(selected),
+            return self._publish_ch, self._confirms
+        if self._publish_lock is None:
+            self._publish_lock = asyncio.Lock()
+        async with self._publish_lock:
+            if self._publish_ch is not None and self._publish_ch.is_open:
+                return self._publish_ch, self._confirms
+            conn = await self._connection(op)
+            confirms = ConfirmTracker(
+                lambda: self._error(
+                    RuntimeError("broker nacked the publish"),
+                    ConnectorOperation.SEND,
+                    kind=ConnectorErrorKind.TRANSIENT,
                 )
-                await self._wait(channel, selected)
-        except Exception as exc:
-            raise self._error(exc, op) from None
-        self._publish_ch, self._confirms = channel, confirms
-        return channel
+            )
+            try:
+                channel = await self._channel(conn)
+                if self.publisher_confirms:
+                    selected: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                    channel.confirm_delivery(
+                        ack_nack_callback=confirms.on_confirm, callback=_resolver(selected)
+                    )
+                    await self._wait(channel, selected)
+            except Exception as exc:
+                raise self._error(exc, op) from None
+            self._publish_ch, self._confirms = channel, confirms
+            return channel, confirms
 
     async def publish(
         self, exchange: str, routing_key: str, body: bytes, properties: Any, op: ConnectorOperation
@@ -328,8 +338,7 @@ class AmqpSession:
         self, exchange: str, routing_key: str, messages: list[tuple[bytes, Any]], op: ConnectorOperation
     ) -> None:
         """Publish all, then wait for every confirm (pipelined: one round trip per batch)."""
-        channel = await self._publisher(op)
-        confirms = self._confirms
+        channel, confirms = await self._publisher(op)
         gathered: asyncio.Future[Any] | None = None
         try:
             futures = []
@@ -355,7 +364,7 @@ class AmqpSession:
         """Declare (at most every few minutes) the TTL'd queue for one delay bucket."""
         name = retry_queue_name(self.topology.name, delay_ms)
         declared_at = self._retry_declared_at.get(delay_ms)
-        channel = await self._publisher(ConnectorOperation.RETRY)
+        channel, _confirms = await self._publisher(ConnectorOperation.RETRY)
         if declared_at is not None and time.monotonic() - declared_at < _RETRY_REDECLARE_AFTER_S:
             return name
         arguments = retry_queue_arguments(self.topology.name, delay_ms)

@@ -411,3 +411,18 @@ async def test_quorum_delivery_limit_bounds_a_crash_loop_as_documented(
         await queue.close()
         await crashed.close()
     foreign.delete(name, f"{name}.crashed")
+
+
+async def test_concurrent_first_sends_share_one_confirming_channel(amqp_url: str, foreign: Foreign) -> None:
+    name = unique("race")
+    queue = RabbitMQConnector(amqp_url).queue(name, publish_timeout_s=10)
+    try:
+        # Eight handlers emitting at once right after startup: one publisher channel is
+        # opened and every send gets its own confirm.
+        await asyncio.wait_for(asyncio.gather(*(queue.publish({"i": i}) for i in range(8))), 10)
+        assert foreign.count(name) == 8
+        open_channels = [ch for ch in queue.session._conn._channels.values() if ch.is_open]  # pika internals
+        assert open_channels == [queue.session._publish_ch]  # not one leaked channel per early sender
+    finally:
+        await queue.close()
+    foreign.delete(name)

@@ -352,3 +352,66 @@ async def test_sync_send_in_async_code_says_what_to_use() -> None:
     with pytest.raises(TypeError, match=r"DatabaseQueue.send_many\(\) is synchronous"):
         queue.send_many([1])
     assert await orm(job_rows)(queue.name) == []
+
+
+def _dead_letter_envelope(payload: object) -> Envelope:
+    failure = {"kind": "error", "exception_type": "KeyError", "message": "'sku'", "traceback": "tb"}
+    return Envelope(
+        body={"payload": payload, "failure": failure},
+        meta={"app": "a", "task": "t", "source": "q", "original_meta": {}, "original_attempts": 0},
+    )
+
+
+async def test_dead_letter_is_written_once_and_never_after_a_lost_lease() -> None:
+    from django_onestep.dead_letters import DatabaseDeadLetters
+    from django_onestep.models import DeadLetter
+
+    name = unique_name()
+    await orm(DatabaseQueue(name).send_many)(["kept", "stolen"])
+    sink = DatabaseDeadLetters(task="t")
+    worker = make_queue(name, lease_s=0.3)
+    other = make_queue(name)
+    async with opened(worker, other):
+        kept, stolen = await fetch_until(worker, 2)
+        assert await kept.fail_to_dead_letter(sink, _dead_letter_envelope("kept")) is True
+        assert await kept.fail_to_dead_letter(sink, _dead_letter_envelope("kept")) is True  # settled: no-op
+        await abandon(worker)  # the worker stalls; its lease on "stolen" runs out
+        await asyncio.sleep(0.4)
+        (again,) = await fetch_until(other, 1)
+        assert again.job_id == stolen.job_id
+        worker._ensure_threads()
+        assert await stolen.fail_to_dead_letter(sink, _dead_letter_envelope("stolen")) is True
+        assert stolen.settled is False  # fenced out: nothing written
+        await again.ack()
+    await sink.close()
+    rows = await orm(lambda: list(DeadLetter.objects.values_list("payload", "job_id", "exception_type")))()
+    assert rows == [("kept", kept.job_id, "KeyError")]
+    statuses = [(r["payload"], r["status"], r["last_error"]) for r in await orm(job_rows)(name)]
+    assert statuses == [("kept", "dead", "KeyError: 'sku'"), ("stolen", "done", "")]
+
+
+def test_concurrent_sends_with_one_dedupe_key_make_one_job() -> None:
+    import threading
+
+    from django.db import connections
+
+    queue = make_queue()
+    ids: list[int] = []
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            ids.append(queue.send({"x": 1}, dedupe_key="same"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert len(set(ids)) == 1 and len(ids) == 8
+    assert [r["id"] for r in job_rows(queue.name)] == ids[:1]

@@ -231,6 +231,8 @@ class SQSQueue(Source, Sink):
         visibility_s = self.visibility_timeout
         if visibility_s is None:
             visibility_s = await self._queue_visibility_s()
+            if self._leases is not None and self._leases_loop is asyncio.get_running_loop():
+                return  # a concurrent open() finished first: keep its flusher and heartbeat
         extend_to_s = self.heartbeat_visibility_timeout or max(visibility_s, 2)
         # None means "on": beat three times per lease. 0 switches the heartbeat off.
         interval_s = self.heartbeat_interval_s if self.heartbeat_interval_s is not None else extend_to_s / 3

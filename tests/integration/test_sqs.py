@@ -398,3 +398,15 @@ async def test_on_fail_without_a_dead_letter_sink(
     await delivery.fail(RuntimeError("boom"))
     await queue.leases.flush()
     assert await counts(connector, url) == expected  # (visible, in flight)
+
+
+async def test_concurrent_opens_start_one_flusher_and_heartbeat(
+    connector: SQSConnector, opened: list[SQSQueue]
+) -> None:
+    url = await make_queue(connector)
+    queue = connector.queue(url, wait_time_s=0)
+    opened.append(queue)
+    before = {t for t in asyncio.all_tasks() if t.get_name().startswith("sqs-")}
+    await asyncio.gather(*(queue.open() for _ in range(5)))
+    started = {t for t in asyncio.all_tasks() if t.get_name().startswith("sqs-")} - before
+    assert sorted(t.get_name().split()[0] for t in started) == ["sqs-deletes", "sqs-heartbeat"]

@@ -70,8 +70,13 @@ class SQSConnector:
         except ImportError:
             raise MissingExtraError("boto3", "sqs") from None
         options = dict(self.options)
+        # read_timeout above the longest long poll (20 s) but far below botocore's 60 s, so
+        # a silently dead connection is noticed quickly; options={"config": Config(...)} wins.
         config = Config(
-            max_pool_connections=self.max_threads, retries={"mode": "standard", "max_attempts": 3}
+            max_pool_connections=self.max_threads,
+            retries={"mode": "standard", "max_attempts": 3},
+            connect_timeout=10,
+            read_timeout=30,
         )
         if "config" in options:
             config = config.merge(options.pop("config"))

@@ -69,13 +69,8 @@ def _read_reply_entries(reply: Any) -> list[Any]:
 
 
 def _nested(entries: Any) -> bool:
-    # redis-py's RESP3 callback wraps the entry list once more in some versions
-    return (
-        bool(entries)
-        and isinstance(entries[0], list)
-        and bool(entries[0])
-        and isinstance(entries[0][0], list)
-    )
+    # redis-py's RESP3 callback wraps the entry list once more: [[(id, fields), ...]]
+    return bool(entries) and isinstance(entries[0], list | tuple) and isinstance(entries[0][0], list | tuple)
 
 
 class RedisStream(Source, Sink):

@@ -335,3 +335,74 @@ async def test_missing_redis_library_names_the_extra(monkeypatch: pytest.MonkeyP
     stream = RedisConnector("redis://localhost/0").stream("s")
     with pytest.raises(MissingExtraError, match=r"pip install 'django-onestep\[redis\]'"):
         await stream.fetch(1)
+
+
+@pytest.mark.parametrize("options", [{"protocol": 2}, {"protocol": 3}, {"decode_responses": True}])
+async def test_client_protocols_and_a_deleted_stream(redis_url: str, options: dict[str, Any]) -> None:
+    connector = RedisConnector(redis_url, options=options)
+    stream = connector.stream(unique(), start_id="0", poll_interval_s=0.1)
+    await stream.publish_many([{"n": 1}, {"n": 2}])
+    first = await stream.fetch(10)
+    assert [d.payload for d in first] == [{"n": 1}, {"n": 2}]
+    await first[0].ack()
+    await first[1].retry(delay_s=0.05)
+    again: list[Any] = []
+    for _ in range(20):
+        again = await stream.fetch(10)
+        if again:
+            break
+    assert [(d.payload, d.envelope.attempts) for d in again] == [({"n": 2}, 1)]
+    await again[0].ack()
+    # someone deletes the stream (and its group) while we run: transient, then recreated
+    client = await connector.acquire()
+    await client.delete(stream.name)
+    await connector.release()
+    with pytest.raises(ConnectorOperationError) as info:
+        await stream.fetch(1)
+    assert info.value.kind is ConnectorErrorKind.TRANSIENT
+    await stream.publish({"n": 3})
+    later: list[Any] = []
+    for _ in range(20):
+        later = await stream.fetch(10)
+        if later:
+            break
+    assert [d.payload for d in later] == [{"n": 3}]
+    await later[0].ack()
+    await connector.close()
+
+
+def test_yaml_resource_types_build_streams() -> None:
+    from django_onestep.core.yaml_resources import build_resources
+
+    built = build_resources(
+        {
+            "resources": {
+                "redis": {"type": "redis", "url": "redis://:pw@localhost:6379/0"},
+                "jobs": {
+                    "type": "redis_stream",
+                    "connector": "redis",
+                    "stream": "jobs-stream",
+                    "group": "workers",
+                    "consumer": "pod-1",
+                    "batch_size": 50,
+                    "maxlen": 1000,
+                    "claim_idle_s": 60,
+                    "max_deliveries": None,
+                },
+            }
+        }
+    )
+    jobs = built["jobs"]
+    assert isinstance(jobs, RedisStream)
+    assert (jobs.name, jobs.group, jobs.consumer, jobs.batch_size) == ("jobs-stream", "workers", "pod-1", 50)
+    assert (jobs.options.maxlen, jobs.options.claim_idle_s, jobs.options.max_deliveries) == (1000, 60.0, None)
+    assert repr(built["redis"]) == "RedisConnector('redis://:***@localhost:6379/0')"
+    with pytest.raises(ConfigurationError, match=r"resources\.jobs: unknown key\(s\) prefetch"):
+        build_resources(
+            {
+                "resources": {
+                    "redis": {"type": "redis", "url": "redis://localhost/0"},
+                    "jobs": {"type": "redis_stream", "connector": "redis", "prefetch": 5},
+                }
+            }
+        )

@@ -15,13 +15,18 @@ _ARITY_CACHE: dict[int, tuple[Callable[..., Any], int | None]] = {}
 
 def positional_arity(func: Callable[..., Any]) -> int | None:
     """Number of positional parameters of ``func``; None when it takes ``*args`` or is opaque."""
+    if inspect.ismethod(func):
+        # A bound method is a new object on every attribute access (``policy.on_error``):
+        # cache its function instead and drop ``self``.
+        arity = positional_arity(func.__func__)
+        return None if arity is None else max(arity - 1, 0)
     cached = _ARITY_CACHE.get(id(func))
     if cached is not None and cached[0] is func:
         return cached[1]
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError):
-        arity: int | None = None
+        arity = None
     else:
         arity = 0
         for parameter in signature.parameters.values():

@@ -8,7 +8,6 @@ attempt and, for a delay, schedules it without holding a concurrency slot);
 
 from __future__ import annotations
 
-import inspect
 import math
 import random
 import traceback as traceback_module
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
+from .callbacks import positional_arity
 from .envelope import Envelope
 
 __all__ = [
@@ -195,27 +195,12 @@ class ByFailureKind:
         return resolve_retry_action(policy, envelope, exc, failure)
 
 
-def _positional_arity(func: Callable[..., object]) -> int | None:
-    """Number of positional parameters, or None when it takes ``*args`` or is opaque."""
-    try:
-        signature = inspect.signature(func)
-    except (TypeError, ValueError):
-        return None
-    count = 0
-    for parameter in signature.parameters.values():
-        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
-            return None
-        if parameter.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
-            count += 1
-    return count
-
-
 def resolve_retry_action(
     policy: RetryPolicy, envelope: Envelope, exc: Exception, failure: FailureInfo
 ) -> RetryAction:
     """Ask ``policy``; a 2-argument ``on_error(envelope, exc)`` (older onestep) is accepted."""
     on_error = policy.on_error
-    arity = _positional_arity(on_error)
+    arity = positional_arity(on_error)
     if arity is not None and arity < 3:
         legacy: Callable[[Envelope, Exception], RetryAction] = on_error  # type: ignore[assignment]
         return legacy(envelope, exc)

@@ -92,13 +92,13 @@ async def latency(
 
 
 async def enqueue(
-    send_batch: Callable[[list[Envelope]], Awaitable[None]], n: int, chunk: int, parallel: int
+    send_many: Callable[[list[Envelope]], Awaitable[None]], n: int, chunk: int, parallel: int
 ) -> float:
     sem = asyncio.Semaphore(parallel)
 
     async def one(start: int) -> None:
         async with sem:
-            await send_batch([Envelope(body={"i": i}) for i in range(start, min(n, start + chunk))])
+            await send_many([Envelope(body={"i": i}) for i in range(start, min(n, start + chunk))])
 
     started = time.perf_counter()
     await asyncio.gather(*(one(s) for s in range(0, n, chunk)))
@@ -111,7 +111,7 @@ async def bench_rabbitmq(url: str, n: int, concurrency: int, rate: float, second
     rmq = RabbitMQConnector(url)
     name = f"bench-{uuid.uuid4().hex[:8]}"
     producer = rmq.queue(name)
-    enqueue_rate = await enqueue(producer.send_batch, n, chunk=1000, parallel=1)
+    enqueue_rate = await enqueue(producer.send_many, n, chunk=1000, parallel=1)
     throughput = await drain(
         rmq.queue(name, prefetch=max(200, concurrency * 8), poll_interval_s=0.05), n, concurrency
     )
@@ -146,9 +146,9 @@ async def bench_sqs(endpoint: str, n: int, concurrency: int, rate: float, second
     sqs = SQSConnector(region_name="us-east-1", endpoint_url=endpoint)
     url = (await sqs.call("create_queue", QueueName=f"bench-{uuid.uuid4().hex[:8]}"))["QueueUrl"]
     producer = sqs.queue(url)
-    enqueue_rate = await enqueue(producer.send_batch, n, chunk=10, parallel=8)
+    enqueue_rate = await enqueue(producer.send_many, n, chunk=10, parallel=8)
     throughput = await drain(sqs.queue(url, wait_time_s=1), n, concurrency)
-    await enqueue(producer.send_batch, n, chunk=10, parallel=8)
+    await enqueue(producer.send_many, n, chunk=10, parallel=8)
     client = boto3.client("sqs", region_name="us-east-1", endpoint_url=endpoint)
     raw_rate = await asyncio.to_thread(raw_boto3_drain, client, url, n)
     p50, p99, count = await latency(sqs.queue(url, wait_time_s=1), producer, rate, seconds, concurrency)

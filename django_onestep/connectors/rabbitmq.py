@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django_onestep.core.base import Delivery, Sink, Source
@@ -222,7 +222,7 @@ class RabbitMQQueue(Source, Sink):
             ConnectorOperation.SEND,
         )
 
-    async def send_batch(self, envelopes: list[Envelope]) -> None:
+    async def send_many(self, envelopes: Iterable[Envelope]) -> None:
         """Publish many envelopes, then wait once for all their confirms (fast enqueue)."""
         messages = [
             (encode_envelope(env), self._properties(headers={ATTEMPTS_HEADER: env.attempts}))
@@ -232,6 +232,11 @@ class RabbitMQQueue(Source, Sink):
         await self.session.publish_many(
             exchange, self.topology.routing_key, messages, ConnectorOperation.SEND
         )
+
+    async def publish_many(self, bodies: Iterable[Any], *, meta: Mapping[str, Any] | None = None) -> None:
+        """``send_many`` for plain bodies (attempts 0), like ``Sink.publish`` for one."""
+        base = dict(meta or {})
+        await self.send_many([Envelope(body=body, meta=dict(base)) for body in bodies])
 
     async def close(self) -> None:
         session, self._session = self._session, None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -355,8 +355,9 @@ class SQSQueue(Source, Sink):
             ConnectorOperation.SEND, "send_message", QueueUrl=self.url, **self._send_params(envelope)
         )
 
-    async def send_batch(self, envelopes: list[Envelope]) -> None:
+    async def send_many(self, envelopes: Iterable[Envelope]) -> None:
         """Send many envelopes, ten per SendMessageBatch call; raise if any entry failed."""
+        envelopes = list(envelopes)
         for start in range(0, len(envelopes), 10):
             chunk = envelopes[start : start + 10]
             entries = [{"Id": str(i), **self._send_params(env)} for i, env in enumerate(chunk)]
@@ -370,6 +371,11 @@ class SQSQueue(Source, Sink):
                     RuntimeError(f"{len(failed)} of {len(chunk)} sends failed: {codes}"),
                     ConnectorOperation.SEND,
                 )
+
+    async def publish_many(self, bodies: Iterable[Any], *, meta: Mapping[str, Any] | None = None) -> None:
+        """``send_many`` for plain bodies (attempts 0), like ``Sink.publish`` for one."""
+        base = dict(meta or {})
+        await self.send_many([Envelope(body=body, meta=dict(base)) for body in bodies])
 
     async def close(self) -> None:
         leases, self._leases = self._leases, None

@@ -320,11 +320,12 @@ def test_yaml_resource_types_build_queues_without_importing_pika_eagerly() -> No
         yaml_resources.build_resources(spec)
 
 
-async def test_send_batch_publishes_everything_with_confirms(amqp_url: str, foreign: Foreign) -> None:
+async def test_send_many_publishes_everything_with_confirms(amqp_url: str, foreign: Foreign) -> None:
     name = unique("batch")
     queue = RabbitMQConnector(amqp_url).queue(name, poll_interval_s=0.2)
     try:
-        await queue.send_batch([Envelope(body={"i": i}, attempts=i % 2) for i in range(300)])
+        await queue.send_many([Envelope(body={"i": i}, attempts=i % 2) for i in range(298)])
+        await queue.publish_many([{"i": 298}, {"i": 299}], meta={"m": 1})
         assert foreign.count(name) == 300  # confirmed = stored by the broker
         seen = []
         for _ in range(3):  # prefetch is 100: ack each hundred before the next arrives
@@ -332,7 +333,7 @@ async def test_send_batch_publishes_everything_with_confirms(amqp_url: str, fore
             seen += [(d.payload["i"], d.envelope.attempts) for d in got]
             for d in got:
                 await d.ack()
-        assert seen == [(i, i % 2) for i in range(300)]
+        assert seen == [(i, i % 2) for i in range(298)] + [(298, 0), (299, 0)]
     finally:
         await queue.close()
     foreign.delete(name)
@@ -342,7 +343,7 @@ async def test_settling_twice_does_not_break_the_channel(amqp_url: str, foreign:
     name = unique("twice")
     queue = RabbitMQConnector(amqp_url).queue(name, poll_interval_s=0.2)
     try:
-        await queue.send_batch([Envelope(body=1), Envelope(body=2)])
+        await queue.send_many([Envelope(body=1), Envelope(body=2)])
         first, second = await fetch_n(queue, 2)
         channel = queue.session._consume_ch
         await first.ack()

@@ -82,7 +82,8 @@ async def test_roundtrip_attempts_and_batched_delete(connector: SQSConnector, op
     queue = connector.queue(url, wait_time_s=1, delete_batch_size=10, delete_flush_interval_s=0.2)
     opened.append(queue)
     await queue.send(Envelope(body={"n": 1}, meta={"k": "v"}, attempts=0))
-    await queue.send_batch([Envelope(body={"n": i}) for i in range(2, 13)])
+    await queue.send_many([Envelope(body={"n": i}) for i in range(2, 7)])
+    await queue.publish_many([{"n": i} for i in range(7, 13)])
     got = await fetch_n(queue, 12)
     assert sorted(d.payload["n"] for d in got) == list(range(1, 13))
     first = next(d for d in got if d.payload["n"] == 1)
@@ -191,7 +192,7 @@ async def test_partial_batch_delete_failure_keeps_the_good_deletes(
     url = await make_queue(connector)
     queue = connector.queue(url, wait_time_s=0, delete_flush_interval_s=60, delete_batch_size=10)
     opened.append(queue)
-    await queue.send_batch([Envelope(body=i) for i in range(3)])
+    await queue.send_many([Envelope(body=i) for i in range(3)])
     got = await fetch_n(queue, 3)
     await queue.leases.stage_delete("not-a-receipt-handle")
     for d in got:
@@ -376,7 +377,7 @@ async def test_a_full_first_batch_is_topped_up_by_parallel_receives(
     queue = connector.queue(url, wait_time_s=1, receive_batches=4, heartbeat_interval_s=0)
     single = connector.queue(url, wait_time_s=1, receive_batches=1, heartbeat_interval_s=0)
     opened += [queue, single]
-    await queue.send_batch([Envelope(body=i) for i in range(60)])
+    await queue.send_many([Envelope(body=i) for i in range(60)])
     got = await queue.fetch(40)  # one long poll returned 10, three more receives did not wait
     ids = [d.payload for d in got]
     assert len(ids) == len(set(ids)) and 10 < len(ids) <= 40

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -406,3 +407,13 @@ def test_yaml_resource_types_build_streams() -> None:
                 }
             }
         )
+
+
+def test_importing_the_connector_does_not_import_redis_py() -> None:
+    code = (
+        "import sys, django_onestep.connectors.redis as r\n"
+        "r.RedisConnector('redis://localhost/0').stream('s')\n"
+        "assert not any(m == 'redis' or m.startswith('redis.') for m in sys.modules), sorted(sys.modules)\n"
+        "assert 'django' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -91,12 +92,15 @@ def test_five_sigkills_lose_no_entry_and_leave_nothing_pending(redis_url: str, t
     asyncio.run(enqueue(redis_url, stream, total))
     env = {"H4A_REDIS_URL": redis_url, "H4A_STREAM": stream, "H4A_OUT": str(out), "H4A_WORK_S": "0.01"}
     log = tmp_path / "worker.log"
+    rng = random.Random()
     for _ in range(5):
         worker = start_worker(env, log)
         before = len(records(out))
+        progress = rng.randint(30, 250)  # a random point mid-run (it holds 16 more then)
         try:
-            # kill mid-run: once this incarnation has handled some entries (and holds more)
-            wait_until(lambda b=before: len(records(out)) >= b + 120, 60, "progress before the kill")
+            wait_until(
+                lambda b=before, p=progress: len(records(out)) >= b + p, 60, "progress before the kill"
+            )
         finally:
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=30)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from django_onestep.core.base import Delivery
 from django_onestep.core.envelope import Envelope
@@ -13,26 +13,32 @@ from django_onestep.core.errors import ConnectorOperation
 if TYPE_CHECKING:
     from .redis_stream import RedisStream
 
-__all__ = ["AckBatcher", "RedisStreamDelivery"]
+__all__ = ["Batcher", "RedisStreamDelivery"]
+
+T = TypeVar("T")
 
 
-class AckBatcher:
-    """Coalesce concurrent XACKs into one command (group commit).
+class Batcher(Generic[T]):
+    """Coalesce concurrent commands into one (group commit): XACKs, emitted entries.
 
-    Each ``ack`` waits until its id is acknowledged on the server, so nothing is reported
-    done early. Acks arriving while a flush is on the wire join the next flush: under load
-    one XACK carries many ids; an idle worker still acks at once (no timer).
+    Each ``add`` waits until its item is done on the server, so nothing is reported done
+    early. Items arriving while a flush is on the wire join the next flush: under load
+    one command carries many items; an idle worker still sends at once (no timer).
     """
 
-    def __init__(self, flush: Callable[[list[str]], Awaitable[None]]) -> None:
+    def __init__(self, flush: Callable[[list[T]], Awaitable[object]]) -> None:
         self._flush = flush
-        self._ids: list[str] = []
+        self._ids: list[T] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._runner: asyncio.Task[None] | None = None
 
-    async def ack(self, entry_id: str) -> None:
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._ids.append(entry_id)
+    async def add(self, item: T) -> None:
+        loop = asyncio.get_running_loop()
+        if self._runner is not None and self._runner.get_loop() is not loop:
+            # the previous loop ended mid-flush; its waiters are gone with it
+            self._ids, self._waiters, self._runner = [], [], None
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._ids.append(item)
         self._waiters.append(waiter)
         if self._runner is None:
             self._runner = asyncio.create_task(self._run())
@@ -59,9 +65,9 @@ class AckBatcher:
             self._runner = None
 
     async def drain(self) -> None:
-        """Wait for acks already requested (used before closing the connection)."""
+        """Wait for items already added (used before closing the connection)."""
         runner = self._runner
-        if runner is not None:
+        if runner is not None and runner.get_loop() is asyncio.get_running_loop():
             await asyncio.gather(runner, return_exceptions=True)
 
 

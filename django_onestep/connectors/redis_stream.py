@@ -27,7 +27,7 @@ from django_onestep.core.errors import ConnectorOperation, ConnectorOperationErr
 
 from . import redis_scripts as scripts
 from .codec import UndecodableMessage, decode_message, encode_envelope
-from .redis_delivery import AckBatcher, RedisStreamDelivery
+from .redis_delivery import Batcher, RedisStreamDelivery
 from .redis_errors import to_connector_error
 from .redis_options import StreamOptions
 
@@ -89,11 +89,13 @@ class RedisStream(Source, Sink):
         self.poll_interval_s = options.poll_interval_s
         self.delayed_key = f"{options.name}:onestep:delayed"
         self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._scripts: dict[str, Any] = {}
         self._group_ready = False
         self._own_recovered = False
         self._inflight: dict[str, None] = {}
-        self._acks = AckBatcher(self._xack)
+        self._acks: Batcher[str] = Batcher(self._xack)
+        self._sends: Batcher[bytes] = Batcher(self._xadd_pipelined)
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._stop_heartbeat = asyncio.Event()
         self._sweep_cursor = "0-0"
@@ -111,6 +113,7 @@ class RedisStream(Source, Sink):
     async def open(self) -> None:
         if self._client is None:
             self._client = await self.connector.acquire()
+            self._loop = asyncio.get_running_loop()
             self._scripts = {
                 name: self._client.register_script(getattr(scripts, name))
                 for name in (
@@ -126,20 +129,30 @@ class RedisStream(Source, Sink):
         self._set_open_state(True)
 
     async def close(self) -> None:
-        if self._heartbeat_task is not None:
+        loop = asyncio.get_running_loop()
+        same_loop = self._loop is loop
+        task, self._heartbeat_task = self._heartbeat_task, None
+        if task is not None and task.get_loop() is loop:
             self._stop_heartbeat.set()
-            await asyncio.wait({self._heartbeat_task}, timeout=self.options.heartbeat_interval_s + 5.0)
-            self._heartbeat_task.cancel()
-            self._heartbeat_task = None
+            await asyncio.wait({task}, timeout=self.options.heartbeat_interval_s + 5.0)
+            task.cancel()
         await self._acks.drain()
+        await self._sends.drain()
         if self._client is not None:
             self._client = None
             self._scripts = {}
-            await self.connector.release()
+            if same_loop:  # a client of an ended loop was already dropped by the connector
+                await self.connector.release()
         self._group_ready = False
         self._set_open_state(False)
 
     async def _ready(self) -> Any:
+        if self._client is not None and self._loop is not asyncio.get_running_loop():
+            # Used from a new event loop (sync callers wrapping each call in its own loop):
+            # the old loop's client and tasks are unusable; server state is kept.
+            self._client = None
+            self._scripts = {}
+            self._heartbeat_task = None
         if self._client is None:
             await self.open()
         return self._client
@@ -366,7 +379,7 @@ class RedisStream(Source, Sink):
         # claimable (it is redelivered: at-least-once) instead of being held forever.
         self._inflight.pop(entry_id, None)
         try:
-            await self._acks.ack(entry_id)
+            await self._acks.add(entry_id)
         except ConnectorOperationError as exc:
             if exc.operation is operation:
                 raise
@@ -445,21 +458,8 @@ class RedisStream(Source, Sink):
     # -- Sink ---------------------------------------------------------------------------
 
     async def send(self, envelope: Envelope) -> None:
-        payload = encode_envelope(envelope)
-        try:
-            client = await self._ready()
-            await client.xadd(
-                self.name,
-                {"body": payload},
-                maxlen=self.options.maxlen,
-                approximate=self.options.approximate_trim,
-            )
-        except Exception as exc:
-            error = self._error(exc, ConnectorOperation.SEND)
-            if error is None:
-                raise
-            raise error from exc
-        self._recovered()
+        # Concurrent sends (handlers emitting results) share one bulk-add command.
+        await self._sends.add(encode_envelope(envelope))
 
     async def send_many(self, envelopes: Iterable[Envelope]) -> list[str]:
         """Add many envelopes, pipelined (one round trip per 5,000); returns the entry ids."""
@@ -482,18 +482,23 @@ class RedisStream(Source, Sink):
         return await self.send_many(Envelope(body, dict(base), 0) for body in bodies)
 
     async def _xadd_pipelined(self, payloads: list[bytes]) -> list[str]:
-        # Pipelined bulk scripts: each script call adds _ADD_MANY_CHUNK entries server-side.
+        # Bulk-add scripts of _ADD_MANY_CHUNK entries each; several per round trip.
         head = [self.options.maxlen or 0, int(self.options.approximate_trim)]
         try:
             client = await self._ready()
-            async with client.pipeline(transaction=False) as pipe:
-                for start in range(0, len(payloads), _ADD_MANY_CHUNK):
-                    chunk = payloads[start : start + _ADD_MANY_CHUNK]
-                    await self._scripts["ADD_MANY"](keys=[self.name], args=[*head, *chunk], client=pipe)
-                results = await pipe.execute()
+            add_many = self._scripts["ADD_MANY"]
+            if len(payloads) <= _ADD_MANY_CHUNK:  # no pipeline: it would check the script first
+                results = [await add_many(keys=[self.name], args=[*head, *payloads])]
+            else:
+                async with client.pipeline(transaction=False) as pipe:
+                    for start in range(0, len(payloads), _ADD_MANY_CHUNK):
+                        chunk = payloads[start : start + _ADD_MANY_CHUNK]
+                        await add_many(keys=[self.name], args=[*head, *chunk], client=pipe)
+                    results = await pipe.execute()
         except Exception as exc:
             error = self._error(exc, ConnectorOperation.SEND)
             if error is None:
                 raise
             raise error from exc
+        self._recovered()
         return [_text(entry_id) for ids in results for entry_id in ids]

@@ -417,3 +417,29 @@ def test_importing_the_connector_does_not_import_redis_py() -> None:
         "assert 'django' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_one_stream_object_used_from_successive_event_loops(redis_url: str) -> None:
+    # e.g. sync Django code publishing through async_to_sync, one loop per call
+    stream = RedisConnector(redis_url).stream(unique(), start_id="0", poll_interval_s=0.1)
+    asyncio.run(stream.publish({"n": 1}))
+    asyncio.run(stream.publish({"n": 2}))
+
+    async def consume() -> list[Any]:
+        got = await stream.fetch(10)
+        for delivery in got:
+            await delivery.ack()
+        return [d.payload for d in got]
+
+    assert asyncio.run(consume()) == [{"n": 1}, {"n": 2}]
+    asyncio.run(stream.close())
+
+
+async def test_concurrent_sends_are_batched_and_all_land(connector: RedisConnector) -> None:
+    stream = connector.stream(unique(), start_id="0", poll_interval_s=0.1)
+    await asyncio.gather(*(stream.publish({"n": i}) for i in range(200)))
+    client = await connector.acquire()
+    entries = await client.xrange(stream.name)
+    await connector.release()
+    assert sorted(json.loads(fields[b"body"])["body"]["n"] for _id, fields in entries) == list(range(200))
+    await stream.close()

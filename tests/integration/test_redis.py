@@ -443,3 +443,62 @@ async def test_concurrent_sends_are_batched_and_all_land(connector: RedisConnect
     await connector.release()
     assert sorted(json.loads(fields[b"body"])["body"]["n"] for _id, fields in entries) == list(range(200))
     await stream.close()
+
+
+async def test_serve_until_idle_waits_for_delayed_retries(connector: RedisConnector) -> None:
+    source = connector.stream(unique(), start_id="0", poll_interval_s=0.1)
+    await source.publish({"n": 1})
+    attempts: list[int] = []
+    app = OneStepApp("h4a-once")
+
+    @app.task(source=source, retry=MaxAttempts(max_attempts=2, delay_s=0.5))
+    async def handle(ctx: Any, payload: Any) -> None:
+        attempts.append(ctx.current.attempts)
+        if ctx.current.attempts == 0:
+            raise RuntimeError("first time fails")
+
+    # --once semantics: the delayed retry counts as pending work, so serve() waits for it
+    await asyncio.wait_for(app.serve(until_idle=True), 30)
+    assert attempts == [0, 1]
+    assert source.pending_count() == 0
+    assert await pending_count(source) == 0
+    await source.close()
+
+
+class BrokenSink(MemoryQueue):
+    """A dead-letter sink that is down while the first delivery tries to use it."""
+
+    def __init__(self) -> None:
+        super().__init__("broken-dead")
+        self.refused = 0
+
+    async def send(self, envelope: Envelope) -> None:
+        if envelope.meta.get("original_attempts") == 0:
+            self.refused += 1
+            raise ConnectorOperationError(backend="test", operation="send", kind="disconnected")
+        await super().send(envelope)
+
+
+async def test_poison_entry_stays_pending_while_the_dead_letter_sink_is_down(
+    connector: RedisConnector, redis_url: str
+) -> None:
+    name = unique()
+    source = connector.stream(name, start_id="0", poll_interval_s=0.1, claim_idle_s=0.5)
+    await source.ensure_group()
+    redis_cli(redis_url, "XADD", name, "*", "body", "{broken")
+    dead = BrokenSink()
+    app = OneStepApp("h4a-dead-down")
+
+    @app.task(source=source, dead_letter=dead)
+    async def handle(ctx: Any, payload: Any) -> None:
+        raise AssertionError("a poison entry must never reach the handler")
+
+    await run_until(app, lambda: dead.size() == 1)
+    letter = dead.drain_nowait()[0]
+    assert letter.body["payload"] == "{broken"
+    assert letter.body["failure"]["exception_type"] == "PoisonMessageError"
+    assert dead.refused >= 1
+    # dead-lettered on the second delivery, after being claimed again (not lost, not re-added)
+    assert letter.meta["original_attempts"] == 1
+    assert await pending_count(source) == 0
+    await source.close()

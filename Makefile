@@ -27,11 +27,7 @@ system-deps:
 
 ## demo: run the example project (SQLite, no external service): worker + web server
 demo: install
-	cd example_project && ../$(PY) manage.py migrate --noinput && \
-	../$(PY) manage.py demo_setup && \
-	trap 'kill 0' EXIT INT TERM; \
-	../$(PY) manage.py onestep_worker & \
-	../$(PY) manage.py runserver 127.0.0.1:8000
+	bash scripts/demo.sh
 
 ## test: install, start the real servers, lint, Django checks, every test tier on SQLite and MariaDB
 test: install system-deps

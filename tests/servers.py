@@ -226,6 +226,12 @@ class RabbitMQServer(Server):
         return f"t{self.port}@localhost"
 
     def prepare(self) -> None:
+        # The broker drops to the rabbitmq user: it must be able to traverse every
+        # parent (pytest's tmp_path parents are root-only 0700).
+        for parent in self.data_dir.parents:
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                os.chmod(parent, mode | 0o001)
         (self.data_dir / "mnesia").mkdir(parents=True, exist_ok=True)
         (self.data_dir / "log").mkdir(parents=True, exist_ok=True)
         (self.data_dir / "enabled_plugins").write_text("[].")

@@ -57,6 +57,7 @@ class TaskRunner:
         self._runner_task: asyncio.Task[Any] | None = None
         self._fetch_interruptible = False
         self._interrupted = False
+        self._degraded_fetches = 0  # consecutive retryable fetch failures
 
     @property
     def inflight_count(self) -> int:
@@ -228,6 +229,11 @@ class TaskRunner:
                 if self._stop_fetching():
                     await self._release_unstarted(deliveries)
                     return None
+            if self._degraded_fetches:
+                self.logger.warning(
+                    "source fetch recovered", extra={"failed_fetch_count": self._degraded_fetches}
+                )
+                self._degraded_fetches = 0
             return deliveries
         except ConnectorOperationError as exc:
             if not exc.retryable:
@@ -241,6 +247,8 @@ class TaskRunner:
 
     async def _back_off(self, exc: ConnectorOperationError) -> None:
         delay_s = connector_retry_delay_s(exc, fallback_s=float(self.source.poll_interval_s))
+        self._degraded_fetches += 1
+        # The traceback once per outage: a server down for minutes must not flood the log.
         self.logger.warning(
             "source fetch degraded; backing off",
             extra={
@@ -248,8 +256,9 @@ class TaskRunner:
                 "connector_operation": exc.operation.value,
                 "connector_kind": exc.kind.value,
                 "connector_retry_delay_s": delay_s,
+                "failed_fetch_count": self._degraded_fetches,
             },
-            exc_info=exc,
+            exc_info=exc if self._degraded_fetches == 1 else None,
         )
         if delay_s > 0 and not self._lifecycle.stopping:
             await self._lifecycle.wait_stopping(delay_s)

@@ -75,6 +75,32 @@ async def test_retryable_fetch_error_is_logged_and_backed_off(caplog: pytest.Log
     ) == ("redis", "fetch", "disconnected", 0.05)
 
 
+async def test_an_outage_logs_one_traceback_then_counts_and_reports_recovery(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log: list[str] = []
+
+    def outage() -> ConnectorOperationError:
+        return ConnectorOperationError(
+            backend="redis", operation="fetch", kind="disconnected", retry_delay_s=0.0
+        )
+
+    source = ScriptedSource([outage(), outage(), outage(), [ListDelivery(Envelope(body="a"), log)]])
+    app = OneStepApp("outage")
+
+    @app.task(source=source)
+    async def work(ctx, item): ...
+
+    with caplog.at_level(logging.WARNING, logger="onestep.outage.work"):
+        await serve_idle(app)
+    assert log == ["ack a"]
+    degraded = [r for r in caplog.records if r.getMessage() == "source fetch degraded; backing off"]
+    assert [r.failed_fetch_count for r in degraded] == [1, 2, 3]  # type: ignore[attr-defined]
+    assert [r.exc_info is not None for r in degraded] == [True, False, False]
+    [recovered] = [r for r in caplog.records if r.getMessage() == "source fetch recovered"]
+    assert recovered.failed_fetch_count == 3  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("kind", ["misconfigured", "permanent"])
 async def test_non_retryable_fetch_error_ends_serve_with_that_error(kind: str) -> None:
     error = ConnectorOperationError(backend="sqs", operation="fetch", kind=kind)

@@ -160,7 +160,7 @@ class RedisStream(Source, Sink):
     def _error(self, exc: BaseException, operation: ConnectorOperation) -> ConnectorOperationError | None:
         self._failures += 1
         # capped exponential backoff with jitter, so many workers do not reconnect in step
-        delay_s = min(self.options.backoff_max_s, 0.05 * 2 ** min(self._failures, 16))
+        delay_s = min(self.options.backoff_max_s, 0.05 * 2 ** min(self._failures - 1, 16))
         error = to_connector_error(
             exc,
             operation=operation,

@@ -286,7 +286,14 @@ async def test_unreachable_server_is_a_disconnected_error_without_the_password()
         await stream.fetch(1)
     assert info.value.kind is ConnectorErrorKind.DISCONNECTED
     assert info.value.retryable
-    assert 0 < (info.value.retry_delay_s or 0) <= 2.4
+    delays = [info.value.retry_delay_s or 0.0]
+    for _ in range(7):
+        with pytest.raises(ConnectorOperationError) as info:
+            await stream.fetch(1)
+        delays.append(info.value.retry_delay_s or 0.0)
+    # capped exponential backoff: 50 ms doubling up to backoff_max_s, +-20 % jitter
+    expected = [min(2.0, 0.05 * 2**i) for i in range(8)]
+    assert all(0.8 * e <= d <= 1.2 * e for d, e in zip(delays, expected, strict=True)), delays
     assert "s3cr3t-pw" not in str(info.value)
     assert "s3cr3t-pw" not in repr(connector)
     await stream.close()

@@ -486,6 +486,11 @@ class RedisStream(Source, Sink):
         head = [self.options.maxlen or 0, int(self.options.approximate_trim)]
         try:
             client = await self._ready()
+            if not self._group_ready:
+                # Create our group before our first add: with start_id "$" a group made
+                # later (first fetch) would skip what we add now, e.g. jobs enqueued
+                # before any worker ran, or dead letters written before a replay.
+                await self.ensure_group()
             add_many = self._scripts["ADD_MANY"]
             if len(payloads) <= _ADD_MANY_CHUNK:  # no pipeline: it would check the script first
                 results = [await add_many(keys=[self.name], args=[*head, *payloads])]

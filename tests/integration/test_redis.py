@@ -509,3 +509,30 @@ async def test_poison_entry_stays_pending_while_the_dead_letter_sink_is_down(
     assert letter.meta["original_attempts"] == 1
     assert await pending_count(source) == 0
     await source.close()
+
+
+async def test_dead_letters_in_a_redis_stream_can_be_replayed(connector: RedisConnector) -> None:
+    # default start_id "$": entries added through the sink before any fetch still count
+    source = connector.stream(unique(), poll_interval_s=0.1)
+    dead = connector.stream(f"{source.name}.dead", poll_interval_s=0.1)
+    await source.publish({"n": 1}, meta={"trace": "t"})
+    calls: list[tuple[Any, int, dict[str, Any]]] = []
+    app = OneStepApp("h4a-replay")
+    broken = True
+
+    @app.task(source=source, dead_letter=dead)
+    async def handle(ctx: Any, payload: Any) -> None:
+        calls.append((payload, ctx.current.attempts, dict(ctx.current.meta)))
+        if broken:
+            raise RuntimeError("bug")
+
+    await run_until(app, lambda: len(calls) == 1)
+    broken = False  # the bug is fixed; put the dead letter back on its source
+    status = await app.replay_task_dead_letters("handle", limit=10)
+    assert (status["replayed_count"], status["failed_count"], status["completion"]) == (1, 0, "complete")
+    await run_until(app, lambda: len(calls) == 2)
+    assert calls == [({"n": 1}, 0, {"trace": "t"}), ({"n": 1}, 0, {"trace": "t"})]
+    assert await pending_count(source) == 0
+    assert await pending_count(dead) == 0
+    await source.close()
+    await dead.close()

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from django_onestep.core.base import Delivery
+from django_onestep.core.base import Delivery, Sink
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConnectorOperation
 
@@ -99,6 +99,15 @@ class RedisStreamDelivery(Delivery):
         # Terminal: the runner already stored the dead letter (if any); the entry is done.
         if self._settle():
             await self._stream.settle_ack(self.entry_id, ConnectorOperation.FAIL)
+
+    async def fail_to_dead_letter(self, sink: Sink, envelope: Envelope) -> bool:
+        # A dead-letter stream on the same Redis: ack + dead letter in one atomic step.
+        if self._settled:
+            return False
+        if not await self._stream.settle_to_dead_letter(self.entry_id, sink, envelope):
+            return False
+        self._settled = True
+        return True
 
     async def retry(self, *, delay_s: float | None = None) -> None:
         if not self._settle():

@@ -12,7 +12,16 @@ on when a delayed retry is due. Redis >= 7.0 (effects replication) allows that.
 
 from __future__ import annotations
 
-__all__ = ["ADD_MANY", "CLAIM_IDLE", "CLAIM_OWN", "GC_CONSUMERS", "HEARTBEAT", "MOVE_DUE", "REQUEUE"]
+__all__ = [
+    "ADD_MANY",
+    "CLAIM_IDLE",
+    "CLAIM_OWN",
+    "DEAD_LETTER",
+    "GC_CONSUMERS",
+    "HEARTBEAT",
+    "MOVE_DUE",
+    "REQUEUE",
+]
 
 # Shared Lua helpers: server time in ms, XADD with the optional MAXLEN cap.
 _PRELUDE = """
@@ -89,6 +98,18 @@ else
   -- the original id keeps members unique; the mover strips it
   redis.call('ZADD', KEYS[2], now_ms() + delay, ARGV[2] .. '|' .. ARGV[3])
 end
+return 1
+"""
+)
+
+# KEYS: stream, dead-letter stream. ARGV: group, entry id, payload, maxlen, approx.
+# Terminal failure into a dead-letter stream on the same server: the ack and the dead
+# letter happen together, so a crash cannot write the dead letter twice (or not at all).
+DEAD_LETTER = (
+    _PRELUDE
+    + """
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+xadd(KEYS[2], ARGV[3], ARGV[4], ARGV[5])
 return 1
 """
 )

@@ -120,6 +120,7 @@ class RedisStream(Source, Sink):
                     "ADD_MANY",
                     "CLAIM_IDLE",
                     "CLAIM_OWN",
+                    "DEAD_LETTER",
                     "REQUEUE",
                     "MOVE_DUE",
                     "HEARTBEAT",
@@ -411,6 +412,25 @@ class RedisStream(Source, Sink):
             due = time.monotonic() + delay_s
             self._local_delayed.append(due)
             self._next_move_at = min(self._next_move_at, due)
+
+    async def settle_to_dead_letter(self, entry_id: str, sink: object, envelope: Envelope) -> bool:
+        """XACK + add ``envelope`` to ``sink`` in one script, when ``sink`` is a stream on
+        the same server; False (the runner sends, then fails) for any other sink."""
+        if not isinstance(sink, RedisStream) or sink.connector.url != self.connector.url:
+            return False
+        self._inflight.pop(entry_id, None)
+        if not sink._group_ready:
+            await sink.ensure_group()  # so a later replay (start_id "$") sees this letter
+        payload = encode_envelope(envelope)
+        dead = sink.options
+        args = [self.group, entry_id, payload, dead.maxlen or 0, int(dead.approximate_trim)]
+        await self._settle_call(
+            lambda client: self._scripts["DEAD_LETTER"](
+                keys=[self.name, sink.name], args=args, client=client
+            ),
+            ConnectorOperation.FAIL,
+        )
+        return True
 
     async def _heartbeat_loop(self) -> None:
         interval_s = self.options.heartbeat_interval_s

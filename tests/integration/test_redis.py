@@ -536,3 +536,36 @@ async def test_dead_letters_in_a_redis_stream_can_be_replayed(connector: RedisCo
     assert await pending_count(dead) == 0
     await source.close()
     await dead.close()
+
+
+async def test_dead_letter_to_a_stream_on_the_same_server_is_atomic_and_written_once(
+    connector: RedisConnector,
+) -> None:
+    name = unique()
+    source = connector.stream(name, consumer="a", start_id="0", poll_interval_s=0.1, claim_idle_s=0.3)
+    dead = connector.stream(f"{name}.dead", poll_interval_s=0.1)
+    await source.publish({"n": 1})
+    first = (await source.fetch(10))[0]
+    # another worker claims the same entry meanwhile (the first one stalled past its lease)
+    source._inflight.clear()  # simulate the stall: no heartbeat for this entry
+    other = connector.stream(name, consumer="b", start_id="0", poll_interval_s=0.1, claim_idle_s=0.3)
+    second: list[Any] = []
+    for _ in range(50):
+        second = await other.fetch(10)
+        if second:
+            break
+    assert [d.entry_id for d in second] == [first.entry_id]
+    letter = Envelope({"payload": {"n": 1}}, {"task": "t"}, 0)
+    assert await second[0].fail_to_dead_letter(dead, letter) is True
+    assert await first.fail_to_dead_letter(dead, letter) is True  # too late: XACK finds nothing
+    assert await first.fail_to_dead_letter(dead, letter) is False  # already settled
+    assert await first.fail_to_dead_letter(MemoryQueue("elsewhere"), letter) is False
+    client = await connector.acquire()
+    assert await client.xlen(dead.name) == 1  # written once
+    await connector.release()
+    assert await pending_count(source) == 0
+    letters = await dead.fetch(10)  # the group was created before the letter: start_id "$" sees it
+    assert [d.envelope for d in letters] == [letter]
+    await letters[0].ack()
+    for stream in (source, other, dead):
+        await stream.close()

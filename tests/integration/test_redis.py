@@ -569,3 +569,62 @@ async def test_dead_letter_to_a_stream_on_the_same_server_is_atomic_and_written_
     await letters[0].ack()
     for stream in (source, other, dead):
         await stream.close()
+
+
+YAML_SEEN: list[Any] = []
+
+
+async def yaml_handler(ctx: Any, payload: Any) -> None:
+    YAML_SEEN.append(payload)
+
+
+async def test_an_app_declared_like_the_yaml_docs_consumes_the_stream(redis_url: str) -> None:
+    from django_onestep.core.yaml_loader import load_app_config
+
+    name = unique()
+    redis_cli(redis_url, "XADD", name, "*", "body", '{"job": 42}')
+    app = load_app_config(
+        {
+            "app": {"name": "h4a-yaml"},
+            "resources": {
+                "redis": {"type": "redis", "url": redis_url},
+                "jobs": {
+                    "type": "redis_stream",
+                    "connector": "redis",
+                    "stream": name,
+                    "group": "workers",
+                    "start_id": "0",
+                    "batch_size": 100,
+                    "poll_interval_s": 0.2,
+                    "claim_idle_s": 60,
+                },
+            },
+            "tasks": [
+                {"name": "process_job", "source": "jobs", "handler": {"ref": f"{__name__}:yaml_handler"}},
+            ],
+        }
+    )
+    YAML_SEEN.clear()
+    await run_until(app, lambda: YAML_SEEN == [{"job": 42}])
+    assert redis_cli(redis_url, "XPENDING", name, "workers").splitlines()[0] == "0"
+
+
+async def test_heartbeat_lets_go_of_an_entry_another_consumer_took(
+    connector: RedisConnector, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    name = unique()
+    stream = connector.stream(name, consumer="a", start_id="0", claim_idle_s=0.6, poll_interval_s=0.1)
+    await stream.publish({"n": 1})
+    held = await stream.fetch(10)
+    entry_id = held[0].entry_id
+    redis_cli(redis_url, "XCLAIM", name, "onestep", "b", "0", entry_id, "JUSTID")  # taken over
+    caplog.set_level("WARNING", logger="django_onestep.connectors.redis")
+    for _ in range(200):  # a few heartbeat intervals, generously
+        if entry_id not in stream._inflight:
+            break
+        await asyncio.sleep(0.05)
+    assert entry_id not in stream._inflight  # no more heartbeats for it, and never stolen back
+    owner = redis_cli(redis_url, "XPENDING", name, "onestep", "-", "+", "10").splitlines()[1]
+    assert owner == "b"
+    assert f"entry {entry_id} was claimed by another consumer" in caplog.text
+    await stream.close()

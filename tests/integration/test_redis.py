@@ -179,14 +179,15 @@ async def test_a_dead_consumers_entries_are_claimed_after_claim_idle_s(connector
 
 async def test_heartbeat_keeps_a_slow_entry_from_being_claimed(connector: RedisConnector) -> None:
     name = unique()
-    slow = connector.stream(name, consumer="slow", start_id="0", claim_idle_s=0.6, poll_interval_s=0.1)
-    other = connector.stream(name, consumer="other", start_id="0", claim_idle_s=0.6, poll_interval_s=0.1)
+    # heartbeat every 0.4 s, lease 1.2 s: a loaded machine has slack before a false claim
+    slow = connector.stream(name, consumer="slow", start_id="0", claim_idle_s=1.2, poll_interval_s=0.1)
+    other = connector.stream(name, consumer="other", start_id="0", claim_idle_s=1.2, poll_interval_s=0.1)
     await slow.publish({"n": 1})
     held = await slow.fetch(10)
     assert len(held) == 1
     stolen: list[Any] = []
     loop = asyncio.get_running_loop()
-    end = loop.time() + 2.0  # more than three leases
+    end = loop.time() + 3.0  # two and a half leases
     while loop.time() < end:
         stolen.extend(await other.fetch(10))
     assert stolen == []

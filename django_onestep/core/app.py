@@ -31,6 +31,7 @@ from . import serving
 from .base import Sink, Source
 from .controls import Controls
 from .describe import describe_app
+from .errors import ConfigurationError
 from .events import StructuredEventLogger
 from .hub import EventHub
 from .lifecycle import Lifecycle
@@ -58,22 +59,24 @@ class OneStepApp:
         dead_letter_factory: DeadLetterFactory | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"app name must be a non-empty string, got {name!r}")
+            raise ConfigurationError(f"app name must be a non-empty string, got {name!r}")
         if shutdown_timeout_s is not None and (
             isinstance(shutdown_timeout_s, bool)
             or not isinstance(shutdown_timeout_s, int | float)
             or not math.isfinite(shutdown_timeout_s)
             or shutdown_timeout_s <= 0
         ):
-            raise ValueError(f"shutdown_timeout_s must be a number > 0 or None, got {shutdown_timeout_s!r}")
+            raise ConfigurationError(
+                f"shutdown_timeout_s must be a number > 0 or None, got {shutdown_timeout_s!r}"
+            )
         if config is not None and not isinstance(config, Mapping):
-            raise ValueError(f"config must be a mapping, got {config!r}")
+            raise ConfigurationError(f"config must be a mapping, got {config!r}")
         if state is not None and not all(
             callable(getattr(state, m, None)) for m in ("load", "save", "delete")
         ):
-            raise ValueError(f"state must be a StateStore (async load/save/delete), got {state!r}")
+            raise ConfigurationError(f"state must be a StateStore (async load/save/delete), got {state!r}")
         if dead_letter_factory is not None and not callable(dead_letter_factory):
-            raise ValueError(f"dead_letter_factory must be callable, got {dead_letter_factory!r}")
+            raise ConfigurationError(f"dead_letter_factory must be callable, got {dead_letter_factory!r}")
         self.name = name
         self.config: dict[str, Any] = dict(config or {})
         self.state: StateStore = state if state is not None else InMemoryStateStore()
@@ -144,7 +147,7 @@ class OneStepApp:
                 description=description,
             )
             if self._find_task(spec.name) is not None:
-                raise ValueError(f"duplicate task name {spec.name!r} in app {self.name!r}")
+                raise ConfigurationError(f"duplicate task name {spec.name!r} in app {self.name!r}")
             validate = getattr(source, "validate_task", None)
             if callable(validate):
                 validate(spec.name)
@@ -166,7 +169,7 @@ class OneStepApp:
         if cached is None:
             sink = self.dead_letter_factory(self, spec)
             if not isinstance(sink, Sink):
-                raise ValueError(
+                raise ConfigurationError(
                     f"dead_letter_factory must return a Sink for task {spec.name!r}, got {sink!r}"
                 )
             cached = (sink,)
@@ -353,19 +356,19 @@ class OneStepApp:
         """Resolve ``"module:attr"`` (attr defaults to ``app``) to an app or a zero-arg factory."""
         module_name, _, attr = target.partition(":")
         if not module_name:
-            raise ValueError(f"app target must look like 'module:app', got {target!r}")
+            raise ConfigurationError(f"app target must look like 'module:app', got {target!r}")
         value = getattr(importlib.import_module(module_name), attr or "app", None)
         if callable(value) and not isinstance(value, cls):
             value = value()
         if not isinstance(value, cls):
-            raise ValueError(f"{target!r} did not resolve to a OneStepApp (got {value!r})")
+            raise ConfigurationError(f"{target!r} did not resolve to a OneStepApp (got {value!r})")
         return value
 
 
 def _register(add: Callable[[Any], None], func: Any) -> Any:
     def decorator(callback: Any) -> Any:
         if not callable(callback):
-            raise ValueError(f"hook must be callable, got {callback!r}")
+            raise ConfigurationError(f"hook must be callable, got {callback!r}")
         add(callback)
         return callback
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .base import Sink, Source
+from .errors import ConfigurationError
 from .retry import NoRetry, RetryPolicy
 
 __all__ = [
@@ -39,7 +40,7 @@ def _as_callables(name: str, value: Any) -> tuple[TaskHook, ...]:
     items = tuple(value)
     for item in items:
         if not callable(item):
-            raise ValueError(f"TaskHooks.{name} entries must be callable, got {item!r}")
+            raise ConfigurationError(f"TaskHooks.{name} entries must be callable, got {item!r}")
     return items
 
 
@@ -109,7 +110,7 @@ def normalize_sinks(label: str, value: Sink | Iterable[Sink] | None) -> tuple[Si
     items = (value,) if isinstance(value, Sink) else tuple(value)
     for item in items:
         if not isinstance(item, Sink):
-            raise ValueError(f"{label} entries must be Sink instances, got {item!r}")
+            raise ConfigurationError(f"{label} entries must be Sink instances, got {item!r}")
     return items
 
 
@@ -130,27 +131,27 @@ def build_task_spec(
     """Validate decorator arguments; every error names the task and the bad value."""
     where = f"task {name!r}"
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"task name must be a non-empty string, got {name!r}")
+        raise ConfigurationError(f"task name must be a non-empty string, got {name!r}")
     if not callable(handler):
-        raise ValueError(f"{where}: handler must be callable, got {handler!r}")
+        raise ConfigurationError(f"{where}: handler must be callable, got {handler!r}")
     if source is not None and not isinstance(source, Source):
-        raise ValueError(f"{where}: source must be a Source instance, got {source!r}")
+        raise ConfigurationError(f"{where}: source must be a Source instance, got {source!r}")
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"{where}: concurrency must be an integer >= 1, got {concurrency!r}")
+        raise ConfigurationError(f"{where}: concurrency must be an integer >= 1, got {concurrency!r}")
     if timeout_s is not None and (
         isinstance(timeout_s, bool)
         or not isinstance(timeout_s, int | float)
         or not math.isfinite(timeout_s)
         or timeout_s <= 0
     ):
-        raise ValueError(f"{where}: timeout_s must be a number > 0 or None, got {timeout_s!r}")
+        raise ConfigurationError(f"{where}: timeout_s must be a number > 0 or None, got {timeout_s!r}")
     policy = retry if retry is not None else NoRetry()
     if not callable(getattr(policy, "on_error", None)):
-        raise ValueError(f"{where}: retry must have an on_error() method, got {retry!r}")
+        raise ConfigurationError(f"{where}: retry must have an on_error() method, got {retry!r}")
     if hooks is not None and not isinstance(hooks, TaskHooks):
-        raise ValueError(f"{where}: hooks must be a TaskHooks instance, got {hooks!r}")
+        raise ConfigurationError(f"{where}: hooks must be a TaskHooks instance, got {hooks!r}")
     if config is not None and not isinstance(config, Mapping):
-        raise ValueError(f"{where}: config must be a mapping, got {config!r}")
+        raise ConfigurationError(f"{where}: config must be a mapping, got {config!r}")
     text = description.strip() if isinstance(description, str) else None
     return TaskSpec(
         name=name,

@@ -22,6 +22,7 @@ from django_onestep import (
     TaskHooks,
 )
 from django_onestep.core.base import Sink, Source
+from django_onestep.core.errors import ConfigurationError
 from django_onestep.core.task import TaskSpec
 
 from .conftest import EventLog, serve_idle
@@ -293,10 +294,13 @@ def test_duplicate_task_names_are_rejected() -> None:
     @app.task(name="same")
     async def first(ctx, item): ...
 
-    with pytest.raises(ValueError, match=r"duplicate task name 'same' in app 'dup'"):
+    # ConfigurationError is a ValueError, so onestep code catching ValueError still works.
+    with pytest.raises(ConfigurationError, match=r"duplicate task name 'same' in app 'dup'"):
 
         @app.task(name="same")
         async def second(ctx, item): ...
+
+    assert issubclass(ConfigurationError, ValueError)
 
     assert [t.name for t in app.tasks] == ["same"]
 

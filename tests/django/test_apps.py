@@ -63,7 +63,7 @@ def test_a_duplicate_task_name_becomes_system_check_e002(monkeypatch: pytest.Mon
         call_command("check")
     assert "django_onestep.E002" in str(info.value)
     assert (
-        "tasks in testproject.testapp.dup_tasks could not be registered: ValueError: duplicate task name 'record'"
+        "tasks in testproject.testapp.dup_tasks could not be registered: ConfigurationError: duplicate task name 'record'"
         in str(info.value)
     )
     sys.modules.pop("testproject.testapp.dup_tasks", None)

@@ -60,14 +60,15 @@ def _webhook(source: Any) -> dict[str, Any]:
     }
 
 
-def _task_entry(spec: Any) -> dict[str, Any]:
+def _task_entry(app: OneStepApp, spec: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": spec.name,
         "description": spec.description,
         "handler": _handler_ref(spec.handler),
         "source": _resource(spec.source),
         "emit": [_resource(sink) for sink in spec.emit],
-        "dead_letter": [_resource(sink) for sink in spec.dead_letter],
+        # the effective sinks: the task's own, else the app's dead_letter_factory
+        "dead_letter": [_resource(sink) for sink in app.dead_letter_sinks_for(spec)],
         "concurrency": spec.concurrency,
         "retry": repr(spec.retry),
         "timeout_s": spec.timeout_s,
@@ -95,9 +96,10 @@ def _problems(app: OneStepApp) -> list[dict[str, Any]]:
         source = spec.source
         if source is None:
             add("warning", spec.name, "no source: it runs only through run_task_once")
-        if source is not None and any(id(sink) == id(source) for sink in spec.dead_letter):
+        dead_letter = app.dead_letter_sinks_for(spec)
+        if source is not None and any(id(sink) == id(source) for sink in dead_letter):
             add("error", spec.name, "the dead_letter sink is the task's own source (failures would loop)")
-        if type(spec.retry).__name__ != "NoRetry" and not spec.dead_letter:
+        if type(spec.retry).__name__ != "NoRetry" and not dead_letter:
             add("warning", spec.name, "no dead_letter: items that exhaust their retries are dropped")
         if isinstance(source, ScheduleSource) and schedule_users[id(source)] > 1:
             add("warning", spec.name, f"schedule {source.name!r} is shared by several tasks: ticks are split")
@@ -128,7 +130,7 @@ def build_report(app: OneStepApp) -> dict[str, Any]:
         "app": app.name,
         "shutdown_timeout_s": app.shutdown_timeout_s,
         "task_count": len(app.tasks),
-        "tasks": [_task_entry(spec) for spec in app.tasks],
+        "tasks": [_task_entry(app, spec) for spec in app.tasks],
         "problems": problems,
         "ok": not any(problem["level"] == "error" for problem in problems),
     }

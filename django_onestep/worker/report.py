@@ -14,8 +14,6 @@ from .options import WorkerSetupError
 
 __all__ = ["build_django_report", "render_django_report"]
 
-_DEAD_LETTER_WARNING = "no dead_letter: items that exhaust their retries are dropped"
-
 
 def _django_messages(alias: str | None) -> list[dict[str, Any]]:
     from django.core.checks import ERROR, run_checks
@@ -34,16 +32,6 @@ def _django_messages(alias: str | None) -> list[dict[str, Any]]:
         }
         for m in messages
     ]
-
-
-def _show_default_dead_letters(app: Any, report: dict[str, Any]) -> None:
-    """Tasks naming no dead_letter sink use the DeadLetter table: say so, drop the warning."""
-    for entry in report["tasks"]:
-        if not entry["dead_letter"]:
-            sinks = app.dead_letter_sinks_for(app.get_task(entry["name"]))
-            entry["dead_letter"] = [{"name": str(s.name), "type": type(s).__name__} for s in sinks]
-    report["problems"] = [p for p in report["problems"] if p["message"] != _DEAD_LETTER_WARNING]
-    report["ok"] = not any(p["level"] == "error" for p in report["problems"])
 
 
 def build_django_report(target: str | None) -> dict[str, Any]:
@@ -65,8 +53,6 @@ def build_django_report(target: str | None) -> dict[str, Any]:
             raise WorkerSetupError("the ONESTEP settings are invalid")
         app = apply_django_defaults(load_target(target))
         report = build_report(app)
-        if getattr(app, "dead_letter_factory", None) is not None:
-            _show_default_dead_letters(app, report)
     except Exception as exc:  # bad settings/target, or the target's module raised
         if not isinstance(exc, WorkerSetupError | ConfigurationError | ImportError):
             first_line = (str(exc).strip().splitlines() or [""])[0]

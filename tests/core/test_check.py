@@ -140,3 +140,19 @@ def test_empty_app_is_an_error() -> None:
     report = build_report(OneStepApp("empty"))
     assert report["problems"] == [{"level": "error", "task": None, "message": "the app has no tasks"}]
     assert render_report(report).endswith("Problems: 1\n- error: the app has no tasks\nFAILED\n")
+
+
+def test_dead_letter_factory_sinks_are_reported_and_silence_the_warning() -> None:
+    factory_sink = MemoryQueue("dead-letters")
+    app = OneStepApp("dlf", dead_letter_factory=lambda app, spec: factory_sink)
+    app.task(name="covered", source=MemoryQueue("in"), retry=MaxAttempts(2))(handler)
+    bare = OneStepApp("bare")
+    bare.task(name="uncovered", source=MemoryQueue("in"), retry=MaxAttempts(2))(handler)
+
+    report = build_report(app)
+    [task] = report["tasks"]
+    assert [sink["name"] for sink in task["dead_letter"]] == ["dead-letters"]
+    assert report["problems"] == []
+    assert [p["message"] for p in build_report(bare)["problems"]] == [
+        "no dead_letter: items that exhaust their retries are dropped"
+    ]

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from django_onestep.core.base import Delivery, Sink, Source
@@ -26,10 +26,12 @@ from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConnectorOperation, ConnectorOperationError
 
 from . import redis_scripts as scripts
-from .codec import UndecodableMessage, decode_message, encode_envelope
-from .redis_delivery import Batcher, RedisStreamDelivery
+from .codec import encode_envelope
+from .redis_delivery import Batcher
+from .redis_entries import decode_entry, entry_fields, read_reply_entries, text
 from .redis_errors import to_connector_error
 from .redis_options import StreamOptions
+from .redis_writer import StreamWriter
 
 if TYPE_CHECKING:
     from .redis import RedisConnector
@@ -38,42 +40,12 @@ __all__ = ["RedisStream"]
 
 logger = logging.getLogger("django_onestep.connectors.redis")
 
-_SEND_CHUNK = 5000  # entries per pipeline round trip in send_many
-_ADD_MANY_CHUNK = 500  # entries per bulk-add script call (keeps each call ~ms short)
 _HEARTBEAT_CHUNK = 500  # ids per heartbeat script call
 _MOVE_LIMIT = 500  # delayed retries moved per script call
 _GC_INTERVAL_S = 300.0
 
 
-def _text(value: Any) -> str:
-    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
-
-
-def _fields(raw: Any) -> dict[str, Any]:
-    """Entry fields as {str: raw value}: redis-py gives a dict, Lua a flat list."""
-    if isinstance(raw, dict):
-        return {_text(k): v for k, v in raw.items()}
-    items = list(raw or ())
-    return {_text(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}
-
-
-def _read_reply_entries(reply: Any) -> list[Any]:
-    """XREADGROUP's entries for our one stream, for RESP2 (list) and RESP3 (dict) replies."""
-    if not reply:
-        return []
-    if isinstance(reply, dict):
-        return [
-            entry for entries in reply.values() for entry in (entries[0] if _nested(entries) else entries)
-        ]
-    return [entry for _stream, entries in reply for entry in entries]
-
-
-def _nested(entries: Any) -> bool:
-    # redis-py's RESP3 callback wraps the entry list once more: [[(id, fields), ...]]
-    return bool(entries) and isinstance(entries[0], list | tuple) and isinstance(entries[0][0], list | tuple)
-
-
-class RedisStream(Source, Sink):
+class RedisStream(StreamWriter, Source, Sink):
     """Source and Sink over one stream and consumer group; built by ``RedisConnector.stream``."""
 
     fetch_is_cancel_safe = False  # a cancelled XREADGROUP may already have claimed entries
@@ -244,7 +216,7 @@ class RedisStream(Source, Sink):
         cursor, rows, deleted = await self._scripts["CLAIM_IDLE"](
             keys=[self.name], args=[self.group, self.consumer, min_idle_ms, self._sweep_cursor, count]
         )
-        self._sweep_cursor = _text(cursor)
+        self._sweep_cursor = text(cursor)
         if self._sweep_cursor == "0-0":  # scanned the whole pending list: rest a while
             self._next_sweep_at = now + self.options.sweep_interval_s
         if deleted:
@@ -255,7 +227,7 @@ class RedisStream(Source, Sink):
                 len(deleted),
             )
         # An entry we still hold (event loop stalled past claim_idle_s) is ours again.
-        rows = [row for row in rows if _text(row[0]) not in self._inflight]
+        rows = [row for row in rows if text(row[0]) not in self._inflight]
         if rows:
             logger.info(
                 "redis stream %r: claimed %d entries idle > %ss",
@@ -275,7 +247,7 @@ class RedisStream(Source, Sink):
         reply = await client.xreadgroup(
             self.group, self.consumer, {self.name: ">"}, count=count, block=max(1, int(wait_s * 1000))
         )
-        return self._deliveries([(entry[0], entry[1], 1) for entry in _read_reply_entries(reply)])
+        return self._deliveries([(entry[0], entry[1], 1) for entry in read_reply_entries(reply)])
 
     async def move_due_retries(self) -> int:
         """Move delayed retries that are due into the stream; returns how many moved."""
@@ -306,39 +278,10 @@ class RedisStream(Source, Sink):
         out: list[Delivery] = []
         max_deliveries = self.options.max_deliveries
         for raw_id, raw_fields, raw_count in rows:
-            entry_id = _text(raw_id)
-            fields = _fields(raw_fields)
-            count = int(raw_count)
-            delivery = self._decode(entry_id, fields, count)
-            if max_deliveries is not None and count > max_deliveries and delivery.poison_reason is None:
-                delivery.poison_reason = (
-                    f"entry {entry_id} was delivered {count} times without being settled "
-                    f"(max_deliveries={max_deliveries}): it keeps killing or stalling its worker"
-                )
+            entry_id = text(raw_id)
+            out.append(decode_entry(self, entry_id, entry_fields(raw_fields), int(raw_count), max_deliveries))
             self._inflight[entry_id] = None
-            out.append(delivery)
         return out
-
-    def _decode(self, entry_id: str, fields: dict[str, Any], count: int) -> RedisStreamDelivery:
-        raw = fields.get("body")
-        reason: str | None = None
-        if raw is None:
-            reason = f"entry has no 'body' field (fields: {sorted(fields)})"
-            envelope = Envelope(body={k: _text(v) for k, v in fields.items()})
-        else:
-            try:
-                decoded = decode_message(raw)
-            except UndecodableMessage as exc:
-                reason = f"entry 'body' is undecodable: {exc.reason}"
-                envelope = Envelope(body=_text(raw))
-            else:
-                envelope = Envelope(decoded.body, decoded.meta, decoded.attempts + count - 1)
-        delivery = RedisStreamDelivery(self, entry_id, envelope, count)
-        if reason is not None:
-            envelope.meta = {"redis_stream": self.name, "redis_entry_id": entry_id}
-            envelope.attempts = count - 1
-            delivery.poison_reason = reason
-        return delivery
 
     # -- settling (called by RedisStreamDelivery) -----------------------------------------
 
@@ -455,7 +398,7 @@ class RedisStream(Source, Sink):
                     logger.debug("redis stream %r: heartbeat failed: %s", self.name, type(exc).__name__)
                     break
                 for raw_id in lost:
-                    entry_id = _text(raw_id)
+                    entry_id = text(raw_id)
                     if entry_id in self._inflight:
                         del self._inflight[entry_id]
                         logger.warning(
@@ -470,60 +413,7 @@ class RedisStream(Source, Sink):
         removed = await self._scripts["GC_CONSUMERS"](
             keys=[self.name], args=[self.group, self.consumer, int(idle_s * 1000)]
         )
-        names = [_text(name) for name in removed]
+        names = [text(name) for name in removed]
         if names:
             logger.info("redis stream %r: removed idle consumers %s", self.name, names)
         return names
-
-    # -- Sink ---------------------------------------------------------------------------
-
-    async def send(self, envelope: Envelope) -> None:
-        # Concurrent sends (handlers emitting results) share one bulk-add command.
-        await self._sends.add(encode_envelope(envelope))
-
-    async def send_many(self, envelopes: Iterable[Envelope]) -> list[str]:
-        """Add many envelopes, pipelined (one round trip per 5,000); returns the entry ids."""
-        ids: list[str] = []
-        batch: list[bytes] = []
-        for envelope in envelopes:
-            batch.append(encode_envelope(envelope))
-            if len(batch) >= _SEND_CHUNK:
-                ids.extend(await self._xadd_pipelined(batch))
-                batch = []
-        if batch:
-            ids.extend(await self._xadd_pipelined(batch))
-        return ids
-
-    async def publish_many(
-        self, bodies: Iterable[Any], *, meta: Mapping[str, Any] | None = None
-    ) -> list[str]:
-        """``send_many`` for plain bodies (attempts 0), like ``Sink.publish`` for one."""
-        base = dict(meta or {})
-        return await self.send_many(Envelope(body, dict(base), 0) for body in bodies)
-
-    async def _xadd_pipelined(self, payloads: list[bytes]) -> list[str]:
-        # Bulk-add scripts of _ADD_MANY_CHUNK entries each; several per round trip.
-        head = [self.options.maxlen or 0, int(self.options.approximate_trim)]
-        try:
-            client = await self._ready()
-            if not self._group_ready:
-                # Create our group before our first add: with start_id "$" a group made
-                # later (first fetch) would skip what we add now, e.g. jobs enqueued
-                # before any worker ran, or dead letters written before a replay.
-                await self.ensure_group()
-            add_many = self._scripts["ADD_MANY"]
-            if len(payloads) <= _ADD_MANY_CHUNK:  # no pipeline: it would check the script first
-                results = [await add_many(keys=[self.name], args=[*head, *payloads])]
-            else:
-                async with client.pipeline(transaction=False) as pipe:
-                    for start in range(0, len(payloads), _ADD_MANY_CHUNK):
-                        chunk = payloads[start : start + _ADD_MANY_CHUNK]
-                        await add_many(keys=[self.name], args=[*head, *chunk], client=pipe)
-                    results = await pipe.execute()
-        except Exception as exc:
-            error = self._error(exc, ConnectorOperation.SEND)
-            if error is None:
-                raise
-            raise error from exc
-        self._recovered()
-        return [_text(entry_id) for ids in results for entry_id in ids]

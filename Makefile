@@ -43,6 +43,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --config-file mypy-django.ini django_onestep
 
 check-django: install
 	$(PY) manage.py check --fail-level WARNING

@@ -133,7 +133,9 @@ class DatabaseQueue(Source, Sink):
 
     # ----- enqueue ---------------------------------------------------------------
 
-    def send(self, payload_or_envelope: Any, **options: Any) -> Any:
+    # SPEC §3 wants a sync `send(payload) -> job id`; onestep's Sink.send(envelope) stays
+    # awaitable for the runtime: both shapes on one name, hence the override.
+    def send(self, payload_or_envelope: Any, **options: Any) -> Any:  # type: ignore[override]
         """``send(payload, *, delay_s, run_at, priority, dedupe_key, meta) -> job id``.
 
         Sync, in the caller's transaction. Given an ``Envelope`` (the Sink API the

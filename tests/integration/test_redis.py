@@ -191,6 +191,11 @@ async def test_heartbeat_keeps_a_slow_entry_from_being_claimed(connector: RedisC
     while loop.time() < end:
         stolen.extend(await other.fetch(10))
     assert stolen == []
+    client = await connector.acquire()
+    rows = await client.xpending_range(name, "onestep", min="-", max="+", count=10)
+    await connector.release()
+    # still ours, and the heartbeats did not count as deliveries
+    assert [(row["consumer"], row["times_delivered"]) for row in rows] == [(b"slow", 1)]
     await held[0].ack()
     assert await pending_count(slow) == 0
     await slow.close()

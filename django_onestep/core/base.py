@@ -1,8 +1,9 @@
 """The three abstractions every transport implements: Source, Delivery and Sink.
 
 Same shapes as onestep 1.x, so custom onestep sources and sinks work unchanged. The
-extra hooks here (``extend_lease``, ``fail_to_dead_letter``) have defaults that keep
-onestep behaviour; durable sources override them to be lossless.
+extra hooks here (``poison_reason``, ``fail_to_dead_letter``) have defaults that keep
+onestep behaviour; durable sources override them to be lossless. Leases are the
+source's business: it renews them for the deliveries it has handed out.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --config-file mypy-django.ini django_onestep
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
 check-django: install
 	$(PY) manage.py check --fail-level WARNING

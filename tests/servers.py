@@ -312,11 +312,13 @@ def stop_all() -> None:
     for name, (cls, _var) in SERVERS.items():
         data_dir = SERVICES_DIR / name
         port_file = data_dir / "port"
-        if not port_file.exists():
-            continue
-        server = cls(data_dir, int(port_file.read_text()))
+        try:
+            port = int(port_file.read_text())
+        except (FileNotFoundError, ValueError):
+            continue  # not started, or already stopped by another `stop`
+        server = cls(data_dir, port)
         server.stop()
-        port_file.unlink()
+        port_file.unlink(missing_ok=True)
         print(f"stopped {name}", flush=True)
     ENV_FILE.unlink(missing_ok=True)
 

@@ -107,7 +107,13 @@ def normalize_sinks(label: str, value: Sink | Iterable[Sink] | None) -> tuple[Si
     """Accept one sink, a sequence of sinks or None; reject anything else by name."""
     if value is None:
         return ()
-    items = (value,) if isinstance(value, Sink) else tuple(value)
+    if isinstance(value, Sink):
+        items: tuple[Any, ...] = (value,)
+    elif isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        # a bare string would otherwise be split into characters, a number raise TypeError
+        raise ConfigurationError(f"{label} must be a Sink or a list of Sinks, got {value!r}")
+    else:
+        items = tuple(value)
     for item in items:
         if not isinstance(item, Sink):
             raise ConfigurationError(f"{label} entries must be Sink instances, got {item!r}")

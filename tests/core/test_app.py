@@ -275,6 +275,14 @@ def test_task_decorator_validation_errors_name_the_value() -> None:
         app.task(source="queue")(handler)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"emit entries must be Sink instances, got 5"):
         app.task(emit=[5])(handler)  # type: ignore[list-item]
+    with pytest.raises(
+        ValueError, match=r"task 'handler': dead_letter must be a Sink or a list of Sinks, got 5$"
+    ):
+        app.task(dead_letter=5)(handler)  # type: ignore[arg-type]
+    with pytest.raises(
+        ValueError, match=r"task 'handler': emit must be a Sink or a list of Sinks, got 'out'$"
+    ):
+        app.task(emit="out")(handler)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"shutdown_timeout_s must be a number > 0 or None, got 0"):
         OneStepApp("x", shutdown_timeout_s=0)
     with pytest.raises(ValueError, match=r"app name must be a non-empty string, got ''"):

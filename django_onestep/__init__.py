@@ -67,7 +67,10 @@ _EXPORTS: dict[str, str] = {
     "app": "django_onestep.project",
 }
 
-__all__ = sorted(_EXPORTS)
+# ``from django_onestep import *`` (as onestep code may do) must work in a plain asyncio
+# program, so it stops short of the Django layer, whose names need configured settings.
+_DJANGO_MODULES = ("django_onestep.dbqueue.", "django_onestep.stores", "django_onestep.project")
+__all__ = sorted(name for name, module in _EXPORTS.items() if not module.startswith(_DJANGO_MODULES))
 
 
 def __getattr__(name: str) -> Any:

@@ -38,6 +38,24 @@ SCRIPT = textwrap.dedent(
     for name in runtime:
         getattr(django_onestep, name)
 
+    # onestep code may star-import: it gets every runtime name, and no Django
+    namespace = {}
+    exec("from django_onestep import *", namespace)
+    missing = sorted(set(runtime) - set(namespace))
+    assert not missing, missing
+    # the public names SPEC section 2 promises (onestep 1.x's runtime surface)
+    spec_names = (
+        "OneStepApp TaskContext Envelope Source Sink Delivery MemoryQueue IntervalSource "
+        "CronSource WebhookSource BearerAuth WebhookResponse HttpSink RetryPolicy NoRetry "
+        "MaxAttempts ExponentialBackoff RetryAction RetryDecision FailureInfo FailureKind "
+        "TaskEvent TaskEventKind InMemoryMetrics StructuredEventLogger StateStore CursorStore "
+        "InMemoryStateStore InMemoryCursorStore ScopedState ConnectorOperationError "
+        "ConnectorOperation ConnectorErrorKind load_yaml_app ControlPlaneReporter "
+        "ControlPlaneReporterConfig"
+    ).split()
+    missing = sorted(set(spec_names) - set(namespace))
+    assert not missing, missing
+
     assert not any(m == "django" or m.startswith("django.") for m in sys.modules)
     print(len(modules), len(runtime))
     """

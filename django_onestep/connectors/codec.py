@@ -23,14 +23,23 @@ import datetime as dt
 import decimal
 import json
 import uuid
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django_onestep.core.envelope import Envelope
 
-__all__ = ["ENVELOPE_KEYS", "UndecodableMessage", "decode_message", "encode_envelope"]
+__all__ = [
+    "ENVELOPE_KEYS",
+    "UndecodableMessage",
+    "decode_body",
+    "decode_message",
+    "encode_envelope",
+    "plain_envelopes",
+]
 
 ENVELOPE_KEYS = frozenset({"body", "meta", "attempts"})
 _REASON_PREVIEW_CHARS = 80
+_POISON_PREVIEW_BYTES = 200
 
 
 class UndecodableMessage(ValueError):
@@ -95,3 +104,32 @@ def decode_message(raw: bytes | bytearray | memoryview | str) -> Envelope:
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
         raise UndecodableMessage(f"envelope 'attempts' must be a non-negative integer, got {attempts!r}")
     return Envelope(body=parsed["body"], meta=meta, attempts=attempts)
+
+
+def decode_body(raw: bytes | str) -> tuple[Envelope, str | None]:
+    """``(envelope, poison_reason)`` for a message body; never raises.
+
+    The reason is None for a runnable message. For one that cannot become an envelope
+    (empty, not UTF-8, not JSON, a corrupted envelope) the envelope carries the raw text
+    (or a preview of undecodable bytes) so the dead letter shows what arrived.
+    """
+    if not raw.strip():
+        body = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        return Envelope(body=body), "empty message body"
+    try:
+        return decode_message(raw), None
+    except UndecodableMessage as exc:
+        if isinstance(raw, bytes):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw[:_POISON_PREVIEW_BYTES].decode("utf-8", errors="replace")
+        else:
+            text = raw
+        return Envelope(body=text), exc.reason
+
+
+def plain_envelopes(bodies: Iterable[Any], meta: Mapping[str, Any] | None) -> list[Envelope]:
+    """Envelopes (attempts 0, a copy of ``meta`` each) for the sinks' ``publish_many``."""
+    base = dict(meta or {})
+    return [Envelope(body=body, meta=dict(base)) for body in bodies]

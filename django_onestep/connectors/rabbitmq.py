@@ -27,11 +27,11 @@ from django_onestep.core.errors import (
     MissingExtraError,
 )
 
+from .codec import encode_envelope, plain_envelopes
 from .rabbitmq_delivery import ATTEMPTS_HEADER, RabbitMQDelivery
 from .rabbitmq_errors import redact_url, secret_tokens
 from .rabbitmq_session import AmqpSession, Incoming
 from .rabbitmq_topology import QueueTopology
-from .rabbitmq_wire import encode_envelope
 
 __all__ = ["RabbitMQConnector", "RabbitMQDelivery", "RabbitMQQueue"]
 
@@ -235,8 +235,7 @@ class RabbitMQQueue(Source, Sink):
 
     async def publish_many(self, bodies: Iterable[Any], *, meta: Mapping[str, Any] | None = None) -> None:
         """``send_many`` for plain bodies (attempts 0), like ``Sink.publish`` for one."""
-        base = dict(meta or {})
-        await self.send_many([Envelope(body=body, meta=dict(base)) for body in bodies])
+        await self.send_many(plain_envelopes(bodies, meta))
 
     async def close(self) -> None:
         session, self._session = self._session, None

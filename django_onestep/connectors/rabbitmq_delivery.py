@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from django_onestep.core.base import Delivery
 from django_onestep.core.errors import ConnectorOperation, ConnectorOperationError
 
+from .codec import decode_body
 from .rabbitmq_session import Incoming
-from .rabbitmq_wire import decode_body
 
 if TYPE_CHECKING:
     from .rabbitmq import RabbitMQQueue

@@ -8,7 +8,7 @@ from typing import Any
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConnectorOperation, ConnectorOperationError
 
-from .codec import encode_envelope
+from .codec import encode_envelope, plain_envelopes
 from .redis_delivery import Batcher
 from .redis_entries import text
 from .redis_options import StreamOptions
@@ -61,8 +61,7 @@ class StreamWriter:
         self, bodies: Iterable[Any], *, meta: Mapping[str, Any] | None = None
     ) -> list[str]:
         """``send_many`` for plain bodies (attempts 0), like ``Sink.publish`` for one."""
-        base = dict(meta or {})
-        return await self.send_many(Envelope(body, dict(base), 0) for body in bodies)
+        return await self.send_many(plain_envelopes(bodies, meta))
 
     async def _xadd_pipelined(self, payloads: list[bytes]) -> list[str]:
         # Bulk-add scripts of _ADD_MANY_CHUNK entries each; several per round trip.

@@ -23,7 +23,7 @@ from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConfigurationError, ConnectorOperation, MissingExtraError
 
-from .rabbitmq_wire import encode_envelope
+from .codec import encode_envelope, plain_envelopes
 from .sqs_delivery import MAX_VISIBILITY_S, SQSDelivery
 from .sqs_errors import error_code, secret_tokens, to_connector_error
 from .sqs_leases import LeaseKeeper
@@ -374,8 +374,7 @@ class SQSQueue(Source, Sink):
 
     async def publish_many(self, bodies: Iterable[Any], *, meta: Mapping[str, Any] | None = None) -> None:
         """``send_many`` for plain bodies (attempts 0), like ``Sink.publish`` for one."""
-        base = dict(meta or {})
-        await self.send_many([Envelope(body=body, meta=dict(base)) for body in bodies])
+        await self.send_many(plain_envelopes(bodies, meta))
 
     async def close(self) -> None:
         leases, self._leases = self._leases, None

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django_onestep.core.base import Delivery, Sink
 from django_onestep.core.envelope import Envelope
 
-from .rabbitmq_wire import decode_body
+from .codec import decode_body
 
 if TYPE_CHECKING:
     from .sqs import SQSQueue

@@ -9,7 +9,13 @@ import uuid
 
 import pytest
 
-from django_onestep.connectors.codec import UndecodableMessage, decode_message, encode_envelope
+from django_onestep.connectors.codec import (
+    UndecodableMessage,
+    decode_body,
+    decode_message,
+    encode_envelope,
+    plain_envelopes,
+)
 from django_onestep.core.envelope import Envelope
 
 
@@ -115,3 +121,41 @@ def test_unserialisable_body_is_a_clear_error() -> None:
         encode_envelope(Envelope({"x": object()}))
     with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
         encode_envelope(Envelope(float("nan")))
+
+
+@pytest.mark.parametrize(
+    ("raw", "body", "reason"),
+    [
+        (b"", "", "empty message body"),
+        ("  \n", "  \n", "empty message body"),
+        (b"not json", "not json", "message is not JSON (Expecting value): 'not json'"),
+        (b"\xff" * 300, "\ufffd" * 200, "message is not UTF-8 text (invalid start byte at byte 0)"),
+        (
+            b'{"body": 1, "meta": [1]}',
+            '{"body": 1, "meta": [1]}',
+            "envelope 'meta' must be a JSON object, got list",
+        ),
+    ],
+)
+def test_decode_body_turns_poison_into_a_reason_and_keeps_what_arrived(
+    raw: bytes | str, body: str, reason: str
+) -> None:
+    envelope, poison_reason = decode_body(raw)
+    assert (envelope.body, envelope.meta, envelope.attempts, poison_reason) == (body, {}, 0, reason)
+
+
+def test_decode_body_of_a_good_message_has_no_reason() -> None:
+    assert decode_body(b'{"body": {"a": 1}, "meta": {"m": 1}, "attempts": 2}') == (
+        Envelope({"a": 1}, {"m": 1}, 2),
+        None,
+    )
+    assert decode_body('{"order_id": 7}') == (Envelope({"order_id": 7}, {}, 0), None)
+
+
+def test_plain_envelopes_copy_meta_per_message() -> None:
+    meta = {"source": "import"}
+    first, second = plain_envelopes(iter([{"id": 1}, {"id": 2}]), meta)
+    assert (first, second) == (Envelope({"id": 1}, meta, 0), Envelope({"id": 2}, meta, 0))
+    first.meta["changed"] = True  # one message's meta never leaks into another's
+    assert (second.meta, meta) == ({"source": "import"}, {"source": "import"})
+    assert plain_envelopes([1], None) == [Envelope(1, {}, 0)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from django_onestep.core.errors import (
     ConnectorErrorKind,
@@ -17,11 +16,13 @@ from django_onestep.core.errors import (
     ConnectorOperationError,
 )
 
+from . import redaction
+from .redaction import redact_url
+
 __all__ = ["RabbitMQError", "classify", "redact_url", "secret_tokens", "to_connector_error"]
 
 BACKEND = "rabbitmq"
-_REDACTED = "***"
-_MAX_MESSAGE_CHARS = 500
+# Option keys whose values are secrets (``credentials`` is a pika credentials object).
 _SECRET_KEYS = frozenset({"password", "credentials", "secret", "token"})
 # AMQP reply codes that mean the declaration or permission is wrong, not the network.
 _MISCONFIGURED_REPLY_CODES = frozenset({403, 404, 406, 530})
@@ -31,31 +32,9 @@ class RabbitMQError(Exception):
     """A driver error whose text has been scrubbed of secrets (kept as ``cause``)."""
 
 
-def redact_url(url: str) -> str:
-    """The URL with its password replaced, for logs and reprs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", f":{_REDACTED}@")
-    return parts._replace(netloc=netloc).geturl()
-
-
 def secret_tokens(url: str, options: Mapping[str, Any] | None) -> list[str]:
     """Strings that must never appear in an error message or a log line."""
-    tokens: list[str] = []
-    password = urlsplit(url).password
-    if password:
-        tokens += [password, unquote(password)]
-    for key, value in (options or {}).items():
-        if str(key).lower() in _SECRET_KEYS and value:
-            tokens.append(str(value))
-    return [token for token in tokens if token]
-
-
-def scrub(text: str, tokens: Iterable[str]) -> str:
-    for token in sorted(set(tokens), key=len, reverse=True):
-        text = text.replace(token, _REDACTED)
-    return text[:_MAX_MESSAGE_CHARS]
+    return redaction.secret_tokens(url, options, _SECRET_KEYS)
 
 
 def classify(exc: BaseException) -> ConnectorErrorKind:
@@ -88,12 +67,13 @@ def to_connector_error(
 ) -> ConnectorOperationError:
     if isinstance(exc, ConnectorOperationError):
         return exc
-    detail = scrub(f"{type(exc).__name__}: {exc}", tokens)
-    return ConnectorOperationError(
+    return redaction.wrap_error(
+        exc,
         backend=BACKEND,
-        operation=operation,
         kind=kind or classify(exc),
+        operation=operation,
         source_name=source_name,
+        tokens=tokens,
+        error_type=RabbitMQError,
         retry_delay_s=retry_delay_s,
-        cause=RabbitMQError(detail),
     )

@@ -7,55 +7,26 @@ message a user can act on (wrong password, a key that is not a stream).
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
-
 from django_onestep.core.errors import (
     ConnectorErrorKind,
     ConnectorOperation,
     ConnectorOperationError,
 )
 
-__all__ = ["BACKEND", "classify", "redact", "redact_url", "secret_tokens", "to_connector_error"]
+from . import redaction
+from .redaction import redact_url
+
+__all__ = ["BACKEND", "classify", "redact_url", "secret_tokens", "to_connector_error"]
 
 BACKEND = "redis"
-_REDACTED = "***"
-_MAX_MESSAGE_CHARS = 500
 _MISCONFIGURED_PREFIXES = ("WRONGTYPE", "NOPERM", "WRONGPASS", "NOAUTH", "ERR unknown command")
-_SECRET_OPTION_KEYS = frozenset({"password", "username", "credential_provider", "ssl_password"})
+# redis-py client options whose values are secrets (a credential provider has .password).
+_SECRET_OPTION_KEYS = frozenset({"password", "ssl_password", "credential_provider"})
 
 
 def secret_tokens(url: str, options: dict[str, object] | None = None) -> list[str]:
     """Substrings that must never reach a log line: the URL's password, option secrets."""
-    tokens: list[str] = []
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        parts = None
-    if parts is not None and parts.password:
-        tokens.extend({parts.password, unquote(parts.password)})
-    for key, value in (options or {}).items():
-        if key in _SECRET_OPTION_KEYS and key != "username" and isinstance(value, str) and value:
-            tokens.append(value)
-    return sorted(tokens, key=len, reverse=True)
-
-
-def redact(text: str, tokens: list[str]) -> str:
-    for token in tokens:
-        text = text.replace(token, _REDACTED)
-    return text[:_MAX_MESSAGE_CHARS]
-
-
-def redact_url(url: str) -> str:
-    """``redis://user:secret@host:6379/0`` -> ``redis://user:***@host:6379/0``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid url>"
-    if not parts.password:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = f"{parts.username}:" if parts.username else ":"
-    return parts._replace(netloc=f"{user}{_REDACTED}@{netloc}").geturl()
+    return redaction.secret_tokens(url, options, _SECRET_OPTION_KEYS)
 
 
 def classify(exc: BaseException) -> ConnectorErrorKind | None:
@@ -94,7 +65,7 @@ def to_connector_error(
     kind = classify(exc)
     if kind is None:
         return None
-    detail = redact(f"{type(exc).__name__}: {exc}", tokens)
+    detail = redaction.scrub(f"{type(exc).__name__}: {exc}", tokens)
     return ConnectorOperationError(
         backend=BACKEND,
         operation=operation,

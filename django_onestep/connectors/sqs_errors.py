@@ -11,11 +11,11 @@ from django_onestep.core.errors import (
     ConnectorOperationError,
 )
 
+from . import redaction
+
 __all__ = ["SQSError", "classify", "error_code", "secret_tokens", "to_connector_error"]
 
 BACKEND = "sqs"
-_REDACTED = "***"
-_MAX_MESSAGE_CHARS = 500
 _SECRET_KEYS = frozenset(
     {"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "password", "token"}
 )
@@ -42,7 +42,8 @@ class SQSError(Exception):
 
 
 def secret_tokens(options: Mapping[str, Any] | None) -> list[str]:
-    return [str(v) for k, v in (options or {}).items() if str(k).lower() in _SECRET_KEYS and v]
+    """Access keys and tokens given in ``options``: never shown in errors or logs."""
+    return redaction.secret_tokens(None, options, _SECRET_KEYS)
 
 
 def error_code(exc: BaseException) -> str:
@@ -75,12 +76,6 @@ def classify(exc: BaseException) -> ConnectorErrorKind:
     return ConnectorErrorKind.PERMANENT
 
 
-def scrub(text: str, tokens: Iterable[str]) -> str:
-    for token in sorted(set(tokens), key=len, reverse=True):
-        text = text.replace(token, _REDACTED)
-    return text[:_MAX_MESSAGE_CHARS]
-
-
 def to_connector_error(
     exc: BaseException,
     *,
@@ -91,11 +86,13 @@ def to_connector_error(
 ) -> ConnectorOperationError:
     if isinstance(exc, ConnectorOperationError):
         return exc
-    return ConnectorOperationError(
+    return redaction.wrap_error(
+        exc,
         backend=BACKEND,
-        operation=operation,
         kind=classify(exc),
+        operation=operation,
         source_name=source_name,
+        tokens=tokens,
+        error_type=SQSError,
         retry_delay_s=retry_delay_s,
-        cause=SQSError(scrub(f"{type(exc).__name__}: {exc}", tokens)),
     )

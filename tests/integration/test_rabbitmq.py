@@ -278,6 +278,8 @@ async def test_unreachable_broker_is_a_retryable_error_with_backoff() -> None:
             await queue.fetch(1)
         assert info.value.kind is ConnectorErrorKind.DISCONNECTED and info.value.retryable
         delays.append(info.value.retry_delay_s)
+    # the reason is named (pika's own error text is empty) and the password is not
+    assert "Connection refused" in str(info.value) and ":pw@" not in str(info.value)
     assert delays == [0.5, 1.0, 2.0]  # capped exponential backoff between attempts
     await queue.close()
 

@@ -1,0 +1,100 @@
+"""Keep secrets (URL passwords, option passwords, access keys) out of connector errors.
+
+Every broker connector wraps driver errors into ``ConnectorOperationError`` with a text
+scrubbed by :func:`scrub`, and shows its URL through :func:`redact_url`, so a wrong
+password or a failing connection never prints the secret in a log line, a traceback
+or a repr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from django_onestep.core.errors import (
+    ConnectorErrorKind,
+    ConnectorOperation,
+    ConnectorOperationError,
+)
+
+__all__ = ["REDACTED", "redact_url", "scrub", "secret_tokens", "wrap_error"]
+
+REDACTED = "***"
+_MAX_MESSAGE_CHARS = 500
+
+
+def redact_url(url: str) -> str:
+    """``amqp://user:secret@host/`` -> ``amqp://user:***@host/`` (for logs and reprs)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<invalid url>"
+    if not password:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:" if parts.username else ":"
+    return parts._replace(netloc=f"{user}{REDACTED}@{host}").geturl()
+
+
+def secret_tokens(url: str | None, options: Mapping[str, Any] | None, keys: Collection[str]) -> list[str]:
+    """Strings that must never appear in an error or a log line, longest first.
+
+    The URL's password (as written and percent-decoded) and the values of the option
+    ``keys``; for a credentials object (pika's ``PlainCredentials``) its ``password``.
+    """
+    tokens: set[str] = set()
+    if url:
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            password = None
+        if password:
+            tokens |= {password, unquote(password)}
+    for key, value in (options or {}).items():
+        if str(key).lower() not in keys or not value:
+            continue
+        secret = value if isinstance(value, str) else getattr(value, "password", None)
+        if isinstance(secret, bytes):
+            secret = secret.decode("utf-8", "replace")
+        if isinstance(secret, str) and secret:
+            tokens.add(secret)
+    return sorted(tokens, key=len, reverse=True)
+
+
+def scrub(text: str, tokens: Iterable[str]) -> str:
+    """``text`` with every token replaced, cut to a length fit for one log line."""
+    for token in sorted(set(tokens), key=len, reverse=True):
+        if token:
+            text = text.replace(token, REDACTED)
+    return text[:_MAX_MESSAGE_CHARS]
+
+
+def wrap_error(
+    exc: BaseException,
+    *,
+    backend: str,
+    kind: ConnectorErrorKind,
+    operation: ConnectorOperation,
+    source_name: str,
+    tokens: Iterable[str],
+    error_type: Callable[[str], Exception],
+    retry_delay_s: float | None = None,
+) -> ConnectorOperationError:
+    """A ConnectorOperationError whose ``cause`` is ``error_type(<scrubbed driver text>)``.
+
+    The driver's exception is not kept: its text (and its own cause chain) may hold the
+    secret. Raise the result ``from None`` for the same reason.
+    """
+    # pika's AMQPConnectionError has an empty str(); its args say "connection refused".
+    text = str(exc) or "; ".join(str(arg) or repr(arg) for arg in exc.args)
+    detail = scrub(f"{type(exc).__name__}: {text}", tokens)
+    return ConnectorOperationError(
+        backend=backend,
+        operation=operation,
+        kind=kind,
+        source_name=source_name,
+        retry_delay_s=retry_delay_s,
+        cause=error_type(detail),
+    )

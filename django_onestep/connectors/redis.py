@@ -127,7 +127,15 @@ class RedisConnector:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             redis_asyncio = _redis_asyncio()
-            self._client = redis_asyncio.Redis.from_url(self.url, **self._client_options())
+            try:
+                client = redis_asyncio.Redis.from_url(self.url, **self._client_options())
+                # Connections are made lazily: build one (no I/O) so a misspelt option is
+                # reported now, naming the key, not as a TypeError from the first command.
+                pool = client.connection_pool
+                pool.connection_class(**pool.connection_kwargs)
+            except TypeError as exc:
+                raise ConfigurationError(f"redis options: not accepted by redis-py: {exc}") from None
+            self._client = client
             self._loop = loop
             self._refs = 0
         self._refs += 1

@@ -342,6 +342,17 @@ def test_bad_url_is_rejected_without_echoing_the_password() -> None:
     assert "must start with redis://, rediss:// or unix://" in str(info.value)
 
 
+async def test_a_misspelt_client_option_is_a_configuration_error_naming_it() -> None:
+    # the server is never reached: the options are checked when the client is built
+    stream = RedisConnector("redis://127.0.0.1:1/0", options={"pasword": "s3cr3t"}).stream("s")
+    with pytest.raises(ConfigurationError) as info:
+        await stream.fetch(1)
+    message = str(info.value)  # the middle is redis-py's TypeError text
+    assert message.startswith("redis options: not accepted by redis-py: ")
+    assert message.endswith("unexpected keyword argument 'pasword'")
+    await stream.close()
+
+
 async def test_missing_redis_library_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 

@@ -36,6 +36,12 @@ GroupId = str | Callable[[Envelope], str]
 _ON_FAIL = ("leave", "release", "delete")
 _SQS_DEFAULT_VISIBILITY_S = 30
 _FETCH_BACKOFF_CAP_S = 30.0
+# boto3 Session.client() keywords ``options`` may set (region_name and endpoint_url
+# have their own parameters); checked at construction, without importing boto3.
+_CLIENT_OPTIONS = frozenset({
+    "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_account_id",
+    "api_version", "use_ssl", "verify", "config",
+})  # fmt: skip
 
 
 class SQSConnector:
@@ -52,6 +58,16 @@ class SQSConnector:
     ) -> None:
         if type(max_threads) is not int or max_threads < 2:
             raise ConfigurationError(f"max_threads must be an integer >= 2, got {max_threads!r}")
+        if options is not None and not isinstance(options, Mapping):
+            raise ConfigurationError(f"SQSConnector options must be a mapping, got {type(options).__name__}")
+        unknown = sorted(set(options or {}) - _CLIENT_OPTIONS)
+        if unknown:
+            raise ConfigurationError(
+                f"SQSConnector options has unknown key(s) {unknown}; allowed: {sorted(_CLIENT_OPTIONS)}"
+            )
+        for key, value in (("region_name", region_name), ("endpoint_url", endpoint_url)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigurationError(f"SQSConnector {key} must be a non-empty string, got {value!r}")
         self.region_name = region_name
         self.endpoint_url = endpoint_url
         self.options = dict(options or {})

@@ -334,6 +334,12 @@ class OneStepApp:
         """``asyncio.run(serve())`` with SIGINT/SIGTERM requesting a graceful shutdown;
         a second signal stops at once."""
         try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass  # no loop running: the normal case
+        else:
+            raise RuntimeError("app.run() starts its own event loop; in async code use 'await app.serve()'")
+        try:
             with serving.signal_handlers(self._lifecycle):
                 asyncio.run(self.serve(until_idle=until_idle, tasks=tasks))
         except KeyboardInterrupt:

@@ -120,6 +120,21 @@ def normalize_sinks(label: str, value: Sink | Iterable[Sink] | None) -> tuple[Si
     return items
 
 
+def _check_handler_arity(where: str, handler: Callable[..., Any]) -> None:
+    """A handler that cannot take ``(ctx, payload)`` would fail every delivery: say so now."""
+    try:
+        signature = inspect.signature(handler, follow_wrapped=False)  # what is really called
+    except (TypeError, ValueError):  # some builtins and C callables have none
+        return
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        shown = str(getattr(handler, "__qualname__", handler)).rsplit("<locals>.", 1)[-1]
+        raise ConfigurationError(
+            f"{where}: the handler must accept (ctx, payload); {shown}{signature} does not"
+        ) from None
+
+
 def build_task_spec(
     *,
     name: str,
@@ -135,11 +150,12 @@ def build_task_spec(
     description: str | None,
 ) -> TaskSpec:
     """Validate decorator arguments; every error names the task and the bad value."""
-    where = f"task {name!r}"
+    where = f"task {name!r}" if name else "app.task()"
+    if not callable(handler):  # before the name: a non-callable has no __name__ to take
+        raise ConfigurationError(f"{where}: handler must be callable, got {handler!r}")
     if not isinstance(name, str) or not name.strip():
         raise ConfigurationError(f"task name must be a non-empty string, got {name!r}")
-    if not callable(handler):
-        raise ConfigurationError(f"{where}: handler must be callable, got {handler!r}")
+    _check_handler_arity(where, handler)
     if source is not None and not isinstance(source, Source):
         raise ConfigurationError(f"{where}: source must be a Source instance, got {source!r}")
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:

@@ -283,6 +283,16 @@ def test_task_decorator_validation_errors_name_the_value() -> None:
         ValueError, match=r"task 'handler': emit must be a Sink or a list of Sinks, got 'out'$"
     ):
         app.task(emit="out")(handler)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^app.task\(\): handler must be callable, got 5$"):
+        app.task(source=MemoryQueue("q"))(5)  # type: ignore[type-var]
+
+    async def one_arg(item): ...
+
+    with pytest.raises(
+        ValueError,
+        match=r"^task 'one_arg': the handler must accept \(ctx, payload\); one_arg\(item\) does not$",
+    ):
+        app.task(source=MemoryQueue("q"))(one_arg)
     with pytest.raises(ValueError, match=r"shutdown_timeout_s must be a number > 0 or None, got 0"):
         OneStepApp("x", shutdown_timeout_s=0)
     with pytest.raises(ValueError, match=r"app name must be a non-empty string, got ''"):
@@ -294,6 +304,32 @@ def test_task_decorator_validation_errors_name_the_value() -> None:
     with pytest.raises(ValueError, match=r"hook must be callable, got 3"):
         app.on_event(3)
     assert app.tasks == []
+
+
+def test_handlers_of_every_accepted_shape_register() -> None:
+    app = OneStepApp("shapes")
+
+    class Handler:
+        def __call__(self, ctx, payload, extra=None): ...
+
+    async def with_varargs(*args): ...
+
+    async def with_defaults(ctx, payload=None, *, region="eu"): ...
+
+    app.task(name="callable_object")(Handler())
+    app.task()(with_varargs)
+    app.task()(with_defaults)
+    app.task(name="a_lambda")(lambda ctx, payload: payload)
+    assert [t.name for t in app.tasks] == ["callable_object", "with_varargs", "with_defaults", "a_lambda"]
+
+
+async def test_run_inside_a_running_loop_says_to_await_serve() -> None:
+    app = OneStepApp("nested")
+    with pytest.raises(
+        RuntimeError,
+        match=r"^app.run\(\) starts its own event loop; in async code use 'await app.serve\(\)'$",
+    ):
+        app.run()
 
 
 def test_duplicate_task_names_are_rejected() -> None:

@@ -118,11 +118,19 @@ def _callable_ref(raw: Any, path: str) -> Callable[..., Any]:
         raise _fail(path, f"ref {ref!r} is not callable")
     if not params:
         return func  # type: ignore[no-any-return]
+    if inspect.iscoroutinefunction(func):
 
+        @functools.wraps(func)
+        async def bound_async(*args: Any) -> Any:
+            return await func(*args, **copy.deepcopy(params))
+
+        return bound_async
+
+    # A plain function stays plain, so the runtime still runs it in the thread pool
+    # (an async wrapper would run it on the event loop, where it blocks every task).
     @functools.wraps(func)
-    async def bound(*args: Any) -> Any:
-        result = func(*args, **copy.deepcopy(params))
-        return await result if inspect.isawaitable(result) else result
+    def bound(*args: Any) -> Any:
+        return func(*args, **copy.deepcopy(params))
 
     return bound
 

@@ -263,3 +263,47 @@ def test_connector_types_load_lazily_by_name(tmp_path: Path) -> None:
     app = load_yaml_app(path)
     assert type(app.tasks[0].source).__name__ == "RabbitMQQueue"
     assert {"rabbitmq", "rabbitmq_queue", "sqs", "sqs_queue"} <= set(known_resource_types())
+
+
+async def test_sync_handler_with_params_still_runs_in_the_thread_pool(tmp_path: Path) -> None:
+    # Binding params must not turn a plain function into a coroutine function: the
+    # runtime would then call it on the event loop, blocking every other task.
+    path = write(
+        tmp_path,
+        """
+        app: {name: params}
+        connectors:
+          tick: {type: interval, seconds: 60, immediate: true}
+        tasks:
+          - name: work
+            source: tick
+            handler:
+              ref: tests.core.fixtures.yaml_handlers:blocking_sync
+              params: {region: eu}
+        """,
+    )
+    yaml_handlers.CALLS.clear()
+    app = load_yaml_app(path)
+    await asyncio.wait_for(app.serve(), timeout=30)
+    assert yaml_handlers.CALLS == [("blocking_sync", "eu", False)]
+
+
+def test_handler_missing_a_required_param_is_a_load_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        app: {name: params}
+        connectors:
+          tick: {type: interval, seconds: 60}
+        tasks:
+          - name: work
+            source: tick
+            handler: tests.core.fixtures.yaml_handlers:blocking_sync
+        """,
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"^tasks\[0\]: task 'work': the handler must accept \(ctx, payload\); "
+        r"blocking_sync\(ctx: 'Any', payload: 'Any', region: 'str'\) -> 'dict\[str, Any\]' does not$",
+    ):
+        load_yaml_app(path)

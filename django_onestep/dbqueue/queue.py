@@ -2,11 +2,12 @@
 
 Hot path: ``fetch`` claims up to ``min(limit, batch_size)`` rows in one statement or
 transaction on the queue's claim thread; settlements are group-committed on the ack
-thread (the same thread on SQLite, whose single writer prefers it). While idle,
-``fetch`` probes with a cheap read every ``poll_interval_s``, backing off to
-``max_idle_poll_s`` after ``idle_backoff_after_s`` without work, and wakes at once when
-this process enqueues. Background loops extend the leases of held jobs, reclaim
-expired leases of any worker and prune old ``done`` rows.
+thread (the same thread on SQLite, whose single writer prefers it). While idle, each
+``fetch`` probes with a cheap read, waits one poll interval (``poll_interval_s``,
+backing off to ``max_idle_poll_s`` after ``idle_backoff_after_s`` without work) and
+returns empty, so the runner notices an empty queue within one interval; it wakes at
+once when this process enqueues. Background loops extend the leases of held jobs,
+reclaim expired leases of any worker and prune old ``done`` rows.
 """
 
 from __future__ import annotations
@@ -212,6 +213,7 @@ class DatabaseQueue(Source, Sink):
         self._ensure_threads()
         self._loop = asyncio.get_running_loop()
         self._wake_event = asyncio.Event()
+        self._idle_since = None  # a reopened queue polls fast again, not at the old backoff
         register_listener(self)
         self._background = [
             asyncio.create_task(upkeep.lease_loop(self), name=f"onestep-lease-{self.name}"),
@@ -259,6 +261,7 @@ class DatabaseQueue(Source, Sink):
         loop = asyncio.get_running_loop()
         limit = max(1, min(int(limit), self.batch_size))
         deadline = loop.time() + self.fetch_wait_s
+        woken = False
         while True:
             if loop.time() >= self._next_sweep_at:
                 self._next_sweep_at = loop.time() + max(self.lease_s / 4, 0.25)
@@ -275,11 +278,17 @@ class DatabaseQueue(Source, Sink):
             now = loop.time()
             if self._idle_since is None:
                 self._idle_since = now
-            if now >= deadline:
+            if woken or now >= deadline:
                 return []
-            await self._sleep_idle(now, deadline)
+            # One idle wait per call, then report "empty": the runner calls again at
+            # once (same poll cadence), and `serve(until_idle=True)` / `--once` sees the
+            # queue empty within one poll interval instead of after `fetch_wait_s`.
+            woken = await self._sleep_idle(now, deadline)
+            if not woken:
+                return []
 
-    async def _sleep_idle(self, now: float, deadline: float) -> None:
+    async def _sleep_idle(self, now: float, deadline: float) -> bool:
+        """Wait one (backed-off) poll interval; True when ``wake()`` ended it early."""
         idle_for = now - (self._idle_since or now)
         interval = self.poll_interval_s
         if idle_for > self.idle_backoff_after_s:
@@ -290,10 +299,13 @@ class DatabaseQueue(Source, Sink):
         timeout = max(0.0, min(interval, deadline - now))
         if self._wake_event is None:
             await asyncio.sleep(timeout)
-            return
-        with contextlib.suppress(TimeoutError):
+            return False
+        try:
             await asyncio.wait_for(self._wake_event.wait(), timeout)
-            self._idle_since = None  # woken by a local enqueue: poll fast again
+        except TimeoutError:
+            return False
+        self._idle_since = None  # woken (a local enqueue, the last held job settled): poll fast again
+        return True
 
     async def _claim(self, thread: DBThread, limit: int, *, probe_first: bool) -> list[Delivery]:
         from django.utils import timezone
@@ -379,6 +391,14 @@ class DatabaseQueue(Source, Sink):
         delivery = self._held.get(op.job_id)
         if delivery is not None and delivery.token == op.token:
             del self._held[op.job_id]
+            if not self._held and self._backed_off():
+                # the last held job is settled while polls are slow: look again now, so
+                # `--once` ends promptly after a long handler (no extra polls when busy)
+                self.wake()
+
+    def _backed_off(self) -> bool:
+        loop, since = self._loop, self._idle_since
+        return loop is not None and since is not None and loop.time() - since > self.idle_backoff_after_s
 
     # ----- retention ---------------------------------------------------------------
 

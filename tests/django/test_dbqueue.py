@@ -279,6 +279,43 @@ async def test_local_enqueue_wakes_an_idle_fetch() -> None:
         await delivery.ack()
 
 
+async def test_an_empty_fetch_returns_after_one_poll_interval_not_fetch_wait_s() -> None:
+    # `--once` / run_until_idle learn that the queue is empty from an empty fetch: it
+    # must come after one poll, not after the fetch's whole 60 s budget
+    queue = make_queue(fetch_wait_s=60.0, poll_interval_s=0.05, idle_backoff_after_s=60.0)
+    async with opened(queue):
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await asyncio.wait_for(queue.fetch(1), 30) == []
+        assert loop.time() - started < 30
+        probes: list[bool] = []
+        real_claim = queue._claim
+
+        async def counting_claim(*args: object, **kwargs: object) -> list[object]:
+            probes.append(True)
+            return await real_claim(*args, **kwargs)  # type: ignore[arg-type]
+
+        queue._claim = counting_claim  # type: ignore[method-assign]
+        assert await queue.fetch(1) == []
+        assert len(probes) == 1  # one probe and one wait per empty fetch: no busy loop
+
+
+async def test_the_last_settlement_wakes_a_backed_off_fetch() -> None:
+    queue = make_queue(
+        fetch_wait_s=60.0, poll_interval_s=60.0, max_idle_poll_s=60.0, idle_backoff_after_s=0.0
+    )
+    await orm(queue.send)("slow")
+    async with opened(queue):
+        (delivery,) = await fetch_until(queue, 1)
+        queue._idle_since = asyncio.get_running_loop().time() - 1.0  # backed off, as after a long handler
+        fetch = asyncio.create_task(queue.fetch(1))
+        await asyncio.sleep(0.3)
+        assert not fetch.done()  # waiting for the next (60 s) poll
+        await delivery.ack()
+        # without the wake-up the fetch would sleep out its 60 s poll interval
+        assert await asyncio.wait_for(fetch, 25) == []
+
+
 async def test_prune_deletes_only_old_done_rows() -> None:
     queue = make_queue(done_retention_s=3600)
     await orm(queue.send_many)(["old", "new", "waiting"])

@@ -89,8 +89,31 @@ def _settings_or_error() -> tuple[Any, list[CheckMessage]]:
 
 @register("django_onestep")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    _, errors = _settings_or_error()
-    return errors
+    conf, errors = _settings_or_error()
+    return errors or state_import_errors(conf.STATE)
+
+
+def state_import_errors(state: Any) -> list[CheckMessage]:
+    """E001 when ``ONESTEP["STATE"]`` is a dotted path that does not import.
+
+    Checked here rather than when the settings are read: importing the user's module
+    while the settings lock is held could deadlock if it reads the settings itself.
+    """
+    if not isinstance(state, str) or state in ("database", "memory"):
+        return []
+    from django.utils.module_loading import import_string
+
+    try:
+        import_string(state)
+    except ImportError as exc:
+        return [
+            Error(
+                f'ONESTEP["STATE"]: cannot import {state!r}: {exc}',
+                hint="Name a store class or factory as 'package.module.Name', or use 'database'.",
+                id="django_onestep.E001",
+            )
+        ]
+    return []
 
 
 @register("django_onestep")

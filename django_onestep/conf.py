@@ -28,7 +28,7 @@ class OneStepSettingsError(ImproperlyConfigured):
     def __init__(self, key: str, problem: str) -> None:
         self.key = key
         self.problem = problem
-        path = "".join(f'["{part}"]' for part in key.split("."))
+        path = "".join(f'["{part}"]' for part in key.split(".") if part)  # "" = ONESTEP itself
         super().__init__(f"ONESTEP{path}: {problem}")
 
 
@@ -129,8 +129,31 @@ def _default_retry(key: str, value: Any) -> Any:
                 f"{key}.type" if "type" in value else key,
                 f"must be 'none', 'max_attempts' or 'exponential_backoff', got {kind!r}",
             )
+        _check_retry_options(key, dict(value))
         return dict(value)
     raise OneStepSettingsError(key, f"must be None, a RetryPolicy or a dict with 'type', got {value!r}")
+
+
+def _check_retry_options(key: str, value: dict[str, Any]) -> None:
+    """Build the policy once so a bad option is reported under ``key``, not by a tasks.py."""
+    import inspect
+
+    from .core import retry
+    from .django_defaults import build_retry_policy
+
+    kind = value["type"]
+    cls = {"none": retry.NoRetry, "max_attempts": retry.MaxAttempts}.get(kind, retry.ExponentialBackoff)
+    known = [name for name in inspect.signature(cls).parameters if name != "self"]
+    unknown = sorted(set(value) - {"type", *known})
+    if unknown:
+        problem = f"unknown option for type {kind!r} (known: {', '.join(known)})"
+        raise OneStepSettingsError(
+            f"{key}.{unknown[0]}", problem if known else f"type {kind!r} takes no options"
+        )
+    try:
+        build_retry_policy(value)
+    except ValueError as exc:  # the policy's own message names the option
+        raise OneStepSettingsError(key, str(exc)) from None
 
 
 def _database(key: str, value: Any) -> str:
@@ -213,7 +236,7 @@ class OneStepSettings:
         if raw is None:
             raw = {}
         if not isinstance(raw, Mapping):
-            raise ImproperlyConfigured(f"ONESTEP must be a dict, got {type(raw).__name__}")
+            raise OneStepSettingsError("", f"must be a dict, got {type(raw).__name__}")
         unknown = sorted(set(raw) - set(DEFAULTS))
         if unknown:
             raise OneStepSettingsError(

@@ -41,7 +41,7 @@ class Worker:
     # -- setup -------------------------------------------------------------------------
     def prepare(self) -> Any:
         """Load and check everything; raise WorkerSetupError with a one-line reason."""
-        from ..checks import check_processes, discovery_errors, tables_missing
+        from ..checks import check_processes, discovery_errors, state_import_errors, tables_missing
         from ..conf import OneStepSettingsError, get_settings
         from ..core.errors import ConfigurationError
         from ..django_defaults import apply_django_defaults
@@ -54,7 +54,8 @@ class Worker:
         except OneStepSettingsError as exc:
             raise WorkerSetupError(str(exc)) from exc
         problems = (
-            discovery_errors()
+            state_import_errors(conf.STATE)
+            + discovery_errors()
             + tables_missing(conf.DATABASE)
             + check_processes(options.processes, conf.DATABASE)
         )

@@ -30,6 +30,25 @@ def test_broken_setting_is_e001_naming_the_key() -> None:
     ]
 
 
+def test_settings_that_are_not_a_dict_are_e001() -> None:
+    with override_settings(ONESTEP="shop"):
+        messages = _run()
+    assert [(m.id, m.msg) for m in messages] == [("django_onestep.E001", "ONESTEP: must be a dict, got str")]
+
+
+def test_a_state_path_that_does_not_import_is_e001() -> None:
+    with override_settings(ONESTEP={"STATE": "testproject.nowhere.Store"}):
+        messages = _run()
+    assert [(m.id, m.msg) for m in messages] == [
+        (
+            "django_onestep.E001",
+            "ONESTEP[\"STATE\"]: cannot import 'testproject.nowhere.Store': No module named 'testproject.nowhere'",
+        )
+    ]
+    with override_settings(ONESTEP={"STATE": "django_onestep.stores.DatabaseStateStore"}):
+        assert _run() == []
+
+
 def test_manage_py_check_fails_on_a_broken_setting() -> None:
     with override_settings(ONESTEP={"BATCH_SIZE": 0}), pytest.raises(SystemCheckError) as info:
         call_command("check")

@@ -73,6 +73,24 @@ def test_defaults_are_copied_not_shared() -> None:
             {"DEFAULT_RETRY": {"type": "forever"}},
             "ONESTEP[\"DEFAULT_RETRY\"][\"type\"]: must be 'none', 'max_attempts' or 'exponential_backoff', got 'forever'",
         ),
+        # the policy's options are checked here too, not later by whichever tasks.py uses them
+        (
+            {"DEFAULT_RETRY": {"type": "max_attempts", "max_attempts": 0}},
+            'ONESTEP["DEFAULT_RETRY"]: max_attempts must be an integer >= 1, got 0',
+        ),
+        (
+            {"DEFAULT_RETRY": {"type": "max_attempts", "attempts": 3}},
+            'ONESTEP["DEFAULT_RETRY"]["attempts"]: unknown option for type \'max_attempts\' '
+            "(known: max_attempts, delay_s)",
+        ),
+        (
+            {"DEFAULT_RETRY": {"type": "exponential_backoff", "min_delay_s": 5, "max_delay_s": 1}},
+            'ONESTEP["DEFAULT_RETRY"]: max_delay_s must be >= min_delay_s (5.0), got 1',
+        ),
+        (
+            {"DEFAULT_RETRY": {"type": "none", "delay_s": 1}},
+            'ONESTEP["DEFAULT_RETRY"]["delay_s"]: type \'none\' takes no options',
+        ),
     ],
 )
 def test_invalid_values_name_the_key(raw: dict[str, object], message: str) -> None:
@@ -91,11 +109,10 @@ def test_unknown_key_is_reported_with_the_known_ones() -> None:
 
 
 def test_not_a_dict() -> None:
-    with (
-        override_settings(ONESTEP=["x"]),
-        pytest.raises(ImproperlyConfigured, match="ONESTEP must be a dict, got list"),
-    ):
+    # a OneStepSettingsError like every other bad value: E001 and exit 2, not a traceback
+    with override_settings(ONESTEP=["x"]), pytest.raises(OneStepSettingsError) as info:
         get_settings()
+    assert str(info.value) == "ONESTEP: must be a dict, got list"
 
 
 def test_retention_accepts_none_to_keep_forever() -> None:

@@ -134,3 +134,20 @@ async def test_health_server_answers_ok_then_503_when_stopping() -> None:
         assert status == "HTTP/1.1 404 Not Found"
     finally:
         await server.stop()
+
+
+@pytest.mark.django_db
+def test_prepare_refuses_a_state_store_path_that_does_not_import() -> None:
+    from django.test import override_settings
+
+    from django_onestep.worker.runner import Worker
+
+    # before this check, the worker started and died with a ModuleNotFoundError traceback
+    with (
+        override_settings(ONESTEP={"STATE": "testproject.nowhere.Store"}),
+        pytest.raises(WorkerSetupError) as info,
+    ):
+        Worker(WorkerOptions(once=True)).prepare()
+    assert str(info.value).startswith(
+        "ONESTEP[\"STATE\"]: cannot import 'testproject.nowhere.Store': No module named 'testproject.nowhere'"
+    )

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.apps.rabbitmq_helpers import records, start_worker, stop, wait_until
+from tests.integration.apps.worker_process import records, start_worker, stop, wait_until
 from tests.integration.test_rabbitmq_worker import publish_ids, queue_counts
 from tests.servers import RabbitMQServer
 
 pika = pytest.importorskip("pika")
+
+TARGET = "tests.integration.apps.rabbitmq_worker_app:app"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def test_worker_survives_a_broker_restart_and_drains_the_queue(
     queue, out, log = f"restart-{uuid.uuid4().hex[:8]}", tmp_path / "handled.txt", tmp_path / "worker.log"
     publish_ids(broker.url, queue, range(600))
     env = {"H4B_AMQP_URL": broker.url, "H4B_QUEUE": queue, "H4B_OUT": str(out), "H4B_WORK_S": "0.1"}
-    worker = start_worker(env, log)
+    worker = start_worker(TARGET, env, log)
     try:
         wait_until(lambda: len(records(out)) >= 50, 120, "the worker to make progress")
         broker.stop()  # durable queue + persistent messages survive it; the socket does not

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from django_onestep.connectors.rabbitmq import RabbitMQConnector
-from tests.integration.apps.rabbitmq_helpers import records, sigkill, start_worker, stop, wait_until
+from tests.integration.apps.worker_process import records, sigkill, start_worker, stop, wait_until
 
 pika = pytest.importorskip("pika")
+
+TARGET = "tests.integration.apps.rabbitmq_worker_app:app"
 
 
 def publish_ids(url: str, queue: str, ids: range) -> None:
@@ -56,14 +58,14 @@ def test_five_sigkills_lose_no_message(amqp_url: str, tmp_path: Path) -> None:
     kills = 0
     try:
         for _ in range(5):
-            worker = start_worker(env, log)
+            worker = start_worker(TARGET, env, log)
             before = len(records(out))
             # Kill only once this worker is mid-run (it handled some, and more are left).
             wait_until(lambda b=before: len(records(out)) >= b + 60, 120, "the worker to make progress")
             sigkill(worker)
             kills += 1
             assert len({i for i, _ in records(out)}) < total, "the kill must land before the work is done"
-        worker = start_worker(env, log)
+        worker = start_worker(TARGET, env, log)
         wait_until(lambda: {i for i, _ in records(out)} == set(range(total)), 180, "every id to be handled")
         wait_until(lambda: queue_counts(amqp_url, queue) == [0], 60, "the queue to empty")
     finally:

@@ -3,62 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import os
 import random
-import signal
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from django_onestep.connectors.redis import RedisConnector
+from tests.integration.apps.worker_process import records, sigkill, start_worker, stop, wait_until
 from tests.servers import RedisServer
 
 pytest.importorskip("redis")
 
-ROOT = Path(__file__).resolve().parents[2]
 TARGET = "tests.integration.apps.redis_worker_app:app"
-
-
-def start_worker(env_extra: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    if importlib.util.find_spec("django_onestep.__main__") is not None:
-        command = [sys.executable, "-m", "django_onestep", "run", TARGET]
-    else:  # stand-in until the CLI exists
-        command = [sys.executable, "-c", "from tests.integration.apps.redis_worker_app import app; app.run()"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **env_extra}
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            return proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-    return proc.returncode
-
-
-def records(path: Path) -> list[tuple[int, int]]:
-    """(id, attempts) per handled entry; each line is one atomic O_APPEND write."""
-    if not path.exists():
-        return []
-    return [(int(a), int(b)) for a, b in (line.split() for line in path.read_text().splitlines())]
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.05)
 
 
 async def enqueue(url: str, stream: str, total: int) -> None:
@@ -94,7 +53,7 @@ def test_five_sigkills_lose_no_entry_and_leave_nothing_pending(redis_url: str, t
     log = tmp_path / "worker.log"
     rng = random.Random()
     for _ in range(5):
-        worker = start_worker(env, log)
+        worker = start_worker(TARGET, env, log)
         before = len(records(out))
         progress = rng.randint(30, 250)  # a random point mid-run (it holds 16 more then)
         try:
@@ -102,10 +61,9 @@ def test_five_sigkills_lose_no_entry_and_leave_nothing_pending(redis_url: str, t
                 lambda b=before, p=progress: len(records(out)) >= b + p, 60, "progress before the kill"
             )
         finally:
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(timeout=30)
+            sigkill(worker)
     assert len({i for i, _ in records(out)}) < total, "the kills came too late to prove anything"
-    worker = start_worker(env, log)
+    worker = start_worker(TARGET, env, log)
     try:
         wait_until(lambda: len({i for i, _ in records(out)}) == total, 120, "every entry handled")
         wait_until(lambda: settled(redis_url, stream), 30, "nothing pending")
@@ -129,7 +87,7 @@ def test_worker_survives_a_redis_kill_and_restart(tmp_path: Path) -> None:
         env = {"H4A_REDIS_URL": server.url, "H4A_STREAM": stream, "H4A_OUT": str(out), "H4A_WORK_S": "0.05"}
         # a lease long enough for settles to be retried through the outage (budget: half)
         env["H4A_CLAIM_IDLE_S"] = "6"
-        worker = start_worker(env, log)
+        worker = start_worker(TARGET, env, log)
         wait_until(lambda: len(records(out)) >= 200, 60, "progress before the Redis kill")
         server.kill()
         time.sleep(1.0)  # the worker hits a dead server for a while

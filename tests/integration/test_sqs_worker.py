@@ -6,7 +6,6 @@ is all this test relies on (not on rejecting stale receipt handles, which moto d
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 import uuid
@@ -15,7 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.integration.apps.rabbitmq_helpers import ROOT, sigkill, stop, wait_until, worker_command
+from tests.integration.apps.worker_process import sigkill, start_worker, stop, wait_until
 
 DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
 TARGET = "tests.integration.apps.sqs_worker_app:app"
@@ -29,11 +28,7 @@ def lines(path: Path, kind: str) -> list[tuple[int, int]]:
 
 
 def start(env_extra: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **DUMMY_AWS, "PYTHONPATH": str(ROOT), **env_extra}
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            worker_command(TARGET), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+    return start_worker(TARGET, {**DUMMY_AWS, **env_extra}, log)
 
 
 @pytest.mark.slow

@@ -6,8 +6,7 @@ tests.integration.apps.rabbitmq_worker_app:app``. Every handled message id is ap
 message missing from the file at the end was lost.
 
 H4B_AMQP_URL   broker URL               H4B_QUEUE   queue name
-H4B_OUT        record file              H4B_MODE    "record" (default) or "poison"
-H4B_WORK_S     seconds each handler takes (default 0.002)
+H4B_OUT        record file              H4B_WORK_S  seconds each handler takes (default 0.002)
 """
 
 from __future__ import annotations
@@ -20,10 +19,10 @@ from typing import Any
 from django_onestep.connectors.rabbitmq import RabbitMQConnector
 from django_onestep.core.app import OneStepApp
 from django_onestep.core.retry import MaxAttempts
+from tests.integration.apps.worker_process import record
 
 QUEUE = os.environ.get("H4B_QUEUE", "h4b-worker")
 OUT = os.environ.get("H4B_OUT", "/tmp/h4b-worker.out")
-MODE = os.environ.get("H4B_MODE", "record")
 WORK_S = float(os.environ.get("H4B_WORK_S", "0.002"))
 
 rmq = RabbitMQConnector(os.environ.get("H4B_AMQP_URL", "amqp://guest:guest@127.0.0.1/%2F"))
@@ -37,14 +36,6 @@ logging.basicConfig(level=logging.WARNING)
 logging.getLogger("django_onestep.connectors.rabbitmq").setLevel(logging.INFO)
 
 
-def _record(line: str) -> None:
-    fd = os.open(OUT, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, f"{line}\n".encode())
-    finally:
-        os.close(fd)
-
-
 @app.task(
     source=source,
     dead_letter=dead,
@@ -53,6 +44,4 @@ def _record(line: str) -> None:
 )
 async def handle(ctx: Any, payload: Any) -> None:
     await asyncio.sleep(WORK_S)
-    _record(f"{payload['id']} {ctx.current.attempts}")
-    if MODE == "poison":
-        raise RuntimeError(f"poison message {payload['id']}")
+    record(OUT, f"{payload['id']} {ctx.current.attempts}")

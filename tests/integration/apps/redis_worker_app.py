@@ -20,6 +20,7 @@ from typing import Any
 from django_onestep.connectors.redis import RedisConnector
 from django_onestep.core.app import OneStepApp
 from django_onestep.core.retry import MaxAttempts
+from tests.integration.apps.worker_process import record
 
 STREAM = os.environ.get("H4A_STREAM", "h4a-worker")
 OUT = os.environ.get("H4A_OUT", "/tmp/h4a-worker.out")
@@ -38,15 +39,7 @@ logging.basicConfig(level=logging.WARNING)
 logging.getLogger("django_onestep.connectors.redis").setLevel(logging.INFO)
 
 
-def _record(line: str) -> None:
-    fd = os.open(OUT, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, f"{line}\n".encode())
-    finally:
-        os.close(fd)
-
-
 @app.task(source=source, dead_letter=dead, concurrency=16, retry=MaxAttempts(max_attempts=3, delay_s=0.2))
 async def handle(ctx: Any, payload: Any) -> None:
     await asyncio.sleep(WORK_S)
-    _record(f"{payload['id']} {ctx.current.attempts}")
+    record(OUT, f"{payload['id']} {ctx.current.attempts}")

@@ -16,6 +16,7 @@ from typing import Any
 
 from django_onestep.connectors.sqs import SQSConnector
 from django_onestep.core.app import OneStepApp
+from tests.integration.apps.worker_process import record
 
 OUT = os.environ.get("H4B_OUT", "/tmp/h4b-sqs-worker.out")
 WORK_S = float(os.environ.get("H4B_WORK_S", "0"))
@@ -26,16 +27,8 @@ source = sqs.queue(os.environ.get("H4B_SQS_URL", "http://127.0.0.1:1/1/missing")
 app = OneStepApp("h4b-sqs", shutdown_timeout_s=5)
 
 
-def _record(line: str) -> None:
-    fd = os.open(OUT, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, f"{line}\n".encode())
-    finally:
-        os.close(fd)
-
-
 @app.task(source=source, concurrency=8)
 async def handle(ctx: Any, payload: Any) -> None:
-    _record(f"start {payload['id']} {ctx.current.attempts}")
+    record(OUT, f"start {payload['id']} {ctx.current.attempts}")
     await asyncio.sleep(WORK_S)
-    _record(f"done {payload['id']} {ctx.current.attempts}")
+    record(OUT, f"done {payload['id']} {ctx.current.attempts}")

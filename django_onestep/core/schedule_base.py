@@ -83,8 +83,40 @@ def resolve_timezone(value: str | tzinfo | None) -> tzinfo:
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigurationError(f"timezone {value!r} is not a known IANA timezone") from None
     if value is None:
-        return datetime.now().astimezone().tzinfo or UTC
+        return _local_timezone()
     raise ConfigurationError(f"timezone must be an IANA name or a tzinfo, got {value!r}")
+
+
+def _local_timezone() -> tzinfo:
+    """The machine's zone with its DST rules (``TZ``, else ``/etc/localtime``).
+
+    ``datetime.now().astimezone().tzinfo`` (onestep's choice) is today's fixed offset:
+    after the next DST change a cron job would fire an hour off until restarted.
+    """
+    fixed_offset = datetime.now().astimezone().tzinfo or UTC
+    name = os.environ.get("TZ", "").strip().lstrip(":")
+    if name:
+        try:
+            return _plain_utc(ZoneInfo(name))
+        except (ZoneInfoNotFoundError, ValueError):
+            return fixed_offset  # a POSIX rule such as "CET-1CEST": all we can know
+    try:
+        with open("/etc/localtime", "rb") as local:
+            return _plain_utc(ZoneInfo.from_file(local, key=_localtime_key()))
+    except (OSError, ValueError):
+        return fixed_offset
+
+
+def _plain_utc(zone: ZoneInfo) -> tzinfo:
+    # keeps scheduled_at and check output reading "UTC" on the usual server setup
+    return UTC if zone.key in ("UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu") else zone
+
+
+def _localtime_key() -> str:
+    """The IANA name /etc/localtime links to (``Europe/Berlin``), else ``localtime``."""
+    target = os.path.realpath("/etc/localtime")
+    marker = "zoneinfo" + os.sep
+    return target.split(marker, 1)[1] if marker in target else "localtime"
 
 
 def _timezone_name(value: str | tzinfo | None, resolved: tzinfo) -> str:

@@ -152,6 +152,22 @@ def test_bad_timezone_and_overlap() -> None:
         CronSource("* * * * *", overlap="later")
 
 
+def test_machine_zone_keeps_its_dst_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    # timezone=None is the machine's zone: with its rules, not today's fixed offset, or
+    # a 09:00 job fires at 10:00 after the spring change until the worker restarts.
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    source = CronSource("0 9 * * *")
+    assert (source.timezone, source.timezone_name) == (BERLIN, "Europe/Berlin")
+    first = source.initial_fire_at(datetime(2026, 3, 28, 12, 0, tzinfo=UTC))
+    second = source.next_fire_after(first)
+    assert [first.isoformat(), second.isoformat()] == [
+        "2026-03-29T07:00:00+00:00",  # 09:00 CEST, the morning after the change
+        "2026-03-30T07:00:00+00:00",
+    ]
+    monkeypatch.setenv("TZ", "UTC")
+    assert CronSource("0 9 * * *").timezone is UTC
+
+
 async def test_cron_source_fires_each_minute_with_scheduled_at() -> None:
     clock = FakeClock(datetime(2026, 1, 5, 11, 59, 30, tzinfo=UTC))
     source = CronSource("0 * * * *", timezone="Asia/Shanghai", overlap="skip", clock=clock)

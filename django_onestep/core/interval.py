@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -14,7 +15,7 @@ __all__ = ["IntervalSource"]
 def _as_interval(value: timedelta | float) -> timedelta:
     if isinstance(value, timedelta):
         interval = value
-    elif isinstance(value, int | float) and not isinstance(value, bool):
+    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         interval = timedelta(seconds=value)
     else:
         raise ConfigurationError(f"interval must be a timedelta or a number of seconds; got {value!r}")
@@ -81,8 +82,8 @@ class IntervalSource(ScheduleSource):
         name: str | None = None,
     ) -> IntervalSource:
         for label, amount in (("days", days), ("hours", hours), ("minutes", minutes), ("seconds", seconds)):
-            if isinstance(amount, bool) or not isinstance(amount, int | float):
-                raise ConfigurationError(f"{label} must be a number; got {amount!r}")
+            if isinstance(amount, bool) or not isinstance(amount, int | float) or not math.isfinite(amount):
+                raise ConfigurationError(f"{label} must be a finite number; got {amount!r}")
         return cls(
             timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds),
             payload=payload,

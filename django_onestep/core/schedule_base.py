@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import heapq
+import math
 import os
 from collections import deque
 from collections.abc import Callable
@@ -184,8 +185,12 @@ class ScheduleSource(Source):
             raise ConfigurationError(f"overlap must be one of allow, skip, queue; got {overlap!r}")
         if isinstance(max_queued_runs, bool) or not isinstance(max_queued_runs, int) or max_queued_runs < 1:
             raise ConfigurationError(f"max_queued_runs must be an integer >= 1; got {max_queued_runs!r}")
-        if isinstance(poll_interval_s, bool) or not isinstance(poll_interval_s, int | float):
-            raise ConfigurationError(f"poll_interval_s must be a number; got {poll_interval_s!r}")
+        if (
+            isinstance(poll_interval_s, bool)
+            or not isinstance(poll_interval_s, int | float)
+            or not math.isfinite(poll_interval_s)
+        ):
+            raise ConfigurationError(f"poll_interval_s must be a finite number; got {poll_interval_s!r}")
         raw_timezone = timezone if timezone is not None else timezone_name
         self.timezone = resolve_timezone(raw_timezone)
         self.timezone_name = _timezone_name(raw_timezone, self.timezone)

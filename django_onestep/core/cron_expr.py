@@ -94,8 +94,11 @@ def _parse_chunk(chunk: str, *, field: str, low: int, high: int, names: dict[str
         if not step_text.isdigit() or int(step_text) < 1:
             raise ValueError(f"{field} step {step_text!r} must be a positive integer")
         step = int(step_text)
+    # 7 is accepted as a spelling of Sunday, but an open end stops at Saturday: "3/4"
+    # is Wednesday only (with 7 as the end it would add Sunday).
+    open_end = 6 if field == "day-of-week" else high
     if base == "*":
-        start, end = low, high
+        start, end = low, open_end
     elif "-" in base:
         start_text, _, end_text = base.partition("-")
         start = _parse_value(start_text, field=field, low=low, high=high, names=names)
@@ -104,7 +107,7 @@ def _parse_chunk(chunk: str, *, field: str, low: int, high: int, names: dict[str
             raise ValueError(f"{field} range {base!r} runs backwards")
     else:
         start = _parse_value(base, field=field, low=low, high=high, names=names)
-        end = high if slash else start
+        end = open_end if slash else start
     return set(range(start, end + 1, step))
 
 

@@ -55,6 +55,18 @@ def test_weekday_seven_is_sunday_and_start_step() -> None:
     ]
 
 
+def test_weekday_step_from_a_start_stops_at_saturday() -> None:
+    # "3/4" is Wednesday only, as in onestep: 7 spells Sunday but is not an open end.
+    assert sorted(parse_cron("0 0 * * 3/4").day_of_week.values) == [3]
+    assert sorted(parse_cron("0 0 * * 5/2").day_of_week.values) == [5]
+    assert sorted(parse_cron("0 0 * * 1-7/2").day_of_week.values) == [0, 1, 3, 5]  # explicit 7
+    # 2026-01-07 is a Wednesday; the Sunday between is not a fire.
+    assert fires("0 0 * * 3/4", datetime(2026, 1, 7, 1, tzinfo=UTC), 2) == [
+        "2026-01-14T00:00:00+00:00",
+        "2026-01-21T00:00:00+00:00",
+    ]
+
+
 def test_day_of_month_or_day_of_week_when_both_restricted() -> None:
     # Classic cron OR rule (as onestep): the 15th, or any Monday.
     assert fires("0 0 15 * mon", datetime(2026, 1, 10, tzinfo=UTC), 3) == [

@@ -8,7 +8,7 @@ PY=../.venv/bin/python
 HOST_PORT=${DEMO_ADDR:-127.0.0.1:8000}
 
 $PY manage.py migrate --noinput
-$PY manage.py demo_setup
+$PY manage.py demo_setup --addr "$HOST_PORT"
 $PY manage.py onestep_worker &
 worker=$!
 stop_worker() {

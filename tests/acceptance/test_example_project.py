@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -49,10 +50,13 @@ def _wait_until(predicate, timeout_s: float = 60.0):
 
 
 def test_demo_end_to_end(tmp_path: Path) -> None:
+    """scripts/demo.sh itself (what `make demo` runs), stopped as Ctrl-C stops it."""
+    port = _free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
         "PYTHONUNBUFFERED": "1",
+        "DEMO_ADDR": f"127.0.0.1:{port}",
     }
 
     def manage(*args: str) -> subprocess.CompletedProcess[str]:
@@ -65,34 +69,24 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
             timeout=120,
         )
 
-    assert manage("migrate", "--noinput").returncode == 0
-    setup = manage("demo_setup")
-    assert setup.returncode == 0, setup.stderr
-    assert "created superuser admin / admin" in setup.stdout
-    assert "curl -s -X POST http://127.0.0.1:8000/orders/" in setup.stdout
-    assert "superuser 'admin' already exists" in manage("demo_setup").stdout
-    assert manage("check", "--fail-level", "WARNING").returncode == 0
-
-    port = _free_port()
-    logs = tmp_path / "worker.log", tmp_path / "web.log"
-    with logs[0].open("wb") as worker_log, logs[1].open("wb") as web_log:
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "onestep_worker"],
-            cwd=EXAMPLE,
+    log_path = tmp_path / "demo.log"
+    with log_path.open("wb") as log:
+        # its own process group, like a terminal's foreground job: Ctrl-C signals all of it
+        demo = subprocess.Popen(
+            ["bash", str(ROOT / "scripts" / "demo.sh")],
             env=env,
-            stdout=worker_log,
-            stderr=worker_log,
-        )
-        web = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            cwd=EXAMPLE,
-            env=env,
-            stdout=web_log,
-            stderr=web_log,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            _wait_until(lambda: _try(lambda: _request(f"{base}/orders/")[0] == 200))
+            _wait_until(lambda: _try(lambda: _request(f"{base}/orders/")[0] == 200), timeout_s=120)
+            output = log_path.read_text()
+            assert "created superuser admin / admin" in output
+            # the printed commands use the address the server really listens on
+            assert f"curl -s -X POST {base}/orders/" in output
+            assert "8000" not in output
             status, created = _request(f"{base}/orders/", {"customer": "ada", "amount": "12.50"})
             assert status == 201
             assert created["order"]["status"] == "pending"
@@ -125,11 +119,31 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
                 }
             ]
         finally:
-            worker.send_signal(signal.SIGTERM)
-            web.send_signal(signal.SIGTERM)
-            worker_code = worker.wait(60)
-            web.wait(60)
-    assert worker_code == 0, logs[0].read_text()
+            os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C
+            try:
+                demo_code = demo.wait(60)
+                left_behind = _group_alive(demo.pid)
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(demo.pid, signal.SIGKILL)  # clean up whatever survived
+    output = log_path.read_text()
+    assert demo_code == 0, output[-3000:]
+    assert not left_behind, "the worker or runserver outlived Ctrl-C"
+    assert "SIGINT: finishing in-flight work" in output
+    assert "onestep worker pid" in output and "stopped" in output
+    assert "superuser 'admin' already exists" in manage("demo_setup").stdout
+    assert manage("check", "--fail-level", "WARNING").returncode == 0
+
+
+def _group_alive(pgid: int) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def _try(fn) -> bool:

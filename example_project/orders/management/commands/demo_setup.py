@@ -10,24 +10,31 @@ from django.core.management.base import BaseCommand
 INSTRUCTIONS = """
 The demo is ready. With the worker and the web server running (make demo):
 
-  Admin (admin / admin):      http://127.0.0.1:8000/admin/
-  Dead letters:               http://127.0.0.1:8000/admin/django_onestep/deadletter/
+  Admin (admin / admin):      {base}/admin/
+  Dead letters:               {base}/admin/django_onestep/deadletter/
 
   Create an order (processed by the worker within a moment):
-    curl -s -X POST http://127.0.0.1:8000/orders/ -H 'Content-Type: application/json' \\
+    curl -s -X POST {base}/orders/ -H 'Content-Type: application/json' \\
          -d '{"customer": "ada", "amount": "12.50"}'
   Read it back:
-    curl -s http://127.0.0.1:8000/orders/1/
+    curl -s {base}/orders/1/
 
   An express order also books a courier; that task always fails, is tried 3 times and
   then appears under Dead letters:
-    curl -s -X POST http://127.0.0.1:8000/orders/ -H 'Content-Type: application/json' \\
+    curl -s -X POST {base}/orders/ -H 'Content-Type: application/json' \\
          -d '{"customer": "grace", "amount": "99.00", "express": true}'
 """
 
 
 class Command(BaseCommand):
     help = "Create the demo superuser admin/admin if missing and print what to open and curl."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--addr",
+            default="127.0.0.1:8000",
+            help="host:port the web server listens on (make demo passes DEMO_ADDR), for the printed URLs",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
@@ -36,4 +43,4 @@ class Command(BaseCommand):
         else:
             User.objects.create_superuser("admin", "admin@example.com", "admin")
             self.stdout.write("created superuser admin / admin")
-        self.stdout.write(INSTRUCTIONS)
+        self.stdout.write(INSTRUCTIONS.replace("{base}", f"http://{options['addr']}"))

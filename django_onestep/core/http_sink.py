@@ -19,6 +19,7 @@ import asyncio
 import copy
 import http.client
 import json
+import math
 import re
 import ssl
 import urllib.error
@@ -143,7 +144,12 @@ class HttpSink(Sink):
         self.headers = {str(key).strip(): value for key, value in (headers or {}).items()}
         self.params = dict(params or {})
         self.body = copy.deepcopy(body)
-        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s <= 0:
+        if (
+            isinstance(timeout_s, bool)
+            or not isinstance(timeout_s, int | float)
+            or not math.isfinite(timeout_s)  # urllib rejects inf only when it sends
+            or timeout_s <= 0
+        ):
             raise ConfigurationError(f"HttpSink timeout_s must be a number > 0; got {timeout_s!r}")
         self.timeout_s = float(timeout_s)
         statuses = tuple(success_statuses) if success_statuses is not None else _DEFAULT_SUCCESS_STATUSES

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import transaction
 from django.utils import timezone
 
 from django_onestep import DatabaseQueue, IntervalSource, MaxAttempts, app
@@ -29,11 +30,14 @@ def process_order(ctx, payload):
     order = Order.objects.get(pk=payload["order_id"])
     if order.status == Order.Status.PROCESSED:
         return  # a redelivery after a crash: already done
-    order.status = Order.Status.PROCESSED
-    order.processed_at = timezone.now()
-    order.save(update_fields=["status", "processed_at"])
-    if order.express:
-        book_courier.enqueue({"order_id": order.pk})
+    # the status and the follow-up job commit together: a crash in between cannot leave
+    # a processed express order whose redelivery (returning early above) never books it
+    with transaction.atomic():
+        order.status = Order.Status.PROCESSED
+        order.processed_at = timezone.now()
+        order.save(update_fields=["status", "processed_at"])
+        if order.express:
+            book_courier.enqueue({"order_id": order.pk})
     logger.info("processed %s", order)
 
 

@@ -46,13 +46,20 @@ def test_the_worker_processes_orders_and_dead_letters_the_courier(onestep_worker
     assert summary.by_task["process_order"]["succeeded"] == 1
     order.refresh_from_db()
     assert order.status == "processed"
-    # book_courier always fails: MaxAttempts(3) with 1 s between attempts
-    for _ in range(3):
-        if DeadLetter.objects.exists():
-            break
-        make_jobs_due("courier")  # skip the retry delay
-        onestep_worker.run_until_idle(tasks=["book_courier"])
+    # book_courier always fails: MaxAttempts(3) with 1 s between attempts. The run
+    # waits for the retries it scheduled itself (2 s here), so it ends dead-lettered.
+    assert summary.by_task["book_courier"]["retried"] == 2
+    assert summary.dead_lettered == 1
     letter = DeadLetter.objects.get()
     assert (letter.task, letter.exception_type) == ("book_courier", "ConnectionError")
     assert letter.payload == {"order_id": order.pk}
     assert Job.objects.get(queue="courier").status == "dead"
+
+
+def test_delayed_jobs_wait_until_made_due(onestep_worker):
+    order = Order.objects.create(customer="ada", amount="12.50")
+    process_order.enqueue({"order_id": order.pk}, delay_s=3600)
+
+    assert onestep_worker.run_until_idle(tasks=["process_order"]).succeeded == 0  # not due
+    make_jobs_due("orders")  # as if the hour had passed
+    assert onestep_worker.run_until_idle(tasks=["process_order"]).succeeded == 1

@@ -169,4 +169,4 @@ def test_example_projects_own_tests_pass(tmp_path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "4 passed" in result.stdout
+    assert "5 passed" in result.stdout

@@ -7,13 +7,12 @@ rides out a broker restart (it must) or reports a wrong password at once (it sho
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Mapping
 from typing import Any
 
 from django_onestep.core.errors import (
     ConnectorErrorKind,
-    ConnectorOperation,
-    ConnectorOperationError,
 )
 
 from . import redaction
@@ -56,24 +55,7 @@ def classify(exc: BaseException) -> ConnectorErrorKind:
     return ConnectorErrorKind.DISCONNECTED
 
 
-def to_connector_error(
-    exc: BaseException,
-    *,
-    operation: ConnectorOperation,
-    source_name: str,
-    tokens: Iterable[str],
-    retry_delay_s: float | None = None,
-    kind: ConnectorErrorKind | None = None,
-) -> ConnectorOperationError:
-    if isinstance(exc, ConnectorOperationError):
-        return exc
-    return redaction.wrap_error(
-        exc,
-        backend=BACKEND,
-        kind=kind or classify(exc),
-        operation=operation,
-        source_name=source_name,
-        tokens=tokens,
-        error_type=RabbitMQError,
-        retry_delay_s=retry_delay_s,
-    )
+# ``to_connector_error(exc, operation=..., source_name=..., tokens=..., retry_delay_s=...)``
+to_connector_error = functools.partial(
+    redaction.wrap_error, backend=BACKEND, classify=classify, error_type=RabbitMQError
+)

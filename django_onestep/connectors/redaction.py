@@ -60,7 +60,7 @@ def secret_tokens(url: str | None, options: Mapping[str, Any] | None, keys: Coll
             secret = secret.decode("utf-8", "replace")
         if isinstance(secret, str) and secret:
             tokens.add(secret)
-    return sorted(tokens, key=len, reverse=True)
+    return sorted(tokens, key=lambda token: (-len(token), token))
 
 
 def scrub(text: str, tokens: Iterable[str]) -> str:
@@ -75,25 +75,30 @@ def wrap_error(
     exc: BaseException,
     *,
     backend: str,
-    kind: ConnectorErrorKind,
+    classify: Callable[[BaseException], ConnectorErrorKind],
+    error_type: Callable[[str], Exception],
     operation: ConnectorOperation,
     source_name: str,
     tokens: Iterable[str],
-    error_type: Callable[[str], Exception],
     retry_delay_s: float | None = None,
+    kind: ConnectorErrorKind | None = None,
 ) -> ConnectorOperationError:
     """A ConnectorOperationError whose ``cause`` is ``error_type(<scrubbed driver text>)``.
 
-    The driver's exception is not kept: its text (and its own cause chain) may hold the
-    secret. Raise the result ``from None`` for the same reason.
+    ``kind`` defaults to ``classify(exc)``; an error that already is a
+    ConnectorOperationError is returned as it is. The driver's exception is not kept:
+    its text (and its own cause chain) may hold the secret. Raise the result ``from None``
+    for the same reason.
     """
+    if isinstance(exc, ConnectorOperationError):
+        return exc
     # pika's AMQPConnectionError has an empty str(); its args say "connection refused".
     text = str(exc) or "; ".join(str(arg) or repr(arg) for arg in exc.args)
     detail = scrub(f"{type(exc).__name__}: {text}", tokens)
     return ConnectorOperationError(
         backend=backend,
         operation=operation,
-        kind=kind,
+        kind=kind or classify(exc),
         source_name=source_name,
         retry_delay_s=retry_delay_s,
         cause=error_type(detail),

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Mapping
 from typing import Any
 
 from django_onestep.core.errors import (
     ConnectorErrorKind,
-    ConnectorOperation,
-    ConnectorOperationError,
 )
 
 from . import redaction
@@ -76,23 +75,7 @@ def classify(exc: BaseException) -> ConnectorErrorKind:
     return ConnectorErrorKind.PERMANENT
 
 
-def to_connector_error(
-    exc: BaseException,
-    *,
-    operation: ConnectorOperation,
-    source_name: str,
-    tokens: Iterable[str],
-    retry_delay_s: float | None = None,
-) -> ConnectorOperationError:
-    if isinstance(exc, ConnectorOperationError):
-        return exc
-    return redaction.wrap_error(
-        exc,
-        backend=BACKEND,
-        kind=classify(exc),
-        operation=operation,
-        source_name=source_name,
-        tokens=tokens,
-        error_type=SQSError,
-        retry_delay_s=retry_delay_s,
-    )
+# ``to_connector_error(exc, operation=..., source_name=..., tokens=..., retry_delay_s=...)``
+to_connector_error = functools.partial(
+    redaction.wrap_error, backend=BACKEND, classify=classify, error_type=SQSError
+)

@@ -62,7 +62,7 @@ def test_wrap_error_scrubs_and_does_not_keep_the_driver_exception() -> None:
     error = wrap_error(
         RuntimeError("auth failed for amqp://u:s3cret@h/ with key AKID1"),
         backend="rabbitmq",
-        kind=ConnectorErrorKind.MISCONFIGURED,
+        classify=lambda exc: ConnectorErrorKind.MISCONFIGURED,
         operation=ConnectorOperation.OPEN,
         source_name="jobs",
         tokens=["s3cret", "AKID1"],
@@ -79,10 +79,15 @@ def test_wrap_error_scrubs_and_does_not_keep_the_driver_exception() -> None:
     refused = wrap_error(
         EmptyTextError("ConnectionRefusedError(111, 'Connection refused')"),
         backend="rabbitmq",
-        kind=ConnectorErrorKind.DISCONNECTED,
+        classify=lambda exc: ConnectorErrorKind.TRANSIENT,
+        kind=ConnectorErrorKind.DISCONNECTED,  # the caller's kind wins over classify's
         operation=ConnectorOperation.FETCH,
         source_name="jobs",
         tokens=[],
         error_type=DriverError,
     )
     assert str(refused.cause) == "EmptyTextError: ConnectionRefusedError(111, 'Connection refused')"
+    assert refused.kind is ConnectorErrorKind.DISCONNECTED
+    assert wrap_error(refused, backend="x", classify=lambda exc: ConnectorErrorKind.PERMANENT,
+                      error_type=DriverError, operation=ConnectorOperation.FETCH, source_name="jobs",
+                      tokens=[]) is refused  # fmt: skip

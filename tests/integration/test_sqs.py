@@ -394,7 +394,10 @@ async def test_a_full_first_batch_is_topped_up_by_parallel_receives(
     await queue.send_many([Envelope(body=i) for i in range(60)])
     got = await queue.fetch(40)  # one long poll returned 10, three more receives did not wait
     ids = [d.payload for d in got]
-    assert len(ids) == len(set(ids)) and 10 < len(ids) <= 40
+    # More than one receive's worth of distinct messages arrived. Not "no duplicates":
+    # moto's server (and, rarely, a standard SQS queue) can hand one message to two
+    # parallel receives; seen here about once in 80 runs with plain boto3 threads.
+    assert 10 < len(set(ids)) and len(ids) <= 40
     assert len(await single.fetch(40)) <= 10  # onestep's behaviour: one receive per fetch
     assert len(await queue.fetch(5)) <= 5  # never more than the runner asked for
 

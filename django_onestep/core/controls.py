@@ -56,6 +56,15 @@ def _limit(label: str, limit: int) -> int:
     return limit
 
 
+def _all_parked(counts: dict[str, int]) -> bool:
+    """Drained / paused: every runner parked, nothing fetching, nothing in flight."""
+    return (
+        counts["inflight_task_count"] == 0
+        and counts["fetching_runner_count"] == 0
+        and counts["parked_runner_count"] == counts["runner_count"]
+    )
+
+
 def _completion(attempted: int, succeeded: int, failed: int) -> str:
     if attempted == 0 or failed == 0:
         return "complete"
@@ -100,12 +109,7 @@ class Controls:
     def drain_status(self) -> dict[str, Any]:
         counts = self._counts(None, parked_attr="is_drain_parked")
         requested = self.app._lifecycle.drain_requested
-        drained = (
-            requested
-            and counts["inflight_task_count"] == 0
-            and counts["fetching_runner_count"] == 0
-            and counts["parked_runner_count"] == counts["runner_count"]
-        )
+        drained = requested and _all_parked(counts)
         return {
             "operation": "drain",
             "requested": requested,
@@ -119,12 +123,7 @@ class Controls:
         self.require_task(task_name)
         counts = self._counts(task_name, parked_attr="is_pause_parked")
         requested = self.app._lifecycle.is_paused(task_name)
-        paused = (
-            requested
-            and counts["inflight_task_count"] == 0
-            and counts["fetching_runner_count"] == 0
-            and counts["parked_runner_count"] == counts["runner_count"]
-        )
+        paused = requested and _all_parked(counts)
         return {
             "operation": "pause_task",
             "task_name": task_name,

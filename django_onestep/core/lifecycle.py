@@ -13,15 +13,12 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .waiters import resolve, wait_woken
+
 if TYPE_CHECKING:
     from .runner import TaskRunner
 
 __all__ = ["Lifecycle"]
-
-
-def _resolve(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 class Lifecycle:
@@ -98,7 +95,7 @@ class Lifecycle:
     def _on_stop(self) -> None:
         waiters, self._stop_waiters = self._stop_waiters, []
         for waiter in waiters:
-            _resolve(waiter)
+            resolve(waiter)
         self._interrupt_all()
 
     def _interrupt_all(self) -> None:
@@ -123,7 +120,7 @@ class Lifecycle:
         if self._waiters:
             waiters, self._waiters = self._waiters, []
             for waiter in waiters:
-                _resolve(waiter)
+                resolve(waiter)
 
     @property
     def has_waiters(self) -> bool:
@@ -142,15 +139,11 @@ class Lifecycle:
 
     @staticmethod
     async def _wait(waiters: list[asyncio.Future[None]], timeout_s: float | None) -> None:
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         waiters.append(waiter)
-        handle = loop.call_later(timeout_s, _resolve, waiter) if timeout_s is not None else None
         try:
-            await waiter
+            await wait_woken(waiter, timeout_s)
         finally:
-            if handle is not None:
-                handle.cancel()
             if waiter in waiters:
                 waiters.remove(waiter)
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from .base import Delivery, Sink, Source
 from .envelope import Envelope
+from .waiters import wait_woken
 
 __all__ = ["MemoryDelivery", "MemoryQueue"]
 
@@ -166,23 +167,12 @@ class MemoryQueue(Source, Sink):
 
     @staticmethod
     async def _wait(waiters: deque[asyncio.Future[None]], timeout_s: float | None) -> None:
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         waiters.append(waiter)
-        handle = None
-        if timeout_s is not None:
-            handle = loop.call_later(timeout_s, _resolve, waiter)
         try:
-            await waiter
+            await wait_woken(waiter, timeout_s)
         finally:
-            if handle is not None:
-                handle.cancel()
             try:
                 waiters.remove(waiter)
             except ValueError:
                 pass
-
-
-def _resolve(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)

@@ -18,6 +18,7 @@ from .base import Delivery
 from .errors import ConnectorOperationError
 from .executor import DeliveryExecutor
 from .sinks import connector_retry_delay_s
+from .waiters import wait_woken
 
 if TYPE_CHECKING:
     from .app import OneStepApp
@@ -28,11 +29,6 @@ __all__ = ["TaskRunner"]
 # After cancelling in-flight work at shutdown, how long its cancel handlers (which hand
 # the items back to their sources) may take before the app closes the connectors.
 CANCEL_GRACE_S = 5.0
-
-
-def _resolve(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 class TaskRunner:
@@ -77,15 +73,11 @@ class TaskRunner:
         self.wake()
 
     async def _sleep(self, timeout_s: float | None) -> None:
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiter = waiter
-        handle = loop.call_later(timeout_s, _resolve, waiter) if timeout_s is not None else None
         try:
-            await waiter
+            await wait_woken(waiter, timeout_s)
         finally:
-            if handle is not None:
-                handle.cancel()
             self._waiter = None
 
     def _set_flag(self, name: str, value: bool) -> None:

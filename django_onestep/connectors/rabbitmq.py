@@ -51,6 +51,12 @@ def _require_pika() -> None:
         import pika  # noqa: F401
     except ImportError:
         raise MissingExtraError("pika", "rabbitmq") from None
+    pika_logger = logging.getLogger("pika")
+    if pika_logger.level == logging.NOTSET:
+        # pika logs every connection step at INFO (some 30 lines per queue opened), which
+        # drowns a worker's own INFO output; its warnings and errors still show. A level
+        # the user set on the "pika" logger is kept.
+        pika_logger.setLevel(logging.WARNING)
 
 
 class RabbitMQConnector:

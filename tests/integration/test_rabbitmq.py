@@ -298,6 +298,20 @@ def test_bad_queue_settings_name_the_key(kwargs: dict[str, Any], fragment: str) 
         RabbitMQConnector("amqp://localhost/").queue("q", **kwargs)
 
 
+def test_pika_info_chatter_is_quiet_unless_the_user_set_a_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    from django_onestep.connectors.rabbitmq import _require_pika
+
+    pika_logger = logging.getLogger("pika")
+    monkeypatch.setattr(pika_logger, "level", logging.NOTSET)
+    _require_pika()
+    assert pika_logger.level == logging.WARNING
+    pika_logger.setLevel(logging.DEBUG)  # the user's choice wins
+    _require_pika()
+    assert pika_logger.level == logging.DEBUG
+
+
 def test_bad_connector_settings_name_the_key() -> None:
     with pytest.raises(ConfigurationError, match="amqp://"):
         RabbitMQConnector("redis://u:pw@localhost/")

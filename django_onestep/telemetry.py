@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .core.errors import ConnectorOperation
-from .dbqueue.dbthread import DBThread, acquire_thread, release_thread
+from .dbqueue.dbthread import DBThread, acquire_thread, release_thread, repeat_every, stop_task
 
 __all__ = ["DURATION_BUCKETS_S", "HeartbeatWriter", "MetricsRecorder", "histogram_percentile"]
 
@@ -92,6 +92,12 @@ class _Window:
 def _is_poison(event: Any) -> bool:
     failure = event.failure
     return failure is not None and getattr(failure, "exception_type", "") == "PoisonMessageError"
+
+
+async def _release(thread: DBThread | None) -> None:
+    """Give back a writer's shared DB thread (the last user closes it, off the loop)."""
+    if thread is not None:
+        await asyncio.to_thread(release_thread, thread)
 
 
 def _minute(moment: datetime) -> int:
@@ -159,24 +165,20 @@ class MetricsRecorder:
             self._loop_task = asyncio.create_task(self._flush_loop(), name="onestep-metrics")
 
     async def stop(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-            self._loop_task = None
+        await stop_task(self._loop_task)
+        self._loop_task = None
         with contextlib.suppress(Exception):
             await self.flush()
-        if self._thread is not None:
-            thread, self._thread = self._thread, None
-            await asyncio.to_thread(release_thread, thread)
+        thread, self._thread = self._thread, None
+        await _release(thread)
 
     async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval_s)
-            try:
-                await self.flush()
-            except Exception:
-                logger.warning("flushing task metrics failed; keeping them for the next flush", exc_info=True)
+        await repeat_every(
+            self.flush_interval_s,
+            self.flush,
+            logger=logger,
+            failure="flushing task metrics failed; keeping them for the next flush",
+        )
 
     async def flush(self) -> int:
         """Write the pending windows now; returns how many rows were upserted."""
@@ -293,24 +295,17 @@ class HeartbeatWriter:
         self._loop_task = asyncio.create_task(self._beat_loop(), name="onestep-heartbeat")
 
     async def stop(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+        if await stop_task(self._loop_task):
             self._loop_task = None
             with contextlib.suppress(Exception):
                 await self.beat(status="stopped")
-        if self._thread is not None:
-            thread, self._thread = self._thread, None
-            await asyncio.to_thread(release_thread, thread)
+        thread, self._thread = self._thread, None
+        await _release(thread)
 
     async def _beat_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.beat()
-            except Exception:
-                logger.warning("worker heartbeat failed; retrying", exc_info=True)
+        await repeat_every(
+            self.interval_s, self.beat, logger=logger, failure="worker heartbeat failed; retrying"
+        )
 
     async def beat(self, *, status: str = "running") -> None:
         in_flight = 0

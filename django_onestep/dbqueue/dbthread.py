@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ..core.errors import ConnectorErrorKind, ConnectorOperation, ConnectorOperationError
 
-__all__ = ["DBThread", "acquire_thread", "release_thread", "wrap_db_error"]
+__all__ = ["DBThread", "acquire_thread", "release_thread", "repeat_every", "stop_task", "wrap_db_error"]
 
 T = TypeVar("T")
 
@@ -169,3 +170,32 @@ def release_thread(thread: DBThread) -> None:
                 del _registry[key]
                 break
     thread.close()
+
+
+# ----- background loops of DB writers (lease renewal, pruning, metrics, heartbeats) ------
+
+
+async def repeat_every(
+    interval_s: float, action: Callable[[], Awaitable[Any]], *, logger: logging.Logger, failure: str
+) -> None:
+    """Await ``action()`` every ``interval_s`` until cancelled.
+
+    A failure (the database is down, say) is logged as ``failure`` and the loop goes on:
+    the next round retries, so a worker's housekeeping survives database restarts.
+    """
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await action()
+        except Exception:
+            logger.warning(failure, exc_info=True)
+
+
+async def stop_task(task: asyncio.Task[Any] | None) -> bool:
+    """Cancel ``task`` and wait for it; False when there was none."""
+    if task is None:
+        return False
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return True

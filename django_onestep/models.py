@@ -120,37 +120,35 @@ class DeadLetter(models.Model):
         return f"{self.task}: {self.exception_type or self.failure_kind} (#{self.id})"
 
 
-class StateEntry(models.Model):
+class _StoredValue(models.Model):
+    """A key and its value in the lossless JSON codec (the stores' shared row shape)."""
+
+    key = models.CharField(max_length=255, unique=True)
+    value_json = models.TextField()
+    version = models.PositiveBigIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class StateEntry(_StoredValue):
     """A ``DatabaseStateStore`` value; ``value_json`` uses the lossless codec."""
 
-    key = models.CharField(max_length=255, unique=True)
-    value_json = models.TextField()
-    version = models.PositiveBigIntegerField(default=1)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
+    class Meta(_StoredValue.Meta):
         db_table = "django_onestep_stateentry"
-        ordering = ["key"]
         verbose_name_plural = "state entries"
 
-    def __str__(self) -> str:
-        return self.key
 
-
-class Cursor(models.Model):
+class Cursor(_StoredValue):
     """A ``DatabaseCursorStore`` value (incremental sources' positions)."""
 
-    key = models.CharField(max_length=255, unique=True)
-    value_json = models.TextField()
-    version = models.PositiveBigIntegerField(default=1)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
+    class Meta(_StoredValue.Meta):
         db_table = "django_onestep_cursor"
-        ordering = ["key"]
-
-    def __str__(self) -> str:
-        return self.key
 
 
 class TaskMetric(models.Model):

@@ -58,3 +58,29 @@ def job_rows(queue_name: str) -> list[dict[str, Any]]:
     from django_onestep.models import Job
 
     return list(Job.objects.filter(queue=queue_name).order_by("id").values())
+
+
+def run_in_threads(fn: Callable[[], Any], count: int, *, timeout_s: float = 120.0) -> list[BaseException]:
+    """Run ``fn`` in ``count`` threads at once, each with its own DB connection closed
+    after; return what they raised (the caller asserts it is empty)."""
+    import threading
+
+    from django.db import connections
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as exc:  # reported to the caller
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout_s)
+    assert not any(thread.is_alive() for thread in threads), f"threads still running after {timeout_s}s"
+    return errors

@@ -13,7 +13,7 @@ from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConfigurationError
 from django_onestep.dbqueue.queue import DatabaseQueue
 from django_onestep.models import Job
-from tests.django.dbqueue_helpers import fetch_until, job_rows, opened, orm, unique_name
+from tests.django.dbqueue_helpers import fetch_until, job_rows, opened, orm, run_in_threads, unique_name
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -428,27 +428,10 @@ async def test_dead_letter_is_written_once_and_never_after_a_lost_lease() -> Non
 
 
 def test_concurrent_sends_with_one_dedupe_key_make_one_job() -> None:
-    import threading
-
-    from django.db import connections
-
     queue = make_queue()
     ids: list[int] = []
-    errors: list[BaseException] = []
 
-    def send() -> None:
-        try:
-            ids.append(queue.send({"x": 1}, dedupe_key="same"))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    errors = run_in_threads(lambda: ids.append(queue.send({"x": 1}, dedupe_key="same")), 8, timeout_s=60)
     assert errors == []
     assert len(set(ids)) == 1 and len(ids) == 8
     assert [r["id"] for r in job_rows(queue.name)] == ids[:1]

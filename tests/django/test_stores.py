@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 
 from django_onestep import jsoncodec
 from django_onestep.models import Cursor, StateEntry
 from django_onestep.stores import DatabaseCursorStore, DatabaseStateStore
+from tests.django.dbqueue_helpers import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,22 +76,12 @@ def test_rows_are_namespaced_and_versioned() -> None:
 
 def test_incr_is_atomic_across_threads() -> None:
     store = DatabaseStateStore()
-    errors: list[BaseException] = []
 
     def work() -> None:
-        try:
-            for _ in range(20):
-                store.incr_sync("hits")
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for _ in range(20):
+            store.incr_sync("hits")
 
-    threads = [threading.Thread(target=work) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    errors = run_in_threads(work, 6)
     assert errors == []
     assert store.load_sync("hits") == 120
     assert store.incr_sync("hits", 2.5) == 122.5

@@ -95,19 +95,21 @@ class Controls:
         return spec.source is not None and bool(getattr(spec.source, "supports_manual_run", False))
 
     # -- status -------------------------------------------------------------------------
-    def _counts(self, task_name: str | None, *, parked_attr: str) -> dict[str, int]:
+    def _counts(self, task_name: str | None, *, parked_attrs: tuple[str, ...]) -> dict[str, int]:
         runners = self.app._lifecycle.runners
         if task_name is not None:
             runners = [runner for runner in runners if runner.task.name == task_name]
         return {
             "runner_count": len(runners),
-            "parked_runner_count": sum(1 for runner in runners if getattr(runner, parked_attr)),
+            "parked_runner_count": sum(
+                1 for runner in runners if any(getattr(runner, attr) for attr in parked_attrs)
+            ),
             "fetching_runner_count": sum(1 for runner in runners if runner.is_fetching),
             "inflight_task_count": sum(runner.inflight_count for runner in runners),
         }
 
     def drain_status(self) -> dict[str, Any]:
-        counts = self._counts(None, parked_attr="is_drain_parked")
+        counts = self._counts(None, parked_attrs=("is_drain_parked",))
         requested = self.app._lifecycle.drain_requested
         drained = requested and _all_parked(counts)
         return {
@@ -121,7 +123,9 @@ class Controls:
 
     def task_pause_status(self, task_name: str) -> dict[str, Any]:
         self.require_task(task_name)
-        counts = self._counts(task_name, parked_attr="is_pause_parked")
+        # A runner parked by a drain takes no work either: a pause asked for during a
+        # drain completes (onestep's wait_for_task_pause waited forever there).
+        counts = self._counts(task_name, parked_attrs=("is_pause_parked", "is_drain_parked"))
         requested = self.app._lifecycle.is_paused(task_name)
         paused = requested and _all_parked(counts)
         return {
@@ -136,7 +140,7 @@ class Controls:
 
     def task_resume_status(self, task_name: str) -> dict[str, Any]:
         self.require_task(task_name)
-        counts = self._counts(task_name, parked_attr="is_pause_parked")
+        counts = self._counts(task_name, parked_attrs=("is_pause_parked",))
         requested = self.app._lifecycle.is_paused(task_name)
         accepting = not requested and counts["parked_runner_count"] == 0
         return {

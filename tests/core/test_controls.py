@@ -129,6 +129,35 @@ async def test_pause_and_resume_a_task() -> None:
     await asyncio.wait_for(serving, 10)
 
 
+async def test_pause_during_a_drain_completes() -> None:
+    app = OneStepApp("drp")
+    queue = MemoryQueue("in")
+
+    @app.task(source=queue)
+    async def work(ctx, item): ...
+
+    serving = asyncio.create_task(app.serve())
+    await wait_until(lambda: app.drain_status()["runner_count"] == 1)
+    app.request_drain()
+    assert (await asyncio.wait_for(app.wait_for_drain(), 10))["drained"] is True
+    app.request_task_pause("work")
+    # the drained runner takes no work: the pause is complete, not waited for forever
+    assert await asyncio.wait_for(app.wait_for_task_pause("work"), 10) == {
+        "operation": "pause_task",
+        "task_name": "work",
+        "requested": True,
+        "completion": "complete",
+        "paused": True,
+        "accepting_new_work": False,
+        "runner_count": 1,
+        "parked_runner_count": 1,
+        "fetching_runner_count": 0,
+        "inflight_task_count": 0,
+    }
+    app.request_shutdown()
+    await asyncio.wait_for(serving, 10)
+
+
 async def test_pause_request_from_another_thread() -> None:
     app = OneStepApp("pa")
     queue = MemoryQueue("in", poll_interval_s=5.0)

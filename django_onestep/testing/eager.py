@@ -37,11 +37,54 @@ def _delivery(payload: Any, meta: dict[str, Any]) -> Any:
     return EagerDelivery(Envelope(body=payload, meta={**meta, "eager": True}, attempts=0))
 
 
+class _CallerThreadStore:
+    """``ctx.state`` in eager mode: the ORM store's sync methods, in the caller's thread.
+
+    The worker's store writes through its own DB thread and connection. Called from a
+    test, that connection is outside the test's transaction: on SQLite it waits for the
+    test's write lock ("database is locked"), elsewhere it commits state that outlives
+    the test. Through the sync methods (``sync_to_async`` routes them back to the
+    thread that called ``enqueue``), state joins the test's transaction like the
+    handler's other queries.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    async def load(self, key: str) -> Any:
+        from asgiref.sync import sync_to_async
+
+        return await sync_to_async(self._store.load_sync)(key)
+
+    async def save(self, key: str, value: Any) -> None:
+        from asgiref.sync import sync_to_async
+
+        await sync_to_async(self._store.save_sync)(key, value)
+
+    async def delete(self, key: str) -> None:
+        from asgiref.sync import sync_to_async
+
+        await sync_to_async(self._store.delete_sync)(key)
+
+
+def _eager_state(app: Any, spec: Any) -> Any:
+    from ..core.state import ScopedState
+
+    store = app.state
+    store = getattr(store, "store", store)  # the project app's LazyStateStore
+    if callable(getattr(store, "save_sync", None)):
+        store = _CallerThreadStore(store)
+    else:
+        store = app.state  # another store (memory, Redis...): as the worker uses it
+    return ScopedState(store, f"{app.name}:{spec.name}")
+
+
 def _context(app: Any, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
     from ..core.context import TaskContext
 
     payload, meta, _options = split_payload(args, kwargs)
-    return TaskContext(app=app, task=spec, delivery=_delivery(payload, meta)), payload
+    delivery = _delivery(payload, meta)
+    return TaskContext(app=app, task=spec, delivery=delivery, state=_eager_state(app, spec)), payload
 
 
 def _is_async(spec: Any) -> bool:

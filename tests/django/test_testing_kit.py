@@ -49,6 +49,28 @@ def test_eager_runs_the_handler_in_the_test_transaction() -> None:
     assert Job.objects.count() == 0
 
 
+class _Rollback(Exception):
+    pass
+
+
+@pytest.mark.django_db
+def test_eager_ctx_state_joins_the_callers_transaction() -> None:
+    # the worker's store writes on its own DB thread: from a test that meant "database is
+    # locked" on SQLite, and state committed past the test's rollback elsewhere
+    from django_onestep.models import StateEntry
+
+    with eager(), pytest.raises(_Rollback):
+        with transaction.atomic():
+            Run.objects.create(task="setup", label="holds the write lock")
+            count.enqueue({"n": 1})
+            count.enqueue({"n": 2})
+            assert list(StateEntry.objects.values_list("key", "value_json")) == [
+                ("testproject:count:total", "2")
+            ]
+            raise _Rollback
+    assert StateEntry.objects.count() == 0  # rolled back with the caller's transaction
+
+
 @pytest.mark.django_db(transaction=True)
 def test_run_until_idle_runs_committed_work_through_the_real_runtime() -> None:
     for label in ("a", "b", "c"):

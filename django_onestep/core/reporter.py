@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import socket
 import time
@@ -58,14 +59,20 @@ class ControlPlaneReporterConfig:
     timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
-        if not self.base_url.startswith(("http://", "https://")):
+        if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
             raise ConfigurationError(f"base_url must be an http(s) URL; got {self.base_url!r}")
         for name in _FLOAT_ENV:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
                 raise ConfigurationError(f"{name} must be a number > 0; got {value!r}")
-        if isinstance(self.event_batch_size, bool) or not isinstance(self.event_batch_size, int):
-            raise ConfigurationError(f"event_batch_size must be an integer; got {self.event_batch_size!r}")
+        size = self.event_batch_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ConfigurationError(f"event_batch_size must be an integer >= 1; got {size!r}")
 
     @classmethod
     def from_env(

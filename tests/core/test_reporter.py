@@ -55,6 +55,22 @@ def test_config_from_env_reads_both_variable_spellings() -> None:
             {"ONESTEP_CONTROL_PLANE_URL": "cp:80", "ONESTEP_CONTROL_PLANE_TOKEN": "t"},
             "base_url must be an http(s) URL",
         ),
+        (
+            {
+                "ONESTEP_CONTROL_PLANE_URL": "http://x",
+                "ONESTEP_CONTROL_PLANE_TOKEN": "t",
+                "ONESTEP_CONTROL_PLANE_EVENT_BATCH_SIZE": "0",
+            },
+            "event_batch_size must be an integer >= 1; got 0",
+        ),
+        (
+            {
+                "ONESTEP_CONTROL_PLANE_URL": "http://x",
+                "ONESTEP_CONTROL_PLANE_TOKEN": "t",
+                "ONESTEP_CONTROL_PLANE_HEARTBEAT_INTERVAL_S": "nan",
+            },
+            "heartbeat_interval_s must be a number > 0; got nan",
+        ),
     ],
 )
 def test_config_errors_name_the_variable(env: dict[str, str], message: str) -> None:

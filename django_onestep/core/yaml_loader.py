@@ -24,6 +24,7 @@ import functools
 import importlib
 import inspect
 import logging
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -240,14 +241,17 @@ def _add_task(app: OneStepApp, resources: Mapping[str, Any], raw: Any, index: in
     else:
         raise _fail(path, "needs a 'handler' (or an 'emit' to forward payloads unchanged)")
     hooks = _hooks(task.get("hooks"), frozenset({"before", "after_success", "on_failure"}), f"{path}.hooks")
-    for key in ("concurrency", "timeout_s"):
-        value = task.get(key)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
-        ):
-            raise _fail(f"{path}.{key}", f"must be a number > 0, got {value!r}")
-    if isinstance(task.get("concurrency"), float):
-        raise _fail(f"{path}.concurrency", f"must be an integer, got {task['concurrency']!r}")
+    concurrency = task.get("concurrency", 1)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise _fail(f"{path}.concurrency", f"must be an integer >= 1, got {concurrency!r}")
+    timeout_s = task.get("timeout_s")
+    if timeout_s is not None and (
+        isinstance(timeout_s, bool)
+        or not isinstance(timeout_s, int | float)
+        or not math.isfinite(timeout_s)
+        or timeout_s <= 0
+    ):
+        raise _fail(f"{path}.timeout_s", f"must be a number > 0, got {timeout_s!r}")
     try:
         app.task(
             name=name or getattr(handler, "__name__", None),
@@ -255,9 +259,9 @@ def _add_task(app: OneStepApp, resources: Mapping[str, Any], raw: Any, index: in
             source=source,
             emit=emit or None,
             dead_letter=dead_letter or None,
-            concurrency=task.get("concurrency", 1),
+            concurrency=concurrency,
             retry=build_retry(task.get("retry"), f"{path}.retry"),
-            timeout_s=task.get("timeout_s"),
+            timeout_s=timeout_s,
             config=_mapping(task.get("config"), f"{path}.config"),
             hooks=TaskHooks(**hooks),
         )(handler)
@@ -290,12 +294,12 @@ def load_app_config(config: Mapping[str, Any], *, source_path: str | None = None
     if not isinstance(name, str) or not name.strip():
         raise _fail(f"{prefix}name", f"must be a non-empty string, got {name!r}")
     timeout = section.get("shutdown_timeout_s", 30.0)
+    app_config = _mapping(section.get("config"), f"{prefix}config")  # its own path on error
     try:
-        app = OneStepApp(
-            name, config=_mapping(section.get("config"), f"{prefix}config"), shutdown_timeout_s=timeout
-        )
+        app = OneStepApp(name, config=app_config, shutdown_timeout_s=timeout)
     except ValueError as exc:
-        raise _fail(f"{prefix}shutdown_timeout_s", str(exc)) from None
+        message = str(exc).removeprefix("shutdown_timeout_s ")
+        raise _fail(f"{prefix}shutdown_timeout_s", message) from None
     if source_path is not None:
         app.config.setdefault("config_path", source_path)
     logging_spec = _mapping(section.get("logging"), f"{prefix}logging")

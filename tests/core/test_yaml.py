@@ -182,11 +182,24 @@ def test_all_core_resource_types(tmp_path: Path) -> None:
         ),
         (
             f"app: {{name: a}}\ntasks: [{{handler: '{HANDLER}', concurrency: 0}}]\n",
-            "tasks[0].concurrency: must be a number > 0, got 0",
+            "tasks[0].concurrency: must be an integer >= 1, got 0",
+        ),
+        (
+            f"app: {{name: a}}\ntasks: [{{handler: '{HANDLER}', concurrency: 1.5}}]\n",
+            "tasks[0].concurrency: must be an integer >= 1, got 1.5",
+        ),
+        (
+            f"app: {{name: a}}\ntasks: [{{handler: '{HANDLER}', timeout_s: .nan}}]\n",
+            "tasks[0].timeout_s: must be a number > 0, got nan",
         ),
         (
             f"app: {{name: a}}\ntasks: [{{name: t, handler: '{HANDLER}'}}, {{name: t, handler: '{HANDLER}'}}]\n",
-            "tasks[1]: ",
+            "tasks[1]: duplicate task name 't' in app 'a'",
+        ),
+        ("app: {name: a, config: 5}\n", "app.config: must be a mapping, got int"),
+        (
+            "app: {name: a, shutdown_timeout_s: 0}\n",
+            "app.shutdown_timeout_s: must be a number > 0 or None, got 0",
         ),
         ("app: {shutdown_timeout_s: 3}\n", "app.name: must be a non-empty string, got None"),
         ("app: {name: a, colour: red}\n", "app: unknown key(s) colour"),

@@ -17,6 +17,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
@@ -68,6 +69,14 @@ class RabbitMQConnector:
             raise ConfigurationError(
                 f"RabbitMQConnector url must start with amqp:// or amqps://, got {shown!r}"
             )
+        try:
+            urlsplit(url).port  # noqa: B018 - parsing it is the check
+        except ValueError as exc:
+            raise ConfigurationError(f"RabbitMQConnector url {redact_url(url)!r}: {exc}") from None
+        if options is not None and not isinstance(options, Mapping):
+            raise ConfigurationError(
+                f"RabbitMQConnector options must be a mapping, got {type(options).__name__}"
+            )
         unknown = sorted(set(options or {}) - _CONNECTION_OPTIONS)
         if unknown:
             raise ConfigurationError(
@@ -111,6 +120,19 @@ class RabbitMQConnector:
             raise ConfigurationError(
                 f"exchange_type must be one of {sorted(_EXCHANGE_TYPES)}, got {exchange_type!r}"
             )
+        for key, text in (("routing_key", routing_key), ("exchange", exchange)):
+            if text is not None and not isinstance(text, str):
+                raise ConfigurationError(f"{key} must be a string or None, got {text!r}")
+        for key, flag in (("bind", bind), ("durable", durable), ("auto_delete", auto_delete),
+                          ("exclusive", exclusive), ("exchange_durable", exchange_durable),
+                          ("exchange_auto_delete", exchange_auto_delete),
+                          ("publisher_confirms", publisher_confirms), ("persistent", persistent)):  # fmt: skip
+            if flag is not None and not isinstance(flag, bool):
+                raise ConfigurationError(f"{key} must be True or False, got {flag!r}")
+        for key, mapping in (("arguments", arguments), ("bind_arguments", bind_arguments),
+                             ("exchange_arguments", exchange_arguments)):  # fmt: skip
+            if mapping is not None and not isinstance(mapping, Mapping):
+                raise ConfigurationError(f"{key} must be a mapping, got {type(mapping).__name__}")
         for key, value, low in (("prefetch", prefetch, 0), ("batch_size", batch_size, 1)):
             if type(value) is not int or value < low:
                 raise ConfigurationError(f"{key} must be an integer >= {low}, got {value!r}")

@@ -51,6 +51,10 @@ def classify(exc: BaseException) -> ConnectorErrorKind:
         return ConnectorErrorKind.MISCONFIGURED
     if isinstance(exc, pe.NackError):
         return ConnectorErrorKind.TRANSIENT
+    if isinstance(exc, TypeError | ValueError):
+        # pika rejecting a setting (a URL query parameter, a port, an argument type):
+        # retrying cannot help, and "disconnected" would hide it behind reconnect logs.
+        return ConnectorErrorKind.MISCONFIGURED
     # Lost sockets, a broker shutting down (320), heartbeats, timeouts, refused connects.
     return ConnectorErrorKind.DISCONNECTED
 

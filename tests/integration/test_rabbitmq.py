@@ -291,11 +291,34 @@ async def test_unreachable_broker_is_a_retryable_error_with_backoff() -> None:
         ({"batch_size": 0}, "batch_size"),
         ({"poll_interval_s": 0}, "poll_interval_s"),
         ({"exchange_type": "fan"}, "exchange_type"),
+        # these reached pika and came back as "disconnected", retried for ever
+        ({"routing_key": 5}, "routing_key must be a string or None, got 5"),
+        ({"exchange": 5}, "exchange must be a string or None, got 5"),
+        ({"durable": "no"}, "durable must be True or False, got 'no'"),
+        ({"arguments": [1]}, "arguments must be a mapping, got list"),
     ],
 )
 def test_bad_queue_settings_name_the_key(kwargs: dict[str, Any], fragment: str) -> None:
     with pytest.raises(ConfigurationError, match=fragment):
         RabbitMQConnector("amqp://localhost/").queue("q", **kwargs)
+
+
+def test_a_malformed_url_is_a_configuration_error_not_an_outage() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        RabbitMQConnector("amqp://guest:s3cr3t@localhost:notaport/")
+    assert str(info.value) == (
+        "RabbitMQConnector url 'amqp://guest:***@localhost:notaport/': "
+        "Port could not be cast to integer value as 'notaport'"
+    )
+
+
+async def test_a_setting_pika_rejects_stops_startup_instead_of_reconnecting_for_ever() -> None:
+    queue = RabbitMQConnector("amqp://guest:pw@127.0.0.1:1/?bogus=1").queue(unique("bad"))
+    with pytest.raises(ConnectorOperationError) as info:
+        await queue.open()  # raised before any connection attempt
+    assert info.value.kind is ConnectorErrorKind.MISCONFIGURED and not info.value.retryable
+    assert "Unknown URL parameter: 'bogus'" in str(info.value)
+    await queue.close()
 
 
 def test_pika_info_chatter_is_quiet_unless_the_user_set_a_level(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -175,7 +175,8 @@ def build_retry(raw: Any, path: str) -> Any:
     spec: dict[str, Any] = {"type": raw} if isinstance(raw, str) else _mapping(raw, path)
     kind = spec.get("type")
     if not isinstance(kind, str):
-        raise _fail(f"{path}.type", f"is required (known: {', '.join(sorted(_RETRY_KEYS))})")
+        problem = "is required" if kind is None else f"must be a retry type name, got {kind!r}"
+        raise _fail(f"{path}.type", f"{problem} (known: {', '.join(sorted(_RETRY_KEYS))})")
     kind = kind.strip().lower().replace("-", "_")
     if kind not in _RETRY_KEYS:
         raise _fail(f"{path}.type", f"unknown retry type {kind!r} (known: {', '.join(sorted(_RETRY_KEYS))})")

@@ -207,7 +207,8 @@ def build_resources(config: Mapping[str, Any]) -> dict[str, Any]:
         path, spec = specs[name]
         raw_type = spec.get("type")
         if not isinstance(raw_type, str) or not raw_type.strip():
-            raise ConfigurationError(f"{path}.type: is required (known: {', '.join(known_resource_types())})")
+            problem = "is required" if raw_type in (None, "") else f"must be a type name, got {raw_type!r}"
+            raise ConfigurationError(f"{path}.type: {problem} (known: {', '.join(known_resource_types())})")
         kind = _lookup(raw_type.strip().lower().replace("-", "_"), path)
         if kind.fields is not None:
             unknown = sorted(set(spec) - kind.fields - {"type", "name"})

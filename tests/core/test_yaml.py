@@ -198,6 +198,15 @@ def test_all_core_resource_types(tmp_path: Path) -> None:
         ),
         ("app: {name: a, config: 5}\n", "app.config: must be a mapping, got int"),
         (
+            "app: {name: a}\nconnectors: {q: {type: 5}}\n",
+            "connectors.q.type: must be a type name, got 5 (known: ",
+        ),
+        ("app: {name: a}\nconnectors: {q: {maxsize: 5}}\n", "connectors.q.type: is required (known: "),
+        (
+            f"app: {{name: a}}\ntasks: [{{handler: '{HANDLER}', retry: {{type: 3}}}}]\n",
+            "tasks[0].retry.type: must be a retry type name, got 3 (known: ",
+        ),
+        (
             "app: {name: a, shutdown_timeout_s: 0}\n",
             "app.shutdown_timeout_s: must be a number > 0 or None, got 0",
         ),

@@ -370,16 +370,29 @@ def test_bad_arguments_name_the_problem() -> None:
 async def test_queues_share_one_claim_and_one_write_thread_per_database() -> None:
     from django.db import connection
 
+    from django_onestep.dbqueue import dbthread
+
+    def users(role: str) -> int:
+        entry = dbthread._registry.get(("default", role))
+        return entry[1] if entry is not None else 0
+
+    # a store or writer of an earlier test in this process may still hold the thread:
+    # count references instead of assuming these queues are its only users
+    before = {role: users(role) for role in ("claim", "write")}
     first, second = make_queue(), make_queue()
     async with opened(first, second):
         assert first._claim_thread is second._claim_thread
         assert first._ack_thread is second._ack_thread
         if connection.vendor == "sqlite":
             assert first._claim_thread is first._ack_thread  # one writer, one connection
+            assert users("write") == before["write"] + 4
         else:
             assert first._claim_thread is not first._ack_thread
+            assert (users("claim"), users("write")) == (before["claim"] + 2, before["write"] + 2)
         shared = first._ack_thread
-    assert shared is not None and shared.closed  # the last user closed it
+    assert {role: users(role) for role in ("claim", "write")} == before  # every reference given back
+    assert shared is not None
+    assert shared.closed == (before["write"] == 0)  # the last user closes it
 
 
 async def test_sync_send_in_async_code_says_what_to_use() -> None:

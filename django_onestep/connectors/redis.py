@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from django_onestep.core.errors import ConfigurationError, MissingExtraError
 
@@ -59,6 +60,11 @@ class RedisConnector:
             raise ConfigurationError(
                 f"redis url: must start with redis://, rediss:// or unix://, got {shown!r}"
             )
+        if url.startswith(("redis://", "rediss://")):
+            try:
+                urlsplit(url).port  # noqa: B018 - parsing it is the check
+            except ValueError as exc:
+                raise ConfigurationError(f"redis url {redact_url(url)!r}: {exc}") from None
         if options is not None and not isinstance(options, Mapping):
             raise ConfigurationError(f"redis options: must be a mapping, got {type(options).__name__}")
         self.url = url
@@ -135,6 +141,8 @@ class RedisConnector:
                 pool.connection_class(**pool.connection_kwargs)
             except TypeError as exc:
                 raise ConfigurationError(f"redis options: not accepted by redis-py: {exc}") from None
+            except ValueError as exc:  # a bad query parameter in the URL
+                raise ConfigurationError(f"redis url {redact_url(self.url)!r}: {exc}") from None
             self._client = client
             self._loop = loop
             self._refs = 0

@@ -19,7 +19,17 @@ from .redaction import redact_url
 __all__ = ["BACKEND", "classify", "redact_url", "secret_tokens", "to_connector_error"]
 
 BACKEND = "redis"
-_MISCONFIGURED_PREFIXES = ("WRONGTYPE", "NOPERM", "WRONGPASS", "NOAUTH", "ERR unknown command")
+# Server replies no retry can fix. redis-py strips the "ERR " code from the message
+# ("ERR DB index is out of range" arrives as "DB index is out of range").
+_MISCONFIGURED_PREFIXES = (
+    "WRONGTYPE",
+    "NOPERM",
+    "WRONGPASS",
+    "NOAUTH",
+    "unknown command",
+    "ERR unknown command",
+    "DB index is out of range",
+)
 # redis-py client options whose values are secrets (a credential provider has .password).
 _SECRET_OPTION_KEYS = frozenset({"password", "ssl_password", "credential_provider"})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from django_onestep.core.errors import ConfigurationError
 
 __all__ = ["StreamOptions", "default_consumer_name"]
 
+_START_ID = re.compile(r"\$|\d+(-\d+)?")  # what XGROUP CREATE accepts as the group's start
 _names_lock = threading.Lock()
 _names_taken: dict[tuple[str, str], int] = {}
 
@@ -94,6 +96,10 @@ class StreamOptions:
         _positive("poll_interval_s", poll_interval_s)
         _positive("block_ms", block_ms, allow_none=True, integer=True)
         _text("start_id", start_id)
+        if not _START_ID.fullmatch(start_id):
+            raise ConfigurationError(
+                f"redis stream start_id: must be '$', '0' or an entry id like '1700000000000-0', got {start_id!r}"
+            )
         _positive("maxlen", maxlen, allow_none=True, integer=True)
         _positive("claim_idle_s", claim_idle_s)
         _positive("heartbeat_interval_s", heartbeat_interval_s, allow_none=True)

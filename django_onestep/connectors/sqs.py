@@ -151,7 +151,7 @@ class SQSConnector:
             ("delete_flush_interval_s", delete_flush_interval_s),
             ("heartbeat_interval_s", heartbeat_interval_s or 0),
         ):
-            if not isinstance(number, int | float) or number < 0:
+            if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
                 raise ConfigurationError(f"{key} must be a number >= 0, got {number!r}")
         if on_fail not in _ON_FAIL:
             raise ConfigurationError(f"on_fail must be one of {list(_ON_FAIL)}, got {on_fail!r}")
@@ -162,6 +162,16 @@ class SQSConnector:
         ):
             raise ConfigurationError(
                 f"message_group_id must be a string or a callable, got {message_group_id!r}"
+            )
+        if message_group_field is not None and (
+            not isinstance(message_group_field, str) or not message_group_field
+        ):
+            raise ConfigurationError(
+                f"message_group_field must be a payload key (a non-empty string), got {message_group_field!r}"
+            )
+        if deduplication_id_factory is not None and not callable(deduplication_id_factory):
+            raise ConfigurationError(
+                f"deduplication_id_factory must be a callable envelope -> str, got {deduplication_id_factory!r}"
             )
         hb_timeout = heartbeat_visibility_timeout
         if heartbeat_interval_s and hb_timeout is not None and heartbeat_interval_s >= hb_timeout:

@@ -8,6 +8,7 @@ or a repr.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -24,34 +25,47 @@ REDACTED = "***"
 _MAX_MESSAGE_CHARS = 500
 
 
+# Query parameters that carry a secret (redis-py reads ``?password=...`` from the URL).
+_SECRET_QUERY = re.compile(r"(?i)((?:^|&)[^=&]*(?:pass|secret|token)[^=&]*=)([^&]*)")
+
+
 def redact_url(url: str) -> str:
-    """``amqp://user:secret@host/`` -> ``amqp://user:***@host/`` (for logs and reprs)."""
+    """``amqp://user:secret@host/`` -> ``amqp://user:***@host/`` (for logs and reprs).
+
+    Secret-looking query parameters (``?password=...``) are replaced too.
+    """
     try:
         parts = urlsplit(url)
         password = parts.password
     except ValueError:
         return "<invalid url>"
-    if not password:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    user = f"{parts.username}:" if parts.username else ":"
-    return parts._replace(netloc=f"{user}{REDACTED}@{host}").geturl()
+    if parts.query:
+        parts = parts._replace(query=_SECRET_QUERY.sub(rf"\g<1>{REDACTED}", parts.query))
+    if password:
+        host = parts.netloc.rsplit("@", 1)[1]
+        user = f"{parts.username}:" if parts.username else ":"
+        parts = parts._replace(netloc=f"{user}{REDACTED}@{host}")
+    return parts.geturl()
 
 
 def secret_tokens(url: str | None, options: Mapping[str, Any] | None, keys: Collection[str]) -> list[str]:
     """Strings that must never appear in an error or a log line, longest first.
 
-    The URL's password (as written and percent-decoded) and the values of the option
-    ``keys``; for a credentials object (pika's ``PlainCredentials``) its ``password``.
+    The URL's password and secret query parameters (as written and percent-decoded),
+    and the values of the option ``keys``; for a credentials object (pika's ``PlainCredentials``) its ``password``.
     """
     tokens: set[str] = set()
     if url:
         try:
-            password = urlsplit(url).password
+            parts = urlsplit(url)
+            password, query = parts.password, parts.query
         except ValueError:
-            password = None
+            password, query = None, ""
         if password:
             tokens |= {password, unquote(password)}
+        for match in _SECRET_QUERY.finditer(query):
+            if match.group(2):
+                tokens |= {match.group(2), unquote(match.group(2))}
     for key, value in (options or {}).items():
         if str(key).lower() not in keys or not value:
             continue

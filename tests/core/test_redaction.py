@@ -18,6 +18,12 @@ from django_onestep.core.errors import ConnectorErrorKind, ConnectorOperation
         ("redis://localhost:6379/0", "redis://localhost:6379/0"),
         ("amqp://user@host/", "amqp://user@host/"),
         ("redis://:pw@[::1:6379/0", "<invalid url>"),
+        # redis-py reads a password from the query too
+        ("redis://localhost/0?password=s3cret&db=1", "redis://localhost/0?password=***&db=1"),
+        (
+            "redis://h/0?socket_timeout=5&ssl_password=x&auth_token=y",
+            "redis://h/0?socket_timeout=5&ssl_password=***&auth_token=***",
+        ),
     ],
 )
 def test_redact_url(url: str, shown: str) -> None:
@@ -40,6 +46,7 @@ def test_secret_tokens_from_the_url_and_the_secret_options() -> None:
     tokens = secret_tokens("amqp://u:p%40ss@h/", options, {"password", "credentials", "token"})
     assert tokens == ["cred-pw", "opt-pw", "p%40ss", "p@ss"]  # longest first, both spellings
     assert secret_tokens("redis://localhost/0", None, {"password"}) == []
+    assert secret_tokens("redis://h/0?db=1&password=a%2Fb", None, ()) == ["a%2Fb", "a/b"]
     assert secret_tokens(None, {"AWS_SECRET_ACCESS_KEY": "k"}, {"aws_secret_access_key"}) == ["k"]
 
 

@@ -29,7 +29,9 @@ _EXPORTS: dict[str, str] = {
     "BearerAuth": "django_onestep.core.webhook",
     "WebhookResponse": "django_onestep.core.webhook",
     "HttpSink": "django_onestep.core.http_sink",
+    "HttpSinkStatusError": "django_onestep.core.http_sink",
     "RetryPolicy": "django_onestep.core.retry",
+    "ByFailureKind": "django_onestep.core.retry",
     "NoRetry": "django_onestep.core.retry",
     "MaxAttempts": "django_onestep.core.retry",
     "ExponentialBackoff": "django_onestep.core.retry",
@@ -54,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "OneStepError": "django_onestep.core.errors",
     "PoisonMessageError": "django_onestep.core.errors",
     "load_yaml_app": "django_onestep.core.yaml_loader",
+    "load_app_config": "django_onestep.core.yaml_loader",
     "ControlPlaneReporter": "django_onestep.core.reporter",
     "ControlPlaneReporterConfig": "django_onestep.core.reporter",
     # broker connectors (client libraries imported only when used)

@@ -282,8 +282,14 @@ def _app_section(config: Mapping[str, Any]) -> dict[str, Any]:
     return {key: config[key] for key in ("name", "shutdown_timeout_s", "config", "state") if key in config}
 
 
-def load_app_config(config: Mapping[str, Any], *, source_path: str | None = None) -> OneStepApp:
-    """Build an app from an already-parsed (and env-expanded) mapping."""
+def load_app_config(
+    config: Mapping[str, Any], *, source_path: str | None = None, strict: bool = True
+) -> OneStepApp:
+    """Build an app from an already-parsed (and env-expanded) mapping.
+
+    ``strict`` is accepted for onestep compatibility; validation is always strict here
+    (unknown keys and bad values are errors naming their path).
+    """
     from .app import OneStepApp
 
     if not isinstance(config, Mapping):
@@ -358,11 +364,15 @@ def _import_yaml() -> Any:
 def load_yaml_app(
     path: str | os.PathLike[str],
     *,
+    strict: bool = True,
     env: Mapping[str, str] | None = None,
     env_file: str | None = None,
     strict_env: bool | None = None,
 ) -> OneStepApp:
-    """Load a YAML app definition (needs ``pip install 'django-onestep[yaml]'``)."""
+    """Load a YAML app definition (needs ``pip install 'django-onestep[yaml]'``).
+
+    ``strict`` is accepted as in onestep; the definition is always validated strictly.
+    """
     yaml = _import_yaml()
     resolved = os.path.abspath(os.fspath(path))
     try:
@@ -382,8 +392,8 @@ def load_yaml_app(
         load_dotenv(dotenv if os.path.isabs(dotenv) else os.path.join(os.path.dirname(resolved), dotenv))
     elif os.path.isfile(os.path.join(os.path.dirname(resolved), ".env")):
         load_dotenv(os.path.join(os.path.dirname(resolved), ".env"))
-    strict = strict_env if strict_env is not None else app_raw.get("strict_env", False)
-    if strict:
+    env_must_resolve = strict_env if strict_env is not None else app_raw.get("strict_env", False)
+    if env_must_resolve:
         missing = missing_env_refs(loaded, env)
         if missing:
             raise ConfigurationError(f"strict_env: missing environment variable(s): {'; '.join(missing)}")

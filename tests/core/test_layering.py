@@ -43,7 +43,7 @@ SCRIPT = textwrap.dedent(
     exec("from django_onestep import *", namespace)
     missing = sorted(set(runtime) - set(namespace))
     assert not missing, missing
-    # the public names SPEC section 2 promises (onestep 1.x's runtime surface)
+    # the public names SPEC section 2 promises, plus three more onestep 1.15 exports
     spec_names = (
         "OneStepApp TaskContext Envelope Source Sink Delivery MemoryQueue IntervalSource "
         "CronSource WebhookSource BearerAuth WebhookResponse HttpSink RetryPolicy NoRetry "
@@ -51,7 +51,7 @@ SCRIPT = textwrap.dedent(
         "TaskEvent TaskEventKind InMemoryMetrics StructuredEventLogger StateStore CursorStore "
         "InMemoryStateStore InMemoryCursorStore ScopedState ConnectorOperationError "
         "ConnectorOperation ConnectorErrorKind load_yaml_app ControlPlaneReporter "
-        "ControlPlaneReporterConfig"
+        "ControlPlaneReporterConfig ByFailureKind HttpSinkStatusError load_app_config"
     ).split()
     missing = sorted(set(spec_names) - set(namespace))
     assert not missing, missing

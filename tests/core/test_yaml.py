@@ -329,3 +329,16 @@ def test_handler_missing_a_required_param_is_a_load_error(tmp_path: Path) -> Non
         r"blocking_sync\(ctx: 'Any', payload: 'Any', region: 'str'\) -> 'dict\[str, Any\]' does not$",
     ):
         load_yaml_app(path)
+
+
+def test_onestep_keyword_strict_is_accepted(tmp_path: Path) -> None:
+    # onestep's load_yaml_app(path, strict=True) / load_app_config(config, strict=True):
+    # validation is always strict here, so both spellings load the same app.
+    from django_onestep import load_app_config
+
+    path = write(tmp_path, f"app: {{name: s}}\ntasks: [{{name: t, handler: '{HANDLER}'}}]\n")
+    assert [t.name for t in load_yaml_app(path, strict=True).tasks] == ["t"]
+    built = load_app_config(
+        {"app": {"name": "s"}, "tasks": [{"name": "t", "handler": HANDLER}]}, strict=False
+    )
+    assert [t.name for t in built.tasks] == ["t"]

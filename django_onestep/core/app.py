@@ -235,6 +235,11 @@ class OneStepApp:
     def request_shutdown(self) -> None:
         self._lifecycle.request_stop()
 
+    async def wait_for_shutdown(self) -> None:
+        """Return once a shutdown is requested (onestep's name; for background loops
+        started in ``on_startup`` that must end with the app)."""
+        await self._lifecycle.wait_stopping(None)
+
     def request_drain(self) -> dict[str, Any]:
         self._lifecycle.request_drain()
         return self.drain_status()

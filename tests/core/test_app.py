@@ -625,3 +625,26 @@ async def test_async_event_handlers_are_awaited_in_order() -> None:
     await queue.publish(1)
     await serve_idle(app)
     assert seen == ["fetched", "started", "succeeded"]
+
+
+async def test_wait_for_shutdown_returns_when_shutdown_is_requested() -> None:
+    app = OneStepApp("bg")
+    queue = MemoryQueue("in")
+    ended: list[str] = []
+
+    @app.on_startup
+    async def start_background(app):
+        async def loop() -> None:
+            await app.wait_for_shutdown()
+            ended.append("background loop ended")
+
+        app.background = asyncio.create_task(loop())
+
+    @app.task(source=queue)
+    async def work(ctx, item):
+        ctx.app.request_shutdown()
+
+    await queue.publish(1)
+    await asyncio.wait_for(app.serve(), 10)
+    await asyncio.wait_for(app.background, 10)
+    assert ended == ["background loop ended"]

@@ -21,7 +21,12 @@ from typing import Any
 
 from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
-from django_onestep.core.errors import ConfigurationError, ConnectorOperation, MissingExtraError
+from django_onestep.core.errors import (
+    ConfigurationError,
+    ConnectorOperation,
+    ConnectorOperationError,
+    MissingExtraError,
+)
 
 from .codec import encode_envelope, plain_envelopes
 from .sqs_delivery import MAX_VISIBILITY_S, SQSDelivery
@@ -233,8 +238,9 @@ class SQSQueue(Source, Sink):
 
     def _error(self, exc: BaseException, op: ConnectorOperation) -> Exception:
         delay_s = max(self.poll_interval_s, 1.0)
-        if op is ConnectorOperation.FETCH:
-            # Consecutive failed receives back off exponentially (1 s doubling to 30 s).
+        if op in (ConnectorOperation.FETCH, ConnectorOperation.OPEN):
+            # Consecutive failed receives (or the opens fetch retries) back off
+            # exponentially, 1 s doubling to 30 s.
             self._fetch_failures += 1
             delay_s = min(_FETCH_BACKOFF_CAP_S, delay_s * 2 ** (self._fetch_failures - 1))
         return to_connector_error(
@@ -256,12 +262,24 @@ class SQSQueue(Source, Sink):
         return self._leases
 
     async def open(self) -> None:
-        """Check the queue exists and start the delete flusher and the heartbeat."""
+        """Check the queue exists and start the delete flusher and the heartbeat.
+
+        A missing queue or bad credentials stop startup with a clear error. An endpoint
+        that is merely unreachable does not (as with RabbitMQ): ``fetch`` opens again,
+        and the runner backs off while it fails.
+        """
         if self._leases is not None and self._leases_loop is asyncio.get_running_loop():
             return
         visibility_s = self.visibility_timeout
         if visibility_s is None:
-            visibility_s = await self._queue_visibility_s()
+            try:
+                visibility_s = await self._queue_visibility_s()
+            except ConnectorOperationError as exc:
+                if not exc.retryable or self.is_open:
+                    raise
+                logger.warning("sqs %s: not reachable at startup, will retry: %s", self.url, exc)
+                self._set_open_state(True)
+                return
             if self._leases is not None and self._leases_loop is asyncio.get_running_loop():
                 return  # a concurrent open() finished first: keep its flusher and heartbeat
         extend_to_s = self.heartbeat_visibility_timeout or max(visibility_s, 2)

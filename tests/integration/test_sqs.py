@@ -278,17 +278,23 @@ async def test_unreachable_endpoint_is_retryable_and_hides_secrets() -> None:
         options={"aws_access_key_id": "AKIDSECRET1", "aws_secret_access_key": "topsecretvalue"},
     )
     queue = connector.queue("http://127.0.0.1:1/123456789012/q")
-    with pytest.raises(ConnectorOperationError) as info:
-        await queue.open()
-    assert info.value.kind is ConnectorErrorKind.DISCONNECTED and info.value.retryable
-    text = f"{info.value} {info.value.cause!r}"
-    assert "topsecretvalue" not in text and "AKIDSECRET1" not in text
+    await queue.open()  # an endpoint down at startup does not stop the worker (as with RabbitMQ)
+    assert queue.is_open
     delays = []
-    for _ in range(3):  # the queue object is reused: consecutive receive failures back off
+    for _ in range(3):  # fetch opens again; failures back off, counting the one at startup
+        with pytest.raises(ConnectorOperationError) as info:
+            await queue.fetch(1)
+        assert info.value.kind is ConnectorErrorKind.DISCONNECTED and info.value.retryable
+        text = f"{info.value} {info.value.cause!r}"
+        assert "topsecretvalue" not in text and "AKIDSECRET1" not in text
+        delays.append(info.value.retry_delay_s)
+    assert delays == [2.0, 4.0, 8.0]
+    for _ in range(2):  # the receives themselves back off the same way, capped at 30 s
         with pytest.raises(ConnectorOperationError) as info:
             await queue._receive(1, 0)
         delays.append(info.value.retry_delay_s)
-    assert delays == [1.0, 2.0, 4.0]
+    assert delays[3:] == [16.0, 30.0]
+    await queue.close()
 
 
 @pytest.mark.parametrize(

@@ -37,10 +37,28 @@ class EventHub:
         self.event_handlers.remove(func)
         self.listening = bool(self.event_handlers)
 
-    async def run_hooks(self, hooks: list[Callable[..., Any]]) -> None:
-        """Run lifecycle hooks in order; each receives the app if it takes an argument."""
+    async def run_hooks(self, hooks: list[Callable[..., Any]], *, keep_going: bool = False) -> None:
+        """Run lifecycle hooks in order; each receives the app if it takes an argument.
+
+        Startup stops at the first failure. With ``keep_going`` (shutdown) every hook
+        runs, so one failing hook cannot skip another's cleanup; the first error is
+        raised at the end and the later ones are logged.
+        """
+        first: Exception | None = None
         for hook in list(hooks):
-            await call_flexible_async(hook, self._app)
+            try:
+                await call_flexible_async(hook, self._app)
+            except Exception as exc:
+                if not keep_going:
+                    raise
+                if first is None:
+                    first = exc
+                else:
+                    self.logger.exception(
+                        "shutdown hook failed", extra={"hook": getattr(hook, "__name__", repr(hook))}
+                    )
+        if first is not None:
+            raise first
 
     async def emit(self, event: TaskEvent) -> None:
         """Deliver ``event`` to every handler; a raising handler is logged and skipped."""

@@ -58,7 +58,7 @@ async def shutdown(app: OneStepApp) -> None:
     app._lifecycle.stopping = True
     hook_error: BaseException | None = None
     try:
-        await app._hub.run_hooks(app._hub.shutdown_hooks)
+        await app._hub.run_hooks(app._hub.shutdown_hooks, keep_going=True)
     except Exception as exc:
         hook_error = exc
     finally:

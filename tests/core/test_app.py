@@ -578,7 +578,9 @@ def test_envelope_defaults() -> None:
     assert Envelope(body=1) == Envelope(body=1, meta={}, attempts=0)
 
 
-async def test_shutdown_hook_error_still_closes_resources_then_raises() -> None:
+async def test_shutdown_hook_error_still_closes_resources_then_raises(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     log: list[str] = []
 
     class Res(MemoryQueue):
@@ -594,12 +596,19 @@ async def test_shutdown_hook_error_still_closes_resources_then_raises() -> None:
         log.append("hook")
         raise RuntimeError("hook failed")
 
+    @app.on_shutdown
+    async def second_hook():
+        log.append("second hook")  # still runs: its cleanup must not depend on the first
+        raise ValueError("second hook failed")
+
     @app.task(source=Res("good"), emit=Res("bad"))
     async def work(ctx, item): ...
 
     with pytest.raises(RuntimeError, match="hook failed"):
         await serve_idle(app)
-    assert log == ["hook", "close bad", "close good"]
+    assert log == ["hook", "second hook", "close bad", "close good"]
+    logged = [r for r in caplog.records if r.getMessage() == "shutdown hook failed"]
+    assert [(r.hook, str(r.exc_info[1])) for r in logged] == [("second_hook", "second hook failed")]  # type: ignore[attr-defined,index]
 
     log.clear()
     app._hub.shutdown_hooks.clear()

@@ -16,6 +16,7 @@ URL credentials.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import http.client
 import json
@@ -196,11 +197,20 @@ class HttpSink(Sink):
             ) from exc
         if data is not None and not any(key.lower() == "content-type" for key in headers):
             headers["Content-Type"] = "application/json"
+        parts = urllib.parse.urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            # urllib would try to resolve "user:pass@host" as the host name: send the
+            # credentials as HTTP Basic auth instead, unless an Authorization is given.
+            if not any(key.lower() == "authorization" for key in headers):
+                user = urllib.parse.unquote(parts.username or "")
+                password = urllib.parse.unquote(parts.password or "")
+                token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+                headers["Authorization"] = f"Basic {token}"
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
         if params:
             query = urllib.parse.urlencode(params, doseq=True)
-            parts = urllib.parse.urlsplit(url)
-            joined = f"{parts.query}&{query}" if parts.query else query
-            url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, joined, parts.fragment))
+            parts = parts._replace(query=f"{parts.query}&{query}" if parts.query else query)
+        url = urllib.parse.urlunsplit(parts)
         return urllib.request.Request(url, data=data, headers=headers, method=self.method)
 
     def _perform(self, request: urllib.request.Request) -> tuple[int, str, dict[str, str], bytes]:

@@ -28,6 +28,18 @@ async def test_posts_envelope_body_as_json(server) -> None:
     assert req.headers["authorization"] == "Bearer t"
 
 
+async def test_credentials_in_the_url_are_sent_as_basic_auth(server) -> None:
+    # urllib cannot send "user:pass@host" URLs (it looks the whole netloc up as a host)
+    url = base_url(server).replace("http://", "http://hook%40user:p%3Ass@") + "/ok"
+    await HttpSink("basic", url=url).send(Envelope({"n": 1}))
+    explicit = HttpSink("explicit", url=url, headers={"Authorization": "Bearer t"})
+    await explicit.send(Envelope({"n": 2}))
+    first, second = server.requests
+    assert first.headers["authorization"] == "Basic aG9va0B1c2VyOnA6c3M="  # hook@user:p:ss
+    assert (first.path, first.json()) == ("/ok", {"n": 1})
+    assert second.headers["authorization"] == "Bearer t"
+
+
 async def test_templates_in_url_headers_params_and_body(server) -> None:
     sink = HttpSink(
         "out",
@@ -92,7 +104,9 @@ async def test_connection_refused_is_disconnected_and_hides_credentials() -> Non
         await sink.send(Envelope({}))
     assert info.value.kind is ConnectorErrorKind.DISCONNECTED
     assert "pw" not in str(info.value) and "secret" not in str(info.value)
-    assert f"POST http://***@127.0.0.1:{port}/x failed" in str(info.value)
+    # the credentials became an Authorization header, so the URL shown has none; it
+    # really connected (refused), where urllib used to look "user:pw@127.0.0.1" up in DNS
+    assert f"POST http://127.0.0.1:{port}/x failed: ConnectionRefusedError" in str(info.value)
 
 
 async def test_timeout_is_disconnected(server) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from .describe import resource_summary as _resource
 from .schedule_base import ScheduleSource
 
 if TYPE_CHECKING:
@@ -18,12 +19,6 @@ if TYPE_CHECKING:
 __all__ = ["build_report", "render_report"]
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def _resource(value: Any) -> dict[str, str] | None:
-    if value is None:
-        return None
-    return {"name": str(getattr(value, "name", type(value).__name__)), "type": type(value).__name__}
 
 
 def _handler_ref(handler: Any) -> str:

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .app import OneStepApp
 
-__all__ = ["describe_app"]
+__all__ = ["describe_app", "resource_summary"]
 
 
-def _resource(resource: Any) -> dict[str, str] | None:
+def resource_summary(resource: Any) -> dict[str, str] | None:
+    """``{"name", "type"}`` of a source, sink or store (``describe()`` and ``check``)."""
     if resource is None:
         return None
-    return {"name": getattr(resource, "name", type(resource).__name__), "type": type(resource).__name__}
+    return {"name": str(getattr(resource, "name", type(resource).__name__)), "type": type(resource).__name__}
 
 
 def describe_app(app: OneStepApp) -> dict[str, Any]:
@@ -29,9 +30,9 @@ def describe_app(app: OneStepApp) -> dict[str, Any]:
             {
                 "name": spec.name,
                 "description": spec.description,
-                "source": _resource(spec.source),
-                "emit": [_resource(sink) for sink in spec.emit],
-                "dead_letter": [_resource(sink) for sink in spec.dead_letter],
+                "source": resource_summary(spec.source),
+                "emit": [resource_summary(sink) for sink in spec.emit],
+                "dead_letter": [resource_summary(sink) for sink in spec.dead_letter],
                 "config": dict(spec.config),
                 "hooks": {
                     "before": len(spec.hooks.before),

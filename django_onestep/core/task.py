@@ -37,6 +37,8 @@ def _as_callables(name: str, value: Any) -> tuple[TaskHook, ...]:
         return ()
     if callable(value):
         return (value,)
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ConfigurationError(f"TaskHooks.{name} must be a callable or a list of callables, got {value!r}")
     items = tuple(value)
     for item in items:
         if not callable(item):

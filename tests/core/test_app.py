@@ -306,6 +306,20 @@ def test_task_decorator_validation_errors_name_the_value() -> None:
     assert app.tasks == []
 
 
+def test_task_hooks_validation_names_the_value() -> None:
+    with pytest.raises(
+        ValueError, match=r"^TaskHooks.before must be a callable or a list of callables, got 5$"
+    ):
+        TaskHooks(before=5)  # type: ignore[arg-type]
+    with pytest.raises(
+        ValueError, match=r"^TaskHooks.on_failure must be a callable or a list of callables, got 'x'$"
+    ):
+        TaskHooks(on_failure="x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^TaskHooks.after_success entries must be callable, got 3$"):
+        TaskHooks(after_success=[print, 3])  # type: ignore[list-item]
+    assert TaskHooks(before=print).before == (print,)
+
+
 def test_handlers_of_every_accepted_shape_register() -> None:
     app = OneStepApp("shapes")
 

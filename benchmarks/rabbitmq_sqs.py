@@ -119,7 +119,19 @@ async def bench_rabbitmq(url: str, n: int, concurrency: int, rate: float, second
         rmq.queue(name, poll_interval_s=0.05), producer, rate, seconds, concurrency
     )
     await producer.close()
+    _delete_queue(url, name)
     return {"enqueue/s": enqueue_rate, "tasks/s": throughput, "p50 ms": p50, "p99 ms": p99, "samples": count}
+
+
+def _delete_queue(url: str, name: str) -> None:
+    """Leave nothing behind on a broker others use (the queue is empty by now)."""
+    import pika
+
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        conn.channel().queue_delete(name)
+    finally:
+        conn.close()
 
 
 def raw_boto3_drain(client: Any, url: str, n: int) -> float:

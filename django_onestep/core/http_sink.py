@@ -26,7 +26,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .base import Sink
@@ -153,7 +153,14 @@ class HttpSink(Sink):
         ):
             raise ConfigurationError(f"HttpSink timeout_s must be a number > 0; got {timeout_s!r}")
         self.timeout_s = float(timeout_s)
-        statuses = tuple(success_statuses) if success_statuses is not None else _DEFAULT_SUCCESS_STATUSES
+        if success_statuses is None:
+            statuses: tuple[Any, ...] = _DEFAULT_SUCCESS_STATUSES
+        elif isinstance(success_statuses, str | bytes) or not isinstance(success_statuses, Iterable):
+            raise ConfigurationError(
+                f"HttpSink success_statuses must be HTTP status codes; got {success_statuses!r}"
+            )
+        else:
+            statuses = tuple(success_statuses)
         if not statuses or any(
             isinstance(s, bool) or not isinstance(s, int) or not 100 <= s <= 599 for s in statuses
         ):

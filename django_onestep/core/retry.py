@@ -186,6 +186,11 @@ class ByFailureKind:
         unknown = sorted(set(policies) - self._KEYS)
         if unknown:
             raise ValueError(f"ByFailureKind keys must be in {sorted(self._KEYS)}, got {unknown}")
+        for key, policy in policies.items():
+            if not callable(getattr(policy, "on_error", None)):
+                raise ValueError(
+                    f"ByFailureKind {key}= must be a retry policy (with on_error()), got {policy!r}"
+                )
         self._policies = policies
 
     def on_error(self, envelope: Envelope, exc: Exception, failure: FailureInfo) -> RetryAction:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from .base import Delivery, Source
@@ -87,8 +87,10 @@ class WebhookSource(Source):
         normalized = normalize_path(path)
         if parser not in PARSERS:
             raise ConfigurationError(f"parser must be one of {', '.join(PARSERS)}; got {parser!r}")
-        if isinstance(methods, str) or not methods:
+        if isinstance(methods, str | bytes) or not isinstance(methods, Iterable) or not methods:
             raise ConfigurationError(f"methods must be a non-empty list of HTTP methods; got {methods!r}")
+        if not isinstance(host, str) or not host.strip():
+            raise ConfigurationError(f"host must be a non-empty string; got {host!r}")
         upper = tuple(dict.fromkeys(str(method).strip().upper() for method in methods))
         unknown = [method for method in upper if method not in _HTTP_METHODS]
         if unknown:

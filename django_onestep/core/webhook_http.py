@@ -73,6 +73,8 @@ class WebhookResponse:
             raise ConfigurationError(f"status_code must be an integer; got {self.status_code!r}")
         if not 200 <= self.status_code <= 299:
             raise ConfigurationError(f"status_code must be a 2xx status; got {self.status_code!r}")
+        if not isinstance(self.headers, Mapping):
+            raise ConfigurationError(f"WebhookResponse headers must be a mapping; got {self.headers!r}")
 
     def render(self) -> tuple[int, dict[str, str], bytes]:
         headers = {str(key): str(value) for key, value in self.headers.items()}

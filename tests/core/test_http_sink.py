@@ -140,6 +140,7 @@ async def test_missing_template_variable_is_misconfigured(server) -> None:
         ({"url": "http://x", "timeout_s": 0}, "HttpSink timeout_s must be a number > 0; got 0"),
         ({"url": "http://x", "timeout_s": float("nan")}, "HttpSink timeout_s must be a number > 0; got nan"),
         ({"url": "http://x", "success_statuses": [99]}, "success_statuses must be HTTP status codes"),
+        ({"url": "http://x", "success_statuses": 200}, "success_statuses must be HTTP status codes; got 200"),
         ({"url": "http://x", "headers": ["a"]}, "HttpSink headers must be a mapping; got list"),
     ],
 )

@@ -99,6 +99,10 @@ def test_by_failure_kind_routes_by_kind() -> None:
     )
     with pytest.raises(ValueError, match=r"ByFailureKind keys must be in"):
         ByFailureKind(oops=NoRetry())
+    with pytest.raises(
+        ValueError, match=r"^ByFailureKind error= must be a retry policy \(with on_error\(\)\), got 3$"
+    ):
+        ByFailureKind(error=3)  # type: ignore[arg-type]
 
 
 def test_failure_info_from_exception_and_as_dict() -> None:

@@ -119,6 +119,8 @@ def test_webhook_response_render_and_validation() -> None:
     assert WebhookResponse(204, None).render() == (204, {}, b"")
     with pytest.raises(ValueError, match="status_code must be a 2xx status; got 500"):
         WebhookResponse(500)
+    with pytest.raises(ValueError, match=r"^WebhookResponse headers must be a mapping; got 5$"):
+        WebhookResponse(headers=5)  # type: ignore[arg-type]
 
 
 def test_normalize_path() -> None:

@@ -280,6 +280,8 @@ async def test_shared_listener_routes_and_custom_response() -> None:
         ({"path": "/x", "parser": "xml"}, "parser must be one of auto, form, json, raw, text; got 'xml'"),
         ({"path": "/x", "methods": ()}, "methods must be a non-empty list"),
         ({"path": "/x", "methods": ("FETCH",)}, "unknown HTTP method"),
+        ({"path": "/x", "methods": 5}, "methods must be a non-empty list of HTTP methods; got 5"),
+        ({"path": "/x", "host": 5}, "host must be a non-empty string; got 5"),
         ({"path": "/x", "max_body_bytes": -1}, "max_body_bytes must be >= 0; got -1"),
         ({"path": "/x", "read_timeout_s": 0}, "read_timeout_s must be > 0; got 0"),
         ({"path": "/x", "read_timeout_s": float("nan")}, "read_timeout_s must be a finite number; got nan"),

@@ -17,7 +17,6 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
@@ -33,6 +32,7 @@ from .rabbitmq_delivery import ATTEMPTS_HEADER, RabbitMQDelivery
 from .rabbitmq_errors import redact_url, secret_tokens
 from .rabbitmq_session import AmqpSession, Incoming
 from .rabbitmq_topology import QueueTopology
+from .settings_checks import checked_options, checked_url
 
 __all__ = ["RabbitMQConnector", "RabbitMQDelivery", "RabbitMQQueue"]
 
@@ -64,26 +64,8 @@ class RabbitMQConnector:
     """Connection settings shared by the queues it makes (each queue has its own connection)."""
 
     def __init__(self, url: str, options: Mapping[str, Any] | None = None) -> None:
-        if not isinstance(url, str) or not url.startswith(("amqp://", "amqps://")):
-            shown = redact_url(url) if isinstance(url, str) else repr(url)
-            raise ConfigurationError(
-                f"RabbitMQConnector url must start with amqp:// or amqps://, got {shown!r}"
-            )
-        try:
-            urlsplit(url).port  # noqa: B018 - parsing it is the check
-        except ValueError as exc:
-            raise ConfigurationError(f"RabbitMQConnector url {redact_url(url)!r}: {exc}") from None
-        if options is not None and not isinstance(options, Mapping):
-            raise ConfigurationError(
-                f"RabbitMQConnector options must be a mapping, got {type(options).__name__}"
-            )
-        unknown = sorted(set(options or {}) - _CONNECTION_OPTIONS)
-        if unknown:
-            raise ConfigurationError(
-                f"RabbitMQConnector options has unknown key(s) {unknown}; allowed: {sorted(_CONNECTION_OPTIONS)}"
-            )
-        self.url = url
-        self.options = dict(options or {})
+        self.url = checked_url("RabbitMQConnector", url, ("amqp://", "amqps://"))
+        self.options = checked_options("RabbitMQConnector", options, _CONNECTION_OPTIONS)
 
     def __repr__(self) -> str:
         return f"RabbitMQConnector({redact_url(self.url)!r})"

@@ -22,13 +22,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from django_onestep.core.errors import ConfigurationError, MissingExtraError
 
 from .redis_errors import redact_url, secret_tokens
 from .redis_options import StreamOptions
 from .redis_stream import RedisStream
+from .settings_checks import checked_options, checked_url
 
 __all__ = ["RedisConnector", "RedisStream"]
 
@@ -55,20 +55,9 @@ class RedisConnector:
     """A Redis server (one client per event loop, shared by all its streams)."""
 
     def __init__(self, url: str, options: Mapping[str, Any] | None = None) -> None:
-        if not isinstance(url, str) or not url.startswith(_SCHEMES):
-            shown = redact_url(url) if isinstance(url, str) else repr(url)
-            raise ConfigurationError(
-                f"redis url: must start with redis://, rediss:// or unix://, got {shown!r}"
-            )
-        if url.startswith(("redis://", "rediss://")):
-            try:
-                urlsplit(url).port  # noqa: B018 - parsing it is the check
-            except ValueError as exc:
-                raise ConfigurationError(f"redis url {redact_url(url)!r}: {exc}") from None
-        if options is not None and not isinstance(options, Mapping):
-            raise ConfigurationError(f"redis options: must be a mapping, got {type(options).__name__}")
-        self.url = url
-        self.options: dict[str, Any] = dict(options or {})
+        self.url = checked_url("redis", url, _SCHEMES)
+        # keys are checked when the client is built (redis-py is imported only then)
+        self.options: dict[str, Any] = checked_options("redis", options)
         self.secret_tokens = secret_tokens(url, self.options)
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None

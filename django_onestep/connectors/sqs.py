@@ -29,6 +29,7 @@ from django_onestep.core.errors import (
 )
 
 from .codec import encode_envelope, plain_envelopes
+from .settings_checks import checked_options
 from .sqs_delivery import MAX_VISIBILITY_S, SQSDelivery
 from .sqs_errors import error_code, secret_tokens, to_connector_error
 from .sqs_leases import LeaseKeeper
@@ -63,19 +64,12 @@ class SQSConnector:
     ) -> None:
         if type(max_threads) is not int or max_threads < 2:
             raise ConfigurationError(f"max_threads must be an integer >= 2, got {max_threads!r}")
-        if options is not None and not isinstance(options, Mapping):
-            raise ConfigurationError(f"SQSConnector options must be a mapping, got {type(options).__name__}")
-        unknown = sorted(set(options or {}) - _CLIENT_OPTIONS)
-        if unknown:
-            raise ConfigurationError(
-                f"SQSConnector options has unknown key(s) {unknown}; allowed: {sorted(_CLIENT_OPTIONS)}"
-            )
+        self.options = checked_options("SQSConnector", options, _CLIENT_OPTIONS)
         for key, value in (("region_name", region_name), ("endpoint_url", endpoint_url)):
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigurationError(f"SQSConnector {key} must be a non-empty string, got {value!r}")
         self.region_name = region_name
         self.endpoint_url = endpoint_url
-        self.options = dict(options or {})
         self.max_threads = max_threads
         self._client = client
         self._executor: ThreadPoolExecutor | None = None

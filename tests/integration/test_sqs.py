@@ -322,11 +322,11 @@ def test_bad_connector_settings_name_the_key() -> None:
     # a misspelt key is caught at construction, before boto3 is even imported
     with pytest.raises(ConfigurationError) as info:
         SQSConnector(region_name="us-east-1", options={"aws_secret_acess_key": "s3cr3t"})
-    assert str(info.value).startswith("SQSConnector options has unknown key(s) ['aws_secret_acess_key']")
+    assert str(info.value).startswith("SQSConnector options: unknown key(s) ['aws_secret_acess_key']")
     assert "s3cr3t" not in str(info.value)
     with pytest.raises(ConfigurationError, match="region_name must be a non-empty string, got 5"):
         SQSConnector(region_name=5)  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match="options must be a mapping, got list"):
+    with pytest.raises(ConfigurationError, match="SQSConnector options: must be a mapping, got list"):
         SQSConnector(options=[("use_ssl", False)])  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="max_threads"):
         SQSConnector(max_threads=1)

@@ -12,7 +12,7 @@ from django_onestep.core.envelope import Envelope
 from .codec import decode_body
 
 if TYPE_CHECKING:
-    from .sqs import SQSQueue
+    from .sqs_queue import SQSQueue
 
 __all__ = ["MAX_VISIBILITY_S", "SQSDelivery", "receive_count"]
 

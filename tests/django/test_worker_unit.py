@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 from types import SimpleNamespace
 
 import pytest
@@ -151,3 +152,24 @@ def test_prepare_refuses_a_state_store_path_that_does_not_import() -> None:
     assert str(info.value).startswith(
         "ONESTEP[\"STATE\"]: cannot import 'testproject.nowhere.Store': No module named 'testproject.nowhere'"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_signal_during_startup_stops_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SIGTERM in the milliseconds between installing the handlers and serve() binding its
+    # lifecycle used to be forgotten (bind resets the stop flag): the worker then served
+    # forever. Seen in test_healthcheck_port on a loaded machine.
+    from django_onestep.worker import telemetry as worker_telemetry
+    from django_onestep.worker.runner import Worker
+
+    worker = Worker(WorkerOptions(tasks=["record"]))
+    worker.prepare()
+    real_start = worker_telemetry.WorkerTelemetry.start
+
+    async def start_then_signal(self: object) -> None:
+        await real_start(self)  # type: ignore[arg-type]
+        worker._on_signal(signal.SIGTERM)  # arrives while still starting up
+
+    monkeypatch.setattr(worker_telemetry.WorkerTelemetry, "start", start_then_signal)
+    asyncio.run(asyncio.wait_for(worker._serve(), 30))  # TimeoutError before the fix
+    assert worker.stopping

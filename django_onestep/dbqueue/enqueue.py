@@ -7,6 +7,7 @@ commits. In-process queues waiting for work are woken ``on_commit``.
 from __future__ import annotations
 
 import json
+import math
 import weakref
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
@@ -15,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .queue import DatabaseQueue
 
-__all__ = ["insert_job", "insert_jobs", "notify_enqueued", "register_listener"]
+__all__ = [
+    "SEND_OPTIONS",
+    "check_send_options",
+    "insert_job",
+    "insert_jobs",
+    "notify_enqueued",
+    "register_listener",
+]
 
 _BULK_BATCH = 500
 _listeners: weakref.WeakSet[DatabaseQueue] = weakref.WeakSet()
@@ -42,14 +50,32 @@ def check_json(queue_name: str, what: str, value: Any) -> None:
         ) from None
 
 
+SEND_OPTIONS = ("delay_s", "run_at", "priority", "dedupe_key", "meta")
+_PRIORITY_RANGE = (-(2**31), 2**31 - 1)  # the column is a 32-bit IntegerField
+
+
+def check_send_options(queue_name: str, method: str, options: Mapping[str, Any]) -> None:
+    """A misspelt option names itself and the valid ones (not ``insert_job()``'s TypeError)."""
+    unknown = sorted(set(options) - set(SEND_OPTIONS))
+    if unknown:
+        raise TypeError(
+            f"DatabaseQueue({queue_name!r}).{method}(): unknown option {unknown[0]!r} "
+            f"(options: {', '.join(SEND_OPTIONS)})"
+        )
+
+
 def resolve_available_at(now: datetime, delay_s: float | None, run_at: datetime | None) -> datetime:
     if delay_s is not None and run_at is not None:
         raise ValueError("pass delay_s or run_at, not both")
     if run_at is not None:
+        if not isinstance(run_at, datetime):
+            raise ValueError(f"run_at must be an aware datetime, got {run_at!r}")
         if run_at.tzinfo is None:
             raise ValueError(f"run_at must be an aware datetime, got naive {run_at!r}")
         return run_at
     if delay_s is not None:
+        if isinstance(delay_s, bool) or not isinstance(delay_s, int | float) or not math.isfinite(delay_s):
+            raise ValueError(f"delay_s must be a finite number of seconds, got {delay_s!r}")
         if delay_s < 0:
             raise ValueError(f"delay_s must be >= 0, got {delay_s!r}")
         return now + timedelta(seconds=delay_s)
@@ -70,12 +96,19 @@ def _new_job(
     from ..models import Job
 
     check_json(queue_name, "payload", payload)
+    if meta is not None and not isinstance(meta, Mapping):
+        raise ValueError(f"DatabaseQueue({queue_name!r}): meta must be a dict, got {type(meta).__name__}")
     meta_dict = dict(meta or {})
     check_json(queue_name, "meta", meta_dict)
     if not isinstance(priority, int) or isinstance(priority, bool):
         raise ValueError(f"priority must be an int, got {priority!r}")
+    if not _PRIORITY_RANGE[0] <= priority <= _PRIORITY_RANGE[1]:
+        raise ValueError(
+            f"priority must be between {_PRIORITY_RANGE[0]} and {_PRIORITY_RANGE[1]}, got {priority}"
+        )
     if dedupe_key is not None and (not isinstance(dedupe_key, str) or not 0 < len(dedupe_key) <= 200):
-        raise ValueError(f"dedupe_key must be a string of 1 to 200 characters, got {dedupe_key!r}")
+        shown = dedupe_key if not isinstance(dedupe_key, str) else f"{len(dedupe_key)} characters"
+        raise ValueError(f"dedupe_key must be a string of 1 to 200 characters, got {shown!r}")
     return Job(
         queue=queue_name,
         payload=payload,

@@ -28,7 +28,7 @@ from . import maintenance, upkeep
 from .claims import claim_rows, probe_due
 from .dbthread import DBThread, acquire_thread, release_thread
 from .delivery import DatabaseDelivery
-from .enqueue import insert_job, insert_jobs, notify_enqueued, register_listener
+from .enqueue import check_send_options, insert_job, insert_jobs, notify_enqueued, register_listener
 from .settle import SettleBatcher, SettleOp
 
 __all__ = ["DatabaseQueue"]
@@ -145,11 +145,13 @@ class DatabaseQueue(Source, Sink):
         if isinstance(payload_or_envelope, Envelope):
             return self.asend(payload_or_envelope, **options)
         _refuse_event_loop("send")
+        check_send_options(self.name, "send", options)
         return insert_job(self.name, self.using, payload_or_envelope, **options)
 
     def enqueue(self, payload: Any, **options: Any) -> int:
         """Alias of the sync ``send(payload, ...)`` for code that prefers a verb."""
         _refuse_event_loop("enqueue")
+        check_send_options(self.name, "enqueue", options)
         return insert_job(self.name, self.using, payload, **options)
 
     def send_many(

@@ -364,6 +364,27 @@ def test_bad_arguments_name_the_problem() -> None:
         queue.send("x", delay_s=-5)
     with pytest.raises(ValueError, match="pass delay_s or run_at, not both"):
         queue.send("x", delay_s=1, run_at=timezone.now())
+    # these used to fail deep inside (insert_job()'s TypeError, int(nan), the database)
+    name = repr(queue.name)
+    with pytest.raises(TypeError) as info:
+        queue.send("x", delay=5)
+    assert str(info.value) == (
+        f"DatabaseQueue({name}).send(): unknown option 'delay' "
+        "(options: delay_s, run_at, priority, dedupe_key, meta)"
+    )
+    with pytest.raises(TypeError, match=r"\.enqueue\(\): unknown option 'prio'"):
+        queue.enqueue("x", prio=1)
+    for bad in (float("nan"), float("inf"), "5"):
+        with pytest.raises(ValueError, match="delay_s must be a finite number of seconds"):
+            queue.send("x", delay_s=bad)
+    with pytest.raises(
+        ValueError, match=r"priority must be between -2147483648 and 2147483647, got 1000000000000"
+    ):
+        queue.send("x", priority=10**12)
+    with pytest.raises(ValueError, match=r"meta must be a dict, got list"):
+        queue.send("x", meta=[1])
+    with pytest.raises(ValueError, match=r"run_at must be an aware datetime, got '2030-01-01'"):
+        queue.send("x", run_at="2030-01-01")
     assert job_rows(queue.name) == []
 
 

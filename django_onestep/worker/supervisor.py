@@ -122,6 +122,10 @@ class Supervisor:
                 if code is None:
                     continue
                 del self.children[index]
+                if self.signals_seen and code in (-signal.SIGTERM, -signal.SIGINT):
+                    # the forwarded signal reached a child still starting up (before its
+                    # handlers existed): it had claimed nothing, so this is a clean stop
+                    code = 0
                 if self.signals_seen or self.options.once:
                     self.final_codes.append(code)  # draining: not replaced
                 elif code == EXIT_CONFIG:

@@ -173,3 +173,32 @@ def test_a_signal_during_startup_stops_the_worker(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(worker_telemetry.WorkerTelemetry, "start", start_then_signal)
     asyncio.run(asyncio.wait_for(worker._serve(), 30))  # TimeoutError before the fix
     assert worker.stopping
+
+
+class _ExitedChild:
+    def __init__(self, code: int) -> None:
+        self.code = code
+        self.pid = 4242
+
+    def poll(self) -> int:
+        return self.code
+
+
+@pytest.mark.parametrize(
+    ("child_code", "exit_code"),
+    [
+        (-signal.SIGTERM, 0),  # the forwarded SIGTERM reached a child still importing Django
+        (-signal.SIGINT, 0),
+        (0, 0),
+        (-signal.SIGKILL, 1),  # killed by something else: a real failure
+        (1, 1),
+    ],
+)
+def test_supervisor_exit_code_after_a_graceful_stop(child_code: int, exit_code: int) -> None:
+    from django_onestep.worker.supervisor import Supervisor
+
+    supervisor = Supervisor(WorkerOptions(processes=1))
+    supervisor.children = {0: _ExitedChild(child_code)}  # type: ignore[dict-item]
+    supervisor.signals_seen = 1  # SIGTERM received and forwarded
+    supervisor._loop(env={})
+    assert supervisor._exit_code() == exit_code

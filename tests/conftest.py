@@ -8,22 +8,9 @@ skipping the tests that matter.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
-def require_server(env_var: str) -> str:
-    """Return the server URL from ``env_var`` or skip (fail in CI) when it is unset."""
-    value = os.environ.get(env_var)
-    if value:
-        return value
-    message = f"{env_var} is not set: start the servers with `make services` (or run `make test`)"
-    if IN_CI:
-        pytest.fail(f"CI requires this server: {message}", pytrace=False)
-    pytest.skip(message)
+from tests.needs import require_server
 
 
 @pytest.fixture

@@ -18,8 +18,9 @@ from django_onestep.connectors.rabbitmq import RabbitMQConnector, RabbitMQQueue
 from django_onestep.connectors.rabbitmq_delivery import ATTEMPTS_HEADER, delay_bucket_ms
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConfigurationError, ConnectorErrorKind, ConnectorOperationError
+from tests.needs import require_module
 
-pika = pytest.importorskip("pika")
+pika = require_module("pika")
 
 
 def unique(prefix: str) -> str:
@@ -344,7 +345,8 @@ def test_bad_connector_settings_name_the_key() -> None:
 
 
 def test_yaml_resource_types_build_queues_without_importing_pika_eagerly() -> None:
-    yaml_resources = pytest.importorskip("django_onestep.core.yaml_resources")
+    from django_onestep.core import yaml_resources
+
     spec = {
         "resources": {
             "rmq": {"type": "rabbitmq", "url": "amqp://u:pw@localhost/"},

@@ -17,8 +17,9 @@ import pytest
 
 from django_onestep.connectors.rabbitmq import RabbitMQConnector, RabbitMQQueue
 from django_onestep.core.errors import ConnectorOperationError
+from tests.needs import require_module
 
-pika = pytest.importorskip("pika")
+pika = require_module("pika")
 
 
 class Proxy:

@@ -16,9 +16,10 @@ import pytest
 
 from tests.integration.apps.worker_process import records, start_worker, stop, wait_until
 from tests.integration.test_rabbitmq_worker import publish_ids, queue_counts
+from tests.needs import require_module
 from tests.servers import RabbitMQServer
 
-pika = pytest.importorskip("pika")
+pika = require_module("pika")
 
 TARGET = "tests.integration.apps.rabbitmq_worker_app:app"
 
@@ -40,7 +41,7 @@ def broker(amqp_url: str) -> Iterator[RabbitMQServer]:
 
 @pytest.fixture(scope="module")
 def amqp_url() -> str:
-    from tests.conftest import require_server
+    from tests.needs import require_server
 
     return require_server("ONESTEP_TEST_AMQP_URL")
 

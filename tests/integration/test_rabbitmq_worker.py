@@ -11,8 +11,9 @@ import pytest
 
 from django_onestep.connectors.rabbitmq import RabbitMQConnector
 from tests.integration.apps.worker_process import records, sigkill, start_worker, stop, wait_until
+from tests.needs import require_module
 
-pika = pytest.importorskip("pika")
+pika = require_module("pika")
 
 TARGET = "tests.integration.apps.rabbitmq_worker_app:app"
 

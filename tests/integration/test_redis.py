@@ -24,8 +24,9 @@ from django_onestep.core.errors import (
 )
 from django_onestep.core.memory import MemoryQueue
 from django_onestep.core.retry import MaxAttempts
+from tests.needs import require_module
 
-pytest.importorskip("redis")
+require_module("redis")
 
 
 def redis_cli(url: str, *args: str) -> str:

@@ -13,9 +13,10 @@ import pytest
 
 from django_onestep.connectors.redis import RedisConnector
 from tests.integration.apps.worker_process import records, sigkill, start_worker, stop, wait_until
+from tests.needs import require_module
 from tests.servers import RedisServer
 
-pytest.importorskip("redis")
+require_module("redis")
 
 TARGET = "tests.integration.apps.redis_worker_app:app"
 

@@ -25,8 +25,9 @@ from django_onestep.connectors.sqs import SQSConnector, SQSQueue
 from django_onestep.core.base import Sink
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConfigurationError, ConnectorErrorKind, ConnectorOperationError
+from tests.needs import require_module
 
-pytest.importorskip("boto3")
+require_module("boto3")
 
 DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -377,7 +378,8 @@ async def test_failing_message_is_dead_lettered_after_max_attempts_and_deleted(
 
 
 def test_yaml_resource_types_build_queues() -> None:
-    yaml_resources = pytest.importorskip("django_onestep.core.yaml_resources")
+    from django_onestep.core import yaml_resources
+
     url = "https://sqs.us-east-1.amazonaws.com/1/jobs.fifo"
     spec = {
         "resources": {

@@ -83,12 +83,21 @@ def _check(app: OneStepApp, *, as_json: bool) -> int:
     return 0 if report["ok"] else 2
 
 
+#: Logger trees the runtime and the connectors log to.
+OWN_LOGGERS = ("onestep", "django_onestep")
+
+
 def _run(app: OneStepApp, args: argparse.Namespace) -> int:
     level = logging.getLevelName(str(args.log_level).upper())
     if not isinstance(level, int):
         print(f"{PROG}: unknown log level {args.log_level!r}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # --log-level is about our loggers; other libraries (botocore, pika...) stay at WARNING.
+    logging.basicConfig(
+        level=max(level, logging.WARNING), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(level)
     if args.task_events:
         app.enable_structured_event_logging()
     try:

@@ -209,3 +209,28 @@ def test_webhook_port_in_use_exits_1(project: Path) -> None:
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("django-onestep: h2_hook:app failed while running: OSError: ")
     assert "address already in use" in last
+
+
+def test_log_level_applies_to_our_loggers_not_to_other_libraries(tmp_path: Path) -> None:
+    (tmp_path / "h2_chatty.py").write_text(
+        textwrap.dedent(
+            """
+            import logging
+            from django_onestep import IntervalSource, OneStepApp
+
+            app = OneStepApp("chatty")
+
+            @app.task(source=IntervalSource.every(hours=1, immediate=True))
+            async def tick(ctx, _):
+                ctx.logger.info("our info line")
+                logging.getLogger("somelib").info("library info line")
+                logging.getLogger("somelib").warning("library warning line")
+                ctx.app.request_shutdown()
+            """
+        )
+    )
+    result = run_cli(tmp_path, "run", "--log-level", "INFO", "h2_chatty:app")
+    assert result.returncode == 0, result.stderr
+    assert "INFO onestep.chatty.tick: our info line" in result.stderr
+    assert "WARNING somelib: library warning line" in result.stderr
+    assert "library info line" not in result.stderr

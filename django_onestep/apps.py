@@ -37,14 +37,14 @@ class OneStepConfig(AppConfig):
 
 def load_settings_tasks(connectors: dict[str, object], tasks: list[object]) -> list[str]:
     """Add ``ONESTEP["TASKS"]`` to the project app; errors become system check E002."""
-    from .checks import record_discovery_error
+    from .checks import SETTINGS_TASKS, record_discovery_error
     from .declarative import add_settings_tasks
     from .project import get_project_app
 
     try:
         return add_settings_tasks(get_project_app(), dict(connectors), list(tasks))
     except (ValueError, ImportError) as exc:  # ConfigurationError, MissingExtraError
-        record_discovery_error('ONESTEP["TASKS"]', exc)
+        record_discovery_error(SETTINGS_TASKS, exc)
         return []
 
 

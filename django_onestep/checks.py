@@ -51,6 +51,9 @@ CONNECTOR_EXTRAS: dict[str, tuple[str, str] | None] = {
 KNOWN_CONNECTOR_TYPES = frozenset(CONNECTOR_EXTRAS)
 
 _discovery_errors: list[tuple[str, str]] = []
+SETTINGS_TASKS = 'ONESTEP["TASKS"]'  # the "module" of tasks declared in the settings
+_MODULE_HINT = "Give every task a unique name (@app.task(name=...)) and valid options."
+_SETTINGS_TASKS_HINT = 'Fix the definition at the path named, in ONESTEP["TASKS"] or ONESTEP["CONNECTORS"].'
 
 
 def register_all() -> None:
@@ -62,7 +65,7 @@ def discovery_errors() -> list[CheckMessage]:
     return [
         Error(
             f"tasks in {module} could not be registered: {message}",
-            hint="Give every task a unique name (@app.task(name=...)) and valid options.",
+            hint=_SETTINGS_TASKS_HINT if module == SETTINGS_TASKS else _MODULE_HINT,
             id="django_onestep.E002",
         )
         for module, message in _discovery_errors

@@ -114,6 +114,25 @@ def test_discovery_errors_are_e002(monkeypatch: pytest.MonkeyPatch) -> None:
             "tasks in shop.tasks could not be registered: ValueError: duplicate task name 'sync'",
         )
     ]
+    assert messages[0].hint == "Give every task a unique name (@app.task(name=...)) and valid options."
+
+
+def test_settings_task_errors_hint_at_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django_onestep.apps import load_settings_tasks
+
+    monkeypatch.setattr(checks, "_discovery_errors", [])
+    tasks = [{"name": "x", "source": "nope", "handler": {"ref": "testproject.testapp.tasks:record"}}]
+    assert load_settings_tasks({}, tasks) == []
+    (message,) = _run()
+    assert (message.id, message.msg) == (
+        "django_onestep.E002",
+        'tasks in ONESTEP["TASKS"] could not be registered: '
+        "ConfigurationError: tasks[0].source: unknown resource 'nope' (resources: none defined)",
+    )
+    # not the tasks.py advice about unique names
+    assert (
+        message.hint == 'Fix the definition at the path named, in ONESTEP["TASKS"] or ONESTEP["CONNECTORS"].'
+    )
 
 
 def test_duplicate_task_names_are_e003() -> None:

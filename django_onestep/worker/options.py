@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["WorkerOptions", "WorkerSetupError", "parse_names", "select_tasks"]
+__all__ = ["WorkerOptions", "WorkerSetupError", "is_process_local", "parse_names", "select_tasks"]
 
 
 class WorkerSetupError(Exception):
@@ -27,6 +27,9 @@ class WorkerOptions:
     max_tasks: int | None = None
     log_format: str | None = None
     log_level: str = "INFO"
+    #: Skip tasks whose source lives inside the process (schedules, standalone webhook
+    #: listeners): under --processes N only the first child runs them.
+    skip_local_sources: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -57,6 +60,16 @@ def _source_name(spec: Any) -> str | None:
     return getattr(source, "name", None) if source is not None else None
 
 
+def is_process_local(source: Any) -> bool:
+    """A source every worker process would run on its own: an interval/cron schedule
+    (each process would fire every tick) or a standalone webhook listener (each would
+    bind the same port)."""
+    from ..core.schedule_base import ScheduleSource
+    from ..core.webhook import WebhookSource
+
+    return isinstance(source, ScheduleSource | WebhookSource)
+
+
 def select_tasks(app: Any, options: WorkerOptions) -> list[str]:
     """Names of the tasks this worker runs; unknown names are a setup error."""
     specs = list(app.tasks)
@@ -84,6 +97,8 @@ def select_tasks(app: Any, options: WorkerOptions) -> list[str]:
         if spec.name in options.exclude_tasks:
             continue
         if options.queues and _source_name(spec) not in options.queues:
+            continue
+        if options.skip_local_sources and is_process_local(spec.source):
             continue
         selected.append(spec.name)
     return selected

@@ -74,6 +74,12 @@ class Worker:
         apply_django_defaults(app)
         names = select_tasks(app, options)
         if not names:
+            if options.skip_local_sources:
+                raise WorkerSetupError(
+                    f"no task to run in app {app.name!r} without its schedules and webhook listeners "
+                    "(--skip-local-sources; --processes N gives them to the first process only): "
+                    "run fewer processes"
+                )
             raise WorkerSetupError(
                 f"no task to run in app {app.name!r} with the given --tasks/--exclude-tasks/--queues"
             )

@@ -58,6 +58,8 @@ def child_command(options: WorkerOptions, index: int) -> list[str]:
         args += ["--max-tasks", str(options.max_tasks)]
     if options.log_format:
         args += ["--log-format", options.log_format]
+    if options.skip_local_sources or index > 0:
+        args.append("--skip-local-sources")  # each schedule fires once per machine, not per child
     args += ["--log-level", options.log_level, "--processes", "1"]
     return args
 

@@ -97,8 +97,43 @@ def test_child_command_repeats_the_options_with_one_process() -> None:
     args = child_command(options, 2)
     assert args[1:] == [
         "-m", "django", "onestep_worker", "shop.tasks:app", "--tasks", "a,b", "--concurrency", "8",
-        "--healthcheck-port", "9002", "--once", "--max-tasks", "100", "--log-level", "DEBUG", "--processes", "1",
+        "--healthcheck-port", "9002", "--once", "--max-tasks", "100", "--skip-local-sources",
+        "--log-level", "DEBUG", "--processes", "1",
     ]  # fmt: skip
+    # only the first child runs schedules and webhook listeners
+    assert "--skip-local-sources" not in child_command(options, 0)
+    assert "--skip-local-sources" in child_command(options, 1)
+
+
+def test_skip_local_sources_leaves_out_schedules_and_webhook_listeners() -> None:
+    from django_onestep import CronSource, IntervalSource, MemoryQueue, OneStepApp, WebhookSource
+
+    app = OneStepApp("mixed")
+    for name, source in [
+        ("tick", IntervalSource.every(minutes=5)),
+        ("nightly", CronSource("0 3 * * *", timezone="UTC")),
+        ("hook", WebhookSource(path="/hook", port=0)),
+        ("queue", MemoryQueue("jobs")),
+    ]:
+        app.task(name=name, source=source)(lambda ctx, payload: None)
+    assert select_tasks(app, WorkerOptions()) == ["tick", "nightly", "hook", "queue"]
+    assert select_tasks(app, WorkerOptions(skip_local_sources=True)) == ["queue"]
+
+
+@pytest.mark.django_db
+def test_a_process_left_with_only_local_sources_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django_onestep import IntervalSource, OneStepApp
+    from django_onestep.worker import target
+    from django_onestep.worker.runner import Worker
+
+    app = OneStepApp("only-schedules")
+    app.task(name="tick", source=IntervalSource.every(minutes=5))(lambda ctx, payload: None)
+    monkeypatch.setattr(target, "load_target", lambda name: app)
+    with pytest.raises(
+        WorkerSetupError, match=r"without its schedules and webhook listeners.*run fewer processes"
+    ):
+        Worker(WorkerOptions(target="x:app", skip_local_sources=True)).prepare()
+    assert Worker(WorkerOptions(target="x:app")).prepare() is app
 
 
 async def test_health_server_answers_ok_then_503_when_stopping() -> None:

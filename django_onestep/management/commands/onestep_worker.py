@@ -63,6 +63,14 @@ class Command(BaseCommand):
             "With --healthcheck-port P, process i serves on P+i.",
         )
         parser.add_argument(
+            "--skip-local-sources",
+            action="store_true",
+            help="Skip tasks whose source lives in this process: interval/cron schedules and "
+            "standalone webhook listeners. --processes N passes it to every process but the "
+            "first, so a schedule fires once per machine; pass it on every machine but one to "
+            "fire once per cluster.",
+        )
+        parser.add_argument(
             "--healthcheck-port",
             type=int,
             metavar="P",
@@ -114,6 +122,7 @@ class Command(BaseCommand):
             max_tasks=options["max_tasks"],
             log_format=options["log_format"],
             log_level=level,
+            skip_local_sources=options["skip_local_sources"],
         )
         code = Worker(worker_options).run()
         if code:

@@ -38,6 +38,22 @@ class InMemoryStateStore:
     async def delete(self, key: str) -> None:
         self._values.pop(key, None)
 
+    async def incr(self, key: str, amount: int | float = 1) -> Any:
+        """Add ``amount`` (absent counts as 0); returns the new value. Atomic: no await inside."""
+        base = self._values.get(key)
+        base = 0 if base is None else base
+        if isinstance(base, bool) or not isinstance(base, int | float):
+            raise TypeError(f"incr({key!r}): stored value is {type(base).__name__}, not a number")
+        self._values[key] = new = base + amount
+        return new
+
+    async def compare_and_set(self, key: str, expected: Any, new: Any) -> bool:
+        """Store ``new`` if the current value equals ``expected`` (None matches an absent key)."""
+        if self._values.get(key) != expected:
+            return False
+        self._values[key] = new
+        return True
+
     def snapshot(self) -> dict[str, Any]:
         """A copy of every key and value (handy in tests)."""
         return dict(self._values)
@@ -78,6 +94,20 @@ class ScopedState:
 
     async def delete(self, key: str) -> None:
         await self._store.delete(self._qualify(key))
+
+    async def incr(self, key: str, amount: int | float = 1) -> Any:
+        """Atomic add (beyond onestep): a read-then-``set`` loses updates under concurrency."""
+        incr = getattr(self._store, "incr", None)
+        if incr is None:
+            raise TypeError(f"{type(self._store).__name__} has no atomic incr(); use DatabaseStateStore")
+        return await incr(self._qualify(key), amount)
+
+    async def compare_and_set(self, key: str, expected: Any, new: Any) -> bool:
+        """Store ``new`` only if the value is still ``expected`` (beyond onestep)."""
+        compare_and_set = getattr(self._store, "compare_and_set", None)
+        if compare_and_set is None:
+            raise TypeError(f"{type(self._store).__name__} has no compare_and_set(); use DatabaseStateStore")
+        return bool(await compare_and_set(self._qualify(key), expected, new))
 
     def _qualify(self, key: str) -> str:
         if not isinstance(key, str) or not key:

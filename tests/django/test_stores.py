@@ -108,3 +108,19 @@ def test_cursor_store_uses_its_own_table() -> None:
     cursors.save_sync("orders", {"updated_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "id": 7})
     assert Cursor.objects.count() == 1 and StateEntry.objects.count() == 0
     assert cursors.load_sync("orders") == {"updated_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "id": 7}
+
+
+async def test_ctx_state_reaches_the_stores_atomic_incr_and_compare_and_set() -> None:
+    from django_onestep import ScopedState
+
+    store = DatabaseStateStore()
+    try:
+        state = ScopedState(store, "shop:count")
+        assert await state.incr("orders") == 1
+        assert await state.incr("orders", 4) == 5
+        assert await state.compare_and_set("leader", None, "w1") is True
+        assert await state.compare_and_set("leader", None, "w2") is False
+        assert await store.load("shop:count:orders") == 5
+        assert await store.load("shop:count:leader") == "w1"
+    finally:
+        await store.close()

@@ -59,7 +59,6 @@ class RabbitMQDelivery(Delivery):
         self.poison_reason = poison_reason
         self._queue = queue
         self._item = item
-        self._settled = False
 
     @property
     def redelivered(self) -> bool:
@@ -68,9 +67,8 @@ class RabbitMQDelivery(Delivery):
     def _settle(self, how: str) -> None:
         # Settle once: a second ack of the same tag is a channel error (406) that would
         # close the channel and requeue every other message in flight on it.
-        if self._settled:
+        if not self.mark_settled():
             return
-        self._settled = True
         if not self._queue.session_settle(self._item, how):
             logger.info(
                 "rabbitmq %s: %s skipped, its channel is gone (the broker redelivers it)",
@@ -95,7 +93,7 @@ class RabbitMQDelivery(Delivery):
         Never a nack-requeue: that would loop hot and could not count attempts.
         """
         queue, item = self._queue, self._item
-        if self._settled:
+        if self.is_settled:
             return
         if not queue.session_is_live(item.channel):
             logger.info(

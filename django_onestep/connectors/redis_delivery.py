@@ -83,34 +83,27 @@ class RedisStreamDelivery(Delivery):
         self.entry_id = entry_id
         self.delivery_count = delivery_count
         self._stream = stream
-        self._settled = False
-
-    def _settle(self) -> bool:
-        if self._settled:
-            return False
-        self._settled = True
-        return True
 
     async def ack(self) -> None:
-        if self._settle():
+        if self.mark_settled():
             await self._stream.settle_ack(self.entry_id, ConnectorOperation.ACK)
 
     async def fail(self, exc: Exception | None = None) -> None:
         # Terminal: the runner already stored the dead letter (if any); the entry is done.
-        if self._settle():
+        if self.mark_settled():
             await self._stream.settle_ack(self.entry_id, ConnectorOperation.FAIL)
 
     async def fail_to_dead_letter(self, sink: Sink, envelope: Envelope) -> bool:
         # A dead-letter stream on the same Redis: ack + dead letter in one atomic step.
-        if self._settled:
+        if self.is_settled:
             return False
         if not await self._stream.settle_to_dead_letter(self.entry_id, sink, envelope):
             return False
-        self._settled = True
+        self.is_settled = True
         return True
 
     async def retry(self, *, delay_s: float | None = None) -> None:
-        if not self._settle():
+        if not self.mark_settled():
             return
         if self.poison_reason is not None:
             # Our envelope only describes the bad entry; re-adding it would turn garbage
@@ -123,7 +116,7 @@ class RedisStreamDelivery(Delivery):
 
     async def release_unstarted(self) -> None:
         # Never started: hand it back at once without counting an attempt.
-        if not self._settle():
+        if not self.mark_settled():
             return
         if self.poison_reason is not None:
             self._stream.abandon(self.entry_id)

@@ -44,13 +44,11 @@ class SQSDelivery(Delivery):
         self._queue = queue
         self.message_id: str = message.get("MessageId", "")
         self.receipt_handle: str = message["ReceiptHandle"]
-        self._settled = False
 
     def _settle(self) -> bool:
         """Stop the heartbeat for this message; False if it was settled already."""
-        if self._settled:
+        if not self.mark_settled():
             return False
-        self._settled = True
         self._queue.leases.untrack(self.message_id)
         return True
 

@@ -27,6 +27,19 @@ class Delivery(abc.ABC):
 
     def __init__(self, envelope: Envelope) -> None:
         self.envelope = envelope
+        #: True once ack/retry/fail (or a dead-letter hand-off) took effect.
+        self.is_settled = False
+
+    def mark_settled(self) -> bool:
+        """True the first time only: a delivery settles once, later calls are no-ops.
+
+        Transports call it first in ack/retry/fail, because settling twice is harmful
+        (a second ack of a RabbitMQ tag closes the channel; a second retry re-adds).
+        """
+        if self.is_settled:
+            return False
+        self.is_settled = True
+        return True
 
     @property
     def payload(self) -> Any:

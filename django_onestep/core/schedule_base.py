@@ -136,24 +136,17 @@ class ScheduleDelivery(Delivery):
         super().__init__(envelope)
         self._source = source
         self._generation = generation
-        self._settled = False
-
-    def _settle(self) -> bool:
-        if self._settled:
-            return False
-        self._settled = True
-        return True
 
     async def ack(self) -> None:
-        if self._settle():
+        if self.mark_settled():
             self._source._finish(self._generation)
 
     async def fail(self, exc: Exception | None = None) -> None:
-        if self._settle():
+        if self.mark_settled():
             self._source._finish(self._generation)
 
     async def retry(self, *, delay_s: float | None = None) -> None:
-        if self._settle():
+        if self.mark_settled():
             self._source._finish(self._generation, retry=self.envelope, delay_s=delay_s)
 
 

@@ -57,7 +57,7 @@ def cpu_s() -> float:
 
 def run_drain(args: argparse.Namespace) -> None:
     """Drain ``n`` jobs; print throughput, CPU per task and RSS as JSON."""
-    from django_onestep.core.app import OneStepApp
+    from django_onestep.core.runtime.app import OneStepApp
     from django_onestep.dbqueue.queue import DatabaseQueue
 
     app = OneStepApp("bench")
@@ -66,7 +66,7 @@ def run_drain(args: argparse.Namespace) -> None:
 
     recorder = None
     if args.telemetry:  # what onestep_worker attaches: events are built for every delivery
-        from django_onestep.telemetry import MetricsRecorder
+        from django_onestep.orm.telemetry import MetricsRecorder
 
         recorder = MetricsRecorder("bench")
         app.on_event(recorder)
@@ -104,7 +104,7 @@ def run_drain(args: argparse.Namespace) -> None:
 
 def run_latency_worker(args: argparse.Namespace) -> None:
     """Run until ``n`` jobs arrived; print each job's enqueue-to-start latency."""
-    from django_onestep.core.app import OneStepApp
+    from django_onestep.core.runtime.app import OneStepApp
     from django_onestep.dbqueue.queue import DatabaseQueue
 
     app = OneStepApp("bench-latency")

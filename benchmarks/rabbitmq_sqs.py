@@ -3,7 +3,7 @@
     make services   # or: .venv/bin/python -m tests.servers start rabbitmq moto
     source .services/env && .venv/bin/python benchmarks/rabbitmq_sqs.py
 
-Same workload as SPEC §18: N no-op tasks enqueued, then drained by one worker (this
+Same workload as the other benchmarks: N no-op tasks enqueued, then drained by one worker (this
 process: an OneStepApp with one async no-op task at ``--concurrency``); then p50/p99
 enqueue-to-start latency at a fixed rate while the worker runs. Figures only: nothing is
 asserted. moto is an in-memory Python server, so SQS figures measure moto far more than
@@ -26,9 +26,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from django_onestep.core.app import OneStepApp
 from django_onestep.core.base import Sink, Source
 from django_onestep.core.envelope import Envelope
+from django_onestep.core.runtime.app import OneStepApp
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -15,21 +15,21 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     # runtime core (no Django)
-    "OneStepApp": "django_onestep.core.app",
-    "TaskContext": "django_onestep.core.context",
-    "TaskHooks": "django_onestep.core.task",
+    "OneStepApp": "django_onestep.core.runtime.app",
+    "TaskContext": "django_onestep.core.runtime.context",
+    "TaskHooks": "django_onestep.core.runtime.task",
     "Envelope": "django_onestep.core.envelope",
     "Source": "django_onestep.core.base",
     "Sink": "django_onestep.core.base",
     "Delivery": "django_onestep.core.base",
-    "MemoryQueue": "django_onestep.core.memory",
-    "IntervalSource": "django_onestep.core.interval",
-    "CronSource": "django_onestep.core.cron",
-    "WebhookSource": "django_onestep.core.webhook",
-    "BearerAuth": "django_onestep.core.webhook",
-    "WebhookResponse": "django_onestep.core.webhook",
-    "HttpSink": "django_onestep.core.http_sink",
-    "HttpSinkStatusError": "django_onestep.core.http_sink",
+    "MemoryQueue": "django_onestep.core.runtime.memory",
+    "IntervalSource": "django_onestep.core.schedules.interval",
+    "CronSource": "django_onestep.core.schedules.cron",
+    "WebhookSource": "django_onestep.core.http.webhook",
+    "BearerAuth": "django_onestep.core.http.webhook",
+    "WebhookResponse": "django_onestep.core.http.webhook",
+    "HttpSink": "django_onestep.core.http.http_sink",
+    "HttpSinkStatusError": "django_onestep.core.http.http_sink",
     "RetryPolicy": "django_onestep.core.retry",
     "ByFailureKind": "django_onestep.core.retry",
     "NoRetry": "django_onestep.core.retry",
@@ -55,24 +55,28 @@ _EXPORTS: dict[str, str] = {
     "MissingExtraError": "django_onestep.core.errors",
     "OneStepError": "django_onestep.core.errors",
     "PoisonMessageError": "django_onestep.core.errors",
-    "load_yaml_app": "django_onestep.core.yaml_loader",
-    "load_app_config": "django_onestep.core.yaml_loader",
-    "ControlPlaneReporter": "django_onestep.core.reporter",
-    "ControlPlaneReporterConfig": "django_onestep.core.reporter",
+    "load_yaml_app": "django_onestep.core.declarative.loader",
+    "load_app_config": "django_onestep.core.declarative.loader",
+    "ControlPlaneReporter": "django_onestep.core.declarative.reporter",
+    "ControlPlaneReporterConfig": "django_onestep.core.declarative.reporter",
     # broker connectors (client libraries imported only when used)
-    "RedisConnector": "django_onestep.connectors.redis",
-    "RabbitMQConnector": "django_onestep.connectors.rabbitmq",
-    "SQSConnector": "django_onestep.connectors.sqs",
+    "RedisConnector": "django_onestep.connectors.redis.connector",
+    "RabbitMQConnector": "django_onestep.connectors.rabbitmq.connector",
+    "SQSConnector": "django_onestep.connectors.sqs.connector",
     # Django layer (imports Django when touched)
     "DatabaseQueue": "django_onestep.dbqueue.queue",
-    "DatabaseStateStore": "django_onestep.stores",
-    "DatabaseCursorStore": "django_onestep.stores",
-    "app": "django_onestep.project",
+    "DatabaseStateStore": "django_onestep.orm.stores",
+    "DatabaseCursorStore": "django_onestep.orm.stores",
+    "app": "django_onestep.project.project_app",
 }
 
 # ``from django_onestep import *`` (as onestep code may do) must work in a plain asyncio
 # program, so it stops short of the Django layer, whose names need configured settings.
-_DJANGO_MODULES = ("django_onestep.dbqueue.", "django_onestep.stores", "django_onestep.project")
+_DJANGO_MODULES = (
+    "django_onestep.dbqueue.",
+    "django_onestep.orm.stores",
+    "django_onestep.project.project_app",
+)
 __all__ = sorted(name for name, module in _EXPORTS.items() if not module.startswith(_DJANGO_MODULES))
 
 

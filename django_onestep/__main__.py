@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from django_onestep.core.cli import main
+from django_onestep.core.declarative.cli import main
 
 __all__ = ["main"]
 

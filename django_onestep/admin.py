@@ -15,9 +15,9 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from . import jsoncodec
-from .models import Cursor, DeadLetter, Job, StateEntry, TaskMetric, WorkerHeartbeat
-from .telemetry import histogram_percentile
+from django_onestep.models import Cursor, DeadLetter, Job, StateEntry, TaskMetric, WorkerHeartbeat
+from django_onestep.orm import lossless_json
+from django_onestep.orm.telemetry import histogram_percentile
 
 MAX_PRETTY_CHARS = 100_000
 
@@ -146,7 +146,7 @@ class _KeyValueAdmin(ReadOnlyAdmin):
     @admin.display(description="value")
     def value_pretty(self, obj: StateEntry | Cursor) -> str:
         try:
-            return pretty_json(jsoncodec.loads(obj.value_json))
+            return pretty_json(lossless_json.loads(obj.value_json))
         except ValueError:
             return pre(obj.value_json)
 

@@ -21,11 +21,12 @@ class OneStepConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, yaml_types
-        from .conf import OneStepSettingsError, get_settings
+        from django_onestep import checks
+        from django_onestep.conf import OneStepSettingsError, get_settings
+        from django_onestep.project import resource_types
 
         checks.register_all()
-        yaml_types.register()  # database_queue, django_state_store... for YAML targets
+        resource_types.register()  # database_queue, django_state_store... for YAML targets
         try:
             conf = get_settings()
         except OneStepSettingsError:
@@ -37,9 +38,9 @@ class OneStepConfig(AppConfig):
 
 def load_settings_tasks(connectors: dict[str, object], tasks: list[object]) -> list[str]:
     """Add ``ONESTEP["TASKS"]`` to the project app; errors become system check E002."""
-    from .checks import SETTINGS_TASKS, record_discovery_error
-    from .declarative import add_settings_tasks
-    from .project import get_project_app
+    from django_onestep.checks import SETTINGS_TASKS, record_discovery_error
+    from django_onestep.project.project_app import get_project_app
+    from django_onestep.project.settings_tasks import add_settings_tasks
 
     try:
         return add_settings_tasks(get_project_app(), dict(connectors), list(tasks))
@@ -57,7 +58,7 @@ def autodiscover_tasks(module_names: list[str]) -> list[str]:
     non-positive concurrency), which is kept for the ``django_onestep.E002`` system check:
     ``manage.py check``, ``runserver``, ``onestep_check`` and the worker report it.
     """
-    from .checks import record_discovery_error
+    from django_onestep.checks import record_discovery_error
 
     imported: list[str] = []
     for app_config in apps.get_app_configs():

@@ -78,7 +78,7 @@ def record_discovery_error(module: str, error: BaseException) -> None:
 
 
 def _settings_or_error() -> tuple[Any, list[CheckMessage]]:
-    from .conf import OneStepSettingsError, get_settings
+    from django_onestep.conf import OneStepSettingsError, get_settings
 
     try:
         return get_settings(), []
@@ -122,7 +122,7 @@ def state_import_errors(state: Any) -> list[CheckMessage]:
 @register("django_onestep")
 def check_task_registration(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     errors = discovery_errors()
-    from . import project
+    from django_onestep.project import project_app as project
 
     app = project.created_project_app()
     if app is not None:  # never create the app (or import the runtime) just to check it
@@ -156,7 +156,7 @@ def check_connectors(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
 
 def _known_types() -> frozenset[str]:
     """Our list plus whatever the YAML registry knows (connectors register their types)."""
-    from .core.yaml_resources import known_resource_types
+    from django_onestep.core.declarative.registry import known_resource_types
 
     return KNOWN_CONNECTOR_TYPES | frozenset(known_resource_types())
 

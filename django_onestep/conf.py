@@ -134,12 +134,26 @@ def _default_retry(key: str, value: Any) -> Any:
     raise OneStepSettingsError(key, f"must be None, a RetryPolicy or a dict with 'type', got {value!r}")
 
 
+def build_retry_policy(value: Any) -> Any:
+    """Turn ``ONESTEP["DEFAULT_RETRY"]`` (None, a policy or a YAML-style dict) into a policy."""
+    if value is None or not isinstance(value, dict):
+        return value
+    from django_onestep.core import retry
+
+    options = {k: v for k, v in value.items() if k != "type"}
+    kind = value["type"]
+    if kind == "none":
+        return retry.NoRetry()
+    if kind == "max_attempts":
+        return retry.MaxAttempts(**options)
+    return retry.ExponentialBackoff(**options)
+
+
 def _check_retry_options(key: str, value: dict[str, Any]) -> None:
     """Build the policy once so a bad option is reported under ``key``, not by a tasks.py."""
     import inspect
 
-    from .core import retry
-    from .django_defaults import build_retry_policy
+    from django_onestep.core import retry
 
     kind = value["type"]
     cls = {"none": retry.NoRetry, "max_attempts": retry.MaxAttempts}.get(kind, retry.ExponentialBackoff)

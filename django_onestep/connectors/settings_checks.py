@@ -11,9 +11,8 @@ from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from django_onestep.connectors.redaction import redact_url
 from django_onestep.core.errors import ConfigurationError
-
-from .redaction import redact_url
 
 __all__ = ["checked_options", "checked_url"]
 

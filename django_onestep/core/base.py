@@ -12,7 +12,7 @@ import abc
 from collections.abc import Mapping
 from typing import Any
 
-from .envelope import Envelope
+from django_onestep.core.envelope import Envelope
 
 __all__ = ["Delivery", "Sink", "Source"]
 

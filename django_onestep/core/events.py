@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from .retry import FailureInfo
+from django_onestep.core.retry import FailureInfo
 
 __all__ = ["StructuredEventLogger", "TaskEvent", "TaskEventKind"]
 

@@ -6,8 +6,8 @@ import threading
 from collections import Counter
 from typing import Any
 
-from .events import TaskEvent, TaskEventKind
-from .retry import FailureKind
+from django_onestep.core.events import TaskEvent, TaskEventKind
+from django_onestep.core.retry import FailureKind
 
 __all__ = ["InMemoryMetrics"]
 

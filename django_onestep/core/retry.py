@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from .callbacks import positional_arity
-from .envelope import Envelope
+from django_onestep.core.callbacks import positional_arity
+from django_onestep.core.envelope import Envelope
 
 __all__ = [
     "ByFailureKind",

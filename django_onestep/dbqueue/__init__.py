@@ -1,4 +1,4 @@
-"""The durable database queue (SPEC §4). ``DatabaseQueue`` lives in ``queue.py``."""
+"""The durable database queue. ``DatabaseQueue`` lives in ``queue.py``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ __all__ = ["DatabaseQueue"]
 
 def __getattr__(name: str) -> Any:
     if name == "DatabaseQueue":
-        from .queue import DatabaseQueue
+        from django_onestep.dbqueue.queue import DatabaseQueue
 
         return DatabaseQueue
     raise AttributeError(name)

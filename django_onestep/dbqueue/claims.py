@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .dbthread import MYSQL_RETRY_CODES, _error_code
+from django_onestep.orm.dbthread import MYSQL_RETRY_CODES, _error_code
 
 __all__ = ["ClaimedRow", "claim_rows", "probe_due", "table_sql"]
 
@@ -36,7 +36,7 @@ class ClaimedRow:
 
 
 def table_sql(connection: Any) -> str:
-    from ..models import Job
+    from django_onestep.models import Job
 
     return str(connection.ops.quote_name(Job._meta.db_table))
 

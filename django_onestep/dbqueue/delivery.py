@@ -6,12 +6,12 @@ import traceback
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..core.base import Delivery, Sink
-from ..core.envelope import Envelope
-from .settle import SettleOp
+from django_onestep.core.base import Delivery, Sink
+from django_onestep.core.envelope import Envelope
+from django_onestep.dbqueue.settle import SettleOp
 
 if TYPE_CHECKING:
-    from .queue import DatabaseQueue
+    from django_onestep.dbqueue.queue import DatabaseQueue
 
 __all__ = ["DatabaseDelivery"]
 
@@ -77,7 +77,7 @@ class DatabaseDelivery(Delivery):
         Only when ``sink`` is a ``DatabaseDeadLetters`` on the same database; otherwise
         the runner sends to the sink and calls ``fail`` (two steps, as in onestep).
         """
-        from ..dead_letters import DatabaseDeadLetters
+        from django_onestep.orm.dead_letters import DatabaseDeadLetters
 
         if not isinstance(sink, DatabaseDeadLetters) or sink.using != self.queue.using:
             return False

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .queue import DatabaseQueue
+    from django_onestep.dbqueue.queue import DatabaseQueue
 
 __all__ = [
     "SEND_OPTIONS",
@@ -93,7 +93,7 @@ def _new_job(
     dedupe_key: str | None,
     now: datetime,
 ) -> Any:
-    from ..models import Job
+    from django_onestep.models import Job
 
     check_json(queue_name, "payload", payload)
     if meta is not None and not isinstance(meta, Mapping):
@@ -142,7 +142,7 @@ def insert_job(
     from django.db import IntegrityError, transaction
     from django.utils import timezone
 
-    from ..models import Job
+    from django_onestep.models import Job
 
     now = timezone.now()
     job = _new_job(
@@ -192,7 +192,7 @@ def insert_jobs(
     from django.db import transaction
     from django.utils import timezone
 
-    from ..models import Job
+    from django_onestep.models import Job
 
     now = timezone.now()
     available_at = resolve_available_at(now, delay_s, run_at)

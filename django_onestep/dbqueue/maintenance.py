@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .claims import dt, table_sql
+from django_onestep.dbqueue.claims import dt, table_sql
 
 __all__ = ["extend_leases", "prune_done", "reclaim_expired", "release_token"]
 

@@ -1,4 +1,4 @@
-"""``DatabaseQueue``: the durable queue in the project's own database (SPEC §4).
+"""``DatabaseQueue``: the durable queue in the project's own database.
 
 Hot path: ``fetch`` claims up to ``min(limit, batch_size)`` rows in one statement or
 transaction on the queue's claim thread; settlements are group-committed on the ack
@@ -21,15 +21,21 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..core.base import Delivery, Sink, Source
-from ..core.envelope import Envelope
-from ..core.errors import ConfigurationError, ConnectorOperation
-from . import maintenance, upkeep
-from .claims import claim_rows, probe_due
-from .dbthread import DBThread, acquire_thread, release_thread
-from .delivery import DatabaseDelivery
-from .enqueue import check_send_options, insert_job, insert_jobs, notify_enqueued, register_listener
-from .settle import SettleBatcher, SettleOp
+from django_onestep.core.base import Delivery, Sink, Source
+from django_onestep.core.envelope import Envelope
+from django_onestep.core.errors import ConfigurationError, ConnectorOperation
+from django_onestep.dbqueue import maintenance, upkeep
+from django_onestep.dbqueue.claims import claim_rows, probe_due
+from django_onestep.dbqueue.delivery import DatabaseDelivery
+from django_onestep.dbqueue.enqueue import (
+    check_send_options,
+    insert_job,
+    insert_jobs,
+    notify_enqueued,
+    register_listener,
+)
+from django_onestep.dbqueue.settle import SettleBatcher, SettleOp
+from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread
 
 __all__ = ["DatabaseQueue"]
 
@@ -39,7 +45,7 @@ _UNSET: Any = object()
 
 def _setting(name: str, default: Any) -> Any:
     try:
-        from ..conf import get_settings
+        from django_onestep.conf import get_settings
 
         return getattr(get_settings(), name)
     except (ImportError, AttributeError):
@@ -134,7 +140,7 @@ class DatabaseQueue(Source, Sink):
 
     # ----- enqueue ---------------------------------------------------------------
 
-    # SPEC §3 wants a sync `send(payload) -> job id`; onestep's Sink.send(envelope) stays
+    # Django callers need a sync `send(payload) -> job id`; onestep's Sink.send(envelope) stays
     # awaitable for the runtime: both shapes on one name, hence the override.
     def send(self, payload_or_envelope: Any, **options: Any) -> Any:  # type: ignore[override]
         """``send(payload, *, delay_s, run_at, priority, dedupe_key, meta) -> job id``.
@@ -342,7 +348,7 @@ class DatabaseQueue(Source, Sink):
         except Exception as exc:
             from django.db import DatabaseError
 
-            from .dbthread import wrap_db_error
+            from django_onestep.orm.dbthread import wrap_db_error
 
             if isinstance(exc, DatabaseError):
                 raise wrap_db_error(exc, operation=ConnectorOperation.FETCH, source_name=self.name) from exc

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..core.errors import ConnectorOperation
-from .claims import dt, table_sql
-from .dbthread import MYSQL_RETRY_CODES, DBThread, _error_code
+from django_onestep.core.errors import ConnectorOperation
+from django_onestep.dbqueue.claims import dt, table_sql
+from django_onestep.orm.dbthread import MYSQL_RETRY_CODES, DBThread, _error_code
 
 __all__ = ["SettleBatcher", "SettleOp"]
 
@@ -111,7 +111,7 @@ def _apply_one(connection: Any, table: str, op: SettleOp, now: datetime, now_db:
             return bool(cursor.rowcount == 1)
     if op.kind == "dead":
         assert op.dead_letter is not None
-        from ..models import Job
+        from django_onestep.models import Job
 
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             rows = list(

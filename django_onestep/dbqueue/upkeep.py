@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ..core.errors import ConnectorOperation
-from . import maintenance
-from .dbthread import repeat_every
+from django_onestep.core.errors import ConnectorOperation
+from django_onestep.dbqueue import maintenance
+from django_onestep.orm.dbthread import repeat_every
 
 if TYPE_CHECKING:
-    from .queue import DatabaseQueue
+    from django_onestep.dbqueue.queue import DatabaseQueue
 
 __all__ = ["lease_loop", "prune_loop"]
 

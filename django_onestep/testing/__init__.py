@@ -19,11 +19,11 @@ wraps them as fixtures: ``onestep_app``, ``onestep_worker``, ``onestep_capture``
 
 from __future__ import annotations
 
-from .capture import CapturedJob, EnqueueCapture, capture_enqueued
-from .clock import FakeClock
-from .eager import eager
-from .jobs import make_jobs_due
-from .run import RunSummary, arun_until_idle, run_until_idle
+from django_onestep.testing.capture import CapturedJob, EnqueueCapture, capture_enqueued
+from django_onestep.testing.clock import FakeClock
+from django_onestep.testing.eager import eager
+from django_onestep.testing.jobs import make_jobs_due
+from django_onestep.testing.run import RunSummary, arun_until_idle, run_until_idle
 
 __all__ = [
     "CapturedJob",

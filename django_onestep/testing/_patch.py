@@ -88,7 +88,7 @@ def patched_enqueue(
 
 def _hybrid(sync_fn: Callable[..., Any], async_fn: Callable[..., Any]) -> Callable[..., Any]:
     """A sync ``send`` that still returns an awaitable for ``send(envelope)`` (the Sink API)."""
-    from ..core.envelope import Envelope
+    from django_onestep.core.envelope import Envelope
 
     def send(*args: Any, **kwargs: Any) -> Any:
         if args and isinstance(args[0], Envelope):
@@ -109,7 +109,7 @@ def split_payload(
     args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """(payload, meta, options) from ``send(payload_or_envelope, **options)``/``publish(body, ...)``."""
-    from ..core.envelope import Envelope
+    from django_onestep.core.envelope import Envelope
 
     options = dict(kwargs)
     if args:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._patch import patched_enqueue, split_payload
+from django_onestep.testing._patch import patched_enqueue, split_payload
 
 __all__ = ["CapturedJob", "EnqueueCapture", "capture_enqueued"]
 
@@ -57,7 +57,7 @@ def capture_enqueued(app: Any = None) -> Iterator[EnqueueCapture]:
     Nothing is written; a sync ``enqueue`` returns a fake increasing job id.
     """
     if app is None:
-        from ..project import get_project_app
+        from django_onestep.project.project_app import get_project_app
 
         app = get_project_app()
     capture = EnqueueCapture()

@@ -15,14 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ._patch import patched_enqueue, split_payload
+from django_onestep.testing._patch import patched_enqueue, split_payload
 
 __all__ = ["eager"]
 
 
 def _delivery(payload: Any, meta: dict[str, Any]) -> Any:
-    from ..core.base import Delivery
-    from ..core.envelope import Envelope
+    from django_onestep.core.base import Delivery
+    from django_onestep.core.envelope import Envelope
 
     class EagerDelivery(Delivery):
         async def ack(self) -> None:
@@ -68,7 +68,7 @@ class _CallerThreadStore:
 
 
 def _eager_state(app: Any, spec: Any) -> Any:
-    from ..core.state import ScopedState
+    from django_onestep.core.state import ScopedState
 
     store = app.state
     store = getattr(store, "store", store)  # the project app's LazyStateStore
@@ -80,7 +80,7 @@ def _eager_state(app: Any, spec: Any) -> Any:
 
 
 def _context(app: Any, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
-    from ..core.context import TaskContext
+    from django_onestep.core.runtime.context import TaskContext
 
     payload, meta, _options = split_payload(args, kwargs)
     delivery = _delivery(payload, meta)
@@ -94,7 +94,7 @@ def _is_async(spec: Any) -> bool:
 @contextmanager
 def eager(app: Any = None) -> Iterator[None]:
     if app is None:
-        from ..project import get_project_app
+        from django_onestep.project.project_app import get_project_app
 
         app = get_project_app()
 

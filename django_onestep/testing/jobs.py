@@ -15,8 +15,8 @@ def make_jobs_due(queues: str | Iterable[str] | None = None, *, using: str | Non
     """
     from django.utils import timezone
 
-    from ..conf import get_settings
-    from ..models import Job
+    from django_onestep.conf import get_settings
+    from django_onestep.models import Job
 
     rows = Job.objects.using(using or get_settings().DATABASE).filter(status="queued")
     if isinstance(queues, str):

@@ -32,7 +32,7 @@ class OneStepTestWorker:
 
 @pytest.fixture
 def onestep_app() -> Any:
-    from django_onestep.project import get_project_app
+    from django_onestep.project.project_app import get_project_app
 
     return get_project_app()
 

@@ -63,10 +63,10 @@ def _collector(app: Any) -> _Collector:
 
 
 def _resolve_app(app: Any) -> Any:
-    from ..django_defaults import apply_django_defaults
+    from django_onestep.project.defaults import apply_django_defaults
 
     if app is None:
-        from ..project import get_project_app
+        from django_onestep.project.project_app import get_project_app
 
         app = get_project_app()
     return apply_django_defaults(app)
@@ -75,7 +75,7 @@ def _resolve_app(app: Any) -> Any:
 def _refuse_inside_test_transaction(app: Any) -> None:
     from django.db import connections
 
-    from ..conf import get_settings
+    from django_onestep.conf import get_settings
 
     alias = get_settings().DATABASE
     if connections[alias].in_atomic_block:

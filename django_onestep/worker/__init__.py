@@ -7,7 +7,7 @@ tasks, installs signal handlers and serves until stopped; it returns the exit co
 
 from __future__ import annotations
 
-from .options import WorkerOptions, WorkerSetupError
-from .runner import EXIT_CONFIG, EXIT_OK, EXIT_RUNTIME, Worker
+from django_onestep.worker.options import WorkerOptions, WorkerSetupError
+from django_onestep.worker.process import EXIT_CONFIG, EXIT_OK, EXIT_RUNTIME, Worker
 
 __all__ = ["EXIT_CONFIG", "EXIT_OK", "EXIT_RUNTIME", "Worker", "WorkerOptions", "WorkerSetupError"]

@@ -64,8 +64,8 @@ def is_process_local(source: Any) -> bool:
     """A source every worker process would run on its own: an interval/cron schedule
     (each process would fire every tick) or a standalone webhook listener (each would
     bind the same port)."""
-    from ..core.schedule_base import ScheduleSource
-    from ..core.webhook import WebhookSource
+    from django_onestep.core.http.webhook import WebhookSource
+    from django_onestep.core.schedules.schedule import ScheduleSource
 
     return isinstance(source, ScheduleSource | WebhookSource)
 

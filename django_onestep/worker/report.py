@@ -1,7 +1,7 @@
 """The ``onestep_check`` document: the core ``check`` report plus Django's view.
 
 The core part (tasks, sources, sinks, retry, schedules, problems) comes from
-``django_onestep.core.check.build_report``; this adds the ``django`` section (system
+``django_onestep.core.declarative.check.build_report``; this adds the ``django`` section (system
 check messages of django-onestep, missing tables, tasks modules that failed to
 register) and folds its errors into ``ok``.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .options import WorkerSetupError
+from django_onestep.worker.options import WorkerSetupError
 
 __all__ = ["build_django_report", "render_django_report"]
 
@@ -18,7 +18,7 @@ __all__ = ["build_django_report", "render_django_report"]
 def _django_messages(alias: str | None) -> list[dict[str, Any]]:
     from django.core.checks import ERROR, run_checks
 
-    from ..checks import tables_missing
+    from django_onestep.checks import tables_missing
 
     messages = [m for m in run_checks() if (m.id or "").startswith("django_onestep.")]
     if alias is not None:
@@ -36,11 +36,11 @@ def _django_messages(alias: str | None) -> list[dict[str, Any]]:
 
 def build_django_report(target: str | None) -> dict[str, Any]:
     """The whole document; never raises for bad settings or targets (they become errors)."""
-    from ..conf import OneStepSettingsError, get_settings
-    from ..core.check import build_report
-    from ..core.errors import ConfigurationError
-    from ..django_defaults import apply_django_defaults
-    from .target import load_target
+    from django_onestep.conf import OneStepSettingsError, get_settings
+    from django_onestep.core.declarative.check import build_report
+    from django_onestep.core.errors import ConfigurationError
+    from django_onestep.project.defaults import apply_django_defaults
+    from django_onestep.worker.target import load_target
 
     try:
         alias: str | None = get_settings().DATABASE
@@ -64,14 +64,14 @@ def build_django_report(target: str | None) -> dict[str, Any]:
             "problems": [{"level": "error", "task": None, "message": str(exc)}],
             "ok": False,
         }
-    report["target"] = target or "django_onestep.project:app"
+    report["target"] = target or "django_onestep.project.project_app:app"
     report["django"] = django_messages
     report["ok"] = bool(report["ok"]) and not any(m["level"] == "error" for m in django_messages)
     return report
 
 
 def render_django_report(report: dict[str, Any]) -> str:
-    from ..core.check import render_report
+    from django_onestep.core.declarative.check import render_report
 
     lines: list[str] = []
     if report.get("app") is not None:

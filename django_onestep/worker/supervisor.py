@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-from .options import WorkerOptions
+from django_onestep.worker.options import WorkerOptions
 
 __all__ = ["Supervisor"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .options import WorkerSetupError
+from django_onestep.worker.options import WorkerSetupError
 
 __all__ = ["load_target"]
 
@@ -14,16 +14,16 @@ def load_target(target: str | None) -> Any:
 
     ``None`` is the project app (``from django_onestep import app``), whose tasks the
     app registry's autodiscovery has already imported. Anything else is resolved
-    exactly as the standalone CLI does (``django_onestep.core.cli.load_target``):
+    exactly as the standalone CLI does (``django_onestep.core.declarative.cli.load_target``):
     ``module:attr`` naming an app or a zero-argument factory, a bare ``module`` meaning
     ``module:app``, or a ``.yaml``/``.yml`` file loaded with ``load_yaml_app``.
     """
     if target is None:
-        from ..project import get_project_app
+        from django_onestep.project.project_app import get_project_app
 
         return get_project_app()
-    from ..core.cli import load_target as resolve
-    from ..core.errors import ConfigurationError
+    from django_onestep.core.declarative.cli import load_target as resolve
+    from django_onestep.core.errors import ConfigurationError
 
     if ":" not in target and not target.lower().endswith((".yaml", ".yml")):
         target = f"{target}:app"

@@ -13,10 +13,10 @@ import os
 import signal
 from typing import Any
 
-from django_onestep.core.app import OneStepApp
 from django_onestep.core.retry import MaxAttempts
+from django_onestep.core.runtime.app import OneStepApp
 from django_onestep.dbqueue.queue import DatabaseQueue
-from django_onestep.stores import DatabaseStateStore
+from django_onestep.orm.stores import DatabaseStateStore
 
 LEASE_S = float(os.environ.get("ONESTEP_TEST_LEASE_S", "2"))
 

@@ -17,7 +17,7 @@ def test_json_document_describes_the_project_app(manage) -> None:
     report = json.loads(result.stdout)
     assert report["ok"] is True
     assert report["app"] == "testproject"
-    assert report["target"] == "django_onestep.project:app"
+    assert report["target"] == "django_onestep.project.project_app:app"
     assert [task["name"] for task in report["tasks"]] == ["record", "always_fails", "count", "slow"]
     record = report["tasks"][0]
     assert record["source"] == {"name": "testapp.work", "type": "DatabaseQueue"}

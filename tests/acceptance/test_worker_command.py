@@ -141,7 +141,11 @@ def test_broken_setting_exits_2_naming_the_key(manage) -> None:
 def test_module_attr_target_runs_that_app(manage) -> None:
     record.enqueue({"label": "t"})
     result = manage.run(
-        "onestep_worker", "--once", "django_onestep.project:get_project_app", "--queues", "testapp.work"
+        "onestep_worker",
+        "--once",
+        "django_onestep.project.project_app:get_project_app",
+        "--queues",
+        "testapp.work",
     )
     assert result.returncode == 0, result.stderr
     assert list(Run.objects.values_list("label", flat=True)) == ["t"]

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from django_onestep.core.app import OneStepApp
 from django_onestep.core.events import TaskEvent
+from django_onestep.core.runtime.app import OneStepApp
 
 DEADLINE_S = 20.0  # generous: the CI machine is small and shared
 

@@ -23,7 +23,7 @@ from django_onestep import (
 )
 from django_onestep.core.base import Sink, Source
 from django_onestep.core.errors import ConfigurationError
-from django_onestep.core.task import TaskSpec
+from django_onestep.core.runtime.task import TaskSpec
 
 from .conftest import EventLog, serve_idle
 

@@ -14,7 +14,7 @@ from django_onestep import (
     OneStepApp,
     WebhookSource,
 )
-from django_onestep.core.check import build_report, render_report
+from django_onestep.core.declarative.check import build_report, render_report
 from tests.core.schedule_helpers import FakeClock
 
 

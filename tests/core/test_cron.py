@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from django_onestep import CronSource
-from django_onestep.core.cron_expr import parse_cron
+from django_onestep.core.schedules.cron_expr import parse_cron
 from tests.core.schedule_helpers import FakeClock
 
 NY = ZoneInfo("America/New_York")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from django_onestep import ConnectorErrorKind, ConnectorOperationError, Envelope, HttpSink
-from django_onestep.core.http_sink import HttpSinkStatusError
+from django_onestep.core.http.http_sink import HttpSinkStatusError
 from tests.core.http_helpers import base_url, http_server
 
 

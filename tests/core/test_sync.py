@@ -6,7 +6,7 @@ import asyncio
 import threading
 
 from django_onestep import MemoryQueue, OneStepApp
-from django_onestep.core.sync import MAX_SYNC_WORKERS, SyncPool
+from django_onestep.core.runtime.sync import MAX_SYNC_WORKERS, SyncPool
 
 from .conftest import serve_idle
 

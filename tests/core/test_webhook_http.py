@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from django_onestep import BearerAuth, WebhookResponse
-from django_onestep.core.webhook_http import (
+from django_onestep.core.http.webhook_protocol import (
     WebhookHTTPError,
     build_event,
     normalize_path,

@@ -19,7 +19,7 @@ from django_onestep import (
     WebhookSource,
     load_yaml_app,
 )
-from django_onestep.core.yaml_resources import known_resource_types, register_resource_type
+from django_onestep.core.declarative.registry import known_resource_types, register_resource_type
 from tests.core.fixtures import yaml_handlers
 
 FIXTURES = Path(__file__).parent / "fixtures"

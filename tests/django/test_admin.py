@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from django_onestep.core.envelope import Envelope
 from django_onestep.dbqueue.queue import DatabaseQueue
-from django_onestep.dead_letters import DatabaseDeadLetters
 from django_onestep.models import DeadLetter, Job, TaskMetric, WorkerHeartbeat
-from django_onestep.stores import DatabaseCursorStore, DatabaseStateStore
+from django_onestep.orm.dead_letters import DatabaseDeadLetters
+from django_onestep.orm.stores import DatabaseCursorStore, DatabaseStateStore
 
 pytestmark = pytest.mark.django_db
 

@@ -45,7 +45,7 @@ def test_a_state_path_that_does_not_import_is_e001() -> None:
             "ONESTEP[\"STATE\"]: cannot import 'testproject.nowhere.Store': No module named 'testproject.nowhere'",
         )
     ]
-    with override_settings(ONESTEP={"STATE": "django_onestep.stores.DatabaseStateStore"}):
+    with override_settings(ONESTEP={"STATE": "django_onestep.orm.stores.DatabaseStateStore"}):
         assert _run() == []
 
 

@@ -391,7 +391,7 @@ def test_bad_arguments_name_the_problem() -> None:
 async def test_queues_share_one_claim_and_one_write_thread_per_database() -> None:
     from django.db import connection
 
-    from django_onestep.dbqueue import dbthread
+    from django_onestep.orm import dbthread
 
     def users(role: str) -> int:
         entry = dbthread._registry.get(("default", role))
@@ -434,8 +434,8 @@ def _dead_letter_envelope(payload: object) -> Envelope:
 
 
 async def test_dead_letter_is_written_once_and_never_after_a_lost_lease() -> None:
-    from django_onestep.dead_letters import DatabaseDeadLetters
     from django_onestep.models import DeadLetter
+    from django_onestep.orm.dead_letters import DatabaseDeadLetters
 
     name = unique_name()
     await orm(DatabaseQueue(name).send_many)(["kept", "stolen"])

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from django_onestep.core.app import OneStepApp
 from django_onestep.core.retry import MaxAttempts
+from django_onestep.core.runtime.app import OneStepApp
 from django_onestep.dbqueue.queue import DatabaseQueue
-from django_onestep.dead_letters import DatabaseDeadLetters
 from django_onestep.models import DeadLetter, Job
-from django_onestep.stores import DatabaseStateStore
+from django_onestep.orm.dead_letters import DatabaseDeadLetters
+from django_onestep.orm.stores import DatabaseStateStore
 from tests.django.dbqueue_helpers import job_rows, orm, unique_name
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from django_onestep.core.envelope import Envelope
-from django_onestep.dead_letters import DatabaseDeadLetters
 from django_onestep.models import DeadLetter
+from django_onestep.orm.dead_letters import DatabaseDeadLetters
 from tests.django.dbqueue_helpers import orm
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from django_onestep import checks, project
+from django_onestep import checks
 from django_onestep.apps import load_settings_tasks
 from django_onestep.core.retry import MaxAttempts
 from django_onestep.dbqueue.queue import DatabaseQueue
+from django_onestep.project import project_app as project
 
 CONNECTORS = {
     "inbox": {"type": "database_queue", "queue": "declared.inbox"},

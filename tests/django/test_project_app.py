@@ -8,18 +8,18 @@ import pytest
 from django.test import override_settings
 
 import django_onestep
-from django_onestep import project
-from django_onestep.core.app import OneStepApp
 from django_onestep.core.retry import ExponentialBackoff, MaxAttempts, NoRetry
+from django_onestep.core.runtime.app import OneStepApp
 from django_onestep.core.state import InMemoryStateStore
-from django_onestep.dead_letters import DatabaseDeadLetters
-from django_onestep.django_defaults import (
+from django_onestep.orm.dead_letters import DatabaseDeadLetters
+from django_onestep.orm.stores import DatabaseStateStore
+from django_onestep.project import project_app as project
+from django_onestep.project.defaults import (
     LazyStateStore,
     apply_django_defaults,
     run_with_fresh_connections,
 )
 from django_onestep.signals import SignalBridge
-from django_onestep.stores import DatabaseStateStore
 
 
 def test_the_export_is_the_same_app_every_time() -> None:
@@ -27,7 +27,7 @@ def test_the_export_is_the_same_app_every_time() -> None:
 
     assert isinstance(app, OneStepApp)
     assert django_onestep.app is app
-    assert importlib.import_module("django_onestep.project").app is app
+    assert importlib.import_module("django_onestep.project.project_app").app is app
     assert project.get_project_app() is app
     assert app.name == "testproject"  # ONESTEP["APP_NAME"]
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from django_onestep import jsoncodec
 from django_onestep.models import Cursor, StateEntry
-from django_onestep.stores import DatabaseCursorStore, DatabaseStateStore
+from django_onestep.orm import lossless_json as jsoncodec
+from django_onestep.orm.stores import DatabaseCursorStore, DatabaseStateStore
 from tests.django.dbqueue_helpers import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ import pytest
 from django_onestep.core.events import TaskEvent, TaskEventKind
 from django_onestep.core.retry import FailureInfo, FailureKind
 from django_onestep.models import TaskMetric, WorkerHeartbeat
-from django_onestep.telemetry import (
+from django_onestep.orm.telemetry import (
     DURATION_BUCKETS_S,
     HeartbeatWriter,
     MetricsRecorder,

@@ -124,7 +124,7 @@ def test_skip_local_sources_leaves_out_schedules_and_webhook_listeners() -> None
 def test_a_process_left_with_only_local_sources_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     from django_onestep import IntervalSource, OneStepApp
     from django_onestep.worker import target
-    from django_onestep.worker.runner import Worker
+    from django_onestep.worker.process import Worker
 
     app = OneStepApp("only-schedules")
     app.task(name="tick", source=IntervalSource.every(minutes=5))(lambda ctx, payload: None)
@@ -176,7 +176,7 @@ async def test_health_server_answers_ok_then_503_when_stopping() -> None:
 def test_prepare_refuses_a_state_store_path_that_does_not_import() -> None:
     from django.test import override_settings
 
-    from django_onestep.worker.runner import Worker
+    from django_onestep.worker.process import Worker
 
     # before this check, the worker started and died with a ModuleNotFoundError traceback
     with (
@@ -194,8 +194,8 @@ def test_a_signal_during_startup_stops_the_worker(monkeypatch: pytest.MonkeyPatc
     # SIGTERM in the milliseconds between installing the handlers and serve() binding its
     # lifecycle used to be forgotten (bind resets the stop flag): the worker then served
     # forever. Seen in test_healthcheck_port on a loaded machine.
-    from django_onestep.worker import telemetry as worker_telemetry
-    from django_onestep.worker.runner import Worker
+    from django_onestep.worker import telemetry_setup as worker_telemetry
+    from django_onestep.worker.process import Worker
 
     worker = Worker(WorkerOptions(tasks=["record"]))
     worker.prepare()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from django_onestep.connectors.rabbitmq import RabbitMQConnector, RabbitMQQueue
-from django_onestep.connectors.rabbitmq_delivery import ATTEMPTS_HEADER, delay_bucket_ms
+from django_onestep.connectors.rabbitmq.delivery import ATTEMPTS_HEADER, delay_bucket_ms
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConfigurationError, ConnectorErrorKind, ConnectorOperationError
 from tests.needs import require_module
@@ -325,7 +325,7 @@ async def test_a_setting_pika_rejects_stops_startup_instead_of_reconnecting_for_
 def test_pika_info_chatter_is_quiet_unless_the_user_set_a_level(monkeypatch: pytest.MonkeyPatch) -> None:
     import logging
 
-    from django_onestep.connectors.rabbitmq import _require_pika
+    from django_onestep.connectors.rabbitmq.connector import _require_pika
 
     pika_logger = logging.getLogger("pika")
     monkeypatch.setattr(pika_logger, "level", logging.NOTSET)
@@ -345,7 +345,7 @@ def test_bad_connector_settings_name_the_key() -> None:
 
 
 def test_yaml_resource_types_build_queues_without_importing_pika_eagerly() -> None:
-    from django_onestep.core import yaml_resources
+    from django_onestep.core.declarative import registry as yaml_resources
 
     spec = {
         "resources": {

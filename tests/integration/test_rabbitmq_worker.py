@@ -82,8 +82,8 @@ def test_five_sigkills_lose_no_message(amqp_url: str, tmp_path: Path) -> None:
 
 
 async def test_poison_message_is_dead_lettered_after_max_attempts_without_a_hot_loop(amqp_url: str) -> None:
-    from django_onestep.core.app import OneStepApp
     from django_onestep.core.retry import MaxAttempts
+    from django_onestep.core.runtime.app import OneStepApp
 
     name = f"poison-{uuid.uuid4().hex[:8]}"
     rmq = RabbitMQConnector(amqp_url)

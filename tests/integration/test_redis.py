@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from django_onestep.connectors.redis import RedisConnector, RedisStream
-from django_onestep.core.app import OneStepApp
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import (
     ConfigurationError,
@@ -22,8 +21,9 @@ from django_onestep.core.errors import (
     ConnectorOperationError,
     MissingExtraError,
 )
-from django_onestep.core.memory import MemoryQueue
 from django_onestep.core.retry import MaxAttempts
+from django_onestep.core.runtime.app import OneStepApp
+from django_onestep.core.runtime.memory import MemoryQueue
 from tests.needs import require_module
 
 require_module("redis")
@@ -421,7 +421,7 @@ async def test_client_protocols_and_a_deleted_stream(redis_url: str, options: di
 
 
 def test_yaml_resource_types_build_streams() -> None:
-    from django_onestep.core.yaml_resources import build_resources
+    from django_onestep.core.declarative.registry import build_resources
 
     built = build_resources(
         {
@@ -620,7 +620,7 @@ async def yaml_handler(ctx: Any, payload: Any) -> None:
 
 
 async def test_an_app_declared_like_the_yaml_docs_consumes_the_stream(redis_url: str) -> None:
-    from django_onestep.core.yaml_loader import load_app_config
+    from django_onestep.core.declarative.loader import load_app_config
 
     name = unique()
     redis_cli(redis_url, "XADD", name, "*", "body", '{"job": 42}')

@@ -109,7 +109,7 @@ async def test_aws_cli_send_message_is_processed(
          "--message-body", '{"order_id": 42}'],
         check=True, env=env, capture_output=True, timeout=60,
     )  # fmt: skip
-    from django_onestep.core.app import OneStepApp
+    from django_onestep.core.runtime.app import OneStepApp
 
     queue = connector.queue(url, wait_time_s=1, delete_flush_interval_s=0.1)
     opened.append(queue)
@@ -343,9 +343,9 @@ def test_wire_format_is_onestep_json() -> None:
 async def test_failing_message_is_dead_lettered_after_max_attempts_and_deleted(
     connector: SQSConnector, opened: list[SQSQueue]
 ) -> None:
-    from django_onestep.core.app import OneStepApp
-    from django_onestep.core.memory import MemoryQueue
     from django_onestep.core.retry import MaxAttempts
+    from django_onestep.core.runtime.app import OneStepApp
+    from django_onestep.core.runtime.memory import MemoryQueue
 
     url = await make_queue(connector)
     source = connector.queue(url, wait_time_s=1, delete_flush_interval_s=0.1)
@@ -378,7 +378,7 @@ async def test_failing_message_is_dead_lettered_after_max_attempts_and_deleted(
 
 
 def test_yaml_resource_types_build_queues() -> None:
-    from django_onestep.core import yaml_resources
+    from django_onestep.core.declarative import registry as yaml_resources
 
     url = "https://sqs.us-east-1.amazonaws.com/1/jobs.fifo"
     spec = {

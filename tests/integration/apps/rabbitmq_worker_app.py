@@ -17,8 +17,8 @@ import os
 from typing import Any
 
 from django_onestep.connectors.rabbitmq import RabbitMQConnector
-from django_onestep.core.app import OneStepApp
 from django_onestep.core.retry import MaxAttempts
+from django_onestep.core.runtime.app import OneStepApp
 from tests.integration.apps.worker_process import record
 
 QUEUE = os.environ.get("H4B_QUEUE", "h4b-worker")

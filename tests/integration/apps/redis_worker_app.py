@@ -18,8 +18,8 @@ import os
 from typing import Any
 
 from django_onestep.connectors.redis import RedisConnector
-from django_onestep.core.app import OneStepApp
 from django_onestep.core.retry import MaxAttempts
+from django_onestep.core.runtime.app import OneStepApp
 from tests.integration.apps.worker_process import record
 
 STREAM = os.environ.get("H4A_STREAM", "h4a-worker")

@@ -15,7 +15,7 @@ import os
 from typing import Any
 
 from django_onestep.connectors.sqs import SQSConnector
-from django_onestep.core.app import OneStepApp
+from django_onestep.core.runtime.app import OneStepApp
 from tests.integration.apps.worker_process import record
 
 OUT = os.environ.get("H4B_OUT", "/tmp/h4b-sqs-worker.out")

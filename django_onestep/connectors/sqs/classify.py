@@ -1,0 +1,80 @@
+"""Map boto3/botocore failures to ConnectorOperationError kinds, with secrets scrubbed."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from django_onestep.connectors import redaction
+from django_onestep.core.errors import (
+    ConnectorErrorKind,
+)
+
+__all__ = ["SQSError", "classify", "error_code", "secret_tokens", "to_connector_error"]
+
+BACKEND = "sqs"
+_SECRET_KEYS = frozenset(
+    {"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "password", "token"}
+)
+_THROTTLED = frozenset(
+    {"throttling", "throttlingexception", "requestthrottled", "toomanyrequestsexception", "slowdown"}
+)
+_TRANSIENT = frozenset({"requesttimeout", "internalerror", "serviceunavailable", "internalfailure"})
+_MISCONFIGURED = frozenset(
+    {
+        "accessdenied",
+        "accessdeniedexception",
+        "invalidclienttokenid",
+        "signaturedoesnotmatch",
+        "unrecognizedclientexception",
+        "aws.simplequeueservice.nonexistentqueue",
+        "queuedoesnotexist",
+        "invalidaddress",
+    }
+)
+
+
+class SQSError(Exception):
+    """A driver error whose text has been scrubbed of secrets (kept as ``cause``)."""
+
+
+def secret_tokens(options: Mapping[str, Any] | None) -> list[str]:
+    """Access keys and tokens given in ``options``: never shown in errors or logs."""
+    return redaction.secret_tokens(None, options, _SECRET_KEYS)
+
+
+def error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def classify(exc: BaseException) -> ConnectorErrorKind:
+    import botocore.exceptions as be
+
+    if isinstance(exc, be.NoRegionError | be.NoCredentialsError | be.PartialCredentialsError):
+        return ConnectorErrorKind.MISCONFIGURED
+    if isinstance(exc, be.ParamValidationError):
+        return ConnectorErrorKind.PERMANENT
+    if isinstance(exc, be.ClientError):
+        code = error_code(exc).lower()
+        if code in _THROTTLED:
+            return ConnectorErrorKind.THROTTLED
+        if code in _TRANSIENT:
+            return ConnectorErrorKind.TRANSIENT
+        if code in _MISCONFIGURED:
+            return ConnectorErrorKind.MISCONFIGURED
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return ConnectorErrorKind.TRANSIENT if status >= 500 else ConnectorErrorKind.PERMANENT
+    # EndpointConnectionError, ConnectionClosedError, read/connect timeouts, OSError.
+    if isinstance(exc, be.BotoCoreError | OSError | TimeoutError):
+        return ConnectorErrorKind.DISCONNECTED
+    return ConnectorErrorKind.PERMANENT
+
+
+# ``to_connector_error(exc, operation=..., source_name=..., tokens=..., retry_delay_s=...)``
+to_connector_error = functools.partial(
+    redaction.wrap_error, backend=BACKEND, classify=classify, error_type=SQSError
+)

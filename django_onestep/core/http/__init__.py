@@ -1,0 +1,1 @@
+"""HTTP without Django: the standalone webhook listener and ``HttpSink``."""

@@ -1,0 +1,221 @@
+"""WebhookSource: HTTP requests pushed into a task (onestep 1.x standalone listener).
+
+Accepted requests wait in an in-memory buffer of ``queue_maxsize`` events until the
+task fetches them; when it is full new requests get 503 (with ``Retry-After``) so
+the sender retries instead of the event being silently dropped. The buffer lives in
+the worker process: an event accepted and not yet handled is lost if the process dies.
+Use the Django-served webhook (durable inbox) when that matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from django_onestep.core.base import Delivery, Source
+from django_onestep.core.envelope import Envelope
+from django_onestep.core.errors import ConfigurationError
+from django_onestep.core.http.webhook_listener import WebhookListener, acquire_listener, release_listener
+from django_onestep.core.http.webhook_protocol import (
+    PARSERS,
+    BearerAuth,
+    WebhookHTTPError,
+    WebhookResponse,
+    build_event,
+    normalize_path,
+)
+
+if TYPE_CHECKING:
+    from django_onestep.core.http.webhook_listener import ParsedRequest
+
+__all__ = ["BearerAuth", "WebhookDelivery", "WebhookResponse", "WebhookSource"]
+
+_HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+
+def _positive(name: str, value: object, *, allow_zero: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigurationError(f"{name} must be a finite number; got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigurationError(f"{name} must be {bound}; got {value!r}")
+
+
+class WebhookDelivery(Delivery):
+    """An accepted request. Ack/fail forget it; retry puts it back (after ``delay_s``)."""
+
+    def __init__(self, source: WebhookSource, envelope: Envelope) -> None:
+        super().__init__(envelope)
+        self._source = source
+
+    async def ack(self) -> None:
+        return None
+
+    async def fail(self, exc: Exception | None = None) -> None:
+        return None
+
+    async def retry(self, *, delay_s: float | None = None) -> None:
+        again = Envelope(self.envelope.body, dict(self.envelope.meta), self.envelope.attempts + 1)
+        self._source._requeue(again, delay_s or 0.0)
+
+
+class WebhookSource(Source):
+    """Serve ``path`` on ``host:port`` and deliver each accepted request to the task."""
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        methods: Sequence[str] = ("POST",),
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        parser: str = "auto",
+        auth: BearerAuth | None = None,
+        response: WebhookResponse | None = None,
+        max_body_bytes: int = 1024 * 1024,
+        read_timeout_s: float = 5.0,
+        queue_maxsize: int = 1000,
+        batch_size: int = 100,
+        poll_interval_s: float = 0.1,
+        max_header_bytes: int = 64 * 1024,
+        max_connections: int = 512,
+        name: str | None = None,
+    ) -> None:
+        normalized = normalize_path(path)
+        if parser not in PARSERS:
+            raise ConfigurationError(f"parser must be one of {', '.join(PARSERS)}; got {parser!r}")
+        if isinstance(methods, str | bytes) or not isinstance(methods, Iterable) or not methods:
+            raise ConfigurationError(f"methods must be a non-empty list of HTTP methods; got {methods!r}")
+        if not isinstance(host, str) or not host.strip():
+            raise ConfigurationError(f"host must be a non-empty string; got {host!r}")
+        upper = tuple(dict.fromkeys(str(method).strip().upper() for method in methods))
+        unknown = [method for method in upper if method not in _HTTP_METHODS]
+        if unknown:
+            raise ConfigurationError(f"methods contains unknown HTTP method(s) {unknown!r}")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigurationError(f"port must be an integer 0-65535; got {port!r}")
+        if auth is not None and not callable(getattr(auth, "authorize", None)):
+            raise ConfigurationError(f"auth must provide authorize(headers); got {auth!r}")
+        _positive("max_body_bytes", max_body_bytes, allow_zero=True)
+        _positive("read_timeout_s", read_timeout_s)
+        for name_, value in (
+            ("queue_maxsize", queue_maxsize),
+            ("batch_size", batch_size),
+            ("max_header_bytes", max_header_bytes),
+            ("max_connections", max_connections),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"{name_} must be an integer >= 1; got {value!r}")
+        _positive("poll_interval_s", poll_interval_s)
+        super().__init__(name or f"webhook:{normalized}")
+        self.path = normalized
+        self.methods = upper
+        self.host = host
+        self.port = port
+        self.parser = parser
+        self.auth = auth
+        self.response = response or WebhookResponse()
+        self.max_body_bytes = int(max_body_bytes)
+        self.read_timeout_s = float(read_timeout_s)
+        self.queue_maxsize = queue_maxsize
+        self.batch_size = batch_size
+        self.poll_interval_s = float(poll_interval_s)
+        self.max_header_bytes = max_header_bytes
+        self.max_connections = max_connections
+        self._buffer: deque[Envelope] = deque()
+        self._ready: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listener: WebhookListener | None = None
+        self._timers: set[asyncio.TimerHandle] = set()
+
+    @property
+    def bound_port(self) -> int:
+        """The port actually listened on (useful with ``port=0``)."""
+        return self._listener.bound_port if self._listener is not None else self.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.bound_port}{self.path}"
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._buffer)
+
+    async def open(self) -> None:
+        self._event()
+        if self._listener is None:
+            self._listener = await acquire_listener(self)
+            self._set_open_state(True)
+
+    async def close(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            await release_listener(self, listener)
+        self._set_open_state(False)
+
+    async def fetch(self, limit: int) -> list[Delivery]:
+        ready = self._event()
+        if not self._buffer:
+            ready.clear()
+            try:
+                await asyncio.wait_for(ready.wait(), timeout=self.poll_interval_s)
+            except TimeoutError:
+                return []
+        count = max(1, min(limit, self.batch_size))
+        deliveries: list[Delivery] = []
+        while self._buffer and len(deliveries) < count:
+            deliveries.append(WebhookDelivery(self, self._buffer.popleft()))
+        return deliveries
+
+    def accept(
+        self, request: ParsedRequest, body: bytes, client: tuple[str, int] | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Turn a read request into a buffered event and the response to send.
+
+        Raises WebhookHTTPError 400 for a body the parser rejects, 503 when full.
+        """
+        if len(self._buffer) >= self.queue_maxsize:
+            raise WebhookHTTPError(503, "queue_full", headers={"Retry-After": "1"})
+        event = build_event(
+            method=request.method,
+            target=request.target,
+            headers=request.headers,
+            body=body,
+            parser=self.parser,
+            client=client,
+        )
+        self._push(Envelope(body=event, meta={"source": self.name}))
+        return self.response.render()
+
+    # -- internals ----------------------------------------------------------------------
+    def _event(self) -> asyncio.Event:
+        loop = asyncio.get_running_loop()
+        if self._ready is None or self._loop is not loop:
+            self._ready = asyncio.Event()
+            self._loop = loop
+        return self._ready
+
+    def _push(self, envelope: Envelope) -> None:
+        self._buffer.append(envelope)
+        self._event().set()
+
+    def _requeue(self, envelope: Envelope, delay_s: float) -> None:
+        # Retries bypass the capacity check (the request was already answered 2xx,
+        # so it must not be dropped) and wait on a timer, not in a task slot.
+        if delay_s <= 0:
+            self._push(envelope)
+            return
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            self._push(envelope)
+
+        handle = loop.call_later(delay_s, fire)
+        self._timers.add(handle)

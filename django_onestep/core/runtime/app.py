@@ -1,0 +1,386 @@
+"""OneStepApp: task registry, lifecycle and controls (onestep 1.x compatible).
+
+Contracts other layers rely on (keep them stable):
+
+* ``app.tasks`` -> list of :class:`TaskSpec` in registration order; ``app.get_task(name)``
+  -> the spec or ValueError naming the task.
+* ``OneStepApp(..., dead_letter_factory=f)``: ``f(app, spec) -> Sink`` gives the dead-letter
+  sink of every task that names none (called once per task, then cached). Replay and
+  discard use it too.
+* ``app.sync_handler_wrapper``: optional ``wrapper(fn) -> result`` run *inside* the worker
+  thread around each sync handler call (the Django layer closes stale DB connections).
+* ``await app.serve(until_idle=False, tasks=None)``: ``tasks`` names the tasks to run
+  (unknown name -> ValueError); ``until_idle=True`` returns once every runner is idle
+  at the same time: its source returned nothing, nothing is in flight and the source
+  reports no ``pending_count()`` (confirmed by one more empty poll each).
+* ``app.runtime_status()`` -> per-task in-flight counts (for worker heartbeats).
+* ``@app.task(...)`` returns the original function with ``task_spec``, ``enqueue()``
+  and ``aenqueue()`` attached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from django_onestep.core.base import Sink, Source
+from django_onestep.core.errors import ConfigurationError
+from django_onestep.core.events import StructuredEventLogger
+from django_onestep.core.retry import RetryPolicy
+from django_onestep.core.runtime import serving
+from django_onestep.core.runtime.controls import Controls
+from django_onestep.core.runtime.describe import describe_app
+from django_onestep.core.runtime.hub import EventHub
+from django_onestep.core.runtime.lifecycle import Lifecycle
+from django_onestep.core.runtime.sync import SyncPool
+from django_onestep.core.runtime.task import TaskHandler, TaskHooks, TaskSpec, attach_enqueue, build_task_spec
+from django_onestep.core.state import InMemoryStateStore, StateStore
+
+__all__ = ["OneStepApp"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+DeadLetterFactory = Callable[["OneStepApp", TaskSpec], Sink]
+
+
+class OneStepApp:
+    """A set of tasks, the sources they read and the sinks they write, run by ``serve()``."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        config: Mapping[str, Any] | None = None,
+        state: StateStore | None = None,
+        shutdown_timeout_s: float | None = 30.0,
+        dead_letter_factory: DeadLetterFactory | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigurationError(f"app name must be a non-empty string, got {name!r}")
+        if shutdown_timeout_s is not None and (
+            isinstance(shutdown_timeout_s, bool)
+            or not isinstance(shutdown_timeout_s, int | float)
+            or not math.isfinite(shutdown_timeout_s)
+            or shutdown_timeout_s <= 0
+        ):
+            raise ConfigurationError(
+                f"shutdown_timeout_s must be a number > 0 or None, got {shutdown_timeout_s!r}"
+            )
+        if config is not None and not isinstance(config, Mapping):
+            raise ConfigurationError(f"config must be a mapping, got {config!r}")
+        if state is not None and not all(
+            callable(getattr(state, m, None)) for m in ("load", "save", "delete")
+        ):
+            raise ConfigurationError(f"state must be a StateStore (async load/save/delete), got {state!r}")
+        if dead_letter_factory is not None and not callable(dead_letter_factory):
+            raise ConfigurationError(f"dead_letter_factory must be callable, got {dead_letter_factory!r}")
+        self.name = name
+        self.config: dict[str, Any] = dict(config or {})
+        self.state: StateStore = state if state is not None else InMemoryStateStore()
+        self.shutdown_timeout_s = None if shutdown_timeout_s is None else float(shutdown_timeout_s)
+        self.dead_letter_factory = dead_letter_factory
+        self.sync_handler_wrapper: Callable[[Callable[[], Any]], Any] | None = None
+        self.events_logger = logging.getLogger(f"onestep.{name}.events")
+        self._tasks: list[TaskSpec] = []
+        self._hub = EventHub(self, self.events_logger)
+        self._lifecycle = Lifecycle()
+        self._controls = Controls(self)
+        self._sync = SyncPool(name)
+        self._dead_letter_cache: dict[str, tuple[Sink, ...]] = {}
+        self._resources: list[Any] = []
+
+    def __repr__(self) -> str:
+        return f"<OneStepApp {self.name!r} tasks={[t.name for t in self._tasks]}>"
+
+    # -- registry -----------------------------------------------------------------------
+    @property
+    def tasks(self) -> list[TaskSpec]:
+        """Registered tasks, in registration order (a new list each time)."""
+        return list(self._tasks)
+
+    def _find_task(self, name: str) -> TaskSpec | None:
+        for spec in self._tasks:
+            if spec.name == name:
+                return spec
+        return None
+
+    def get_task(self, name: str) -> TaskSpec:
+        spec = self._find_task(name)
+        if spec is None:
+            raise ValueError(f"task {name!r} was not found in app {self.name!r}")
+        return spec
+
+    def task(
+        self,
+        func: TaskHandler | None = None,
+        /,
+        *,
+        name: str | None = None,
+        source: Source | None = None,
+        emit: Sink | Iterable[Sink] | None = None,
+        dead_letter: Sink | Iterable[Sink] | None = None,
+        concurrency: int = 1,
+        retry: RetryPolicy | None = None,
+        timeout_s: float | None = None,
+        config: Mapping[str, Any] | None = None,
+        hooks: TaskHooks | None = None,
+        description: str | None = None,
+    ) -> Any:
+        """Register a handler ``(ctx, payload)``; usable as ``@app.task`` or ``@app.task(...)``."""
+
+        def decorator(handler: F) -> F:
+            task_name = name if name is not None else getattr(handler, "__name__", None)
+            spec = build_task_spec(
+                name=task_name,  # type: ignore[arg-type]  # validated inside
+                handler=handler,
+                source=source,
+                emit=emit,
+                dead_letter=dead_letter,
+                concurrency=concurrency,
+                retry=retry,
+                timeout_s=timeout_s,
+                config=config,
+                hooks=hooks,
+                description=description,
+            )
+            if self._find_task(spec.name) is not None:
+                raise ConfigurationError(f"duplicate task name {spec.name!r} in app {self.name!r}")
+            validate = getattr(source, "validate_task", None)
+            if callable(validate):
+                validate(spec.name)
+            self._tasks.append(spec)
+            attach_enqueue(handler, spec)
+            return handler
+
+        if func is not None:
+            return decorator(func)
+        return decorator
+
+    def dead_letter_sinks_for(self, spec: TaskSpec) -> tuple[Sink, ...]:
+        """The task's own dead-letter sinks, else the factory's sink (cached per task)."""
+        if spec.dead_letter:
+            return spec.dead_letter
+        if self.dead_letter_factory is None:
+            return ()
+        cached = self._dead_letter_cache.get(spec.name)
+        if cached is None:
+            sink = self.dead_letter_factory(self, spec)
+            if not isinstance(sink, Sink):
+                raise ConfigurationError(
+                    f"dead_letter_factory must return a Sink for task {spec.name!r}, got {sink!r}"
+                )
+            cached = (sink,)
+            self._dead_letter_cache[spec.name] = cached
+        return cached
+
+    # -- hooks --------------------------------------------------------------------------
+    def on_startup(self, func: F | None = None) -> Any:
+        return _register(self._hub.startup_hooks.append, func)
+
+    def on_shutdown(self, func: F | None = None) -> Any:
+        return _register(self._hub.shutdown_hooks.append, func)
+
+    def on_event(self, func: F | None = None) -> Any:
+        """Register ``handler(event)``; a raising handler is logged, never breaks a task."""
+        return _register(self._hub.add_event_handler, func)
+
+    def enable_structured_event_logging(self) -> StructuredEventLogger:
+        for handler in self._hub.event_handlers:
+            if isinstance(handler, StructuredEventLogger):
+                return handler
+        logger = StructuredEventLogger()
+        self.on_event(logger)
+        return logger
+
+    # -- state --------------------------------------------------------------------------
+    @property
+    def is_stopping(self) -> bool:
+        return self._lifecycle.stopping
+
+    @property
+    def is_draining(self) -> bool:
+        return self._lifecycle.draining
+
+    def is_task_paused(self, task_name: str) -> bool:
+        return self._lifecycle.is_paused(task_name)
+
+    def runtime_status(self) -> dict[str, Any]:
+        """``{"app", "serving", "stopping", "draining", "inflight_task_count", "tasks":
+        {name: {"running", "inflight", "concurrency", "fetching", "paused"}}}``."""
+        lifecycle = self._lifecycle
+        runners = {runner.task.name: runner for runner in lifecycle.runners}
+        tasks: dict[str, Any] = {}
+        for spec in self._tasks:
+            runner = runners.get(spec.name)
+            tasks[spec.name] = {
+                "running": runner is not None,
+                "inflight": runner.inflight_count if runner is not None else 0,
+                "concurrency": spec.concurrency,
+                "fetching": runner.is_fetching if runner is not None else False,
+                "paused": lifecycle.is_paused(spec.name),
+            }
+        return {
+            "app": self.name,
+            "serving": lifecycle.serving,
+            "stopping": lifecycle.stopping,
+            "draining": lifecycle.draining,
+            "inflight_task_count": sum(t["inflight"] for t in tasks.values()),
+            "tasks": tasks,
+        }
+
+    # -- controls (safe from any thread) -------------------------------------------------
+    def request_shutdown(self) -> None:
+        self._lifecycle.request_stop()
+
+    async def wait_for_shutdown(self) -> None:
+        """Return once a shutdown is requested (onestep's name; for background loops
+        started in ``on_startup`` that must end with the app)."""
+        await self._lifecycle.wait_stopping(None)
+
+    def request_drain(self) -> dict[str, Any]:
+        self._lifecycle.request_drain()
+        return self.drain_status()
+
+    def drain_status(self) -> dict[str, Any]:
+        return self._controls.drain_status()
+
+    async def wait_for_drain(self) -> dict[str, Any]:
+        while True:
+            status = self.drain_status()
+            if status["drained"]:
+                return status
+            await self._lifecycle.wait_change(1.0)
+
+    def request_task_pause(self, task_name: str) -> dict[str, Any]:
+        self._controls.require_task(task_name)
+        self._lifecycle.request_pause(task_name)
+        return self.task_pause_status(task_name)
+
+    def request_task_resume(self, task_name: str) -> dict[str, Any]:
+        self._controls.require_task(task_name)
+        self._lifecycle.request_resume(task_name)
+        return self.task_resume_status(task_name)
+
+    def task_pause_status(self, task_name: str) -> dict[str, Any]:
+        return self._controls.task_pause_status(task_name)
+
+    def task_resume_status(self, task_name: str) -> dict[str, Any]:
+        return self._controls.task_resume_status(task_name)
+
+    async def wait_for_task_pause(self, task_name: str) -> dict[str, Any]:
+        while True:
+            status = self.task_pause_status(task_name)
+            if status["paused"]:
+                return status
+            await self._lifecycle.wait_change(1.0)
+
+    async def wait_for_task_resume(self, task_name: str) -> dict[str, Any]:
+        while True:
+            status = self.task_resume_status(task_name)
+            if status["accepting_new_work"]:
+                return status
+            await self._lifecycle.wait_change(1.0)
+
+    async def replay_task_dead_letters(self, task_name: str, *, limit: int) -> dict[str, Any]:
+        return await self._controls.replay_dead_letters(task_name, limit=limit)
+
+    async def discard_task_dead_letters(self, task_name: str, *, limit: int) -> dict[str, Any]:
+        return await self._controls.discard_dead_letters(task_name, limit=limit)
+
+    async def run_task_once(self, task_name: str, *, payload: Any = None) -> dict[str, Any]:
+        return await self._controls.run_task_once(task_name, payload={} if payload is None else payload)
+
+    def task_supported_commands(self, task_name: str) -> list[str]:
+        spec = self._controls.require_task(task_name)
+        commands = ["pause_task", "resume_task"]
+        if self._controls.supports_discard(spec):
+            commands.append("discard_dead_letters")
+        if self._controls.supports_replay(spec):
+            commands.append("replay_dead_letters")
+        if self._controls.supports_manual_run(spec):
+            commands.append("run_task_once")
+        return commands
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def _select(self, names: Iterable[str] | None) -> list[TaskSpec]:
+        if names is None:
+            return list(self._tasks)
+        if isinstance(names, str):
+            names = [names]
+        wanted = list(names)
+        known = {spec.name for spec in self._tasks}
+        unknown = [name for name in wanted if name not in known]
+        if unknown:
+            raise ValueError(f"unknown task(s) {unknown} in app {self.name!r}; known: {sorted(known)}")
+        return [spec for spec in self._tasks if spec.name in wanted]
+
+    async def startup(self, *, tasks: Iterable[str] | None = None) -> None:
+        """Open the state store, sources and sinks in order, then run ``on_startup`` hooks.
+        If anything fails, the resources opened so far are closed (reverse order)."""
+        await serving.startup(self, self._select(tasks))
+
+    async def shutdown(self) -> None:
+        """Run ``on_shutdown`` hooks, then close what startup opened (reverse order)."""
+        await serving.shutdown(self)
+
+    async def serve(self, until_idle: bool = False, tasks: Iterable[str] | None = None) -> None:
+        """Start up, run one runner per task with a source, shut down when asked.
+
+        Returns when ``request_shutdown()`` is called (or a signal arrives under ``run()``),
+        or, with ``until_idle=True``, once every runner is idle. A non-retryable fetch error
+        stops every runner and is raised after shutdown.
+        """
+        await serving.serve(self, self._select(tasks), until_idle=until_idle)
+
+    def run(self, *, until_idle: bool = False, tasks: Iterable[str] | None = None) -> None:
+        """``asyncio.run(serve())`` with SIGINT/SIGTERM requesting a graceful shutdown;
+        a second signal stops at once."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass  # no loop running: the normal case
+        else:
+            raise RuntimeError("app.run() starts its own event loop; in async code use 'await app.serve()'")
+        try:
+            with serving.signal_handlers(self._lifecycle):
+                asyncio.run(self.serve(until_idle=until_idle, tasks=tasks))
+        except KeyboardInterrupt:
+            return
+
+    # -- helpers used by the runtime ------------------------------------------------------
+    def _sync_pool(self) -> Any:
+        return self._sync.get()
+
+    def _task_logger(self, spec: TaskSpec) -> logging.Logger:
+        return logging.getLogger(f"onestep.{self.name}.{spec.name}")
+
+    # -- introspection ------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """A JSON-friendly summary of the app and its tasks (onestep's shape, trimmed)."""
+        return describe_app(self)
+
+    @classmethod
+    def load(cls, target: str) -> OneStepApp:
+        """Resolve ``"module:attr"`` (attr defaults to ``app``) to an app or a zero-arg factory."""
+        module_name, _, attr = target.partition(":")
+        if not module_name:
+            raise ConfigurationError(f"app target must look like 'module:app', got {target!r}")
+        value = getattr(importlib.import_module(module_name), attr or "app", None)
+        if callable(value) and not isinstance(value, cls):
+            value = value()
+        if not isinstance(value, cls):
+            raise ConfigurationError(f"{target!r} did not resolve to a OneStepApp (got {value!r})")
+        return value
+
+
+def _register(add: Callable[[Any], None], func: Any) -> Any:
+    def decorator(callback: Any) -> Any:
+        if not callable(callback):
+            raise ConfigurationError(f"hook must be callable, got {callback!r}")
+        add(callback)
+        return callback
+
+    return decorator if func is None else decorator(func)

@@ -1,0 +1,341 @@
+"""Running one delivery: hooks, handler (async on the loop, sync in the thread pool),
+emit, and settling it (ack / retry / dead-letter + fail) with onestep's event order.
+
+Event order (onestep 1.x): success ``started, succeeded``; retry ``started, retried``;
+terminal failure ``started, dead_lettered, failed`` (or ``started, failed`` without a
+dead-letter sink); shutdown cancel ``started, cancelled, retried``; poison item
+``dead_lettered, failed`` (never started). The runner emits ``fetched`` before these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import copy
+import functools
+import inspect
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from django_onestep.core.base import Delivery, Sink
+from django_onestep.core.callbacks import call_flexible_async
+from django_onestep.core.envelope import Envelope
+from django_onestep.core.errors import PoisonMessageError
+from django_onestep.core.events import TaskEvent, TaskEventKind
+from django_onestep.core.retry import (
+    FailureInfo,
+    FailureKind,
+    RetryAction,
+    RetryDecision,
+    resolve_retry_action,
+)
+from django_onestep.core.runtime.context import TaskContext
+from django_onestep.core.runtime.sinks import send_to_sink
+from django_onestep.core.state import ScopedState
+
+if TYPE_CHECKING:
+    from django_onestep.core.runtime.app import OneStepApp
+    from django_onestep.core.runtime.task import TaskSpec
+
+__all__ = ["DeliveryExecutor"]
+
+_INVALID = object()
+
+
+class DeliveryExecutor:
+    def __init__(self, app: OneStepApp, task: TaskSpec, logger: logging.Logger) -> None:
+        self.app = app
+        self.task = task
+        self.logger = logger
+        self.state = ScopedState(app.state, f"{app.name}:{task.name}")
+        self.source_name = task.source.name if task.source is not None else None
+        self.is_async = task.is_async
+        self._hub = app._hub
+
+    # -- events -------------------------------------------------------------------------
+    def _event(
+        self,
+        kind: TaskEventKind,
+        delivery: Delivery,
+        *,
+        duration_s: float | None = None,
+        failure: FailureInfo | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> TaskEvent:
+        if meta is None:
+            source_meta = delivery.envelope.meta
+            meta = copy.deepcopy(source_meta) if source_meta else {}
+        return TaskEvent(
+            kind=kind,
+            app=self.app.name,
+            task=self.task.name,
+            source=self.source_name,
+            attempts=delivery.envelope.attempts,
+            duration_s=duration_s,
+            failure=failure,
+            meta=meta,
+        )
+
+    async def _emit(self, kind: TaskEventKind, delivery: Delivery, **fields: Any) -> None:
+        if self._hub.listening:
+            await self._hub.emit(self._event(kind, delivery, **fields))
+
+    def fetched_event(self, delivery: Delivery) -> TaskEvent:
+        return self._event(TaskEventKind.FETCHED, delivery)
+
+    # -- the delivery ---------------------------------------------------------------------
+    async def execute(self, delivery: Delivery) -> None:
+        if delivery.poison_reason is not None:
+            await self._poison(delivery, delivery.poison_reason)
+            return
+        started_at = time.perf_counter()
+        task = self.task
+        ctx = TaskContext(app=self.app, task=task, delivery=delivery, logger=self.logger, state=self.state)
+        lingering: list[concurrent.futures.Future[Any]] = []
+        started = acked = False
+        try:
+            await delivery.start_processing()
+            started = True
+            if self._hub.listening:
+                await self._hub.emit(self._event(TaskEventKind.STARTED, delivery))
+            hooks = task.hooks
+            if hooks.before:
+                for hook in hooks.before:
+                    await call_flexible_async(hook, ctx, delivery.payload)
+            if self.is_async:
+                result = await self._call_async(ctx, delivery.payload)
+            else:
+                result = await self._call_sync(ctx, delivery.payload, lingering)
+            if hooks.after_success:
+                for hook in hooks.after_success:
+                    await call_flexible_async(hook, ctx, delivery.payload, result)
+            if result is not None and task.emit:
+                for sink in task.emit:
+                    await send_to_sink(self.app, self.logger, sink, Envelope(body=result))
+            await delivery.ack()
+            acked = True
+            if self._hub.listening:
+                await self._hub.emit(
+                    self._event(
+                        TaskEventKind.SUCCEEDED,
+                        delivery,
+                        duration_s=time.perf_counter() - started_at,
+                        meta=self._succeeded_meta(delivery, result),
+                    )
+                )
+        except asyncio.CancelledError:
+            if acked:  # cancelled while reporting success: the item is already settled
+                raise
+            if started:
+                await self._cancelled(delivery, started_at)
+            else:  # cancelled before it began: give it back untouched
+                await self._release(delivery)
+            raise
+        except TimeoutError as exc:
+            await self._failed(ctx, delivery, exc, FailureKind.TIMEOUT, started_at)
+        except Exception as exc:
+            await self._failed(ctx, delivery, exc, FailureKind.ERROR, started_at)
+        finally:
+            if lingering:
+                await self._hold_slot_until_thread_returns(lingering[0])
+
+    async def _call_async(self, ctx: TaskContext, payload: Any) -> Any:
+        timeout_s = self.task.timeout_s
+        if timeout_s is None:  # no asyncio.timeout on the hot path: it costs ~10 us
+            return await self.task.handler(ctx, payload)
+        async with asyncio.timeout(timeout_s):
+            return await self.task.handler(ctx, payload)
+
+    async def _call_sync(
+        self, ctx: TaskContext, payload: Any, lingering: list[concurrent.futures.Future[Any]]
+    ) -> Any:
+        ctx._loop = asyncio.get_running_loop()  # for ctx.run_coroutine() in the thread
+        call: Callable[[], Any] = functools.partial(self.task.handler, ctx, payload)
+        wrapper = self.app.sync_handler_wrapper
+        if wrapper is not None:
+            call = functools.partial(wrapper, call)
+        thread_future = self.app._sync_pool().submit(call)
+        waiter = asyncio.wrap_future(thread_future)
+        timeout_s = self.task.timeout_s
+        try:
+            if timeout_s is None:
+                result = await waiter
+            else:
+                async with asyncio.timeout(timeout_s):
+                    result = await waiter
+        except TimeoutError:
+            # The thread cannot be stopped; it keeps the slot until it returns. (On a
+            # shutdown cancel the slot is not held: the worker is going away.)
+            if not thread_future.done():
+                lingering.append(thread_future)
+            raise
+        if inspect.isawaitable(result):  # e.g. a sync callable returning a coroutine
+            result = await result
+        return result
+
+    async def _hold_slot_until_thread_returns(self, thread_future: concurrent.futures.Future[Any]) -> None:
+        if thread_future.done():
+            return
+        self.logger.warning(
+            "sync handler still running after its timeout; its slot stays busy until it returns",
+            extra={"timeout_s": self.task.timeout_s},
+        )
+        try:
+            await asyncio.shield(asyncio.wrap_future(thread_future))
+        except asyncio.CancelledError:
+            raise
+        except BaseException:  # its outcome no longer matters: the delivery is settled
+            pass
+
+    # -- failure paths --------------------------------------------------------------------
+    async def _release(self, delivery: Delivery) -> None:
+        try:
+            await delivery.release_unstarted()
+        except Exception:
+            self.logger.exception("releasing unstarted delivery failed")
+
+    async def _cancelled(self, delivery: Delivery, started_at: float) -> None:
+        failure = FailureInfo(kind=FailureKind.CANCELLED, exception_type="CancelledError", message="")
+        duration_s = time.perf_counter() - started_at
+        self.logger.warning("task cancelled", extra={"failure_kind": failure.kind.value})
+        await self._emit(TaskEventKind.CANCELLED, delivery, failure=failure, duration_s=duration_s)
+        # Cancellation (shutdown past shutdown_timeout_s) bypasses the retry policy: the
+        # item was interrupted, not failed, so it goes back to its source.
+        await delivery.retry()
+        await self._emit(TaskEventKind.RETRIED, delivery, failure=failure, duration_s=duration_s)
+
+    async def _failed(
+        self,
+        ctx: TaskContext,
+        delivery: Delivery,
+        exc: Exception,
+        kind: FailureKind,
+        started_at: float,
+    ) -> None:
+        duration_s = time.perf_counter() - started_at
+        failure = FailureInfo.from_exception(exc, kind=kind)
+        ctx.logger.error("task failed", exc_info=exc, extra={"failure_kind": failure.kind.value})
+        try:
+            for hook in self.task.hooks.on_failure:
+                try:
+                    await call_flexible_async(hook, ctx, delivery.payload, failure)
+                except Exception:
+                    ctx.logger.exception(
+                        "task failure hook failed",
+                        extra={"task_hook": getattr(hook, "__name__", type(hook).__name__)},
+                    )
+        except asyncio.CancelledError:  # shutdown while a hook ran: hand the item back
+            await delivery.retry()
+            raise
+        action = self._decide(delivery, exc, failure)
+        if action.decision is RetryDecision.RETRY:
+            await delivery.retry(delay_s=action.delay_s)
+            await self._emit(TaskEventKind.RETRIED, delivery, failure=failure, duration_s=duration_s)
+            return
+        await self._terminal(delivery, exc, failure, duration_s)
+
+    def _decide(self, delivery: Delivery, exc: Exception, failure: FailureInfo) -> RetryAction:
+        try:
+            return resolve_retry_action(self.task.retry, delivery.envelope, exc, failure)
+        except Exception:
+            self.logger.exception("retry policy failed; treating the failure as terminal")
+            return RetryAction(RetryDecision.FAIL)
+
+    async def _poison(self, delivery: Delivery, reason: str) -> None:
+        failure = FailureInfo(kind=FailureKind.ERROR, exception_type="PoisonMessageError", message=reason)
+        self.logger.error("poison message skipped", extra={"poison_reason": reason})
+        try:
+            await self._terminal(delivery, PoisonMessageError(reason), failure, 0.0)
+        except asyncio.CancelledError:
+            await self._release(delivery)
+            raise
+
+    async def _terminal(
+        self, delivery: Delivery, exc: Exception, failure: FailureInfo, duration_s: float
+    ) -> None:
+        settled = False
+        try:
+            sinks = self.app.dead_letter_sinks_for(self.task)
+        except Exception:  # a broken dead_letter_factory must not lose the item
+            self.logger.exception("dead-letter sink unavailable; retrying original delivery")
+            await delivery.retry()
+            await self._emit(TaskEventKind.RETRIED, delivery, failure=failure, duration_s=duration_s)
+            return
+        if sinks:
+            envelope = self._dead_letter_envelope(delivery, failure)
+            try:
+                settled = await self._send_dead_letter(delivery, sinks, envelope)
+            except asyncio.CancelledError:
+                await delivery.retry()  # the dead letter may be incomplete: run it again
+                raise
+            except Exception:
+                self.logger.exception("dead-letter publish failed; retrying original delivery")
+                await delivery.retry()
+                await self._emit(TaskEventKind.RETRIED, delivery, failure=failure, duration_s=duration_s)
+                return
+            await self._emit(TaskEventKind.DEAD_LETTERED, delivery, failure=failure, duration_s=duration_s)
+        if not settled:
+            try:
+                await delivery.fail(exc)
+            except Exception:
+                self.logger.exception("delivery fail action failed; retrying original delivery")
+                await delivery.retry()
+        await self._emit(TaskEventKind.FAILED, delivery, failure=failure, duration_s=duration_s)
+
+    async def _send_dead_letter(
+        self, delivery: Delivery, sinks: tuple[Sink, ...], envelope: Envelope
+    ) -> bool:
+        settled = False
+        for sink in sinks:
+            if not settled and await delivery.fail_to_dead_letter(sink, envelope):
+                settled = True  # stored and settled atomically by the delivery itself
+                continue
+            await sink.send(envelope)
+        return settled
+
+    def _dead_letter_envelope(self, delivery: Delivery, failure: FailureInfo) -> Envelope:
+        current = delivery.envelope
+        return Envelope(
+            body={"payload": copy.deepcopy(current.body), "failure": failure.as_dict()},
+            meta={
+                "app": self.app.name,
+                "task": self.task.name,
+                "source": self.source_name,
+                "original_meta": copy.deepcopy(current.meta),
+                "original_attempts": current.attempts,
+            },
+            attempts=0,
+        )
+
+    # -- succeeded meta -------------------------------------------------------------------
+    def _succeeded_meta(self, delivery: Delivery, result: Any) -> dict[str, Any]:
+        meta = copy.deepcopy(delivery.envelope.meta) if delivery.envelope.meta else {}
+        if isinstance(result, Mapping):
+            notification = result.get("notification")
+            if isinstance(notification, Mapping):
+                clean = _json_safe(notification)
+                if isinstance(clean, dict) and clean:
+                    meta["notification"] = clean
+        return meta
+
+
+def _json_safe(value: Any) -> Any:
+    """Keep only JSON-representable parts (str keys, finite floats), like onestep."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _INVALID
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, str):
+                clean = _json_safe(item)
+                if clean is not _INVALID:
+                    out[key] = clean
+        return out
+    if isinstance(value, list | tuple):
+        return [clean for clean in (_json_safe(item) for item in value) if clean is not _INVALID]
+    return _INVALID

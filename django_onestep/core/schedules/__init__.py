@@ -1,0 +1,1 @@
+"""Time-based sources: ``IntervalSource`` and ``CronSource`` on one ``ScheduleSource`` base."""

@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from django_onestep.connectors.redis.classify import redact_url, secret_tokens
-from django_onestep.connectors.redis.options import StreamOptions
 from django_onestep.connectors.redis.stream import RedisStream
+from django_onestep.connectors.redis.stream_options import StreamOptions
 from django_onestep.connectors.settings_checks import checked_options, checked_url
 from django_onestep.core.errors import ConfigurationError, MissingExtraError
 

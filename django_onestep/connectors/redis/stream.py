@@ -26,7 +26,7 @@ from django_onestep.connectors.redis import scripts
 from django_onestep.connectors.redis.classify import to_connector_error
 from django_onestep.connectors.redis.delivery import Batcher
 from django_onestep.connectors.redis.entries import decode_entry, entry_fields, read_reply_entries, text
-from django_onestep.connectors.redis.options import StreamOptions
+from django_onestep.connectors.redis.stream_options import StreamOptions
 from django_onestep.connectors.redis.writer import StreamWriter
 from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope

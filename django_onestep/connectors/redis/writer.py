@@ -8,7 +8,7 @@ from typing import Any
 from django_onestep.connectors.codec import encode_envelope, plain_envelopes
 from django_onestep.connectors.redis.delivery import Batcher
 from django_onestep.connectors.redis.entries import text
-from django_onestep.connectors.redis.options import StreamOptions
+from django_onestep.connectors.redis.stream_options import StreamOptions
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConnectorOperation, ConnectorOperationError
 

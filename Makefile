@@ -44,7 +44,6 @@ lint: install
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy --config-file mypy-django.ini django_onestep
 	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
 check-django: install

@@ -8,7 +8,65 @@ plain asyncio program.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    # What type checkers see: every name of _EXPORTS, imported from its module
+    # (``X as X`` marks a re-export), while at runtime ``__getattr__`` loads them lazily.
+    # tests/core/test_public_types.py keeps this block and _EXPORTS equal.
+    from django_onestep.connectors.rabbitmq.connector import RabbitMQConnector as RabbitMQConnector
+    from django_onestep.connectors.redis.connector import RedisConnector as RedisConnector
+    from django_onestep.connectors.sqs.connector import SQSConnector as SQSConnector
+    from django_onestep.core.base import Delivery as Delivery
+    from django_onestep.core.base import Sink as Sink
+    from django_onestep.core.base import Source as Source
+    from django_onestep.core.declarative.loader import load_app_config as load_app_config
+    from django_onestep.core.declarative.loader import load_yaml_app as load_yaml_app
+    from django_onestep.core.declarative.reporter import ControlPlaneReporter as ControlPlaneReporter
+    from django_onestep.core.declarative.reporter import (
+        ControlPlaneReporterConfig as ControlPlaneReporterConfig,
+    )
+    from django_onestep.core.envelope import Envelope as Envelope
+    from django_onestep.core.errors import ConfigurationError as ConfigurationError
+    from django_onestep.core.errors import ConnectorErrorKind as ConnectorErrorKind
+    from django_onestep.core.errors import ConnectorOperation as ConnectorOperation
+    from django_onestep.core.errors import ConnectorOperationError as ConnectorOperationError
+    from django_onestep.core.errors import MissingExtraError as MissingExtraError
+    from django_onestep.core.errors import OneStepError as OneStepError
+    from django_onestep.core.errors import PoisonMessageError as PoisonMessageError
+    from django_onestep.core.events import StructuredEventLogger as StructuredEventLogger
+    from django_onestep.core.events import TaskEvent as TaskEvent
+    from django_onestep.core.events import TaskEventKind as TaskEventKind
+    from django_onestep.core.http.http_sink import HttpSink as HttpSink
+    from django_onestep.core.http.http_sink import HttpSinkStatusError as HttpSinkStatusError
+    from django_onestep.core.http.webhook import BearerAuth as BearerAuth
+    from django_onestep.core.http.webhook import WebhookResponse as WebhookResponse
+    from django_onestep.core.http.webhook import WebhookSource as WebhookSource
+    from django_onestep.core.metrics import InMemoryMetrics as InMemoryMetrics
+    from django_onestep.core.retry import ByFailureKind as ByFailureKind
+    from django_onestep.core.retry import ExponentialBackoff as ExponentialBackoff
+    from django_onestep.core.retry import FailureInfo as FailureInfo
+    from django_onestep.core.retry import FailureKind as FailureKind
+    from django_onestep.core.retry import MaxAttempts as MaxAttempts
+    from django_onestep.core.retry import NoRetry as NoRetry
+    from django_onestep.core.retry import RetryAction as RetryAction
+    from django_onestep.core.retry import RetryDecision as RetryDecision
+    from django_onestep.core.retry import RetryPolicy as RetryPolicy
+    from django_onestep.core.runtime.app import OneStepApp as OneStepApp
+    from django_onestep.core.runtime.context import TaskContext as TaskContext
+    from django_onestep.core.runtime.memory import MemoryQueue as MemoryQueue
+    from django_onestep.core.runtime.task import TaskHooks as TaskHooks
+    from django_onestep.core.schedules.cron import CronSource as CronSource
+    from django_onestep.core.schedules.interval import IntervalSource as IntervalSource
+    from django_onestep.core.state import CursorStore as CursorStore
+    from django_onestep.core.state import InMemoryCursorStore as InMemoryCursorStore
+    from django_onestep.core.state import InMemoryStateStore as InMemoryStateStore
+    from django_onestep.core.state import ScopedState as ScopedState
+    from django_onestep.core.state import StateStore as StateStore
+    from django_onestep.dbqueue.queue import DatabaseQueue as DatabaseQueue
+    from django_onestep.orm.stores import DatabaseCursorStore as DatabaseCursorStore
+    from django_onestep.orm.stores import DatabaseStateStore as DatabaseStateStore
+    from django_onestep.project.project_app import app as app
 
 __version__ = "0.1.0"
 

@@ -9,7 +9,7 @@ with the full admin.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.http import HttpRequest
@@ -20,6 +20,14 @@ from django_onestep.orm import lossless_json
 from django_onestep.orm.telemetry import histogram_percentile
 
 MAX_PRETTY_CHARS = 100_000
+
+if TYPE_CHECKING:
+    from django.db.models import Model
+
+    # django-stubs makes ModelAdmin generic in its model; Django's class is not subscriptable
+    _ModelAdmin = admin.ModelAdmin[Model]
+else:
+    _ModelAdmin = admin.ModelAdmin
 
 
 def pretty_json(value: Any) -> str:
@@ -38,7 +46,7 @@ def _flat(fields: tuple[Any, ...]) -> tuple[str, ...]:
     return tuple(name for row in fields for name in (row if isinstance(row, tuple) else (row,)))
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(_ModelAdmin):
     """List and inspect; nothing is added or edited by hand here."""
 
     show_full_result_count = False

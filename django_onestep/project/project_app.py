@@ -23,6 +23,9 @@ from django_onestep.project.defaults import apply_django_defaults, build_state_s
 if TYPE_CHECKING:
     from django_onestep.core.runtime.app import OneStepApp
 
+    # resolved by __getattr__ below on every access; declared so type checkers see its type
+    app: OneStepApp
+
 __all__ = ["build_project_app", "created_project_app", "get_project_app", "reset_project_app"]
 
 _lock = threading.RLock()

@@ -25,7 +25,7 @@ import importlib
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from django_onestep.core.base import Sink, Source
 from django_onestep.core.errors import ConfigurationError
@@ -38,11 +38,14 @@ from django_onestep.core.runtime.hub import EventHub
 from django_onestep.core.runtime.lifecycle import Lifecycle
 from django_onestep.core.runtime.sync import SyncPool
 from django_onestep.core.runtime.task import TaskHandler, TaskHooks, TaskSpec, attach_enqueue, build_task_spec
+from django_onestep.core.runtime.task_function import TaskDecorator, TaskFunction
 from django_onestep.core.state import InMemoryStateStore, StateStore
 
 __all__ = ["OneStepApp"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 DeadLetterFactory = Callable[["OneStepApp", TaskSpec], Sink]
 
 
@@ -113,6 +116,43 @@ class OneStepApp:
             raise ValueError(f"task {name!r} was not found in app {self.name!r}")
         return spec
 
+    # Typed so that the decorated handler keeps its signature and gains enqueue/aenqueue.
+    @overload
+    def task(
+        self,
+        func: Callable[P, R],
+        /,
+        *,
+        name: str | None = None,
+        source: Source | None = None,
+        emit: Sink | Iterable[Sink] | None = None,
+        dead_letter: Sink | Iterable[Sink] | None = None,
+        concurrency: int = 1,
+        retry: RetryPolicy | None = None,
+        timeout_s: float | None = None,
+        config: Mapping[str, object] | None = None,
+        hooks: TaskHooks | None = None,
+        description: str | None = None,
+    ) -> TaskFunction[P, R]: ...
+
+    @overload
+    def task(
+        self,
+        func: None = None,
+        /,
+        *,
+        name: str | None = None,
+        source: Source | None = None,
+        emit: Sink | Iterable[Sink] | None = None,
+        dead_letter: Sink | Iterable[Sink] | None = None,
+        concurrency: int = 1,
+        retry: RetryPolicy | None = None,
+        timeout_s: float | None = None,
+        config: Mapping[str, object] | None = None,
+        hooks: TaskHooks | None = None,
+        description: str | None = None,
+    ) -> TaskDecorator: ...
+
     def task(
         self,
         func: TaskHandler | None = None,
@@ -125,13 +165,13 @@ class OneStepApp:
         concurrency: int = 1,
         retry: RetryPolicy | None = None,
         timeout_s: float | None = None,
-        config: Mapping[str, Any] | None = None,
+        config: Mapping[str, object] | None = None,
         hooks: TaskHooks | None = None,
         description: str | None = None,
-    ) -> Any:
+    ) -> TaskFunction[..., Any] | TaskDecorator:
         """Register a handler ``(ctx, payload)``; usable as ``@app.task`` or ``@app.task(...)``."""
 
-        def decorator(handler: F) -> F:
+        def decorator(handler: Callable[P, R]) -> TaskFunction[P, R]:
             task_name = name if name is not None else getattr(handler, "__name__", None)
             spec = build_task_spec(
                 name=task_name,  # type: ignore[arg-type]  # validated inside
@@ -153,7 +193,8 @@ class OneStepApp:
                 validate(spec.name)
             self._tasks.append(spec)
             attach_enqueue(handler, spec)
-            return handler
+            # the attributes are missing only on callables that refuse them (builtins)
+            return cast("TaskFunction[P, R]", handler)
 
         if func is not None:
             return decorator(func)

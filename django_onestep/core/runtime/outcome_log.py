@@ -9,8 +9,8 @@ the events::
     ERROR    task send_email failed (ValueError: boom), dead-lettered: job 42, attempt 3/3, 9.8 ms
              Traceback (most recent call last): ...
 
-An expected retry is one WARNING line; its traceback is a separate DEBUG record, so it
-shows only when the logger is at DEBUG. A terminal failure carries the traceback at
+An expected retry is one WARNING line; its traceback is a separate DEBUG record (no
+``event_kind``/``decision`` on it), so it shows only when the logger is at DEBUG. A terminal failure carries the traceback at
 ERROR. Every record has the extras of ``StructuredEventLogger`` (``event_kind``,
 ``app_name``, ``task_name``, ``source_name``, ``attempts``, ``duration_s``,
 ``failure_*``) plus ``delivery_id``, ``decision``, ``attempt``, ``max_attempts`` and
@@ -107,12 +107,15 @@ class OutcomeLog:
             logging.WARNING, what, "retried", RETRY, delivery, duration_s, failure=failure, delay_s=delay_s
         )
         if extra is not None and self.logger.isEnabledFor(logging.DEBUG):
+            # Identifies the run but has no event_kind/decision: counting outcome lines
+            # in JSON logs must not count a retry twice.
+            keys = ("app_name", "task_name", "source_name", "delivery_id", "attempt")
             self.logger.debug(
                 "task %s failure traceback: %s",
                 self.task_name,
                 self._where(delivery),
                 exc_info=exc,
-                extra=extra,
+                extra={key: extra[key] for key in keys},
             )
 
     def gave_up(

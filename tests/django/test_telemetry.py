@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.test import override_settings
 
+from django_onestep.conf import OneStepSettingsError, get_settings
 from django_onestep.core.events import TaskEvent, TaskEventKind
 from django_onestep.core.retry import FailureInfo, FailureKind
 from django_onestep.models import TaskMetric, WorkerHeartbeat
@@ -90,3 +92,15 @@ async def test_heartbeat_upserts_one_row_and_marks_it_stopped() -> None:
         await writer.stop()
     (row,) = await orm(lambda: list(WorkerHeartbeat.objects.values()))()
     assert row["status"] == "stopped"
+
+
+def test_log_successes_setting() -> None:
+    with override_settings(ONESTEP={}):
+        assert get_settings().LOG_SUCCESSES is True
+    with override_settings(ONESTEP={"LOG_SUCCESSES": False}):
+        assert get_settings().LOG_SUCCESSES is False
+    with override_settings(ONESTEP={"LOG_SUCCESSES": "no"}):
+        with pytest.raises(
+            OneStepSettingsError, match=r'ONESTEP\["LOG_SUCCESSES"\]: must be True or False, got \'no\''
+        ):
+            get_settings()

@@ -54,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_RETENTION_S": 14 * 24 * 3600.0,
     "LOG_FORMAT": "text",
     "LOG_SUCCESSES": True,
+    "WORKER_HEARTBEAT_RETENTION_S": 24 * 3600.0,
 }
 
 WEBHOOK_DEFAULTS: dict[str, Any] = {"BASE_PATH": "onestep/webhooks/", "MAX_BODY_BYTES": 1024 * 1024}
@@ -227,6 +228,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "METRICS_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
     "LOG_FORMAT": _log_format,
     "LOG_SUCCESSES": _flag,
+    "WORKER_HEARTBEAT_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
 }
 assert set(_VALIDATORS) == set(DEFAULTS)
 
@@ -254,6 +256,7 @@ class OneStepSettings:
     METRICS_RETENTION_S: float | None
     LOG_FORMAT: str
     LOG_SUCCESSES: bool
+    WORKER_HEARTBEAT_RETENTION_S: float | None
 
     def __init__(self, raw: Any) -> None:
         if raw is None:

@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "DONE_JOB_RETENTION_S": 7 * 24 * 3600.0,
     "METRICS_RETENTION_S": 14 * 24 * 3600.0,
     "LOG_FORMAT": "text",
+    "LOG_SUCCESSES": True,
+    "WORKER_HEARTBEAT_RETENTION_S": 24 * 3600.0,
 }
 
 WEBHOOK_DEFAULTS: dict[str, Any] = {"BASE_PATH": "onestep/webhooks/", "MAX_BODY_BYTES": 1024 * 1024}
@@ -199,6 +201,12 @@ def _log_format(key: str, value: Any) -> str:
     return str(value)
 
 
+def _flag(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise OneStepSettingsError(key, f"must be True or False, got {value!r}")
+    return value
+
+
 _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "APP_NAME": _name,
     "CONFIG": _mapping,
@@ -219,6 +227,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "DONE_JOB_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
     "METRICS_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
     "LOG_FORMAT": _log_format,
+    "LOG_SUCCESSES": _flag,
+    "WORKER_HEARTBEAT_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
 }
 assert set(_VALIDATORS) == set(DEFAULTS)
 
@@ -245,6 +255,8 @@ class OneStepSettings:
     DONE_JOB_RETENTION_S: float | None
     METRICS_RETENTION_S: float | None
     LOG_FORMAT: str
+    LOG_SUCCESSES: bool
+    WORKER_HEARTBEAT_RETENTION_S: float | None
 
     def __init__(self, raw: Any) -> None:
         if raw is None:

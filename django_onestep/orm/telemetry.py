@@ -4,7 +4,10 @@
 in-memory window (no I/O); every ``flush_interval_s`` the windows are written with one
 locked read-modify-write per (task, minute) that several workers can share. A failed
 flush keeps the counts for the next one. ``HeartbeatWriter`` upserts this process's
-``WorkerHeartbeat`` row every ``interval_s`` and marks it ``stopped`` on exit.
+``WorkerHeartbeat`` row every ``interval_s`` and marks it ``stopped`` on exit (a
+one-shot run deletes it instead); it also deletes, in small batches, the rows of
+workers not seen for ``retention_s`` (stopped ones, and crashed ones that never said
+so), so the table does not grow with every restart.
 
 Typical wiring (what ``onestep_worker`` does)::
 
@@ -24,6 +27,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -33,7 +37,13 @@ from typing import Any
 from django_onestep.core.errors import ConnectorOperation
 from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread, repeat_every, stop_task
 
-__all__ = ["DURATION_BUCKETS_S", "HeartbeatWriter", "MetricsRecorder", "histogram_percentile"]
+__all__ = [
+    "DURATION_BUCKETS_S",
+    "HeartbeatWriter",
+    "MetricsRecorder",
+    "histogram_percentile",
+    "prune_heartbeats",
+]
 
 logger = logging.getLogger("django_onestep.orm.telemetry")
 
@@ -41,6 +51,14 @@ logger = logging.getLogger("django_onestep.orm.telemetry")
 DURATION_BUCKETS_S: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0)
 _COUNTED_KINDS = ("fetched", "started", "succeeded", "retried", "failed", "dead_lettered", "cancelled")
 _ENDS_RUN = frozenset({"succeeded", "retried", "failed"})
+#: How often a worker looks for old heartbeat rows (and once when it starts).
+HEARTBEAT_PRUNE_INTERVAL_S = 600.0
+#: A row that is not ``stopped`` belongs to a live worker while it is refreshed every
+#: ``interval_s``; it is only taken for a crashed worker after this many missed beats,
+#: whatever the retention says.
+_MISSED_BEATS_BEFORE_PRUNE = 20
+_PRUNE_BATCH = 500
+_PRUNE_MAX_BATCHES = 20
 
 
 def _setting(name: str, default: Any) -> Any:
@@ -265,6 +283,8 @@ class HeartbeatWriter:
         interval_s: float | None = None,
         in_flight: Callable[[], int] | None = None,
         worker_id: str | None = None,
+        retention_s: float | None = -1.0,
+        forget_on_stop: bool = False,
     ) -> None:
         from django_onestep import __version__
 
@@ -272,6 +292,12 @@ class HeartbeatWriter:
         self.task_names = list(task_names)
         self.using = using or _setting("DATABASE", "default")
         self.interval_s = float(interval_s or _setting("WORKER_HEARTBEAT_S", 5.0))
+        self.retention_s = (
+            _setting("WORKER_HEARTBEAT_RETENTION_S", 24 * 3600.0) if retention_s == -1.0 else retention_s
+        )
+        #: Delete the row on stop instead of marking it stopped (``--once``: a one-shot
+        #: run is not a worker anyone needs to see afterwards).
+        self.forget_on_stop = forget_on_stop
         self.in_flight = in_flight
         self.host = socket.gethostname()
         self.pid = os.getpid()
@@ -280,6 +306,7 @@ class HeartbeatWriter:
         self.started_at: datetime | None = None
         self._thread: DBThread | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._last_prune_s: float | None = None
 
     async def start(self) -> None:
         from django.utils import timezone
@@ -297,8 +324,11 @@ class HeartbeatWriter:
     async def stop(self) -> None:
         if await stop_task(self._loop_task):
             self._loop_task = None
-            with contextlib.suppress(Exception):
-                await self.beat(status="stopped")
+            with contextlib.suppress(Exception):  # if it fails, the pruning removes the row
+                if self.forget_on_stop:
+                    await self._run(self._forget_sync)
+                else:
+                    await self.beat(status="stopped")
         thread, self._thread = self._thread, None
         await _release(thread)
 
@@ -312,15 +342,39 @@ class HeartbeatWriter:
         if self.in_flight is not None:
             with contextlib.suppress(Exception):
                 in_flight = max(int(self.in_flight()), 0)
+        await self._run(self._beat_sync, status, in_flight)
+        if status == "running":
+            await self._maybe_prune()
+
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self._thread is None:
             self._thread = acquire_thread(self.using, "write")
-        await self._thread.run(
-            self._beat_sync,
-            status,
-            in_flight,
-            operation=ConnectorOperation.HEARTBEAT,
-            source_name="heartbeat",
+        return await self._thread.run(
+            fn, *args, operation=ConnectorOperation.HEARTBEAT, source_name="heartbeat"
         )
+
+    async def _maybe_prune(self) -> None:
+        now_s = time.monotonic()
+        if self.retention_s is None or (
+            self._last_prune_s is not None and now_s - self._last_prune_s < HEARTBEAT_PRUNE_INTERVAL_S
+        ):
+            return
+        self._last_prune_s = now_s
+        try:
+            await self._run(
+                prune_heartbeats,
+                self.using,
+                float(self.retention_s),
+                _MISSED_BEATS_BEFORE_PRUNE * self.interval_s,
+                self.worker_id,
+            )
+        except Exception:  # the heartbeat itself was written; try again next time
+            logger.warning("pruning old worker heartbeats failed; retrying later", exc_info=True)
+
+    def _forget_sync(self) -> None:
+        from django_onestep.models import WorkerHeartbeat
+
+        WorkerHeartbeat.objects.using(self.using).filter(worker_id=self.worker_id).delete()
 
     def _beat_sync(self, status: str, in_flight: int) -> None:
         from django.utils import timezone
@@ -342,3 +396,44 @@ class HeartbeatWriter:
                 "last_seen": now,
             },
         )
+
+
+def prune_heartbeats(
+    using: str,
+    retention_s: float,
+    missed_beats_s: float,
+    keep_worker_id: str | None = None,
+    *,
+    batch_size: int = _PRUNE_BATCH,
+    max_batches: int = _PRUNE_MAX_BATCHES,
+) -> int:
+    """Delete heartbeat rows not refreshed for ``retention_s``; returns how many.
+
+    A ``stopped`` row goes once it is ``retention_s`` old. Any other row (a worker
+    killed before it could mark itself stopped) goes once it is older than both
+    ``retention_s`` and ``missed_beats_s``, so a live worker is never taken for a
+    crashed one (and a live worker whose row went anyway writes it again on its next
+    beat). Deletes in batches of ``batch_size`` ids, at most ``max_batches`` per call.
+    """
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from django_onestep.models import WorkerHeartbeat
+
+    now = timezone.now()
+    stopped_before = now - timedelta(seconds=retention_s)
+    silent_before = now - timedelta(seconds=max(retention_s, missed_beats_s))
+    old = Q(status="stopped", last_seen__lt=stopped_before) | Q(last_seen__lt=silent_before)
+    rows = WorkerHeartbeat.objects.using(using).filter(old)
+    if keep_worker_id is not None:
+        rows = rows.exclude(worker_id=keep_worker_id)
+    deleted = 0
+    for _ in range(max_batches):
+        ids = list(rows.order_by("last_seen").values_list("id", flat=True)[:batch_size])
+        if not ids:
+            break
+        # filtered again: a row that was refreshed since the select stays
+        deleted += rows.filter(id__in=ids).delete()[0]
+        if len(ids) < batch_size:
+            break
+    return deleted

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["JsonFormatter", "configure_worker_logging"]
+__all__ = ["JsonFormatter", "SkipSuccesses", "configure_worker_logging"]
 
 # Attributes every LogRecord has; anything else on a record is an ``extra`` and goes in
 # the JSON document (event_kind, task_name, failure_kind...).
@@ -35,11 +35,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(document, default=str, ensure_ascii=False)
 
 
-def configure_worker_logging(log_format: str, level: str) -> None:
+class SkipSuccesses(logging.Filter):
+    """Drops the per-task success lines (``ONESTEP["LOG_SUCCESSES"] = False``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "event_kind", None) != "succeeded"
+
+
+def _settings_log_successes() -> bool:
+    from django_onestep.conf import OneStepSettingsError, get_settings
+
+    try:
+        return get_settings().LOG_SUCCESSES
+    except OneStepSettingsError:
+        return True  # the worker reports the broken setting and exits 2
+
+
+def configure_worker_logging(log_format: str, level: str, *, log_successes: bool | None = None) -> None:
     """Send the runtime's and the worker's logs to stderr in the chosen format.
 
-    Per-task ``task succeeded``/``task started`` lines (logger ``onestep.events``) are
-    shown only at DEBUG: at INFO a busy worker would print one line per task.
+    Each settled delivery logs one line on its task's logger (``onestep.<app>.<task>``):
+    successes at INFO unless ``log_successes`` is False (default
+    ``ONESTEP["LOG_SUCCESSES"]``), retries at WARNING, terminal failures at ERROR. The
+    ``StructuredEventLogger`` lines (logger ``onestep.events``, if an app enables them)
+    would repeat those, so below WARNING they show only at DEBUG.
     """
     global _handler
     numeric = logging.getLevelName(level.upper())
@@ -50,6 +69,8 @@ def configure_worker_logging(log_format: str, level: str) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if not (_settings_log_successes() if log_successes is None else log_successes):
+        handler.addFilter(SkipSuccesses())
     for name in _LOGGERS:
         logger = logging.getLogger(name)
         if _handler is not None:

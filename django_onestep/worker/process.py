@@ -133,7 +133,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
-        telemetry = WorkerTelemetry(app, self.task_names)
+        telemetry = WorkerTelemetry(app, self.task_names, once=self.options.once)
         health = None
         if self.options.healthcheck_port is not None:
             from django_onestep.worker.health import HealthServer

@@ -4,7 +4,9 @@
 ``HeartbeatWriter`` upserts this process's ``WorkerHeartbeat`` row; both write on their
 own interval (``ONESTEP["METRICS_FLUSH_INTERVAL_S"]``, ``ONESTEP["WORKER_HEARTBEAT_S"]``)
 from their own database thread, never per event. Telemetry failures are logged by them
-and never stop the worker.
+and never stop the worker. A ``--once`` run deletes its heartbeat row when it stops,
+so cron-style runs leave no row behind; the heartbeat writer prunes the rows of
+workers gone for ``ONESTEP["WORKER_HEARTBEAT_RETENTION_S"]``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ __all__ = ["WorkerTelemetry"]
 
 
 class WorkerTelemetry:
-    def __init__(self, app: Any, task_names: list[str]) -> None:
+    def __init__(self, app: Any, task_names: list[str], *, once: bool = False) -> None:
         from django_onestep.conf import get_settings
         from django_onestep.orm.telemetry import HeartbeatWriter, MetricsRecorder
 
@@ -30,6 +32,8 @@ class WorkerTelemetry:
             using=conf.DATABASE,
             interval_s=conf.WORKER_HEARTBEAT_S,
             in_flight=self.recorder.in_flight_total,
+            retention_s=conf.WORKER_HEARTBEAT_RETENTION_S,
+            forget_on_stop=once,
         )
 
     async def start(self) -> None:

@@ -228,7 +228,9 @@ async def test_task_failure_is_logged_on_task_logger(caplog: pytest.LogCaptureFi
     await queue.publish(1)
     with caplog.at_level(logging.ERROR, logger="onestep.lg.work"):
         await serve_idle(app)
-    [record] = [r for r in caplog.records if r.getMessage() == "task failed"]
+    [record] = [
+        r for r in caplog.records if r.getMessage().startswith("task work failed (RuntimeError: kaput)")
+    ]
     assert record.name == "onestep.lg.work"
     assert record.failure_kind == "error"  # type: ignore[attr-defined]
     assert record.exc_info is not None and str(record.exc_info[1]) == "kaput"

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.test import override_settings
+from django.utils import timezone
 
+from django_onestep.conf import OneStepSettingsError, get_settings
 from django_onestep.core.events import TaskEvent, TaskEventKind
 from django_onestep.core.retry import FailureInfo, FailureKind
 from django_onestep.models import TaskMetric, WorkerHeartbeat
@@ -14,6 +17,7 @@ from django_onestep.orm.telemetry import (
     HeartbeatWriter,
     MetricsRecorder,
     histogram_percentile,
+    prune_heartbeats,
 )
 from tests.django.dbqueue_helpers import orm
 
@@ -90,3 +94,99 @@ async def test_heartbeat_upserts_one_row_and_marks_it_stopped() -> None:
         await writer.stop()
     (row,) = await orm(lambda: list(WorkerHeartbeat.objects.values()))()
     assert row["status"] == "stopped"
+
+
+# -- heartbeat retention ------------------------------------------------------------------
+DAY_S = 24 * 3600.0
+
+
+def add_heartbeat(worker_id: str, status: str, seen_s_ago: float) -> None:
+    seen = timezone.now() - timedelta(seconds=seen_s_ago)
+    WorkerHeartbeat.objects.create(
+        worker_id=worker_id, app="a", host="h", pid=1, status=status, started_at=seen, last_seen=seen
+    )
+
+
+def heartbeat_ids() -> list[str]:
+    return sorted(WorkerHeartbeat.objects.values_list("worker_id", flat=True))
+
+
+def test_prune_deletes_old_stopped_and_long_silent_rows() -> None:
+    add_heartbeat("stopped-2d", "stopped", 2 * DAY_S)
+    add_heartbeat("crashed-2d", "running", 2 * DAY_S)  # killed: never marked stopped
+    add_heartbeat("stopped-1h", "stopped", 3600)
+    add_heartbeat("running-now", "running", 3)
+    assert prune_heartbeats("default", DAY_S, 100.0) == 2
+    assert heartbeat_ids() == ["running-now", "stopped-1h"]
+
+
+def test_prune_never_takes_a_live_worker_for_a_crashed_one() -> None:
+    # a retention shorter than the missed-beats floor: a stopped row goes at the
+    # retention, a running one only after the missed beats
+    add_heartbeat("stopped-80s", "stopped", 80)
+    add_heartbeat("running-80s", "running", 80)
+    add_heartbeat("running-150s", "running", 150)
+    assert prune_heartbeats("default", 60.0, 100.0) == 2
+    assert heartbeat_ids() == ["running-80s"]
+
+
+def test_prune_keeps_the_callers_own_row_and_works_in_batches() -> None:
+    for i in range(5):
+        add_heartbeat(f"old-{i}", "stopped", 2 * DAY_S)
+    add_heartbeat("me", "running", 2 * DAY_S)
+    assert prune_heartbeats("default", DAY_S, 100.0, "me", batch_size=2, max_batches=2) == 4
+    assert len(heartbeat_ids()) == 2  # one old row left for the next round, and "me"
+    assert prune_heartbeats("default", DAY_S, 100.0, "me", batch_size=2, max_batches=2) == 1
+    assert heartbeat_ids() == ["me"]
+
+
+async def test_heartbeat_writer_prunes_old_rows_when_it_starts() -> None:
+    await orm(add_heartbeat)("stopped-2d", "stopped", 2 * DAY_S)
+    await orm(add_heartbeat)("stopped-1h", "stopped", 3600)
+    writer = HeartbeatWriter("a", ["t"], interval_s=3600, retention_s=DAY_S)
+    await writer.start()
+    try:
+        assert await orm(heartbeat_ids)() == sorted([writer.worker_id, "stopped-1h"])
+    finally:
+        await writer.stop()
+
+
+async def test_heartbeat_writer_without_retention_keeps_every_row() -> None:
+    await orm(add_heartbeat)("stopped-2d", "stopped", 2 * DAY_S)
+    writer = HeartbeatWriter("a", ["t"], interval_s=3600, retention_s=None)
+    await writer.start()
+    await writer.stop()
+    assert await orm(heartbeat_ids)() == sorted([writer.worker_id, "stopped-2d"])
+
+
+async def test_one_shot_writer_deletes_its_row_on_stop() -> None:
+    await orm(add_heartbeat)("other", "running", 1)
+    writer = HeartbeatWriter("a", ["t"], interval_s=3600, forget_on_stop=True)
+    await writer.start()
+    assert writer.worker_id in await orm(heartbeat_ids)()  # visible while it runs
+    await writer.stop()
+    assert await orm(heartbeat_ids)() == ["other"]
+
+
+def test_heartbeat_retention_setting() -> None:
+    with override_settings(ONESTEP={}):
+        assert get_settings().WORKER_HEARTBEAT_RETENTION_S == DAY_S
+    with override_settings(ONESTEP={"WORKER_HEARTBEAT_RETENTION_S": None}):
+        assert get_settings().WORKER_HEARTBEAT_RETENTION_S is None
+    with override_settings(ONESTEP={"WORKER_HEARTBEAT_RETENTION_S": 0}):
+        with pytest.raises(
+            OneStepSettingsError, match=r'ONESTEP\["WORKER_HEARTBEAT_RETENTION_S"\]: must be > 0'
+        ):
+            get_settings()
+
+
+def test_log_successes_setting() -> None:
+    with override_settings(ONESTEP={}):
+        assert get_settings().LOG_SUCCESSES is True
+    with override_settings(ONESTEP={"LOG_SUCCESSES": False}):
+        assert get_settings().LOG_SUCCESSES is False
+    with override_settings(ONESTEP={"LOG_SUCCESSES": "no"}):
+        with pytest.raises(
+            OneStepSettingsError, match=r'ONESTEP\["LOG_SUCCESSES"\]: must be True or False, got \'no\''
+        ):
+            get_settings()

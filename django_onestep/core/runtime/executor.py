@@ -33,6 +33,7 @@ from django_onestep.core.retry import (
     resolve_retry_action,
 )
 from django_onestep.core.runtime.context import TaskContext
+from django_onestep.core.runtime.outcome_log import DEAD_LETTER, FAIL, RETRY, OutcomeLog
 from django_onestep.core.runtime.sinks import send_to_sink
 from django_onestep.core.state import ScopedState
 
@@ -54,6 +55,7 @@ class DeliveryExecutor:
         self.source_name = task.source.name if task.source is not None else None
         self.is_async = task.is_async
         self._hub = app._hub
+        self.outcome_log = OutcomeLog(app.name, task, logger)
 
     # -- events -------------------------------------------------------------------------
     def _event(
@@ -117,6 +119,7 @@ class DeliveryExecutor:
                     await send_to_sink(self.app, self.logger, sink, Envelope(body=result))
             await delivery.ack()
             acked = True
+            self.outcome_log.succeeded(delivery, started_at)
             if self._hub.listening:
                 await self._hub.emit(
                     self._event(
@@ -200,7 +203,7 @@ class DeliveryExecutor:
     async def _cancelled(self, delivery: Delivery, started_at: float) -> None:
         failure = FailureInfo(kind=FailureKind.CANCELLED, exception_type="CancelledError", message="")
         duration_s = time.perf_counter() - started_at
-        self.logger.warning("task cancelled", extra={"failure_kind": failure.kind.value})
+        self.outcome_log.cancelled(delivery, failure, duration_s)
         await self._emit(TaskEventKind.CANCELLED, delivery, failure=failure, duration_s=duration_s)
         # Cancellation (shutdown past shutdown_timeout_s) bypasses the retry policy: the
         # item was interrupted, not failed, so it goes back to its source.
@@ -217,7 +220,6 @@ class DeliveryExecutor:
     ) -> None:
         duration_s = time.perf_counter() - started_at
         failure = FailureInfo.from_exception(exc, kind=kind)
-        ctx.logger.error("task failed", exc_info=exc, extra={"failure_kind": failure.kind.value})
         try:
             for hook in self.task.hooks.on_failure:
                 try:
@@ -229,13 +231,17 @@ class DeliveryExecutor:
                     )
         except asyncio.CancelledError:  # shutdown while a hook ran: hand the item back
             await delivery.retry()
+            why = " (shutdown interrupted its failure hooks)"
+            self.outcome_log.retrying(delivery, exc, failure, None, duration_s, why=why)
             raise
         action = self._decide(delivery, exc, failure)
         if action.decision is RetryDecision.RETRY:
             await delivery.retry(delay_s=action.delay_s)
+            self.outcome_log.retrying(delivery, exc, failure, action.delay_s, duration_s)
             await self._emit(TaskEventKind.RETRIED, delivery, failure=failure, duration_s=duration_s)
             return
-        await self._terminal(delivery, exc, failure, duration_s)
+        decision = await self._terminal(delivery, exc, failure, duration_s)
+        self.outcome_log.gave_up(delivery, exc, failure, decision, duration_s)
 
     def _decide(self, delivery: Delivery, exc: Exception, failure: FailureInfo) -> RetryAction:
         try:
@@ -246,16 +252,18 @@ class DeliveryExecutor:
 
     async def _poison(self, delivery: Delivery, reason: str) -> None:
         failure = FailureInfo(kind=FailureKind.ERROR, exception_type="PoisonMessageError", message=reason)
-        self.logger.error("poison message skipped", extra={"poison_reason": reason})
         try:
-            await self._terminal(delivery, PoisonMessageError(reason), failure, 0.0)
+            decision = await self._terminal(delivery, PoisonMessageError(reason), failure, 0.0)
         except asyncio.CancelledError:
             await self._release(delivery)
             raise
+        what = f"skipped a poison message ({reason})"
+        self.outcome_log.gave_up(delivery, None, failure, decision, None, what=what)
 
     async def _terminal(
         self, delivery: Delivery, exc: Exception, failure: FailureInfo, duration_s: float
-    ) -> None:
+    ) -> str:
+        """Dead-letter or fail the delivery; returns the decision taken (for the log line)."""
         settled = False
         try:
             sinks = self.app.dead_letter_sinks_for(self.task)
@@ -263,7 +271,7 @@ class DeliveryExecutor:
             self.logger.exception("dead-letter sink unavailable; retrying original delivery")
             await delivery.retry()
             await self._emit(TaskEventKind.RETRIED, delivery, failure=failure, duration_s=duration_s)
-            return
+            return RETRY
         if sinks:
             envelope = self._dead_letter_envelope(delivery, failure)
             try:
@@ -275,15 +283,18 @@ class DeliveryExecutor:
                 self.logger.exception("dead-letter publish failed; retrying original delivery")
                 await delivery.retry()
                 await self._emit(TaskEventKind.RETRIED, delivery, failure=failure, duration_s=duration_s)
-                return
+                return RETRY
             await self._emit(TaskEventKind.DEAD_LETTERED, delivery, failure=failure, duration_s=duration_s)
+        decision = DEAD_LETTER if sinks else FAIL
         if not settled:
             try:
                 await delivery.fail(exc)
             except Exception:
                 self.logger.exception("delivery fail action failed; retrying original delivery")
                 await delivery.retry()
+                decision = RETRY
         await self._emit(TaskEventKind.FAILED, delivery, failure=failure, duration_s=duration_s)
+        return decision
 
     async def _send_dead_letter(
         self, delivery: Delivery, sinks: tuple[Sink, ...], envelope: Envelope

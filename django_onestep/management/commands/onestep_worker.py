@@ -103,7 +103,8 @@ class Command(BaseCommand):
             "--log-level",
             choices=LOG_LEVELS,
             type=str.upper,
-            help="Log level (default INFO, or from -v: 0 WARNING, 2+ DEBUG). Per-task lines need DEBUG.",
+            help="Log level (default INFO, or from -v: 0 WARNING, 2+ DEBUG). INFO shows one line per "
+            'settled task (ONESTEP["LOG_SUCCESSES"] = False drops the successes); DEBUG adds retry tracebacks.',
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -165,10 +165,11 @@ def _check_item(item: str, spec: _Field) -> str:
         return f"{value}{step}"
     start_text, _, end_text = base.partition("-")
     start, end = _value(start_text, spec), _value(end_text, spec)
-    if start == end:  # croniter reads an equal range as the whole field
-        return str(0 if spec.name == "day-of-week" and start == _SUNDAY_TOO else start)
     if spec.name == "day-of-week" and start == _SUNDAY_TOO:
-        start = 0  # onestep: 7-2 is Sunday to Tuesday; croniter agrees
+        start = 0  # as onestep: 7-2 is Sunday to Tuesday, 7-7 and 7-0 are Sunday
+        end %= _SUNDAY_TOO
+    if start == end:  # croniter reads an equal range as the whole field
+        return str(start)
     if start > end:
         raise _FieldError(f"{spec.name} range {base!r} runs backwards")
     return f"{start}-{end}{step}"

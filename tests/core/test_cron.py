@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from django_onestep import CronSource
-from django_onestep.core.schedules.cron_engine import parse_cron
+from django_onestep.core.schedules.cron_engine import fire_times, parse_cron
 from tests.core.schedule_helpers import FakeClock
 
 NY = ZoneInfo("America/New_York")
@@ -344,3 +345,11 @@ def test_refused_croniter_features_name_the_field(expr: str, message: str) -> No
     with pytest.raises(ValueError, match="invalid cron expression") as info:
         CronSource(expr)
     assert message in str(info.value)
+
+
+def test_fire_times_validates_when_called_and_yields_utc_instants() -> None:
+    with pytest.raises(ValueError, match="minute value '61' is outside 0-59"):
+        fire_times("61 * * * *", UTC, datetime(2026, 1, 1, tzinfo=UTC))  # not at first next()
+    got = list(islice(fire_times("30 2 * * *", NY, datetime(2026, 3, 7, 12, tzinfo=UTC)), 2))
+    assert got == [datetime(2026, 3, 8, 7, 0, tzinfo=UTC), datetime(2026, 3, 9, 6, 30, tzinfo=UTC)]
+    assert all(instant.tzinfo is UTC for instant in got)

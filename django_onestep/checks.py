@@ -191,20 +191,13 @@ def _connector_messages(connectors: Mapping[str, Any]) -> Iterable[CheckMessage]
 
 
 def cron_problem(expr: Any) -> str | None:
-    """Why ``expr`` is not a valid cron expression, or None when it is."""
-    if not isinstance(expr, str) or not expr.strip():
-        return f"must be a cron expression like '*/5 * * * *', got {expr!r}"
-    from croniter import croniter
+    """Why ``expr`` is not a valid cron expression, or None when it is.
 
-    aliases = {"@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually"}
-    text = expr.strip()
-    if text in aliases:
-        return None
-    if len(text.split()) != 5:
-        return f"must have 5 fields (minute hour day month weekday), got {expr!r}"
-    if not croniter.is_valid(text):
-        return f"invalid cron expression {expr!r}"
-    return None
+    The runtime's own parser decides, so the check and ``CronSource`` agree word for word.
+    """
+    from django_onestep.core.schedules.cron_engine import cron_problem as engine_cron_problem
+
+    return engine_cron_problem(expr)
 
 
 @register("django_onestep")

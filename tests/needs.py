@@ -29,10 +29,10 @@ def require_server(env_var: str) -> str:
     return value  # type: ignore[return-value]  # _missing raised
 
 
-def require_module(name: str) -> ModuleType:
+def require_module(name: str, *, extras: str = "all,dev") -> ModuleType:
     """Import an optional client library at a test module's top, or skip (fail in CI)."""
     try:
         return importlib.import_module(name)
     except ImportError:
-        _missing(f"{name} is not installed: pip install -e '.[all,dev]'", module_level=True)
+        _missing(f"{name} is not installed: pip install -e '.[{extras}]'", module_level=True)
         raise  # unreachable: _missing raised

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from django_onestep import CronSource
-from django_onestep.core.schedules.cron_expr import parse_cron
+from django_onestep.core.schedules.cron_engine import fire_times, parse_cron
 from tests.core.schedule_helpers import FakeClock
 
 NY = ZoneInfo("America/New_York")
@@ -25,6 +26,18 @@ def fires(expr: str, start: datetime, count: int, tz=UTC) -> list[str]:
         out.append(nxt.astimezone(tz).isoformat())
         moment = nxt
     return out
+
+
+def weekdays(expr: str) -> list[int]:
+    """The cron weekdays (0 = Sunday) of ``expr``'s fires over the week from 2026-01-04."""
+    start = datetime(2026, 1, 3, 23, 59, tzinfo=UTC)  # just before Sunday 2026-01-04
+    stop = datetime(2026, 1, 11, tzinfo=UTC)
+    days = set()
+    for instant in parse_cron(expr).fire_times(start, UTC):
+        if instant >= stop:
+            break
+        days.add((instant.weekday() + 1) % 7)
+    return sorted(days)
 
 
 def test_every_five_minutes() -> None:
@@ -57,9 +70,9 @@ def test_weekday_seven_is_sunday_and_start_step() -> None:
 
 def test_weekday_step_from_a_start_stops_at_saturday() -> None:
     # "3/4" is Wednesday only, as in onestep: 7 spells Sunday but is not an open end.
-    assert sorted(parse_cron("0 0 * * 3/4").day_of_week.values) == [3]
-    assert sorted(parse_cron("0 0 * * 5/2").day_of_week.values) == [5]
-    assert sorted(parse_cron("0 0 * * 1-7/2").day_of_week.values) == [0, 1, 3, 5]  # explicit 7
+    assert weekdays("0 0 * * 3/4") == [3]
+    assert weekdays("0 0 * * 5/2") == [5]
+    assert weekdays("0 0 * * 1-7/2") == [0, 1, 3, 5]  # explicit 7
     # 2026-01-07 is a Wednesday; the Sunday between is not a fire.
     assert fires("0 0 * * 3/4", datetime(2026, 1, 7, 1, tzinfo=UTC), 2) == [
         "2026-01-14T00:00:00+00:00",
@@ -225,3 +238,118 @@ async def test_cron_source_dst_daily_job_via_fake_clock() -> None:
         "2026-03-09T02:30:00-04:00",
         "2026-03-10T02:30:00-04:00",
     ]
+
+
+# --- beyond onestep: croniter's L, W and # (docs/schedules.md) ----------------------
+
+
+def days(expr: str, start: datetime, count: int) -> list[str]:
+    return [fire[:10] for fire in fires(expr, start, count)]
+
+
+def test_last_day_of_month() -> None:
+    assert days("0 0 L * *", datetime(2026, 1, 15, tzinfo=UTC), 3) == [
+        "2026-01-31",
+        "2026-02-28",
+        "2026-03-31",
+    ]
+    assert days("0 0 L 2 *", datetime(2027, 1, 1, tzinfo=UTC), 2) == ["2027-02-28", "2028-02-29"]
+    assert days("0 0 1,L * *", datetime(2026, 1, 15, tzinfo=UTC), 3) == [
+        "2026-01-31",
+        "2026-02-01",
+        "2026-02-28",
+    ]
+
+
+def test_nearest_weekday() -> None:
+    # 15W: the 15th, or the weekday nearest it. 2026-02-15 is a Sunday, 2026-08-15 a Saturday.
+    assert days("0 0 15W * *", datetime(2026, 2, 1, tzinfo=UTC), 2) == ["2026-02-16", "2026-03-16"]
+    assert days("0 0 15W * *", datetime(2026, 8, 1, tzinfo=UTC), 1) == ["2026-08-14"]
+
+
+def test_nth_and_last_weekday_of_month() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    assert days("0 9 * * 5#2", start, 3) == ["2026-01-09", "2026-02-13", "2026-03-13"]
+    assert days("0 9 * * fri#2", start, 1) == ["2026-01-09"]
+    assert days("0 0 * * 1#1,1#3", start, 4) == ["2026-01-05", "2026-01-19", "2026-02-02", "2026-02-16"]
+    assert days("0 9 * * 5L", start, 3) == ["2026-01-30", "2026-02-27", "2026-03-27"]
+    assert days("0 9 * * FriL", start, 1) == ["2026-01-30"]
+
+
+def test_extensions_follow_the_day_or_rule() -> None:
+    # The last day of the month, or any Monday (2026-01-31 is a Saturday).
+    assert days("0 0 L * mon", datetime(2026, 1, 20, tzinfo=UTC), 3) == [
+        "2026-01-26",
+        "2026-01-31",
+        "2026-02-02",
+    ]
+
+
+def test_extensions_follow_the_dst_rules() -> None:
+    # The second Sunday of March 2026 is New York's spring-forward day: 02:00 is missing.
+    assert fires("0 2 * * 0#2", datetime(2026, 3, 1, tzinfo=UTC), 2, tz=NY) == [
+        "2026-03-08T03:00:00-04:00",
+        "2026-04-12T02:00:00-04:00",
+    ]
+
+
+def test_weekday_ranges_may_end_at_seven() -> None:
+    # onestep rejects "5-7" and reads "0-7" as Sunday only; as in classic cron, 7 is
+    # Sunday at either end of a range.
+    assert weekdays("0 0 * * 5-7") == [0, 5, 6]
+    assert weekdays("0 0 * * mon-7") == [0, 1, 2, 3, 4, 5, 6]
+    assert weekdays("0 0 * * 0-7") == [0, 1, 2, 3, 4, 5, 6]
+    assert weekdays("0 0 * * 7-2") == [0, 1, 2]  # onestep: 7 starts as Sunday (0)
+    assert weekdays("0 0 * * 7-7") == [0]
+    assert weekdays("0 0 * * 7-0") == [0]
+
+
+def test_equal_range_is_one_value() -> None:
+    # croniter alone reads "5-5" as the whole field; onestep (and we) as 5.
+    assert fires("5-5 0 * * *", datetime(2026, 1, 1, tzinfo=UTC), 2) == [
+        "2026-01-01T00:05:00+00:00",
+        "2026-01-02T00:05:00+00:00",
+    ]
+    assert days("0 0 1 jan-JAN *", datetime(2026, 1, 2, tzinfo=UTC), 1) == ["2027-01-01"]
+
+
+def test_or_rule_is_decided_on_the_text_as_in_onestep() -> None:
+    # Neither day field is literally "*", so a day matches if either does: "*/1" matches
+    # every day. croniter alone would treat "*/1" as "*" and keep only even weekdays.
+    assert weekdays("0 0 */1 * */2") == [0, 1, 2, 3, 4, 5, 6]
+
+
+def test_started_in_the_repeated_hour_fires_at_the_second_pass() -> None:
+    # 01:30 comes twice in New York on 2026-11-01. A worker started at 01:10 EST, after
+    # the first 01:30 has gone by, fires at the second, as onestep does.
+    got = fires("30 1 * * *", datetime(2026, 11, 1, 6, 10, tzinfo=UTC), 2, tz=NY)
+    assert got == ["2026-11-01T01:30:00-05:00", "2026-11-02T01:30:00-05:00"]
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("0 0 * * * *", "expected 5 fields (minute hour day-of-month month day-of-week), got 6; seconds"),
+        ("0 0 0 * * * 2030", "got 7; seconds and year fields are not supported"),
+        ("@reboot", "@reboot is not supported (a worker has no boot event): use immediate=True"),
+        ("0 0 ? * *", "day-of-month '?' is not supported: write '*'"),
+        ("H * * * *", "minute value 'H' is not a number or a known name"),
+        ("0 0 1,15W * *", "day-of-month '15W' must be the field's only item"),
+        ("0 0 * * 1#6", "day-of-week '1#6': the week after '#' must be 1-5"),
+        ("0 0 * * 1#2,5", "day-of-week '1#2,5' mixes '#'/'L' items with plain weekdays"),
+        ("0 0 * * sat-sun", "day-of-week range 'sat-sun' runs backwards"),
+        ("0 0 * L *", "month value 'L' is not a number or a known name"),
+    ],
+)
+def test_refused_croniter_features_name_the_field(expr: str, message: str) -> None:
+    with pytest.raises(ValueError, match="invalid cron expression") as info:
+        CronSource(expr)
+    assert message in str(info.value)
+
+
+def test_fire_times_validates_when_called_and_yields_utc_instants() -> None:
+    with pytest.raises(ValueError, match="minute value '61' is outside 0-59"):
+        fire_times("61 * * * *", UTC, datetime(2026, 1, 1, tzinfo=UTC))  # not at first next()
+    got = list(islice(fire_times("30 2 * * *", NY, datetime(2026, 3, 7, 12, tzinfo=UTC)), 2))
+    assert got == [datetime(2026, 3, 8, 7, 0, tzinfo=UTC), datetime(2026, 3, 9, 6, 30, tzinfo=UTC)]
+    assert all(instant.tzinfo is UTC for instant in got)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -85,7 +86,8 @@ def test_bad_cron_is_e006() -> None:
     assert [(m.id, m.msg) for m in messages] == [
         (
             "django_onestep.E006",
-            'ONESTEP["CONNECTORS"]["nightly"]["expression"]: invalid cron expression \'61 * * * *\'',
+            'ONESTEP["CONNECTORS"]["nightly"]["expression"]: invalid cron expression \'61 * * * *\': '
+            "minute value '61' is outside 0-59",
         )
     ]
 
@@ -95,13 +97,69 @@ def test_bad_cron_is_e006() -> None:
     [
         ("*/5 * * * *", None),
         ("@hourly", None),
-        ("0 2 * *", "must have 5 fields (minute hour day month weekday), got '0 2 * *'"),
-        ("", "must be a cron expression like '*/5 * * * *', got ''"),
-        ("0 25 * * *", "invalid cron expression '0 25 * * *'"),
+        ("0 0 L * *", None),
+        ("0 0 * * 1#2", None),
+        ("0 0 15W * *", None),
+        ("0 0 * * 5L", None),
+        (
+            "0 2 * *",
+            "invalid cron expression '0 2 * *': expected 5 fields "
+            "(minute hour day-of-month month day-of-week), got 4",
+        ),
+        ("", "invalid cron expression '': it must be a non-empty string such as '*/5 * * * *'"),
+        ("0 25 * * *", "invalid cron expression '0 25 * * *': hour value '25' is outside 0-23"),
     ],
 )
 def test_cron_problem(expr: str, problem: str | None) -> None:
     assert checks.cron_problem(expr) == problem
+
+
+BAD_CRON = [
+    "61 * * * *",
+    "0 2 * *",
+    "",
+    "5-1 * * * *",
+    "*/0 * * * *",
+    "0 0 30 feb *",
+    "0 0 * * sat-sun",
+    "0 0 * * * *",
+    "0 0 0 * * * 2030",
+    "@reboot",
+    "@fortnightly",
+    "0 0 ? * *",
+    "H * * * *",
+    "R 0 * * *",
+    "0 0 LW * *",
+    "0 0 1,15W * *",
+    "0 0 * * 1#6",
+    "0 0 * * 1#2,5",
+    "0 0 * L *",
+]
+
+
+@pytest.mark.parametrize("expr", BAD_CRON)
+def test_e006_says_what_cron_source_says(expr: str) -> None:
+    from django_onestep import CronSource
+
+    with pytest.raises(ValueError) as raised:
+        CronSource(expr)
+    with override_settings(ONESTEP={"CONNECTORS": {"nightly": {"type": "cron", "expression": expr}}}):
+        messages = _run()
+    assert [(m.id, m.msg) for m in messages] == [
+        ("django_onestep.E006", f'ONESTEP["CONNECTORS"]["nightly"]["expression"]: {raised.value}')
+    ]
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("expr", ["0 0 L * *", "0 0 * * 1#2", "0 0 15W * *", "0 0 * * 5L", "0 9 * * mon-7"])
+def test_what_e006_accepts_the_runtime_runs(expr: str) -> None:
+    # E006 once checked with croniter while the runtime had its own parser: the check
+    # passed "0 0 L * *" and the worker then refused it.
+    from django_onestep import CronSource
+
+    with override_settings(ONESTEP={"CONNECTORS": {"nightly": {"type": "cron", "expression": expr}}}):
+        assert _run() == []
+    assert CronSource(expr, timezone="UTC").schedule.next_after(datetime(2026, 1, 1, tzinfo=UTC), UTC)
 
 
 def test_discovery_errors_are_e002(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,7 @@
 """CronSource: ticks at wall-clock times of a 5-field cron expression (onestep 1.x API).
 
-The arithmetic (parsing, DST rules) lives in :mod:`cron_expr`; this module only binds
-it to the shared tick logic.
+The arithmetic lives in :mod:`cron_engine` (croniter plus the DST rules), shared with
+the system check; this module only binds it to the shared tick logic.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from django_onestep.core.errors import ConfigurationError
-from django_onestep.core.schedules.cron_expr import CronExpression, parse_cron
+from django_onestep.core.schedules.cron_engine import CronSchedule, parse_cron
 from django_onestep.core.schedules.schedule import (
     DEFAULT_MAX_QUEUED_RUNS,
     Clock,
@@ -42,7 +42,7 @@ class CronSource(ScheduleSource):
         clock: Clock | None = None,
         name: str | None = None,
     ) -> None:
-        self.schedule: CronExpression = parse_cron(expression)
+        self.schedule: CronSchedule = parse_cron(expression)
         self.expression = self.schedule.expression
         raw_timezone = timezone if timezone is not None else timezone_name
         super().__init__(

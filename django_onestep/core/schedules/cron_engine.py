@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from croniter import CroniterBadDateError, CroniterError, croniter  # type: ignore[import-untyped]
+from croniter import CroniterBadDateError, CroniterError, croniter
 
 from django_onestep.core.errors import ConfigurationError
 from django_onestep.core.schedules.cron_syntax import CronText, check_cron_text

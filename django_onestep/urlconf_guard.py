@@ -78,7 +78,7 @@ def urlconf_error_messages(error: BaseException) -> list[CheckMessage]:
     """The check messages for ``error`` raised while importing the URLconf (maybe none)."""
     from django.conf import settings
 
-    from django_onestep.checks import code_location, discovery_error_modules
+    from django_onestep.checks import discovery_error_modules
     from django_onestep.conf import OneStepSettingsError, get_settings
 
     if isinstance(error, OneStepSettingsError):
@@ -89,7 +89,7 @@ def urlconf_error_messages(error: BaseException) -> list[CheckMessage]:
                 return []  # the settings check reports it as E001
         return [
             Error(
-                f"{error} (raised at {code_location(error)} while importing the URLconf)",
+                f"{error} (raised{_at(error)} while importing the URLconf)",
                 hint="Fix this key in the ONESTEP dict of your settings.",
                 id="django_onestep.E001",
             )
@@ -97,15 +97,21 @@ def urlconf_error_messages(error: BaseException) -> list[CheckMessage]:
     reported = discovery_error_modules()
     if _frame_modules(error) & reported:
         return []  # autodiscovery reported this tasks module as E002
-    where = code_location(error)
     urlconf = getattr(settings, "ROOT_URLCONF", None)
     return [
         Error(
-            f"importing the URLconf {urlconf!r} failed at {where}: {type(error).__name__}: {error}",
+            f"importing the URLconf {urlconf!r} failed{_at(error)}: {type(error).__name__}: {error}",
             hint="Fix the task definition on that line (@app.task options, a unique name=...).",
             id="django_onestep.E002",
         )
     ]
+
+
+def _at(error: BaseException) -> str:
+    from django_onestep.checks import code_location
+
+    where = code_location(error)
+    return f" at {where}" if where else ""
 
 
 def _frame_modules(error: BaseException) -> set[str]:

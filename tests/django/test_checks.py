@@ -229,6 +229,20 @@ def test_an_invalid_setting_read_by_the_urlconf_is_reported_once_as_e001(fresh_u
     ]
 
 
+def test_an_invalid_setting_only_the_urlconf_meets_is_e001_naming_the_line(
+    fresh_urlconf_errors: None,
+) -> None:
+    with override_settings(ROOT_URLCONF="tests.acceptance.firsthour.settings_error_urls"):
+        messages = _run()
+    assert [(m.id, m.msg) for m in messages] == [
+        (
+            "django_onestep.E001",
+            'ONESTEP["WEBHOOKS"]["BASE_PATH"]: must be a string, got 3 (raised at '
+            "tests/acceptance/firsthour/settings_error_urls.py:6 while importing the URLconf)",
+        )
+    ]
+
+
 def test_a_urlconf_error_autodiscovery_already_reported_is_not_repeated(fresh_urlconf_errors: None) -> None:
     from django_onestep.core.errors import ConfigurationError
 

@@ -2,8 +2,10 @@
 
 ``ready()`` imports each installed app's task modules (``ONESTEP["TASK_MODULES"]``,
 default ``["tasks"]``) so their ``@app.task`` decorators register on the project app,
-and registers the system checks and the Django YAML resource types. It starts nothing: workers are started only by
-``manage.py onestep_worker``.
+and registers the system checks and the Django YAML resource types. It also wraps
+Django's URL checks (``django_onestep.urlconf_guard``) so that a tasks.py imported by a
+view reports a bad task definition or setting as a check message, not a traceback. It
+starts nothing: workers are started only by ``manage.py onestep_worker``.
 """
 
 from __future__ import annotations
@@ -19,19 +21,25 @@ class OneStepConfig(AppConfig):
     label = "django_onestep"
     verbose_name = "OneStep background work"
     default_auto_field = "django.db.models.BigAutoField"
+    #: What autodiscovery looked for (``ONESTEP["TASK_MODULES"]``) and the modules it
+    #: imported, for the worker to say where it looked when it finds no task.
+    task_module_names: list[str] = []
+    imported_task_modules: list[str] = []
 
     def ready(self) -> None:
-        from django_onestep import checks
+        from django_onestep import checks, urlconf_guard
         from django_onestep.conf import OneStepSettingsError, get_settings
         from django_onestep.project import resource_types
 
         checks.register_all()
+        urlconf_guard.install()  # a bad tasks.py met by the URL checks: a check error, no traceback
         resource_types.register()  # database_queue, django_state_store... for YAML targets
         try:
             conf = get_settings()
         except OneStepSettingsError:
             return  # reported by the django_onestep.E001 system check
-        autodiscover_tasks(conf.TASK_MODULES)
+        self.task_module_names = list(conf.TASK_MODULES)
+        self.imported_task_modules = autodiscover_tasks(conf.TASK_MODULES)
         if conf.TASKS:
             load_settings_tasks(conf.CONNECTORS, conf.TASKS)
 
@@ -52,13 +60,16 @@ def load_settings_tasks(connectors: dict[str, object], tasks: list[object]) -> l
 def autodiscover_tasks(module_names: list[str]) -> list[str]:
     """Import ``<app>.<module>`` for every installed app that has one; return their names.
 
-    An app without the module is skipped. Any error raised by a module that exists
-    propagates (a broken tasks.py fails loudly), except the ``ValueError`` the runtime
-    raises for a bad task definition (``ConfigurationError``, a duplicate task name, a
-    non-positive concurrency), which is kept for the ``django_onestep.E002`` system check:
-    ``manage.py check``, ``runserver``, ``onestep_check`` and the worker report it.
+    An app without the module is skipped. A bad task definition (the runtime's
+    ``ConfigurationError``: an unknown option, a duplicate task name, a non-positive
+    concurrency) or an invalid setting read by the module (``OneStepSettingsError``) is
+    kept for the ``django_onestep.E002`` system check: ``manage.py check``, ``runserver``,
+    ``onestep_check`` and the worker report it in one line. Any other error propagates
+    with its traceback (a broken tasks.py fails loudly), with a note naming the module.
     """
     from django_onestep.checks import record_discovery_error
+    from django_onestep.conf import OneStepSettingsError
+    from django_onestep.core.errors import ConfigurationError
 
     imported: list[str] = []
     for app_config in apps.get_app_configs():
@@ -71,8 +82,15 @@ def autodiscover_tasks(module_names: list[str]) -> list[str]:
                 continue
             try:
                 import_module(dotted)
-            except ValueError as exc:
+            except (ConfigurationError, OneStepSettingsError) as exc:
                 record_discovery_error(dotted, exc)
                 continue
+            except Exception as exc:
+                # the traceback points into the module; the note says why it was imported
+                exc.add_note(
+                    f"django_onestep was importing {dotted} (a tasks module: "
+                    f'ONESTEP["TASK_MODULES"] = {module_names!r} in each installed app)'
+                )
+                raise
             imported.append(dotted)
     return imported

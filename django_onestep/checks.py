@@ -3,7 +3,9 @@
 Ids are stable (docs/django.md lists them):
 
 - ``django_onestep.E001`` an ``ONESTEP`` setting is invalid (names the key)
-- ``django_onestep.E002`` a tasks module failed to register its tasks (e.g. a duplicate name)
+- ``django_onestep.E002`` a tasks module failed to register its tasks (e.g. a duplicate name),
+  seen by autodiscovery or while Django's URL checks import the URLconf (a view importing
+  that tasks module: see ``django_onestep.urlconf_guard``)
 - ``django_onestep.E003`` two tasks share a name
 - ``django_onestep.E004`` ``ONESTEP["CONNECTORS"]`` names an unknown connector type
 - ``django_onestep.E005`` a connector needs an extra that is not installed
@@ -74,7 +76,42 @@ def discovery_errors() -> list[CheckMessage]:
 
 def record_discovery_error(module: str, error: BaseException) -> None:
     """Remember a task registration error raised while autodiscovering ``module``."""
-    _discovery_errors.append((module, f"{type(error).__name__}: {error}"))
+    where = code_location(error, module)
+    suffix = f" ({where})" if where else ""
+    _discovery_errors.append((module, f"{type(error).__name__}: {error}{suffix}"))
+
+
+def discovery_error_modules() -> set[str]:
+    """The modules whose registration errors are already reported as E002."""
+    return {module for module, _ in _discovery_errors}
+
+
+def code_location(error: BaseException, module: str | None = None) -> str | None:
+    """``path/to/tasks.py:12``: the line of ``module`` (else of the user's code) that raised.
+
+    Without ``module``, the deepest frame outside Django, django-onestep and the import
+    machinery is the user's line. The path is relative to the working directory when
+    under it, as the user typed it.
+    """
+    import os
+
+    found = None
+    tb = error.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_globals.get("__name__", "")
+        ours = name == module if module is not None else not _is_library_module(name)
+        if ours:
+            found = tb
+        tb = tb.tb_next
+    if found is None:
+        return None
+    path = found.tb_frame.f_code.co_filename
+    relative = os.path.relpath(path)
+    return f"{path if relative.startswith('..') else relative}:{found.tb_lineno}"
+
+
+def _is_library_module(name: str) -> bool:
+    return name.split(".")[0] in ("django", "django_onestep", "importlib", "_frozen_importlib")
 
 
 def _settings_or_error() -> tuple[Any, list[CheckMessage]]:

@@ -11,8 +11,9 @@ key, e.g. ``ONESTEP["LEASE_S"]: must be > 0, got -1``.
 
 from __future__ import annotations
 
+import difflib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -58,6 +59,18 @@ DEFAULTS: dict[str, Any] = {
 }
 
 WEBHOOK_DEFAULTS: dict[str, Any] = {"BASE_PATH": "onestep/webhooks/", "MAX_BODY_BYTES": 1024 * 1024}
+
+
+def unknown_key_problem(key: object, known: Iterable[str]) -> str:
+    """``unknown setting; did you mean LEASE_S?``, or the known keys when none is close.
+
+    A typo is the usual cause, and a list of nineteen keys hides the one meant.
+    """
+    names = sorted(known)
+    close = difflib.get_close_matches(str(key).upper(), names, n=1, cutoff=0.6)
+    if close:
+        return f"unknown setting; did you mean {close[0]}?"
+    return f"unknown setting (known keys: {', '.join(names)})"
 
 
 def _positive_number(key: str, value: Any, *, allow_none: bool = False) -> float | None:
@@ -186,9 +199,7 @@ def _webhooks(key: str, value: Any) -> dict[str, Any]:
     merged = {**WEBHOOK_DEFAULTS, **_mapping(key, value)}
     unknown = sorted(set(merged) - set(WEBHOOK_DEFAULTS))
     if unknown:
-        raise OneStepSettingsError(
-            f"{key}.{unknown[0]}", f"unknown key (known: {', '.join(WEBHOOK_DEFAULTS)})"
-        )
+        raise OneStepSettingsError(f"{key}.{unknown[0]}", unknown_key_problem(unknown[0], WEBHOOK_DEFAULTS))
     _positive_int(f"{key}.MAX_BODY_BYTES", merged["MAX_BODY_BYTES"])
     if not isinstance(merged["BASE_PATH"], str):
         raise OneStepSettingsError(f"{key}.BASE_PATH", f"must be a string, got {merged['BASE_PATH']!r}")
@@ -263,11 +274,9 @@ class OneStepSettings:
             raw = {}
         if not isinstance(raw, Mapping):
             raise OneStepSettingsError("", f"must be a dict, got {type(raw).__name__}")
-        unknown = sorted(set(raw) - set(DEFAULTS))
+        unknown = sorted(set(raw) - set(DEFAULTS), key=str)
         if unknown:
-            raise OneStepSettingsError(
-                str(unknown[0]), f"unknown setting (known keys: {', '.join(sorted(DEFAULTS))})"
-            )
+            raise OneStepSettingsError(str(unknown[0]), unknown_key_problem(unknown[0], DEFAULTS))
         self.user_keys = frozenset(raw)
         for key, default in DEFAULTS.items():
             value = raw[key] if key in raw else _copy(default)

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["WorkerOptions", "WorkerSetupError", "is_process_local", "parse_names", "select_tasks"]
+__all__ = [
+    "WorkerOptions",
+    "WorkerSetupError",
+    "is_process_local",
+    "no_tasks_message",
+    "parse_names",
+    "select_tasks",
+]
 
 
 class WorkerSetupError(Exception):
@@ -102,3 +109,71 @@ def select_tasks(app: Any, options: WorkerOptions) -> list[str]:
             continue
         selected.append(spec.name)
     return selected
+
+
+def no_tasks_message(app: Any, options: WorkerOptions) -> str:
+    """Why ``select_tasks`` chose nothing, naming only the options actually passed.
+
+    With the project app and no filter, the usual cause is where tasks were looked for
+    (an app missing from INSTALLED_APPS, a tasks.py using its own OneStepApp), so the
+    message says where autodiscovery looked and what it imported.
+    """
+    prefix = f"no task to run in app {app.name!r}"
+    specs = list(app.tasks)
+    with_source = [spec.name for spec in specs if spec.source is not None]
+    if options.skip_local_sources and select_tasks(app, replace(options, skip_local_sources=False)):
+        return (
+            f"{prefix} without its schedules and webhook listeners "
+            "(--skip-local-sources; --processes N gives them to the first process only): "
+            "run fewer processes"
+        )
+    passed = [
+        f"{flag} {','.join(names)}"
+        for flag, names in (
+            ("--tasks", options.tasks),
+            ("--exclude-tasks", options.exclude_tasks),
+            ("--queues", options.queues),
+        )
+        if names
+    ]
+    if with_source and passed:
+        return f"{prefix} with {' '.join(passed)} (tasks with a source: {', '.join(with_source)})"
+    if specs:
+        return (
+            f"{prefix}: its tasks ({', '.join(spec.name for spec in specs)}) have no source to "
+            "fetch from: give them one, e.g. @app.task(source=DatabaseQueue('emails'))"
+        )
+    if options.target is not None:
+        return f"{prefix} (loaded from {options.target!r}): it has no tasks; register them with @app.task(source=...)"
+    return f"{prefix}: {_where_tasks_were_looked_for()}"
+
+
+def _where_tasks_were_looked_for() -> str:
+    from django.apps import apps
+
+    config: Any = apps.get_app_config("django_onestep")
+    module_names: list[str] = list(config.task_module_names)
+    imported: list[str] = list(config.imported_task_modules)
+    setting = f'ONESTEP["TASK_MODULES"] = {module_names!r}'
+    if not module_names:
+        return f"{setting}, so no tasks module was looked for in INSTALLED_APPS"
+    if imported:
+        return (
+            f"the tasks modules imported ({', '.join(imported)}; {setting}) register no task on "
+            "it: use 'from django_onestep import app' and decorate handlers with @app.task(source=...)"
+        )
+    wanted = " or ".join(repr(name) for name in module_names)
+    yours = [
+        c.name
+        for c in apps.get_app_configs()
+        if not c.name.startswith("django.") and c.name != "django_onestep"
+    ]
+    if not yours:
+        return (
+            f"looked for a {wanted} module ({setting}) in INSTALLED_APPS, which has no app of "
+            "yours: add the app whose tasks.py defines the tasks"
+        )
+    return (
+        f"none of your INSTALLED_APPS ({', '.join(yours)}) has a {wanted} module ({setting}): "
+        f"put @app.task(source=...) handlers in <app>/{module_names[0]}.py of an installed app"
+    )

@@ -15,7 +15,7 @@ import signal
 import sys
 from typing import Any
 
-from django_onestep.worker.options import WorkerOptions, WorkerSetupError, select_tasks
+from django_onestep.worker.options import WorkerOptions, WorkerSetupError, no_tasks_message, select_tasks
 
 __all__ = ["EXIT_CONFIG", "EXIT_OK", "EXIT_RUNTIME", "Worker"]
 
@@ -79,15 +79,7 @@ class Worker:
         apply_django_defaults(app)
         names = select_tasks(app, options)
         if not names:
-            if options.skip_local_sources:
-                raise WorkerSetupError(
-                    f"no task to run in app {app.name!r} without its schedules and webhook listeners "
-                    "(--skip-local-sources; --processes N gives them to the first process only): "
-                    "run fewer processes"
-                )
-            raise WorkerSetupError(
-                f"no task to run in app {app.name!r} with the given --tasks/--exclude-tasks/--queues"
-            )
+            raise WorkerSetupError(no_tasks_message(app, options))
         if options.concurrency is not None:
             for spec in app.tasks:
                 if spec.name in names:

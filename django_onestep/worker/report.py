@@ -47,23 +47,16 @@ def build_django_report(target: str | None) -> dict[str, Any]:
     except OneStepSettingsError:
         alias = None  # E001 in the messages says why
     django_messages = _django_messages(alias)
-    report: dict[str, Any]
+    report: dict[str, Any] = {"app": None, "task_count": 0, "tasks": [], "problems": [], "ok": False}
     try:
-        if alias is None:
-            raise WorkerSetupError("the ONESTEP settings are invalid")
-        app = apply_django_defaults(load_target(target))
-        report = build_report(app)
-    except Exception as exc:  # bad settings/target, or the target's module raised
+        if alias is not None:  # else no app can be built: E001 says why, in one line
+            app = apply_django_defaults(load_target(target))
+            report = build_report(app)
+    except Exception as exc:  # bad target, or the target's module raised
         if not isinstance(exc, WorkerSetupError | ConfigurationError | ImportError):
             first_line = (str(exc).strip().splitlines() or [""])[0]
             exc = WorkerSetupError(f"cannot load {target!r}: {type(exc).__name__}: {first_line}")
-        report = {
-            "app": None,
-            "task_count": 0,
-            "tasks": [],
-            "problems": [{"level": "error", "task": None, "message": str(exc)}],
-            "ok": False,
-        }
+        report["problems"] = [{"level": "error", "task": None, "message": str(exc)}]
     report["target"] = target or "django_onestep.project.project_app:app"
     report["django"] = django_messages
     report["ok"] = bool(report["ok"]) and not any(m["level"] == "error" for m in django_messages)

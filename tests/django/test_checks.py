@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -234,3 +235,107 @@ def test_processes_on_sqlite_is_e008() -> None:
     else:
         assert messages == []
     assert checks.check_processes(1, "default") == []
+
+
+# -- errors raised while Django's URL checks import the URLconf ----------------------------
+
+
+@pytest.fixture
+def fresh_urlconf_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django_onestep import urlconf_guard
+
+    monkeypatch.setattr(urlconf_guard, "_first_errors", {})
+    monkeypatch.setattr(checks, "_discovery_errors", [])
+    # a fresh app for half_registered_urls: nothing registered by an earlier test
+    monkeypatch.delitem(sys.modules, "tests.acceptance.firsthour.half_registered_app", raising=False)
+
+
+def test_a_task_definition_error_in_the_urlconf_is_e002_not_a_traceback(fresh_urlconf_errors: None) -> None:
+    urlconf = "tests.acceptance.firsthour.half_registered_urls"
+    with override_settings(ROOT_URLCONF=urlconf):
+        first = _run()
+        # the second import fails on a "duplicate" name (the task above the bad one was
+        # registered by the first): the report still names the bad task, not that one
+        second = _run()
+    assert [(m.id, m.msg) for m in first] == [
+        (
+            "django_onestep.E002",
+            f"importing the URLconf {urlconf!r} failed at tests/acceptance/firsthour/half_registered_urls.py:14: "
+            "ConfigurationError: task 'rejected': concurrency must be an integer >= 1, got 0",
+        )
+    ]
+    assert [(m.id, m.msg) for m in second] == [(m.id, m.msg) for m in first]
+
+
+def test_manage_py_check_shows_the_urlconf_error_as_a_check_error(fresh_urlconf_errors: None) -> None:
+    with (
+        override_settings(ROOT_URLCONF="tests.acceptance.firsthour.half_registered_urls"),
+        pytest.raises(SystemCheckError) as info,
+    ):
+        call_command("check")
+    assert "(django_onestep.E002) importing the URLconf" in str(info.value)
+    assert "concurrency must be an integer >= 1, got 0" in str(info.value)
+
+
+def test_an_invalid_setting_read_by_the_urlconf_is_reported_once_as_e001(fresh_urlconf_errors: None) -> None:
+    with override_settings(
+        ONESTEP={"LEASE_SS": 60}, ROOT_URLCONF="tests.acceptance.firsthour.reads_settings"
+    ):
+        messages = _run()
+    assert [(m.id, m.msg) for m in messages] == [
+        ("django_onestep.E001", 'ONESTEP["LEASE_SS"]: unknown setting; did you mean LEASE_S?')
+    ]
+
+
+def test_an_invalid_setting_only_the_urlconf_meets_is_e001_naming_the_line(
+    fresh_urlconf_errors: None,
+) -> None:
+    with override_settings(ROOT_URLCONF="tests.acceptance.firsthour.settings_error_urls"):
+        messages = _run()
+    assert [(m.id, m.msg) for m in messages] == [
+        (
+            "django_onestep.E001",
+            'ONESTEP["WEBHOOKS"]["BASE_PATH"]: must be a string, got 3 (raised at '
+            "tests/acceptance/firsthour/settings_error_urls.py:6 while importing the URLconf)",
+        )
+    ]
+
+
+def test_a_urlconf_error_autodiscovery_already_reported_is_not_repeated(fresh_urlconf_errors: None) -> None:
+    from django_onestep.core.errors import ConfigurationError
+
+    try:
+        import tests.acceptance.firsthour.half_registered_urls  # noqa: F401
+    except ConfigurationError as exc:
+        checks.record_discovery_error("tests.acceptance.firsthour.half_registered_urls", exc)
+    with override_settings(ROOT_URLCONF="tests.acceptance.firsthour.half_registered_urls"):
+        messages = _run()
+    assert [(m.id, m.msg.split(":")[0]) for m in messages] == [
+        (
+            "django_onestep.E002",
+            "tasks in tests.acceptance.firsthour.half_registered_urls could not be registered",
+        )
+    ]
+
+
+def test_other_errors_from_the_urlconf_propagate(fresh_urlconf_errors: None) -> None:
+    with (
+        override_settings(ROOT_URLCONF="tests.acceptance.import_error_app"),
+        pytest.raises(NameError, match="undefined_queue"),
+    ):
+        _run()
+
+
+def test_the_url_checks_are_wrapped_once() -> None:
+    from django.core.checks import Tags
+    from django.core.checks.registry import registry
+
+    from django_onestep import urlconf_guard
+
+    def url_checks() -> list[Any]:
+        return [c for c in registry.get_checks() if Tags.urls in c.tags]
+
+    before = url_checks()
+    assert before and all(getattr(c, "onestep_guarded", False) for c in before)
+    urlconf_guard.install()
+    assert url_checks() == before

@@ -100,11 +100,18 @@ def test_invalid_values_name_the_key(raw: dict[str, object], message: str) -> No
     assert isinstance(info.value, ImproperlyConfigured)
 
 
-def test_unknown_key_is_reported_with_the_known_ones() -> None:
+def test_unknown_key_suggests_the_close_one() -> None:
     with override_settings(ONESTEP={"LEASE": 5}), pytest.raises(OneStepSettingsError) as info:
         get_settings()
     assert info.value.key == "LEASE"
-    assert str(info.value).startswith('ONESTEP["LEASE"]: unknown setting (known keys: APP_NAME, BATCH_SIZE,')
+    assert str(info.value) == 'ONESTEP["LEASE"]: unknown setting; did you mean LEASE_S?'
+
+
+def test_unknown_key_without_a_close_one_is_reported_with_the_known_ones() -> None:
+    with override_settings(ONESTEP={"COLOUR": 5}), pytest.raises(OneStepSettingsError) as info:
+        get_settings()
+    assert info.value.key == "COLOUR"
+    assert str(info.value).startswith('ONESTEP["COLOUR"]: unknown setting (known keys: APP_NAME, BATCH_SIZE,')
     assert "LEASE_S" in str(info.value)
 
 

@@ -1,0 +1,1 @@
+"""Like ``shop``, but its tasks.py passes a Celery option (bind=True) to @app.task."""

@@ -1,0 +1,1 @@
+RATE_PER_S = int("ten")

@@ -3,7 +3,7 @@
 ``ready()`` imports each installed app's task modules (``ONESTEP["TASK_MODULES"]``,
 default ``["tasks"]``) so their ``@app.task`` decorators register on the project app,
 and registers the system checks and the Django YAML resource types. It also wraps
-Django's URL checks (``django_onestep.urlconf_guard``) so that a tasks.py imported by a
+Django's URL checks (``django_onestep.checks.urlconf_guard``) so that a tasks.py imported by a
 view reports a bad task definition or setting as a check message, not a traceback. It
 starts nothing: workers are started only by ``manage.py onestep_worker``.
 """
@@ -27,7 +27,8 @@ class OneStepConfig(AppConfig):
     imported_task_modules: list[str] = []
 
     def ready(self) -> None:
-        from django_onestep import checks, urlconf_guard
+        from django_onestep import checks
+        from django_onestep.checks import urlconf_guard
         from django_onestep.conf import OneStepSettingsError, get_settings
         from django_onestep.project import resource_types
 

@@ -242,7 +242,7 @@ def test_processes_on_sqlite_is_e008() -> None:
 
 @pytest.fixture
 def fresh_urlconf_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    from django_onestep import urlconf_guard
+    from django_onestep.checks import urlconf_guard
 
     monkeypatch.setattr(urlconf_guard, "_first_errors", {})
     monkeypatch.setattr(checks, "_discovery_errors", [])
@@ -330,7 +330,7 @@ def test_the_url_checks_are_wrapped_once() -> None:
     from django.core.checks import Tags
     from django.core.checks.registry import registry
 
-    from django_onestep import urlconf_guard
+    from django_onestep.checks import urlconf_guard
 
     def url_checks() -> list[Any]:
         return [c for c in registry.get_checks() if Tags.urls in c.tags]

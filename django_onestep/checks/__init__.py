@@ -5,7 +5,7 @@ Ids are stable (docs/django.md lists them):
 - ``django_onestep.E001`` an ``ONESTEP`` setting is invalid (names the key)
 - ``django_onestep.E002`` a tasks module failed to register its tasks (e.g. a duplicate name),
   seen by autodiscovery or while Django's URL checks import the URLconf (a view importing
-  that tasks module: see ``django_onestep.urlconf_guard``)
+  that tasks module: see ``django_onestep.checks.urlconf_guard``)
 - ``django_onestep.E003`` two tasks share a name
 - ``django_onestep.E004`` ``ONESTEP["CONNECTORS"]`` names an unknown connector type
 - ``django_onestep.E005`` a connector needs an extra that is not installed

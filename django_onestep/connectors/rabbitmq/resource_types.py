@@ -20,8 +20,8 @@ __all__ = ["register"]
 _QUEUE_FIELDS = frozenset({
     "queue", "connector", "routing_key", "exchange", "exchange_type", "bind", "bind_arguments", "durable",
     "auto_delete", "exclusive", "arguments", "exchange_durable", "exchange_auto_delete", "exchange_arguments",
-    "prefetch", "batch_size", "poll_interval_s", "publisher_confirms", "persistent", "connect_timeout_s",
-    "publish_timeout_s",
+    "prefetch", "batch_size", "poll_interval_s", "publisher_confirms", "persistent", "mandatory",
+    "connect_timeout_s", "publish_timeout_s",
 })  # fmt: skip
 _PASS_THROUGH = _QUEUE_FIELDS - {"queue", "connector", "bind_arguments", "arguments", "exchange_arguments"}
 

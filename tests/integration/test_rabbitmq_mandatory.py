@@ -28,7 +28,7 @@ from tests.needs import require_module
 
 pika = require_module("pika")
 
-__all__ = ["foreign"]  # the fixture, shared with test_rabbitmq
+__all__ = ["foreign"]  # re-exported so pytest finds the fixture of test_rabbitmq here
 
 
 def unroutable_message(exchange: str, routing_key: str) -> str:

@@ -19,7 +19,12 @@ from django_onestep import (
     WebhookSource,
     load_yaml_app,
 )
-from django_onestep.core.declarative.registry import known_resource_types, register_resource_type
+from django_onestep.core.declarative.env import expand_env
+from django_onestep.core.declarative.registry import (
+    build_resources,
+    known_resource_types,
+    register_resource_type,
+)
 from tests.core.fixtures import yaml_handlers
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -228,6 +233,136 @@ def test_strict_env_error_names_the_variable_and_where(tmp_path: Path) -> None:
     path = write(tmp_path, "app: {name: a, strict_env: true, config: {x: 'a-${H2_SURELY_UNSET_VAR}'}}\n")
     with pytest.raises(ValueError, match=r"H2_SURELY_UNSET_VAR \(at app.config.x\)"):
         load_yaml_app(path)
+
+
+# Values of digits and words that JSON would decode: onestep turns them into numbers
+# and booleans even where the field is a name, a token or a routing key.
+STRINGY_ENV = {
+    "H7_APP": "2024",
+    "H7_QUEUE": "123",
+    "H7_TASK": "42",
+    "H7_SINK": "7",
+    "H7_TOKEN": "123456",
+    "H7_EXCHANGE": "true",
+    "H7_KEY": "1.5",
+}
+
+
+def test_env_value_in_a_string_field_stays_the_text(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        app: {name: "${H7_APP}"}
+        resources:
+          inbox: {type: memory, name: "${H7_QUEUE}"}
+          "7": {type: memory}
+          hook: {type: webhook, path: /h, port: 0, auth: {type: bearer, token: "${H7_TOKEN}"}}
+          rmq: {type: rabbitmq, url: "amqp://localhost/"}
+          jobs: {type: rabbitmq_queue, connector: rmq, queue: "${H7_QUEUE}", exchange: "${H7_EXCHANGE}",
+                 routing_key: "${H7_KEY}"}
+          aws: {type: sqs, region_name: us-east-1}
+          fifo: {type: sqs_queue, connector: aws, url: "https://sqs.us-east-1.amazonaws.com/1/j.fifo",
+                 message_group_id: "${H7_TASK}"}
+        tasks:
+          - {name: "${H7_TASK}", source: inbox, emit: "${H7_SINK}", dead_letter: ["${H7_SINK}"]}
+          - {name: hooked, source: hook, emit: jobs}
+        """,
+    )
+    app = load_yaml_app(path, env=STRINGY_ENV)
+    forward, hooked = app.tasks
+    assert app.name == "2024"
+    assert (forward.name, forward.source.name, forward.emit[0].name, forward.dead_letter[0].name) == (
+        "42",
+        "123",
+        "7",
+        "7",
+    )
+    assert hooked.source.auth is not None and hooked.source.auth.token == "123456"  # not the int 123456
+    jobs = hooked.emit[0]
+    assert (jobs.name, jobs.topology.exchange, jobs.topology.routing_key) == ("123", "true", "1.5")
+    import yaml  # the sqs queue feeds no task: build the resources alone
+
+    fifo = build_resources(expand_env(yaml.safe_load(path.read_text()), STRINGY_ENV))["fifo"]
+    assert fifo.message_group_id == "42"
+
+
+def test_env_value_in_a_numeric_field_is_still_a_number(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"""
+        app: {{name: nums, shutdown_timeout_s: "${{H7_STOP}}", config: {{port: "${{H7_PORT}}", pw: "${{H7_PW}}"}}}}
+        resources:
+          tick: {{type: interval, minutes: "${{H7_MIN}}", immediate: "${{H7_ON}}"}}
+          out: {{type: memory, maxsize: "${{H7_MAX}}"}}
+          rmq: {{type: rabbitmq, url: "amqp://localhost/"}}
+          jobs: {{type: rabbitmq_queue, connector: rmq, prefetch: "${{H7_PREFETCH}}", bind: "${{H7_ON}}"}}
+        tasks:
+          - name: t
+            source: tick
+            emit: out
+            handler: "{HANDLER}"
+            concurrency: "${{H7_CONC}}"
+            timeout_s: "${{H7_TIMEOUT}}"
+            retry: {{type: max_attempts, max_attempts: "${{H7_ATTEMPTS}}", delay_s: "${{H7_DELAY}}"}}
+          - {{name: u, source: jobs, handler: "{HANDLER}"}}
+        """,
+    )
+    env = {
+        "H7_STOP": "4.5",
+        "H7_PORT": "5432",
+        "H7_PW": '"123"',  # a JSON string: how a free-form value keeps digits as text
+        "H7_MIN": "2",
+        "H7_ON": "true",
+        "H7_MAX": "10",
+        "H7_PREFETCH": "7",
+        "H7_CONC": "3",
+        "H7_TIMEOUT": "2.5",
+        "H7_ATTEMPTS": "4",
+        "H7_DELAY": "0.5",
+    }
+    app = load_yaml_app(path, env=env)
+    ticked, consumed = app.tasks
+    assert app.shutdown_timeout_s == 4.5
+    assert (app.config["port"], app.config["pw"]) == (5432, "123")  # free-form: decoded as in onestep
+    assert (ticked.source.interval_s, ticked.source.immediate, ticked.emit[0]._maxsize) == (120, True, 10)
+    assert (ticked.concurrency, ticked.timeout_s) == (3, 2.5)
+    assert (ticked.retry.max_attempts, ticked.retry.delay_s) == (4, 0.5)
+    assert (consumed.source.prefetch, consumed.source.topology.bind) == (7, True)
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        (
+            "tasks: [{name: t, source: q, emit: q, concurrency: '${H7_BAD}'}]",
+            "tasks[0].concurrency: must be an integer >= 1, got 'four'",
+        ),
+        (
+            "tasks: [{name: t, source: q, emit: q, timeout_s: '${H7_BAD}'}]",
+            "tasks[0].timeout_s: must be a number > 0, got 'four'",
+        ),
+        (
+            "resources: {m: {type: memory, maxsize: '${H7_BAD}'}}",
+            "resources.m.maxsize: must be an integer, got 'four'",
+        ),
+        (
+            "resources: {w: {type: webhook, path: /h, port: '${H7_BAD}'}}",
+            "resources.w.port: must be an integer, got 'four'",
+        ),
+        (
+            "resources: {r: {type: rabbitmq, url: 'amqp://localhost/'}, "
+            "j: {type: rabbitmq_queue, connector: r, prefetch: '${H7_BAD}'}}",
+            "resources.j: prefetch must be an integer >= 0, got 'four'",
+        ),
+    ],
+)
+def test_non_numeric_env_value_in_a_numeric_field_names_the_path(
+    tmp_path: Path, field: str, message: str
+) -> None:
+    path = write(tmp_path, f"app: {{name: a}}\nconnectors: {{q: {{type: memory}}}}\n{field}\n")
+    with pytest.raises(ValueError) as info:
+        load_yaml_app(path, env={"H7_BAD": "four"})
+    assert str(info.value) == message
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
     rmq = RabbitMQConnector("amqp://guest:guest@localhost/")
     jobs = rmq.queue("jobs", prefetch=50)          # a plain durable queue
 
-Durable queue, persistent messages, publisher confirms, manual acks. Attempts travel in
+Durable queue, persistent messages, publisher confirms, manual acks. Publishes are
+``mandatory``: a message no binding routes makes its send raise instead of vanishing
+(``mandatory=False`` lets the broker drop it, as AMQP does by default). Attempts travel in
 the ``x-onestep-attempts`` header; a delayed retry goes through a TTL'd queue
 ``<name>.retry.<ms>`` that dead-letters back into ``<name>`` (no hot requeue loop, no
 special arguments on the main queue). Lost connections are re-opened with capped
@@ -90,6 +92,7 @@ class RabbitMQConnector:
         poll_interval_s: float = 1.0,
         publisher_confirms: bool = True,
         persistent: bool = True,
+        mandatory: bool = True,
         connect_timeout_s: float = 10.0,
         publish_timeout_s: float = 30.0,
     ) -> RabbitMQQueue:
@@ -107,7 +110,8 @@ class RabbitMQConnector:
         for key, flag in (("bind", bind), ("durable", durable), ("auto_delete", auto_delete),
                           ("exclusive", exclusive), ("exchange_durable", exchange_durable),
                           ("exchange_auto_delete", exchange_auto_delete),
-                          ("publisher_confirms", publisher_confirms), ("persistent", persistent)):  # fmt: skip
+                          ("publisher_confirms", publisher_confirms), ("persistent", persistent),
+                          ("mandatory", mandatory)):  # fmt: skip
             if flag is not None and not isinstance(flag, bool):
                 raise ConfigurationError(f"{key} must be True or False, got {flag!r}")
         for key, mapping in (("arguments", arguments), ("bind_arguments", bind_arguments),
@@ -144,6 +148,7 @@ class RabbitMQConnector:
             poll_interval_s=float(poll_interval_s),
             publisher_confirms=publisher_confirms,
             persistent=persistent,
+            mandatory=mandatory,
             connect_timeout_s=float(connect_timeout_s),
             publish_timeout_s=float(publish_timeout_s),
         )
@@ -162,6 +167,7 @@ class RabbitMQQueue(Source, Sink):
         poll_interval_s: float,
         publisher_confirms: bool,
         persistent: bool,
+        mandatory: bool,
         connect_timeout_s: float,
         publish_timeout_s: float,
     ) -> None:
@@ -174,6 +180,7 @@ class RabbitMQQueue(Source, Sink):
         self.poll_interval_s = poll_interval_s
         self.publisher_confirms = publisher_confirms
         self.persistent = persistent
+        self.mandatory = mandatory
         self.connect_timeout_s = connect_timeout_s
         self.publish_timeout_s = publish_timeout_s
         self._session: AmqpSession | None = None
@@ -229,6 +236,7 @@ class RabbitMQQueue(Source, Sink):
             encode_envelope(envelope),
             properties,
             ConnectorOperation.SEND,
+            mandatory=self.mandatory,
         )
 
     async def send_many(self, envelopes: Iterable[Envelope]) -> None:
@@ -239,7 +247,7 @@ class RabbitMQQueue(Source, Sink):
         ]
         exchange = self.topology.exchange or ""
         await self.session.publish_many(
-            exchange, self.topology.routing_key, messages, ConnectorOperation.SEND
+            exchange, self.topology.routing_key, messages, ConnectorOperation.SEND, mandatory=self.mandatory
         )
 
     async def publish_many(self, bodies: Iterable[Any], *, meta: Mapping[str, Any] | None = None) -> None:
@@ -292,6 +300,11 @@ class RabbitMQQueue(Source, Sink):
     async def retry_route(self, delay_ms: int) -> str:
         return await self.session.retry_queue(delay_ms)
 
+    def forget_retry_route(self, delay_ms: int) -> None:
+        if self._session is not None:
+            self._session.forget_retry_queue(delay_ms)
+
     async def publish_raw(self, exchange: str, routing_key: str, body: bytes, properties: Any,
                           op: ConnectorOperation) -> None:  # fmt: skip
-        await self.session.publish(exchange, routing_key, body, properties, op)
+        """Always mandatory: it targets our own queues, so a return means a deleted queue."""
+        await self.session.publish(exchange, routing_key, body, properties, op, mandatory=True)

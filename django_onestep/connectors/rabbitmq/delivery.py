@@ -100,10 +100,11 @@ class RabbitMQDelivery(Delivery):
             )
             return
         properties = queue.copy_properties(item.properties, attempts=self.envelope.attempts + 1)
-        routing_key = queue.name
+        routing_key, delay_ms = queue.name, None
         if delay_s is not None and delay_s > 0:
+            delay_ms = delay_bucket_ms(delay_s)
             try:
-                routing_key = await queue.retry_route(delay_bucket_ms(delay_s))
+                routing_key = await queue.retry_route(delay_ms)
             except ConnectorOperationError as exc:
                 if exc.retryable:
                     self._settle("requeue")
@@ -117,7 +118,11 @@ class RabbitMQDelivery(Delivery):
             await queue.publish_raw("", routing_key, item.body, properties, ConnectorOperation.RETRY)
         except ConnectorOperationError as exc:
             # Not republished: give the original back so it runs again (at-least-once).
-            logger.warning("rabbitmq %s: retry publish failed, requeueing the original: %s", queue.name, exc)
+            if delay_ms is not None and routing_key != queue.name:
+                # Maybe deleted since we declared it (the broker returned the copy).
+                queue.forget_retry_route(delay_ms)
+            log = logger.warning if exc.retryable else logger.error
+            log("rabbitmq %s: retry publish failed, requeueing the original: %s", queue.name, exc)
             self._settle("requeue")
             return
         self._settle("ack")

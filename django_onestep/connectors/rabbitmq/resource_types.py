@@ -20,10 +20,11 @@ __all__ = ["register"]
 _QUEUE_FIELDS = frozenset({
     "queue", "connector", "routing_key", "exchange", "exchange_type", "bind", "bind_arguments", "durable",
     "auto_delete", "exclusive", "arguments", "exchange_durable", "exchange_auto_delete", "exchange_arguments",
-    "prefetch", "batch_size", "poll_interval_s", "publisher_confirms", "persistent", "connect_timeout_s",
-    "publish_timeout_s",
+    "prefetch", "batch_size", "poll_interval_s", "publisher_confirms", "persistent", "mandatory",
+    "connect_timeout_s", "publish_timeout_s",
 })  # fmt: skip
 _PASS_THROUGH = _QUEUE_FIELDS - {"queue", "connector", "bind_arguments", "arguments", "exchange_arguments"}
+_STRINGS = frozenset({"routing_key", "exchange", "exchange_type"})
 
 
 def _connector(ctx: ResourceContext, spec: dict[str, Any]) -> RabbitMQConnector:
@@ -36,6 +37,8 @@ def _queue(ctx: ResourceContext, spec: dict[str, Any]) -> RabbitMQQueue:
         raise ctx.error("connector", f"must name a 'rabbitmq' resource, got {type(connector).__name__}")
     name = ctx.optional_string("queue") or ctx.resource_name()
     kwargs = {key: spec[key] for key in _PASS_THROUGH if key in spec}
+    for key in _STRINGS & kwargs.keys():
+        kwargs[key] = ctx.text(key)  # ``exchange: ${EXCHANGE}`` set to 42 stays "42"
     for key in ("bind_arguments", "arguments", "exchange_arguments"):
         kwargs[key] = ctx.mapping(key)
     return connector.queue(name, **kwargs)

@@ -6,7 +6,8 @@ module turns pika's callbacks into awaitables. It owns:
 
 * a consumer channel (``basic_qos(prefetch)`` + ``basic_consume``, manual acks) whose
   messages land in a local buffer that ``fetch`` drains;
-* a publisher channel in confirm mode (each publish awaits the broker's ack);
+* a publisher channel in confirm mode (each publish awaits the broker's ack; a
+  mandatory publish no binding routes is returned by the broker and raises);
 * reconnection with capped exponential backoff. Deliveries remember the channel they
   came on: once that channel is gone their delivery tags mean nothing, so ack/nack on
   them is skipped (the broker already requeued them and will redeliver).
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django_onestep.connectors.rabbitmq.classify import to_connector_error
+from django_onestep.connectors.rabbitmq.classify import RabbitMQError, to_connector_error
 from django_onestep.connectors.rabbitmq.confirms import ConfirmTracker
 from django_onestep.connectors.rabbitmq.topology import (
     QueueTopology,
@@ -43,6 +45,8 @@ logger = logging.getLogger("django_onestep.connectors.rabbitmq.connector")
 _BACKOFF_FIRST_S = 0.25
 _BACKOFF_CAP_S = 10.0
 _RETRY_REDECLARE_AFTER_S = 120.0  # well inside the retry queues' idle expiry
+_SEND_RETURN_HINT = "bind a queue to it or pass mandatory=False"
+_RETRY_RETURN_HINT = "its queue was deleted; the original message is requeued"
 
 
 @dataclass
@@ -318,10 +322,12 @@ class AmqpSession:
                     RuntimeError("broker nacked the publish"),
                     ConnectorOperation.SEND,
                     kind=ConnectorErrorKind.TRANSIENT,
-                )
+                ),
+                self._unroutable_error,
             )
             try:
                 channel = await self._channel(conn)
+                channel.add_on_return_callback(functools.partial(self._on_return, confirms))
                 if self.publisher_confirms:
                     selected: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
                     channel.confirm_delivery(
@@ -333,25 +339,78 @@ class AmqpSession:
             self._publish_ch, self._confirms = channel, confirms
             return channel, confirms
 
-    async def publish(
-        self, exchange: str, routing_key: str, body: bytes, properties: Any, op: ConnectorOperation
+    def _unroutable_error(self, method: Any, op: ConnectorOperation) -> ConnectorOperationError:
+        hint = _RETRY_RETURN_HINT if op is ConnectorOperation.RETRY else _SEND_RETURN_HINT
+        return ConnectorOperationError(
+            backend="rabbitmq",
+            operation=op,
+            kind=ConnectorErrorKind.MISCONFIGURED,
+            source_name=self.topology.name,
+            cause=RabbitMQError(f"{method.reply_code} {method.reply_text}"),
+            message=(
+                "RabbitMQ returned the message unroutable: "
+                f"exchange {method.exchange!r}, routing key {method.routing_key!r}: {hint}"
+            ),
+        )
+
+    def _on_return(
+        self, confirms: ConfirmTracker, _channel: Any, method: Any, properties: Any, body: bytes
     ) -> None:
-        await self.publish_many(exchange, routing_key, [(body, properties)], op)
+        if confirms.on_return(method, properties, body):
+            return  # the awaiting publish raises it
+        # Without publisher confirms nobody waits for the outcome: the log is all there is.
+        logger.error(
+            "rabbitmq queue %s: RabbitMQ returned a message unroutable (%s %s): exchange %r, routing key %r",
+            self.topology.name,
+            method.reply_code,
+            method.reply_text,
+            method.exchange,
+            method.routing_key,
+        )
+
+    async def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: Any,
+        op: ConnectorOperation,
+        *,
+        mandatory: bool = True,
+    ) -> None:
+        await self.publish_many(exchange, routing_key, [(body, properties)], op, mandatory=mandatory)
 
     async def publish_many(
-        self, exchange: str, routing_key: str, messages: list[tuple[bytes, Any]], op: ConnectorOperation
+        self,
+        exchange: str,
+        routing_key: str,
+        messages: list[tuple[bytes, Any]],
+        op: ConnectorOperation,
+        *,
+        mandatory: bool = True,
     ) -> None:
-        """Publish all, then wait for every confirm (pipelined: one round trip per batch)."""
+        """Publish all, then wait for every confirm (pipelined: one round trip per batch).
+
+        ``mandatory``: a message no binding routes is returned by the broker, and its
+        publish raises (kind ``misconfigured``) instead of being dropped.
+        """
         channel, confirms = await self._publisher(op)
         gathered: asyncio.Future[Any] | None = None
         try:
             futures = []
             for body, properties in messages:
                 channel.basic_publish(
-                    exchange=exchange, routing_key=routing_key, body=body, properties=properties
+                    exchange=exchange,
+                    routing_key=routing_key,
+                    body=body,
+                    properties=properties,
+                    mandatory=mandatory,
                 )
                 if self.publisher_confirms:
-                    futures.append(confirms.next())
+                    returnable = (
+                        ((exchange, routing_key, properties.message_id, body), op) if mandatory else None
+                    )
+                    futures.append(confirms.next(returnable))
             if futures:
                 gathered = asyncio.gather(*futures)
                 await self._wait(channel, gathered, self.publish_timeout_s)
@@ -378,6 +437,10 @@ class AmqpSession:
             raise self._error(exc, ConnectorOperation.RETRY) from None
         self._retry_declared_at[delay_ms] = time.monotonic()
         return name
+
+    def forget_retry_queue(self, delay_ms: int) -> None:
+        """The retry queue was found missing: declare it again on its next use."""
+        self._retry_declared_at.pop(delay_ms, None)
 
     # ---------------------------------------------------------------- settlement
     def settle(self, item: Incoming, how: str) -> bool:

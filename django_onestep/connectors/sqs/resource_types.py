@@ -43,6 +43,8 @@ def _queue(ctx: ResourceContext, spec: dict[str, Any]) -> SQSQueue:
     if not isinstance(connector, SQSConnector):
         raise ctx.error("connector", f"must name an 'sqs' resource, got {type(connector).__name__}")
     kwargs = {key: spec[key] for key in _QUEUE_FIELDS - {"url", "connector"} if key in spec}
+    for key in {"message_group_id", "message_group_field", "on_fail"} & kwargs.keys():
+        kwargs[key] = ctx.text(key)  # a ``${GROUP}`` of digits stays a string
     return connector.queue(ctx.string("url"), **kwargs)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django_onestep.core.declarative.env import env_text
 from django_onestep.core.declarative.registry import ResourceContext, register_resource_type
 from django_onestep.core.http.http_sink import HttpSink
 from django_onestep.core.http.webhook import BearerAuth, WebhookResponse, WebhookSource
@@ -87,7 +88,7 @@ def _webhook_auth(ctx: ResourceContext, raw: Any) -> BearerAuth | None:
     kind = str(raw.get("type", "bearer")).strip().lower()
     if kind != "bearer":
         raise ctx.error("auth.type", f"unsupported webhook auth type {kind!r} (known: bearer)")
-    token = raw.get("token")
+    token = env_text(raw, "token")  # a token of digits stays a string
     if not isinstance(token, str) or not token:
         raise ctx.error("auth.token", "must be a non-empty string")
     return BearerAuth(
@@ -112,7 +113,7 @@ def _webhook(ctx: ResourceContext, spec: dict[str, Any]) -> WebhookSource:
         host=ctx.string("host", "127.0.0.1"),
         port=ctx.integer("port", 8080, minimum=0),
         parser=ctx.string("parser", "auto"),
-        auth=_webhook_auth(ctx, spec.get("auth")),
+        auth=_webhook_auth(ctx, ctx.text("auth")),
         response=None
         if response is None
         else WebhookResponse(

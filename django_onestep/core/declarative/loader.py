@@ -30,7 +30,13 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django_onestep.core.base import Sink, Source
-from django_onestep.core.declarative.env import expand_env, load_dotenv, missing_env_refs
+from django_onestep.core.declarative.env import (
+    copy_mapping,
+    env_text,
+    expand_env,
+    load_dotenv,
+    missing_env_refs,
+)
 from django_onestep.core.declarative.registry import build_resources
 from django_onestep.core.errors import ConfigurationError, MissingExtraError
 
@@ -76,7 +82,7 @@ def _mapping(value: Any, path: str) -> dict[str, Any]:
         return {}
     if not isinstance(value, Mapping):
         raise _fail(path, f"must be a mapping, got {type(value).__name__}")
-    return dict(value)
+    return copy_mapping(value)
 
 
 def load_ref(ref: str) -> Any:
@@ -156,6 +162,7 @@ def _sinks(resources: Mapping[str, Any], raw: Any, path: str) -> tuple[Sink, ...
     names = [raw] if isinstance(raw, str) else raw
     if not isinstance(names, list):
         raise _fail(path, f"must be a resource name or a list of names, got {raw!r}")
+    names = [env_text(names, index) for index in range(len(names))]
     return tuple(_resource(resources, name, f"{path}[{i}]", Sink) for i, name in enumerate(names))
 
 
@@ -227,14 +234,13 @@ def _add_task(app: OneStepApp, resources: Mapping[str, Any], raw: Any, index: in
     path = f"tasks[{index}]"
     task = _mapping(raw, path)
     _check_keys(task, _TASK_KEYS, path)
-    name = task.get("name")
+    name = env_text(task, "name")
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise _fail(f"{path}.name", f"must be a non-empty string, got {name!r}")
-    source = (
-        None if task.get("source") is None else _resource(resources, task["source"], f"{path}.source", Source)
-    )
-    emit = _sinks(resources, task.get("emit"), f"{path}.emit")
-    dead_letter = _sinks(resources, task.get("dead_letter"), f"{path}.dead_letter")
+    source_name = env_text(task, "source")
+    source = None if source_name is None else _resource(resources, source_name, f"{path}.source", Source)
+    emit = _sinks(resources, env_text(task, "emit"), f"{path}.emit")
+    dead_letter = _sinks(resources, env_text(task, "dead_letter"), f"{path}.dead_letter")
     if "handler" in task:
         handler = _callable_ref(task["handler"], f"{path}.handler")
     elif emit:
@@ -256,7 +262,7 @@ def _add_task(app: OneStepApp, resources: Mapping[str, Any], raw: Any, index: in
     try:
         app.task(
             name=name or getattr(handler, "__name__", None),
-            description=task.get("description"),
+            description=env_text(task, "description"),
             source=source,
             emit=emit or None,
             dead_letter=dead_letter or None,
@@ -279,7 +285,7 @@ def _app_section(config: Mapping[str, Any]) -> dict[str, Any]:
         section = _mapping(config["app"], "app")
         _check_keys(section, _APP_KEYS, "app")
         return section
-    return {key: config[key] for key in ("name", "shutdown_timeout_s", "config", "state") if key in config}
+    return copy_mapping(config, keys=("name", "shutdown_timeout_s", "config", "state"))
 
 
 def load_app_config(
@@ -297,7 +303,7 @@ def load_app_config(
     _check_keys(config, _TOP_LEVEL, "<root>")
     section = _app_section(config)
     prefix = "app." if "app" in config else ""
-    name = section.get("name")
+    name = env_text(section, "name")
     if not isinstance(name, str) or not name.strip():
         raise _fail(f"{prefix}name", f"must be a non-empty string, got {name!r}")
     timeout = section.get("shutdown_timeout_s", 30.0)
@@ -318,7 +324,7 @@ def load_app_config(
         logging.getLogger("onestep").setLevel(level)
     resources = build_resources(config)
     if section.get("state") is not None:
-        state = _resource(resources, section["state"], f"{prefix}state", object)
+        state = _resource(resources, env_text(section, "state"), f"{prefix}state", object)
         if not all(callable(getattr(state, attr, None)) for attr in ("load", "save", "delete")):
             raise _fail(
                 f"{prefix}state", f"resource {section['state']!r} is not a state store (load/save/delete)"

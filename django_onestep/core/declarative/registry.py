@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from django_onestep.core.declarative.env import copy_mapping, env_text
 from django_onestep.core.errors import ConfigurationError, MissingExtraError
 
 __all__ = [
@@ -96,7 +97,7 @@ class ResourceContext:
         return ConfigurationError(f"{self.path}.{key}: {message}")
 
     def resource_name(self) -> str:
-        value = self.spec.get("name", self.name)
+        value = env_text(self.spec, "name", self.name)
         if not isinstance(value, str) or not value.strip():
             raise self.error("name", f"must be a non-empty string, got {value!r}")
         return value
@@ -106,10 +107,15 @@ class ResourceContext:
         return self._resolve(self.string(key), f"{self.path}.{key}")
 
     def string(self, key: str, default: str | None = None) -> str:
-        value = self.spec.get(key, default)
+        value = env_text(self.spec, key, default)  # ``${QUEUE}`` set to 123 stays "123"
         if not isinstance(value, str) or not value.strip():
             raise self.error(key, f"must be a non-empty string, got {value!r}")
         return value
+
+    def text(self, key: str) -> Any:
+        """``spec[key]`` unchecked, for a string the builder passes on (``None`` when absent);
+        a lone ``${VAR}`` keeps its text here too."""
+        return env_text(self.spec, key)
 
     def optional_string(self, key: str) -> str | None:
         return None if self.spec.get(key) is None else self.string(key)
@@ -177,7 +183,7 @@ def _collect_specs(config: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, 
                 raise ConfigurationError(
                     f"{path}: resource {name!r} is defined twice with different settings"
                 )
-            specs.setdefault(str(name), (path, dict(spec)))
+            specs.setdefault(str(name), (path, copy_mapping(spec)))
     return specs
 
 

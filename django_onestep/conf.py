@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+from django_onestep.core import validation
+from django_onestep.core.errors import ConfigurationError
 
 __all__ = ["DEFAULTS", "OneStepSettings", "OneStepSettingsError", "get_settings", "onestep_settings"]
 
@@ -57,23 +60,23 @@ DEFAULTS: dict[str, Any] = {
 
 WEBHOOK_DEFAULTS: dict[str, Any] = {"BASE_PATH": "onestep/webhooks/", "MAX_BODY_BYTES": 1024 * 1024}
 
+_T = TypeVar("_T")
 
-def _positive_number(key: str, value: Any, *, allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise OneStepSettingsError(key, f"must be a number of seconds, got {value!r}")
-    if value <= 0:
-        raise OneStepSettingsError(key, f"must be > 0, got {value!r}")
-    return float(value)
+
+def _checked(key: str, check: Callable[[str, Any], _T], value: Any) -> _T:
+    """Run a core value check and report its failure under the ``ONESTEP`` key."""
+    try:
+        return check(key, value)
+    except ConfigurationError as exc:
+        raise OneStepSettingsError(key, exc.problem or str(exc)) from None
+
+
+def _positive_number(key: str, value: Any) -> float:
+    return _checked(key, validation.positive_number, value)
 
 
 def _positive_int(key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise OneStepSettingsError(key, f"must be an integer, got {value!r}")
-    if value < 1:
-        raise OneStepSettingsError(key, f"must be >= 1, got {value!r}")
-    return value
+    return _checked(key, validation.positive_int, value)
 
 
 def _name(key: str, value: Any) -> str:
@@ -166,8 +169,10 @@ def _check_retry_options(key: str, value: dict[str, Any]) -> None:
         )
     try:
         build_retry_policy(value)
-    except ValueError as exc:  # the policy's own message names the option
-        raise OneStepSettingsError(key, str(exc)) from None
+    except ConfigurationError as exc:  # the policy's own error names the option
+        raise OneStepSettingsError(
+            f"{key}.{exc.name}" if exc.name else key, exc.problem or str(exc)
+        ) from None
 
 
 def _database(key: str, value: Any) -> str:
@@ -216,8 +221,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "POLL_INTERVAL_S": _positive_number,
     "BATCH_SIZE": _positive_int,
     "MAX_DELIVERIES": _positive_int,
-    "DONE_JOB_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
-    "METRICS_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
+    "DONE_JOB_RETENTION_S": lambda k, v: _checked(k, validation.optional_positive_number, v),
+    "METRICS_RETENTION_S": lambda k, v: _checked(k, validation.optional_positive_number, v),
     "LOG_FORMAT": _log_format,
 }
 assert set(_VALIDATORS) == set(DEFAULTS)

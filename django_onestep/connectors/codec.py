@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django_onestep.core.envelope import Envelope
+from django_onestep.core.validation import is_int
 
 __all__ = [
     "ENVELOPE_KEYS",
@@ -101,7 +102,7 @@ def decode_message(raw: bytes | bytearray | memoryview | str) -> Envelope:
     attempts = parsed.get("attempts", 0)
     if attempts is None:
         attempts = 0
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
+    if not is_int(attempts) or attempts < 0:
         raise UndecodableMessage(f"envelope 'attempts' must be a non-negative integer, got {attempts!r}")
     return Envelope(body=parsed["body"], meta=meta, attempts=attempts)
 

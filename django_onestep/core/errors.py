@@ -21,6 +21,7 @@ __all__ = [
     "MissingExtraError",
     "OneStepError",
     "PoisonMessageError",
+    "invalid_value",
     "is_retryable_connector_error",
 ]
 
@@ -30,7 +31,23 @@ class OneStepError(Exception):
 
 
 class ConfigurationError(OneStepError, ValueError):
-    """A definition is invalid. The message names the offending key and value."""
+    """A definition is invalid. The message names the offending key and value.
+
+    One made by :func:`invalid_value` also keeps the value's ``name`` and the
+    ``problem`` apart, so a caller that knows more of the path (a settings key, a YAML
+    path) can name the value again without parsing the text; otherwise both are None.
+    """
+
+    name: str | None = None
+    problem: str | None = None
+
+
+def invalid_value(name: str, problem: str) -> ConfigurationError:
+    """``ConfigurationError("<name>: <problem>")`` with ``name`` and ``problem`` kept."""
+    error = ConfigurationError(f"{name}: {problem}")
+    error.name = name
+    error.problem = problem
+    return error
 
 
 class MissingExtraError(OneStepError, ImportError):

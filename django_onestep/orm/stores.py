@@ -14,6 +14,7 @@ import asyncio
 from typing import Any
 
 from django_onestep.core.errors import ConnectorOperation
+from django_onestep.core.validation import is_number
 from django_onestep.orm import lossless_json
 from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread
 
@@ -127,7 +128,7 @@ class _OrmStore:
     def incr_sync(self, key: str, amount: int | float = 1) -> Any:
         def change(value: Any) -> tuple[Any, Any]:
             base = 0 if value is _MISSING or value is None else value
-            if isinstance(base, bool) or not isinstance(base, int | float):
+            if not is_number(base):
                 raise TypeError(f"incr({key!r}): stored value is {type(base).__name__}, not a number")
             new = base + amount
             return new, new

@@ -48,7 +48,14 @@ def test_defaults_are_copied_not_shared() -> None:
     ("raw", "message"),
     [
         ({"LEASE_S": -1}, 'ONESTEP["LEASE_S"]: must be > 0, got -1'),
-        ({"LEASE_S": "30"}, "ONESTEP[\"LEASE_S\"]: must be a number of seconds, got '30'"),
+        ({"LEASE_S": "30"}, "ONESTEP[\"LEASE_S\"]: must be a number, got '30'"),
+        # an infinite lease never expires, a NaN one compares false with everything
+        ({"LEASE_S": float("inf")}, 'ONESTEP["LEASE_S"]: must be a finite number, got inf'),
+        ({"POLL_INTERVAL_S": float("nan")}, 'ONESTEP["POLL_INTERVAL_S"]: must be a finite number, got nan'),
+        (
+            {"DONE_JOB_RETENTION_S": "7d"},
+            "ONESTEP[\"DONE_JOB_RETENTION_S\"]: must be a number or None, got '7d'",
+        ),
         ({"SHUTDOWN_TIMEOUT_S": 0}, 'ONESTEP["SHUTDOWN_TIMEOUT_S"]: must be > 0, got 0'),
         ({"BATCH_SIZE": 0}, 'ONESTEP["BATCH_SIZE"]: must be >= 1, got 0'),
         ({"BATCH_SIZE": True}, 'ONESTEP["BATCH_SIZE"]: must be an integer, got True'),
@@ -76,7 +83,7 @@ def test_defaults_are_copied_not_shared() -> None:
         # the policy's options are checked here too, not later by whichever tasks.py uses them
         (
             {"DEFAULT_RETRY": {"type": "max_attempts", "max_attempts": 0}},
-            'ONESTEP["DEFAULT_RETRY"]: max_attempts must be an integer >= 1, got 0',
+            'ONESTEP["DEFAULT_RETRY"]["max_attempts"]: must be >= 1, got 0',
         ),
         (
             {"DEFAULT_RETRY": {"type": "max_attempts", "attempts": 3}},
@@ -85,7 +92,7 @@ def test_defaults_are_copied_not_shared() -> None:
         ),
         (
             {"DEFAULT_RETRY": {"type": "exponential_backoff", "min_delay_s": 5, "max_delay_s": 1}},
-            'ONESTEP["DEFAULT_RETRY"]: max_delay_s must be >= min_delay_s (5.0), got 1',
+            'ONESTEP["DEFAULT_RETRY"]["max_delay_s"]: must be >= min_delay_s (5.0), got 1',
         ),
         (
             {"DEFAULT_RETRY": {"type": "none", "delay_s": 1}},

@@ -24,7 +24,6 @@ import functools
 import importlib
 import inspect
 import logging
-import math
 import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -32,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 from django_onestep.core.base import Sink, Source
 from django_onestep.core.declarative.env import expand_env, load_dotenv, missing_env_refs
 from django_onestep.core.declarative.registry import build_resources
-from django_onestep.core.errors import ConfigurationError, MissingExtraError
+from django_onestep.core.errors import ConfigurationError, MissingExtraError, invalid_value
+from django_onestep.core.validation import optional_positive_number, positive_int
 
 if TYPE_CHECKING:
     from django_onestep.core.runtime.app import OneStepApp
@@ -62,7 +62,7 @@ def is_yaml_target(target: str) -> bool:
 
 
 def _fail(path: str, message: str) -> ConfigurationError:
-    return ConfigurationError(f"{path}: {message}")
+    return invalid_value(path, message)
 
 
 def _check_keys(value: Mapping[str, Any], allowed: frozenset[str], path: str) -> None:
@@ -160,11 +160,9 @@ def _sinks(resources: Mapping[str, Any], raw: Any, path: str) -> tuple[Sink, ...
 
 
 def _retry_arg_error(exc: ValueError, keys: frozenset[str], path: str) -> ConfigurationError:
-    message = str(exc)
-    for key in sorted(keys, key=len, reverse=True):
-        if message.startswith(f"{key} "):
-            return _fail(f"{path}.{key}", message[len(key) + 1 :])
-    return _fail(path, message)
+    if isinstance(exc, ConfigurationError) and exc.name in keys and exc.problem is not None:
+        return _fail(f"{path}.{exc.name}", exc.problem)
+    return _fail(path, str(exc))
 
 
 def build_retry(raw: Any, path: str) -> Any:
@@ -183,11 +181,6 @@ def build_retry(raw: Any, path: str) -> Any:
     keys = _RETRY_KEYS[kind]
     _check_keys(spec, keys | {"type"}, path)
     args = {key: value for key, value in spec.items() if key != "type"}
-    max_attempts = args.get("max_attempts", 3)
-    if "max_attempts" in keys and (
-        isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1
-    ):
-        raise _fail(f"{path}.max_attempts", f"must be >= 1, got {max_attempts!r}")
     try:
         if kind in ("no_retry", "none"):
             return retry_module.NoRetry()
@@ -242,17 +235,9 @@ def _add_task(app: OneStepApp, resources: Mapping[str, Any], raw: Any, index: in
     else:
         raise _fail(path, "needs a 'handler' (or an 'emit' to forward payloads unchanged)")
     hooks = _hooks(task.get("hooks"), frozenset({"before", "after_success", "on_failure"}), f"{path}.hooks")
-    concurrency = task.get("concurrency", 1)
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise _fail(f"{path}.concurrency", f"must be an integer >= 1, got {concurrency!r}")
+    concurrency = positive_int(f"{path}.concurrency", task.get("concurrency", 1))
     timeout_s = task.get("timeout_s")
-    if timeout_s is not None and (
-        isinstance(timeout_s, bool)
-        or not isinstance(timeout_s, int | float)
-        or not math.isfinite(timeout_s)
-        or timeout_s <= 0
-    ):
-        raise _fail(f"{path}.timeout_s", f"must be a number > 0, got {timeout_s!r}")
+    optional_positive_number(f"{path}.timeout_s", timeout_s)
     try:
         app.task(
             name=name or getattr(handler, "__name__", None),
@@ -304,9 +289,10 @@ def load_app_config(
     app_config = _mapping(section.get("config"), f"{prefix}config")  # its own path on error
     try:
         app = OneStepApp(name, config=app_config, shutdown_timeout_s=timeout)
-    except ValueError as exc:
-        message = str(exc).removeprefix("shutdown_timeout_s ")
-        raise _fail(f"{prefix}shutdown_timeout_s", message) from None
+    except ConfigurationError as exc:
+        if exc.name is None or exc.problem is None:
+            raise
+        raise _fail(f"{prefix}{exc.name}", exc.problem) from None
     if source_path is not None:
         app.config.setdefault("config_path", source_path)
     logging_spec = _mapping(section.get("logging"), f"{prefix}logging")

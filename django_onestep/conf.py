@@ -20,6 +20,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from django_onestep.core import validation
+from django_onestep.core.declarative.retry_spec import build_retry_policy
 from django_onestep.core.errors import ConfigurationError
 
 __all__ = ["DEFAULTS", "OneStepSettings", "OneStepSettingsError", "get_settings", "onestep_settings"]
@@ -121,58 +122,12 @@ def _state(key: str, value: Any) -> Any:
 
 
 def _default_retry(key: str, value: Any) -> Any:
-    # None, a RetryPolicy object (anything with on_error), or a dict as in YAML
-    # ({"type": "max_attempts", "max_attempts": 3, "delay_s": 1}).
-    if value is None or callable(getattr(value, "on_error", None)):
-        return value
-    if isinstance(value, Mapping):
-        kind = value.get("type")
-        if kind not in ("none", "max_attempts", "exponential_backoff"):
-            raise OneStepSettingsError(
-                f"{key}.type" if "type" in value else key,
-                f"must be 'none', 'max_attempts' or 'exponential_backoff', got {kind!r}",
-            )
-        _check_retry_options(key, dict(value))
-        return dict(value)
-    raise OneStepSettingsError(key, f"must be None, a RetryPolicy or a dict with 'type', got {value!r}")
-
-
-def build_retry_policy(value: Any) -> Any:
-    """Turn ``ONESTEP["DEFAULT_RETRY"]`` (None, a policy or a YAML-style dict) into a policy."""
-    if value is None or not isinstance(value, dict):
-        return value
-    from django_onestep.core import retry
-
-    options = {k: v for k, v in value.items() if k != "type"}
-    kind = value["type"]
-    if kind == "none":
-        return retry.NoRetry()
-    if kind == "max_attempts":
-        return retry.MaxAttempts(**options)
-    return retry.ExponentialBackoff(**options)
-
-
-def _check_retry_options(key: str, value: dict[str, Any]) -> None:
-    """Build the policy once so a bad option is reported under ``key``, not by a tasks.py."""
-    import inspect
-
-    from django_onestep.core import retry
-
-    kind = value["type"]
-    cls = {"none": retry.NoRetry, "max_attempts": retry.MaxAttempts}.get(kind, retry.ExponentialBackoff)
-    known = [name for name in inspect.signature(cls).parameters if name != "self"]
-    unknown = sorted(set(value) - {"type", *known})
-    if unknown:
-        problem = f"unknown option for type {kind!r} (known: {', '.join(known)})"
-        raise OneStepSettingsError(
-            f"{key}.{unknown[0]}", problem if known else f"type {kind!r} takes no options"
-        )
+    # Any form a YAML task's retry takes (None, a RetryPolicy, a type name, a dict),
+    # built here so a bad option is reported under this key, not by a tasks.py.
     try:
-        build_retry_policy(value)
-    except ConfigurationError as exc:  # the policy's own error names the option
-        raise OneStepSettingsError(
-            f"{key}.{exc.name}" if exc.name else key, exc.problem or str(exc)
-        ) from None
+        return build_retry_policy(value, key)
+    except ConfigurationError as exc:
+        raise OneStepSettingsError(exc.name or key, exc.problem or str(exc)) from None
 
 
 def _database(key: str, value: Any) -> str:

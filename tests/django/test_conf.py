@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
+from django_onestep import checks
+from django_onestep.apps import load_settings_tasks
 from django_onestep.conf import DEFAULTS, OneStepSettingsError, get_settings, onestep_settings
+from django_onestep.core.retry import MaxAttempts
+from django_onestep.project import project_app
+from django_onestep.project.project_app import build_project_app
 
 
 def test_defaults_fill_every_key_not_given() -> None:
@@ -78,7 +85,8 @@ def test_defaults_are_copied_not_shared() -> None:
         ({"WEBHOOKS": {"MAX_BODY_BYTES": 0}}, 'ONESTEP["WEBHOOKS"]["MAX_BODY_BYTES"]: must be >= 1, got 0'),
         (
             {"DEFAULT_RETRY": {"type": "forever"}},
-            "ONESTEP[\"DEFAULT_RETRY\"][\"type\"]: must be 'none', 'max_attempts' or 'exponential_backoff', got 'forever'",
+            'ONESTEP["DEFAULT_RETRY"]["type"]: unknown retry type \'forever\' '
+            "(known: by_failure_kind, exponential_backoff, max_attempts, no_retry, none)",
         ),
         # the policy's options are checked here too, not later by whichever tasks.py uses them
         (
@@ -126,3 +134,183 @@ def test_retention_accepts_none_to_keep_forever() -> None:
     with override_settings(ONESTEP={"DONE_JOB_RETENTION_S": None, "METRICS_RETENTION_S": 86400}):
         assert get_settings().DONE_JOB_RETENTION_S is None
         assert get_settings().METRICS_RETENTION_S == 86400.0
+
+
+# -- retry policies: DEFAULT_RETRY and ONESTEP["TASKS"] take every form a YAML task's retry
+# takes, through the same builder, and name the offending key the same way.
+
+HANDLER = "tests.core.fixtures.yaml_handlers:sync_billing"
+NO_RETRY = ("NoRetry", {})
+MAX_3 = ("MaxAttempts", {"max_attempts": 3, "delay_s": None})
+BY_KIND = {
+    "type": "by_failure_kind",
+    "timeout": {"type": "exponential_backoff", "max_attempts": 5, "max_delay_s": 300},
+    "default": "no_retry",
+    "error": None,  # left out, as onestep does
+}
+BY_KIND_POLICY = (
+    "ByFailureKind",
+    {
+        "_policies": {
+            "timeout": (
+                "ExponentialBackoff",
+                {
+                    "max_attempts": 5,
+                    "min_delay_s": 1.0,
+                    "max_delay_s": 300.0,
+                    "multiplier": 2.0,
+                    "jitter": "none",
+                },
+            ),
+            "default": NO_RETRY,
+        }
+    },
+)
+RETRY_FORMS = [
+    ("none", NO_RETRY),
+    ("no_retry", NO_RETRY),
+    ({"type": "no_retry"}, NO_RETRY),
+    ({"type": "none"}, NO_RETRY),
+    ("max_attempts", MAX_3),
+    (
+        {"type": "max_attempts", "max_attempts": 4, "delay_s": 2},
+        ("MaxAttempts", {"max_attempts": 4, "delay_s": 2.0}),
+    ),
+    (
+        {"type": "exponential_backoff", "max_attempts": 5, "min_delay_s": 0.5, "jitter": "full"},
+        (
+            "ExponentialBackoff",
+            {"max_attempts": 5, "min_delay_s": 0.5, "max_delay_s": 60.0, "multiplier": 2.0, "jitter": "full"},
+        ),
+    ),
+    (BY_KIND, BY_KIND_POLICY),
+    (
+        {"type": "by_failure_kind", "cancelled": MaxAttempts(7)},
+        (
+            "ByFailureKind",
+            {"_policies": {"cancelled": ("MaxAttempts", {"max_attempts": 7, "delay_s": None})}},
+        ),
+    ),
+    (MaxAttempts(6, delay_s=1), ("MaxAttempts", {"max_attempts": 6, "delay_s": 1.0})),
+]
+
+
+def describe(policy: Any) -> Any:
+    """A policy as comparable data: its class and options, sub-policies included."""
+    if isinstance(policy, dict):
+        return {key: describe(value) for key, value in policy.items()}
+    if callable(getattr(policy, "on_error", None)):
+        return (type(policy).__name__, {key: describe(value) for key, value in vars(policy).items()})
+    return policy
+
+
+@pytest.mark.parametrize(("spec", "expected"), RETRY_FORMS)
+def test_default_retry_takes_every_retry_form(spec: Any, expected: Any) -> None:
+    with override_settings(ONESTEP={"DEFAULT_RETRY": spec}):
+        app = build_project_app()
+
+    @app.task()
+    def implicit(ctx, payload):
+        return None
+
+    assert describe(app.get_task("implicit").retry) == expected
+
+
+def test_default_retry_none_leaves_the_runtime_default() -> None:
+    with override_settings(ONESTEP={"DEFAULT_RETRY": None}):
+        assert get_settings().DEFAULT_RETRY is None
+        app = build_project_app()
+
+    @app.task()
+    def implicit(ctx, payload):
+        return None
+
+    assert describe(app.get_task("implicit").retry) == NO_RETRY
+
+
+def test_a_default_retry_policy_object_is_used_as_it_is() -> None:
+    policy = MaxAttempts(2)
+    with override_settings(ONESTEP={"DEFAULT_RETRY": policy}):
+        assert get_settings().DEFAULT_RETRY is policy
+
+
+def _settings_tasks(tasks: list[dict[str, Any]], onestep: dict[str, Any] | None = None) -> Any:
+    """Register ``tasks`` as ONESTEP["TASKS"] on a fresh project app; return it."""
+    with override_settings(ONESTEP=onestep or {}):
+        app = build_project_app()
+        previous, project_app._app = project_app._app, app
+        try:
+            load_settings_tasks({}, tasks)
+        finally:
+            project_app._app = previous
+    return app
+
+
+@pytest.mark.parametrize(("spec", "expected"), RETRY_FORMS)
+def test_settings_tasks_take_every_retry_form(spec: Any, expected: Any) -> None:
+    app = _settings_tasks([{"name": "t", "handler": HANDLER, "retry": spec}])
+    assert describe(app.get_task("t").retry) == expected
+
+
+def test_a_settings_task_without_retry_gets_default_retry() -> None:
+    app = _settings_tasks(
+        [{"name": "bare", "handler": HANDLER}, {"name": "null", "handler": HANDLER, "retry": None}],
+        {"DEFAULT_RETRY": BY_KIND},
+    )
+    assert describe(app.get_task("bare").retry) == BY_KIND_POLICY
+    assert describe(app.get_task("null").retry) == BY_KIND_POLICY
+
+
+KNOWN_TYPES = "(known: by_failure_kind, exponential_backoff, max_attempts, no_retry, none)"
+# (spec, path below the retry key, problem): the same for both settings
+RETRY_ERRORS = [
+    (5, "", "must be a retry type name, a mapping with 'type' or a RetryPolicy, got 5"),
+    ({"max_attempts": 3}, ".type", f"is required {KNOWN_TYPES}"),
+    ("forever", ".type", f"unknown retry type 'forever' {KNOWN_TYPES}"),
+    ({"type": "no_retry", "delay_s": 1}, ".delay_s", "type 'no_retry' takes no options"),
+    ({"type": "max_attempts", "max_attempts": 0}, ".max_attempts", "must be >= 1, got 0"),
+    ({"type": "exponential_backoff", "multiplier": "x"}, ".multiplier", "must be a number, got 'x'"),
+    (
+        {"type": "by_failure_kind", "error": {"type": "max_attempts", "max_attempts": 0}},
+        ".error.max_attempts",
+        "must be >= 1, got 0",
+    ),
+    (
+        {"type": "by_failure_kind", "timeout": {"type": "exponential_backoff", "jitter": "wild"}},
+        ".timeout.jitter",
+        "must be one of ['none', 'full', 'equal'], got 'wild'",
+    ),
+    (
+        {"type": "by_failure_kind", "oops": "none"},
+        ".oops",
+        "unknown option for type 'by_failure_kind' (known: default, error, timeout, cancelled)",
+    ),
+    (
+        {"type": "by_failure_kind"},
+        "",
+        "by_failure_kind needs a policy for one of default, error, timeout, cancelled",
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "path", "problem"), RETRY_ERRORS)
+def test_default_retry_errors_name_the_key(spec: Any, path: str, problem: str) -> None:
+    with override_settings(ONESTEP={"DEFAULT_RETRY": spec}), pytest.raises(OneStepSettingsError) as info:
+        get_settings()
+    keys = "".join(f'["{part}"]' for part in path.split(".") if part)
+    assert str(info.value) == f'ONESTEP["DEFAULT_RETRY"]{keys}: {problem}'
+
+
+@pytest.mark.parametrize(("spec", "path", "problem"), RETRY_ERRORS)
+def test_settings_task_retry_errors_name_the_path(
+    spec: Any, path: str, problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checks, "_discovery_errors", [])
+    app = _settings_tasks(
+        [{"name": "ok", "handler": HANDLER}, {"name": "t", "handler": HANDLER, "retry": spec}]
+    )
+    (message,) = checks.discovery_errors()
+    assert message.msg == (
+        f'tasks in ONESTEP["TASKS"] could not be registered: ConfigurationError: tasks[1].retry{path}: {problem}'
+    )
+    assert app.tasks == []

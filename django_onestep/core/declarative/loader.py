@@ -7,7 +7,8 @@ Schema (onestep 1.x; ``apiVersion``/``kind`` accepted and ignored)::
     tasks:
       - name, description, source, emit, dead_letter, handler ({ref, params} or
         "module:attr"), hooks {before, after_success, on_failure}, concurrency,
-        retry (no_retry | max_attempts | exponential_backoff | by_failure_kind),
+        retry (no_retry | max_attempts | exponential_backoff | by_failure_kind, as
+        ``retry_spec`` builds them),
         timeout_s, config
     hooks: {startup, shutdown, events}
     reporter: true | {control-plane options}
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from django_onestep.core.base import Sink, Source
 from django_onestep.core.declarative.env import expand_env, load_dotenv, missing_env_refs
 from django_onestep.core.declarative.registry import build_resources
+from django_onestep.core.declarative.retry_spec import build_retry_policy
 from django_onestep.core.errors import ConfigurationError, MissingExtraError, invalid_value
 from django_onestep.core.validation import optional_positive_number, positive_int
 
@@ -48,13 +50,6 @@ _TASK_KEYS = frozenset(
     {"name", "description", "source", "emit", "dead_letter", "handler", "hooks"}
     | {"concurrency", "retry", "timeout_s", "config"}
 )
-_RETRY_KEYS = {
-    "no_retry": frozenset(),
-    "none": frozenset(),
-    "max_attempts": frozenset({"max_attempts", "delay_s"}),
-    "exponential_backoff": frozenset({"max_attempts", "min_delay_s", "max_delay_s", "multiplier", "jitter"}),
-    "by_failure_kind": frozenset({"default", "error", "timeout", "cancelled"}),
-}
 
 
 def is_yaml_target(target: str) -> bool:
@@ -159,43 +154,6 @@ def _sinks(resources: Mapping[str, Any], raw: Any, path: str) -> tuple[Sink, ...
     return tuple(_resource(resources, name, f"{path}[{i}]", Sink) for i, name in enumerate(names))
 
 
-def _retry_arg_error(exc: ValueError, keys: frozenset[str], path: str) -> ConfigurationError:
-    if isinstance(exc, ConfigurationError) and exc.name in keys and exc.problem is not None:
-        return _fail(f"{path}.{exc.name}", exc.problem)
-    return _fail(path, str(exc))
-
-
-def build_retry(raw: Any, path: str) -> Any:
-    from django_onestep.core import retry as retry_module
-
-    if raw is None:
-        return None
-    spec: dict[str, Any] = {"type": raw} if isinstance(raw, str) else _mapping(raw, path)
-    kind = spec.get("type")
-    if not isinstance(kind, str):
-        problem = "is required" if kind is None else f"must be a retry type name, got {kind!r}"
-        raise _fail(f"{path}.type", f"{problem} (known: {', '.join(sorted(_RETRY_KEYS))})")
-    kind = kind.strip().lower().replace("-", "_")
-    if kind not in _RETRY_KEYS:
-        raise _fail(f"{path}.type", f"unknown retry type {kind!r} (known: {', '.join(sorted(_RETRY_KEYS))})")
-    keys = _RETRY_KEYS[kind]
-    _check_keys(spec, keys | {"type"}, path)
-    args = {key: value for key, value in spec.items() if key != "type"}
-    try:
-        if kind in ("no_retry", "none"):
-            return retry_module.NoRetry()
-        if kind == "max_attempts":
-            return retry_module.MaxAttempts(**args)
-        if kind == "exponential_backoff":
-            return retry_module.ExponentialBackoff(**args)
-        policies = {key: build_retry(value, f"{path}.{key}") for key, value in args.items()}
-        return retry_module.ByFailureKind(**policies)
-    except ValueError as exc:
-        if isinstance(exc, ConfigurationError) and str(exc).startswith(path):
-            raise
-        raise _retry_arg_error(exc, keys, path) from None
-
-
 def _hooks(raw: Any, allowed: frozenset[str], path: str) -> dict[str, tuple[Callable[..., Any], ...]]:
     spec = _mapping(raw, path)
     _check_keys(spec, allowed, path)
@@ -246,7 +204,7 @@ def _add_task(app: OneStepApp, resources: Mapping[str, Any], raw: Any, index: in
             emit=emit or None,
             dead_letter=dead_letter or None,
             concurrency=concurrency,
-            retry=build_retry(task.get("retry"), f"{path}.retry"),
+            retry=build_retry_policy(task.get("retry"), f"{path}.retry"),
             timeout_s=timeout_s,
             config=_mapping(task.get("config"), f"{path}.config"),
             hooks=TaskHooks(**hooks),

@@ -7,6 +7,11 @@ default are listed in ``DEFAULTS``; docs/settings.md documents them one by one.
 
 A bad value raises :class:`OneStepSettingsError` (an ``ImproperlyConfigured``) naming the
 key, e.g. ``ONESTEP["LEASE_S"]: must be > 0, got -1``.
+
+``get_settings()`` is the one reader: the ORM stores, the queue, telemetry and the
+project app call it rather than reading ``settings.ONESTEP`` (so a broken setting is
+never papered over by a default of their own). In turn this module imports only Django
+and the core, never a layer that reads it (a ``lint-imports`` contract).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from django_onestep.conf import get_settings
 from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConfigurationError, ConnectorOperation
@@ -47,15 +48,6 @@ __all__ = ["DatabaseQueue"]
 
 
 _UNSET: Any = object()
-
-
-def _setting(name: str, default: Any) -> Any:
-    try:
-        from django_onestep.conf import get_settings
-
-        return getattr(get_settings(), name)
-    except (ImportError, AttributeError):
-        return default
 
 
 def _refuse_event_loop(method: str) -> None:
@@ -103,19 +95,19 @@ class DatabaseQueue(Source, Sink):
                 f"DatabaseQueue: name must be a string of 1 to 100 characters, got {name!r}"
             )
         Source.__init__(self, name)
-        self.using: str = using or _setting("DATABASE", "default")
-        self.batch_size = positive_int("DatabaseQueue batch_size", batch_size or _setting("BATCH_SIZE", 100))
-        self.lease_s = positive_number("DatabaseQueue lease_s", lease_s or _setting("LEASE_S", 30.0))
+        self.using: str = using or get_settings().DATABASE
+        self.batch_size = positive_int("DatabaseQueue batch_size", batch_size or get_settings().BATCH_SIZE)
+        self.lease_s = positive_number("DatabaseQueue lease_s", lease_s or get_settings().LEASE_S)
         self.poll_interval_s = positive_number(
-            "DatabaseQueue poll_interval_s", poll_interval_s or _setting("POLL_INTERVAL_S", 0.01)
+            "DatabaseQueue poll_interval_s", poll_interval_s or get_settings().POLL_INTERVAL_S
         )
         if max_deliveries is _UNSET:
-            max_deliveries = _setting("MAX_DELIVERIES", 5)
+            max_deliveries = get_settings().MAX_DELIVERIES
         self.max_deliveries: int | None = optional_positive_int(
             "DatabaseQueue max_deliveries", max_deliveries
         )
         if done_retention_s is _UNSET:
-            done_retention_s = _setting("DONE_JOB_RETENTION_S", 7 * 24 * 3600.0)
+            done_retention_s = get_settings().DONE_JOB_RETENTION_S
         self.done_retention_s: float | None = optional_positive_number(
             "DatabaseQueue done_retention_s", done_retention_s
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from django_onestep.conf import get_settings
 from django_onestep.core.errors import ConnectorOperation
 from django_onestep.core.validation import is_number
 from django_onestep.orm import lossless_json
@@ -23,20 +24,11 @@ __all__ = ["DatabaseCursorStore", "DatabaseStateStore"]
 _MISSING: Any = object()
 
 
-def _setting_database() -> str:
-    try:
-        from django_onestep.conf import get_settings
-
-        return str(get_settings().DATABASE)
-    except (ImportError, AttributeError):
-        return "default"
-
-
 class _OrmStore:
     model_name = "StateEntry"
 
     def __init__(self, *, using: str | None = None, namespace: str | None = None) -> None:
-        self.using = using or _setting_database()
+        self.using = using or get_settings().DATABASE
         self.namespace = namespace
         self._thread: DBThread | None = None
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django_onestep.conf import get_settings
 from django_onestep.core.errors import ConnectorOperation
 from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread, repeat_every, stop_task
 
@@ -41,15 +42,6 @@ logger = logging.getLogger("django_onestep.orm.telemetry")
 DURATION_BUCKETS_S: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0)
 _COUNTED_KINDS = ("fetched", "started", "succeeded", "retried", "failed", "dead_lettered", "cancelled")
 _ENDS_RUN = frozenset({"succeeded", "retried", "failed"})
-
-
-def _setting(name: str, default: Any) -> Any:
-    try:
-        from django_onestep.conf import get_settings
-
-        return getattr(get_settings(), name)
-    except (ImportError, AttributeError):
-        return default
 
 
 def histogram_percentile(histogram: list[int], quantile: float) -> float | None:
@@ -119,11 +111,9 @@ class MetricsRecorder:
         retention_s: float | None = -1.0,
     ) -> None:
         self.app_name = app_name
-        self.using = using or _setting("DATABASE", "default")
-        self.flush_interval_s = float(flush_interval_s or _setting("METRICS_FLUSH_INTERVAL_S", 5.0))
-        self.retention_s = (
-            _setting("METRICS_RETENTION_S", 14 * 24 * 3600.0) if retention_s == -1.0 else retention_s
-        )
+        self.using = using or get_settings().DATABASE
+        self.flush_interval_s = float(flush_interval_s or get_settings().METRICS_FLUSH_INTERVAL_S)
+        self.retention_s = get_settings().METRICS_RETENTION_S if retention_s == -1.0 else retention_s
         self._windows: dict[tuple[str, int], _Window] = {}
         self._in_flight: dict[str, int] = {}
         self._thread: DBThread | None = None
@@ -270,8 +260,8 @@ class HeartbeatWriter:
 
         self.app_name = app_name
         self.task_names = list(task_names)
-        self.using = using or _setting("DATABASE", "default")
-        self.interval_s = float(interval_s or _setting("WORKER_HEARTBEAT_S", 5.0))
+        self.using = using or get_settings().DATABASE
+        self.interval_s = float(interval_s or get_settings().WORKER_HEARTBEAT_S)
         self.in_flight = in_flight
         self.host = socket.gethostname()
         self.pid = os.getpid()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -314,3 +317,77 @@ def test_settings_task_retry_errors_name_the_path(
         f'tasks in ONESTEP["TASKS"] could not be registered: ConfigurationError: tasks[1].retry{path}: {problem}'
     )
     assert app.tasks == []
+
+
+# -- one reader: every module reads ONESTEP through get_settings(), which follows
+# override_settings, with no fallback of its own that could hide a broken setting.
+
+
+def test_objects_built_from_the_settings_read_the_current_ones() -> None:
+    from django_onestep.dbqueue.queue import DatabaseQueue
+    from django_onestep.orm.dead_letters import DatabaseDeadLetters
+    from django_onestep.orm.stores import DatabaseStateStore
+    from django_onestep.orm.telemetry import HeartbeatWriter, MetricsRecorder
+
+    onestep = {
+        "LEASE_S": 7,
+        "BATCH_SIZE": 3,
+        "POLL_INTERVAL_S": 0.5,
+        "MAX_DELIVERIES": 2,
+        "DONE_JOB_RETENTION_S": None,
+        "METRICS_FLUSH_INTERVAL_S": 9,
+        "METRICS_RETENTION_S": 60,
+        "WORKER_HEARTBEAT_S": 4,
+    }
+    with override_settings(ONESTEP=onestep):
+        queue = DatabaseQueue("conf.reader")
+        recorder = MetricsRecorder("a")
+        heartbeat = HeartbeatWriter("a", [])
+        stores = [DatabaseStateStore(), DatabaseDeadLetters()]
+    assert (queue.lease_s, queue.batch_size, queue.poll_interval_s) == (7.0, 3, 0.5)
+    assert (queue.max_deliveries, queue.done_retention_s) == (2, None)
+    assert (recorder.flush_interval_s, recorder.retention_s, heartbeat.interval_s) == (9.0, 60.0, 4.0)
+    assert [s.using for s in stores] == ["default", "default"]
+
+
+PACKAGE = Path(__file__).resolve().parents[2] / "django_onestep"
+
+
+def _fallbacks_around_get_settings(tree: ast.AST) -> list[int]:
+    """Lines of ``try: ... get_settings() ... except (ImportError|AttributeError)``."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Try):
+            continue
+        calls = {
+            sub.func.id if isinstance(sub.func, ast.Name) else getattr(sub.func, "attr", "")
+            for stmt in node.body
+            for sub in ast.walk(stmt)
+            if isinstance(sub, ast.Call)
+        }
+        caught = {
+            name.id
+            for handler in node.handlers
+            if handler.type is not None
+            for name in ast.walk(handler.type)
+            if isinstance(name, ast.Name)
+        }
+        if "get_settings" in calls and caught & {"ImportError", "AttributeError", "Exception"}:
+            found.append(node.lineno)
+    return found
+
+
+def test_no_module_reads_onestep_settings_around_get_settings() -> None:
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "conf.py" and path.parent == PACKAGE:
+            continue
+        text = path.read_text()
+        name = path.relative_to(PACKAGE.parent)
+        if re.search(r"settings\.ONESTEP\b|getattr\(\s*settings,\s*['\"]ONESTEP['\"]", text):
+            offenders.append(f"{name}: reads settings.ONESTEP itself")
+        offenders += [
+            f"{name}:{line}: a fallback around get_settings()"
+            for line in _fallbacks_around_get_settings(ast.parse(text))
+        ]
+    assert offenders == []

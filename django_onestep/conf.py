@@ -31,14 +31,19 @@ from django_onestep.core.errors import ConfigurationError
 __all__ = ["DEFAULTS", "OneStepSettings", "OneStepSettingsError", "get_settings", "onestep_settings"]
 
 
-class OneStepSettingsError(ImproperlyConfigured):
-    """An ``ONESTEP`` setting is invalid; ``key`` names it (dots for nested keys)."""
+class OneStepSettingsError(ConfigurationError, ImproperlyConfigured):
+    """An ``ONESTEP`` setting is invalid; ``key`` names it (dots for nested keys).
+
+    An ``ImproperlyConfigured`` for Django, and a ``ConfigurationError`` (so a
+    ``OneStepError``) like every other definition mistake the package reports.
+    """
 
     def __init__(self, key: str, problem: str) -> None:
-        self.key = key
-        self.problem = problem
         path = "".join(f'["{part}"]' for part in key.split(".") if part)  # "" = ONESTEP itself
         super().__init__(f"ONESTEP{path}: {problem}")
+        self.key = key
+        self.name = f"ONESTEP{path}"
+        self.problem = problem
 
 
 # key -> default. Mutable defaults are copied on read.

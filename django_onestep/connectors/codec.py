@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django_onestep.core.envelope import Envelope
+from django_onestep.core.errors import OneStepError
 from django_onestep.core.validation import is_int
 
 __all__ = [
@@ -43,7 +44,7 @@ _REASON_PREVIEW_CHARS = 80
 _POISON_PREVIEW_BYTES = 200
 
 
-class UndecodableMessage(ValueError):
+class UndecodableMessage(OneStepError, ValueError):
     """Raw message bytes that cannot become an Envelope; ``reason`` says why."""
 
     def __init__(self, reason: str) -> None:

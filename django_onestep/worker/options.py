@@ -6,10 +6,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django_onestep.core.errors import ConfigurationError
+
 __all__ = ["WorkerOptions", "WorkerSetupError", "is_process_local", "parse_names", "select_tasks"]
 
 
-class WorkerSetupError(Exception):
+class WorkerSetupError(ConfigurationError):
     """The target or options are unusable: the worker exits with code 2 and this message."""
 
 

@@ -35,6 +35,7 @@ from django_onestep.core.errors import (
     ConnectorErrorKind,
     ConnectorOperation,
     ConnectorOperationError,
+    OneStepError,
 )
 from django_onestep.core.validation import is_int, positive_number
 
@@ -48,7 +49,7 @@ _PLACEHOLDER = re.compile(r"\{\{\s*(" + _PATH + r")\s*\}\}")
 _WHOLE_PLACEHOLDER = re.compile(r"^\s*\{\{\s*(" + _PATH + r")\s*\}\}\s*$")
 
 
-class HttpSinkStatusError(RuntimeError):
+class HttpSinkStatusError(OneStepError, RuntimeError):
     """The server answered with a status outside ``success_statuses`` (kept as cause)."""
 
     def __init__(self, *, name: str, status: int, reason: str, body: bytes) -> None:

@@ -7,6 +7,11 @@ default are listed in ``DEFAULTS``; docs/settings.md documents them one by one.
 
 A bad value raises :class:`OneStepSettingsError` (an ``ImproperlyConfigured``) naming the
 key, e.g. ``ONESTEP["LEASE_S"]: must be > 0, got -1``.
+
+``get_settings()`` is the one reader: the ORM stores, the queue, telemetry and the
+project app call it rather than reading ``settings.ONESTEP`` (so a broken setting is
+never papered over by a default of their own). In turn this module imports only Django
+and the core, never a layer that reads it (a ``lint-imports`` contract).
 """
 
 from __future__ import annotations
@@ -14,23 +19,32 @@ from __future__ import annotations
 import difflib
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from django_onestep.core import validation
+from django_onestep.core.declarative.retry_spec import build_retry_policy
+from django_onestep.core.errors import ConfigurationError
+
 __all__ = ["DEFAULTS", "OneStepSettings", "OneStepSettingsError", "get_settings", "onestep_settings"]
 
 
-class OneStepSettingsError(ImproperlyConfigured):
-    """An ``ONESTEP`` setting is invalid; ``key`` names it (dots for nested keys)."""
+class OneStepSettingsError(ConfigurationError, ImproperlyConfigured):
+    """An ``ONESTEP`` setting is invalid; ``key`` names it (dots for nested keys).
+
+    An ``ImproperlyConfigured`` for Django, and a ``ConfigurationError`` (so a
+    ``OneStepError``) like every other definition mistake the package reports.
+    """
 
     def __init__(self, key: str, problem: str) -> None:
-        self.key = key
-        self.problem = problem
         path = "".join(f'["{part}"]' for part in key.split(".") if part)  # "" = ONESTEP itself
         super().__init__(f"ONESTEP{path}: {problem}")
+        self.key = key
+        self.name = f"ONESTEP{path}"
+        self.problem = problem
 
 
 # key -> default. Mutable defaults are copied on read.
@@ -60,6 +74,8 @@ DEFAULTS: dict[str, Any] = {
 
 WEBHOOK_DEFAULTS: dict[str, Any] = {"BASE_PATH": "onestep/webhooks/", "MAX_BODY_BYTES": 1024 * 1024}
 
+_T = TypeVar("_T")
+
 
 def unknown_key_problem(key: object, known: Iterable[str]) -> str:
     """``unknown setting; did you mean LEASE_S?``, or the known keys when none is close.
@@ -73,22 +89,20 @@ def unknown_key_problem(key: object, known: Iterable[str]) -> str:
     return f"unknown setting (known keys: {', '.join(names)})"
 
 
-def _positive_number(key: str, value: Any, *, allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise OneStepSettingsError(key, f"must be a number of seconds, got {value!r}")
-    if value <= 0:
-        raise OneStepSettingsError(key, f"must be > 0, got {value!r}")
-    return float(value)
+def _checked(key: str, check: Callable[[str, Any], _T], value: Any) -> _T:
+    """Run a core value check and report its failure under the ``ONESTEP`` key."""
+    try:
+        return check(key, value)
+    except ConfigurationError as exc:
+        raise OneStepSettingsError(key, exc.problem or str(exc)) from None
+
+
+def _positive_number(key: str, value: Any) -> float:
+    return _checked(key, validation.positive_number, value)
 
 
 def _positive_int(key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise OneStepSettingsError(key, f"must be an integer, got {value!r}")
-    if value < 1:
-        raise OneStepSettingsError(key, f"must be >= 1, got {value!r}")
-    return value
+    return _checked(key, validation.positive_int, value)
 
 
 def _name(key: str, value: Any) -> str:
@@ -133,56 +147,12 @@ def _state(key: str, value: Any) -> Any:
 
 
 def _default_retry(key: str, value: Any) -> Any:
-    # None, a RetryPolicy object (anything with on_error), or a dict as in YAML
-    # ({"type": "max_attempts", "max_attempts": 3, "delay_s": 1}).
-    if value is None or callable(getattr(value, "on_error", None)):
-        return value
-    if isinstance(value, Mapping):
-        kind = value.get("type")
-        if kind not in ("none", "max_attempts", "exponential_backoff"):
-            raise OneStepSettingsError(
-                f"{key}.type" if "type" in value else key,
-                f"must be 'none', 'max_attempts' or 'exponential_backoff', got {kind!r}",
-            )
-        _check_retry_options(key, dict(value))
-        return dict(value)
-    raise OneStepSettingsError(key, f"must be None, a RetryPolicy or a dict with 'type', got {value!r}")
-
-
-def build_retry_policy(value: Any) -> Any:
-    """Turn ``ONESTEP["DEFAULT_RETRY"]`` (None, a policy or a YAML-style dict) into a policy."""
-    if value is None or not isinstance(value, dict):
-        return value
-    from django_onestep.core import retry
-
-    options = {k: v for k, v in value.items() if k != "type"}
-    kind = value["type"]
-    if kind == "none":
-        return retry.NoRetry()
-    if kind == "max_attempts":
-        return retry.MaxAttempts(**options)
-    return retry.ExponentialBackoff(**options)
-
-
-def _check_retry_options(key: str, value: dict[str, Any]) -> None:
-    """Build the policy once so a bad option is reported under ``key``, not by a tasks.py."""
-    import inspect
-
-    from django_onestep.core import retry
-
-    kind = value["type"]
-    cls = {"none": retry.NoRetry, "max_attempts": retry.MaxAttempts}.get(kind, retry.ExponentialBackoff)
-    known = [name for name in inspect.signature(cls).parameters if name != "self"]
-    unknown = sorted(set(value) - {"type", *known})
-    if unknown:
-        problem = f"unknown option for type {kind!r} (known: {', '.join(known)})"
-        raise OneStepSettingsError(
-            f"{key}.{unknown[0]}", problem if known else f"type {kind!r} takes no options"
-        )
+    # Any form a YAML task's retry takes (None, a RetryPolicy, a type name, a dict),
+    # built here so a bad option is reported under this key, not by a tasks.py.
     try:
-        build_retry_policy(value)
-    except ValueError as exc:  # the policy's own message names the option
-        raise OneStepSettingsError(key, str(exc)) from None
+        return build_retry_policy(value, key)
+    except ConfigurationError as exc:
+        raise OneStepSettingsError(exc.name or key, exc.problem or str(exc)) from None
 
 
 def _database(key: str, value: Any) -> str:
@@ -235,11 +205,11 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "POLL_INTERVAL_S": _positive_number,
     "BATCH_SIZE": _positive_int,
     "MAX_DELIVERIES": _positive_int,
-    "DONE_JOB_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
-    "METRICS_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
+    "DONE_JOB_RETENTION_S": lambda k, v: _checked(k, validation.optional_positive_number, v),
+    "METRICS_RETENTION_S": lambda k, v: _checked(k, validation.optional_positive_number, v),
     "LOG_FORMAT": _log_format,
     "LOG_SUCCESSES": _flag,
-    "WORKER_HEARTBEAT_RETENTION_S": lambda k, v: _positive_number(k, v, allow_none=True),
+    "WORKER_HEARTBEAT_RETENTION_S": lambda k, v: _checked(k, validation.optional_positive_number, v),
 }
 assert set(_VALIDATORS) == set(DEFAULTS)
 

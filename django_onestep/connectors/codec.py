@@ -27,6 +27,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django_onestep.core.envelope import Envelope
+from django_onestep.core.errors import OneStepError
+from django_onestep.core.validation import is_int
 
 __all__ = [
     "ENVELOPE_KEYS",
@@ -42,7 +44,7 @@ _REASON_PREVIEW_CHARS = 80
 _POISON_PREVIEW_BYTES = 200
 
 
-class UndecodableMessage(ValueError):
+class UndecodableMessage(OneStepError, ValueError):
     """Raw message bytes that cannot become an Envelope; ``reason`` says why."""
 
     def __init__(self, reason: str) -> None:
@@ -101,7 +103,7 @@ def decode_message(raw: bytes | bytearray | memoryview | str) -> Envelope:
     attempts = parsed.get("attempts", 0)
     if attempts is None:
         attempts = 0
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
+    if not is_int(attempts) or attempts < 0:
         raise UndecodableMessage(f"envelope 'attempts' must be a non-negative integer, got {attempts!r}")
     return Envelope(body=parsed["body"], meta=meta, attempts=attempts)
 

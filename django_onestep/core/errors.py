@@ -1,12 +1,26 @@
 """Exceptions raised by the runtime and its connectors.
 
-Exception tree::
+Every exception the package defines is a :class:`OneStepError` (a test walks them all),
+so ``except OneStepError`` catches whatever django-onestep raises on purpose; each
+also keeps the builtin or Django base that callers already catch. Exception tree::
 
     OneStepError
     ├── ConfigurationError (also ValueError): a bad argument or definition, names the key
+    │   ├── OneStepSettingsError (also ImproperlyConfigured; django_onestep.conf):
+    │   │   a bad ONESTEP setting, names its key (system check E001)
+    │   └── WorkerSetupError (django_onestep.worker.options): the worker cannot start
+    │       with this target or these options (exit code 2)
+    ├── MissingExtraError (also ImportError): an optional client library is not installed
     ├── ConnectorOperationError: a transport failed; ``kind`` says whether to retry
     ├── PoisonMessageError: an item that must never run (its reason goes to the dead letter)
-    └── MissingExtraError (also ImportError): an optional client library is not installed
+    ├── UndecodableMessage (also ValueError; connectors.codec): message bytes that are
+    │   not an envelope (the message becomes a poison message)
+    ├── RabbitMQError (connectors.rabbitmq.classify), SQSError (connectors.sqs.classify):
+    │   a driver error with its secrets scrubbed, kept as a ConnectorOperationError's cause
+    ├── HttpSinkStatusError (also RuntimeError; core.http.http_sink): the server answered
+    │   outside ``success_statuses``
+    └── WebhookHTTPError (core.http.webhook_protocol): the error status a webhook
+        listener answers a request with
 """
 
 from __future__ import annotations
@@ -21,6 +35,7 @@ __all__ = [
     "MissingExtraError",
     "OneStepError",
     "PoisonMessageError",
+    "invalid_value",
     "is_retryable_connector_error",
 ]
 
@@ -30,7 +45,23 @@ class OneStepError(Exception):
 
 
 class ConfigurationError(OneStepError, ValueError):
-    """A definition is invalid. The message names the offending key and value."""
+    """A definition is invalid. The message names the offending key and value.
+
+    One made by :func:`invalid_value` also keeps the value's ``name`` and the
+    ``problem`` apart, so a caller that knows more of the path (a settings key, a YAML
+    path) can name the value again without parsing the text; otherwise both are None.
+    """
+
+    name: str | None = None
+    problem: str | None = None
+
+
+def invalid_value(name: str, problem: str) -> ConfigurationError:
+    """``ConfigurationError("<name>: <problem>")`` with ``name`` and ``problem`` kept."""
+    error = ConfigurationError(f"{name}: {problem}")
+    error.name = name
+    error.problem = problem
+    return error
 
 
 class MissingExtraError(OneStepError, ImportError):

@@ -8,7 +8,6 @@ attempt and, for a delay, schedules it without holding a concurrency slot);
 
 from __future__ import annotations
 
-import math
 import random
 import traceback as traceback_module
 from collections.abc import Callable
@@ -18,6 +17,13 @@ from typing import Protocol
 
 from django_onestep.core.callbacks import positional_arity
 from django_onestep.core.envelope import Envelope
+from django_onestep.core.errors import invalid_value
+from django_onestep.core.validation import (
+    non_negative_number,
+    optional_non_negative_number,
+    positive_int,
+    positive_number,
+)
 
 __all__ = [
     "ByFailureKind",
@@ -77,20 +83,6 @@ class RetryPolicy(Protocol):
     def on_error(self, envelope: Envelope, exc: Exception, failure: FailureInfo) -> RetryAction: ...
 
 
-def _check_max_attempts(max_attempts: int) -> int:
-    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-        raise ValueError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
-    return max_attempts
-
-
-def _check_delay(name: str, value: float | None, *, optional: bool = False) -> float | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
 class NoRetry:
     """Never retry: the first failure is terminal."""
 
@@ -105,8 +97,8 @@ class MaxAttempts:
     """Run an item at most ``max_attempts`` times in total, ``delay_s`` apart."""
 
     def __init__(self, max_attempts: int = 3, delay_s: float | None = None) -> None:
-        self.max_attempts = _check_max_attempts(max_attempts)
-        self.delay_s = _check_delay("delay_s", delay_s, optional=True)
+        self.max_attempts = positive_int("max_attempts", max_attempts)
+        self.delay_s = optional_non_negative_number("delay_s", delay_s)
 
     def on_error(self, envelope: Envelope, exc: Exception, failure: FailureInfo) -> RetryAction:
         if envelope.attempts + 1 < self.max_attempts:
@@ -134,19 +126,16 @@ class ExponentialBackoff:
         multiplier: float = 2.0,
         jitter: str = "none",
     ) -> None:
-        self.max_attempts = _check_max_attempts(max_attempts)
-        min_delay = _check_delay("min_delay_s", min_delay_s)
-        max_delay = _check_delay("max_delay_s", max_delay_s)
-        assert min_delay is not None and max_delay is not None
+        self.max_attempts = positive_int("max_attempts", max_attempts)
+        min_delay = non_negative_number("min_delay_s", min_delay_s)
+        max_delay = non_negative_number("max_delay_s", max_delay_s)
         if max_delay < min_delay:
-            raise ValueError(f"max_delay_s must be >= min_delay_s ({min_delay}), got {max_delay_s!r}")
-        if isinstance(multiplier, bool) or not isinstance(multiplier, int | float) or not multiplier > 0:
-            raise ValueError(f"multiplier must be > 0, got {multiplier!r}")
+            raise invalid_value("max_delay_s", f"must be >= min_delay_s ({min_delay}), got {max_delay_s!r}")
+        self.multiplier = positive_number("multiplier", multiplier)
         if jitter not in self.JITTER_OPTIONS:
-            raise ValueError(f"jitter must be one of {list(self.JITTER_OPTIONS)}, got {jitter!r}")
+            raise invalid_value("jitter", f"must be one of {list(self.JITTER_OPTIONS)}, got {jitter!r}")
         self.min_delay_s = min_delay
         self.max_delay_s = max_delay
-        self.multiplier = float(multiplier)
         self.jitter = jitter
 
     def delay_for(self, attempts: int) -> float:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+from django_onestep.core.validation import is_number
+
 __all__ = ["CursorStore", "InMemoryCursorStore", "InMemoryStateStore", "ScopedState", "StateStore"]
 
 
@@ -42,7 +44,7 @@ class InMemoryStateStore:
         """Add ``amount`` (absent counts as 0); returns the new value. Atomic: no await inside."""
         base = self._values.get(key)
         base = 0 if base is None else base
-        if isinstance(base, bool) or not isinstance(base, int | float):
+        if not is_number(base):
             raise TypeError(f"incr({key!r}): stored value is {type(base).__name__}, not a number")
         self._values[key] = new = base + amount
         return new

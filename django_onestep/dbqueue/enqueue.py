@@ -7,11 +7,12 @@ commits. In-process queues waiting for work are woken ``on_commit``.
 from __future__ import annotations
 
 import json
-import math
 import weakref
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from django_onestep.core.validation import int_between, non_negative_number
 
 if TYPE_CHECKING:
     from django_onestep.dbqueue.queue import DatabaseQueue
@@ -74,11 +75,7 @@ def resolve_available_at(now: datetime, delay_s: float | None, run_at: datetime 
             raise ValueError(f"run_at must be an aware datetime, got naive {run_at!r}")
         return run_at
     if delay_s is not None:
-        if isinstance(delay_s, bool) or not isinstance(delay_s, int | float) or not math.isfinite(delay_s):
-            raise ValueError(f"delay_s must be a finite number of seconds, got {delay_s!r}")
-        if delay_s < 0:
-            raise ValueError(f"delay_s must be >= 0, got {delay_s!r}")
-        return now + timedelta(seconds=delay_s)
+        return now + timedelta(seconds=non_negative_number("delay_s", delay_s))
     return now
 
 
@@ -100,12 +97,7 @@ def _new_job(
         raise ValueError(f"DatabaseQueue({queue_name!r}): meta must be a dict, got {type(meta).__name__}")
     meta_dict = dict(meta or {})
     check_json(queue_name, "meta", meta_dict)
-    if not isinstance(priority, int) or isinstance(priority, bool):
-        raise ValueError(f"priority must be an int, got {priority!r}")
-    if not _PRIORITY_RANGE[0] <= priority <= _PRIORITY_RANGE[1]:
-        raise ValueError(
-            f"priority must be between {_PRIORITY_RANGE[0]} and {_PRIORITY_RANGE[1]}, got {priority}"
-        )
+    int_between("priority", priority, *_PRIORITY_RANGE)
     if dedupe_key is not None and (not isinstance(dedupe_key, str) or not 0 < len(dedupe_key) <= 200):
         shown = dedupe_key if not isinstance(dedupe_key, str) else f"{len(dedupe_key)} characters"
         raise ValueError(f"dedupe_key must be a string of 1 to 200 characters, got {shown!r}")

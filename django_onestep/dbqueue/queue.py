@@ -21,9 +21,16 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from django_onestep.conf import get_settings
 from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConfigurationError, ConnectorOperation
+from django_onestep.core.validation import (
+    optional_positive_int,
+    optional_positive_number,
+    positive_int,
+    positive_number,
+)
 from django_onestep.dbqueue import maintenance, upkeep
 from django_onestep.dbqueue.claims import claim_rows, probe_due
 from django_onestep.dbqueue.delivery import DatabaseDelivery
@@ -41,23 +48,6 @@ __all__ = ["DatabaseQueue"]
 
 
 _UNSET: Any = object()
-
-
-def _setting(name: str, default: Any) -> Any:
-    try:
-        from django_onestep.conf import get_settings
-
-        return getattr(get_settings(), name)
-    except (ImportError, AttributeError):
-        return default
-
-
-def _positive(name: str, value: Any, *, allow_none: bool = False) -> Any:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigurationError(f"DatabaseQueue: {name} must be a positive number, got {value!r}")
-    return value
 
 
 def _refuse_event_loop(method: str) -> None:
@@ -105,24 +95,26 @@ class DatabaseQueue(Source, Sink):
                 f"DatabaseQueue: name must be a string of 1 to 100 characters, got {name!r}"
             )
         Source.__init__(self, name)
-        self.using: str = using or _setting("DATABASE", "default")
-        self.batch_size = int(_positive("batch_size", batch_size or _setting("BATCH_SIZE", 100)))
-        self.lease_s = float(_positive("lease_s", lease_s or _setting("LEASE_S", 30.0)))
-        self.poll_interval_s = float(
-            _positive("poll_interval_s", poll_interval_s or _setting("POLL_INTERVAL_S", 0.01))
+        self.using: str = using or get_settings().DATABASE
+        self.batch_size = positive_int("DatabaseQueue batch_size", batch_size or get_settings().BATCH_SIZE)
+        self.lease_s = positive_number("DatabaseQueue lease_s", lease_s or get_settings().LEASE_S)
+        self.poll_interval_s = positive_number(
+            "DatabaseQueue poll_interval_s", poll_interval_s or get_settings().POLL_INTERVAL_S
         )
         if max_deliveries is _UNSET:
-            max_deliveries = _setting("MAX_DELIVERIES", 5)
-        self.max_deliveries: int | None = (
-            None if max_deliveries is None else int(_positive("max_deliveries", max_deliveries))
+            max_deliveries = get_settings().MAX_DELIVERIES
+        self.max_deliveries: int | None = optional_positive_int(
+            "DatabaseQueue max_deliveries", max_deliveries
         )
         if done_retention_s is _UNSET:
-            done_retention_s = _setting("DONE_JOB_RETENTION_S", 7 * 24 * 3600.0)
-        self.done_retention_s: float | None = _positive("done_retention_s", done_retention_s, allow_none=True)
-        self.max_idle_poll_s = float(_positive("max_idle_poll_s", max_idle_poll_s))
+            done_retention_s = get_settings().DONE_JOB_RETENTION_S
+        self.done_retention_s: float | None = optional_positive_number(
+            "DatabaseQueue done_retention_s", done_retention_s
+        )
+        self.max_idle_poll_s = positive_number("DatabaseQueue max_idle_poll_s", max_idle_poll_s)
         self.idle_backoff_after_s = float(idle_backoff_after_s)
-        self.fetch_wait_s = float(_positive("fetch_wait_s", fetch_wait_s))
-        self.prune_interval_s = float(_positive("prune_interval_s", prune_interval_s))
+        self.fetch_wait_s = positive_number("DatabaseQueue fetch_wait_s", fetch_wait_s)
+        self.prune_interval_s = positive_number("DatabaseQueue prune_interval_s", prune_interval_s)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._claim_thread: DBThread | None = None
         self._ack_thread: DBThread | None = None

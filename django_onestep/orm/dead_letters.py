@@ -19,21 +19,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from django_onestep.conf import get_settings
 from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConnectorOperation
 from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread
 
 __all__ = ["DatabaseDeadLetters", "DeadLetterDelivery"]
-
-
-def _setting_database() -> str:
-    try:
-        from django_onestep.conf import get_settings
-
-        return str(get_settings().DATABASE)
-    except (ImportError, AttributeError):
-        return "default"
 
 
 def _text(value: Any, limit: int | None = None) -> str:
@@ -59,7 +51,7 @@ class DatabaseDeadLetters(Source, Sink):
         Source.__init__(self, name or (f"dead_letters:{task}" if task else "dead_letters"))
         self.task = task
         self.app_name = app_name
-        self.using = using or _setting_database()
+        self.using = using or get_settings().DATABASE
         self.claim_timeout_s = claim_timeout_s
         self._thread: DBThread | None = None
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from django_onestep.conf import get_settings
 from django_onestep.core.errors import ConnectorOperation
+from django_onestep.core.validation import is_number
 from django_onestep.orm import lossless_json
 from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread
 
@@ -22,20 +24,11 @@ __all__ = ["DatabaseCursorStore", "DatabaseStateStore"]
 _MISSING: Any = object()
 
 
-def _setting_database() -> str:
-    try:
-        from django_onestep.conf import get_settings
-
-        return str(get_settings().DATABASE)
-    except (ImportError, AttributeError):
-        return "default"
-
-
 class _OrmStore:
     model_name = "StateEntry"
 
     def __init__(self, *, using: str | None = None, namespace: str | None = None) -> None:
-        self.using = using or _setting_database()
+        self.using = using or get_settings().DATABASE
         self.namespace = namespace
         self._thread: DBThread | None = None
 
@@ -127,7 +120,7 @@ class _OrmStore:
     def incr_sync(self, key: str, amount: int | float = 1) -> Any:
         def change(value: Any) -> tuple[Any, Any]:
             base = 0 if value is _MISSING or value is None else value
-            if isinstance(base, bool) or not isinstance(base, int | float):
+            if not is_number(base):
                 raise TypeError(f"incr({key!r}): stored value is {type(base).__name__}, not a number")
             new = base + amount
             return new, new

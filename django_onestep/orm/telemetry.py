@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django_onestep.conf import get_settings
 from django_onestep.core.errors import ConnectorOperation
 from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread, repeat_every, stop_task
 
@@ -59,15 +60,6 @@ HEARTBEAT_PRUNE_INTERVAL_S = 600.0
 _MISSED_BEATS_BEFORE_PRUNE = 20
 _PRUNE_BATCH = 500
 _PRUNE_MAX_BATCHES = 20
-
-
-def _setting(name: str, default: Any) -> Any:
-    try:
-        from django_onestep.conf import get_settings
-
-        return getattr(get_settings(), name)
-    except (ImportError, AttributeError):
-        return default
 
 
 def histogram_percentile(histogram: list[int], quantile: float) -> float | None:
@@ -137,11 +129,9 @@ class MetricsRecorder:
         retention_s: float | None = -1.0,
     ) -> None:
         self.app_name = app_name
-        self.using = using or _setting("DATABASE", "default")
-        self.flush_interval_s = float(flush_interval_s or _setting("METRICS_FLUSH_INTERVAL_S", 5.0))
-        self.retention_s = (
-            _setting("METRICS_RETENTION_S", 14 * 24 * 3600.0) if retention_s == -1.0 else retention_s
-        )
+        self.using = using or get_settings().DATABASE
+        self.flush_interval_s = float(flush_interval_s or get_settings().METRICS_FLUSH_INTERVAL_S)
+        self.retention_s = get_settings().METRICS_RETENTION_S if retention_s == -1.0 else retention_s
         self._windows: dict[tuple[str, int], _Window] = {}
         self._in_flight: dict[str, int] = {}
         self._thread: DBThread | None = None
@@ -290,11 +280,9 @@ class HeartbeatWriter:
 
         self.app_name = app_name
         self.task_names = list(task_names)
-        self.using = using or _setting("DATABASE", "default")
-        self.interval_s = float(interval_s or _setting("WORKER_HEARTBEAT_S", 5.0))
-        self.retention_s = (
-            _setting("WORKER_HEARTBEAT_RETENTION_S", 24 * 3600.0) if retention_s == -1.0 else retention_s
-        )
+        self.using = using or get_settings().DATABASE
+        self.interval_s = float(interval_s or get_settings().WORKER_HEARTBEAT_S)
+        self.retention_s = get_settings().WORKER_HEARTBEAT_RETENTION_S if retention_s == -1.0 else retention_s
         #: Delete the row on stop instead of marking it stopped (``--once``: a one-shot
         #: run is not a worker anyone needs to see afterwards).
         self.forget_on_stop = forget_on_stop

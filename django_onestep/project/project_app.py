@@ -17,7 +17,6 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from django_onestep.conf import build_retry_policy
 from django_onestep.project.defaults import apply_django_defaults, build_state_store
 
 if TYPE_CHECKING:
@@ -64,7 +63,7 @@ def build_project_app() -> OneStepApp:
         config=dict(conf.CONFIG),
         state=build_state_store(conf.STATE),
         shutdown_timeout_s=conf.SHUTDOWN_TIMEOUT_S,
-        default_retry=build_retry_policy(conf.DEFAULT_RETRY),
+        default_retry=conf.DEFAULT_RETRY,
     )
     apply_django_defaults(app)
     return app

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from django_onestep.core.errors import ConfigurationError
+
 __all__ = [
     "WorkerOptions",
     "WorkerSetupError",
@@ -16,7 +18,7 @@ __all__ = [
 ]
 
 
-class WorkerSetupError(Exception):
+class WorkerSetupError(ConfigurationError):
     """The target or options are unusable: the worker exits with code 2 and this message."""
 
 

@@ -23,7 +23,7 @@ TYPO_IN_TASKS = {"DJANGO_SETTINGS_MODULE": "tests.acceptance.firsthour.settings_
 MISSPELT_LINE = 'ONESTEP["LEASE_SS"]: unknown setting; did you mean LEASE_S?'
 BAD_TASK_LINE = (
     "tasks in tests.acceptance.firsthour.broken_shop.tasks could not be registered: ConfigurationError: "
-    "task 'process_order': concurrency must be an integer >= 1, got 0 "
+    "task 'process_order' concurrency: must be >= 1, got 0 "
     "(tests/acceptance/firsthour/broken_shop/tasks.py:11)"
 )
 
@@ -115,7 +115,7 @@ def test_bad_task_seen_only_through_the_urlconf(manage) -> None:
     line = (
         "importing the URLconf 'tests.acceptance.firsthour.broken_shop.urls' failed at "
         "tests/acceptance/firsthour/broken_shop/tasks.py:11: ConfigurationError: "
-        "task 'process_order': concurrency must be an integer >= 1, got 0"
+        "task 'process_order' concurrency: must be >= 1, got 0"
     )
     check = manage.run("check", env=BAD_TASK_URLCONF_ONLY)
     _no_traceback(check)

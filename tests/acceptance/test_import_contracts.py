@@ -55,3 +55,17 @@ def test_a_connector_importing_the_orm_breaks_the_connector_contract(tmp_path: P
     result = _lint_imports(tree)
     assert result.returncode != 0
     assert "Connectors import no Django and no Django layer BROKEN" in result.stdout
+
+
+def test_a_function_level_import_of_the_orm_in_conf_breaks_the_settings_contract(tmp_path: Path) -> None:
+    # the orm, dbqueue and project read the settings: conf importing them, even inside a
+    # function, is the import circle this contract keeps out
+    tree = _copy_tree(tmp_path)
+    module = tree / "django_onestep" / "conf.py"
+    module.write_text(
+        module.read_text() + "\n\ndef _store():\n    from django_onestep.orm import stores  # noqa\n"
+    )
+    result = _lint_imports(tree)
+    assert result.returncode != 0
+    assert "The settings reader imports only Django and the core" in result.stdout
+    assert "django_onestep.conf -> django_onestep.orm.stores (l." in result.stdout

@@ -265,11 +265,11 @@ def test_task_decorator_validation_errors_name_the_value() -> None:
 
     async def handler(ctx, item): ...
 
-    with pytest.raises(ValueError, match=r"concurrency must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"^task 'handler' concurrency: must be >= 1, got 0$"):
         app.task(source=MemoryQueue("q"), concurrency=0)(handler)
-    with pytest.raises(ValueError, match=r"timeout_s must be a number > 0 or None, got -1"):
+    with pytest.raises(ValueError, match=r"^task 'handler' timeout_s: must be > 0, got -1$"):
         app.task(timeout_s=-1)(handler)
-    with pytest.raises(ValueError, match=r"timeout_s must be a number > 0 or None, got 0"):
+    with pytest.raises(ValueError, match=r"^task 'handler' timeout_s: must be > 0, got 0$"):
         app.task(timeout_s=0)(handler)
     with pytest.raises(ValueError, match=r"source must be a Source instance, got 'queue'"):
         app.task(source="queue")(handler)  # type: ignore[arg-type]
@@ -293,7 +293,7 @@ def test_task_decorator_validation_errors_name_the_value() -> None:
         match=r"^task 'one_arg': the handler must accept \(ctx, payload\); one_arg\(item\) does not$",
     ):
         app.task(source=MemoryQueue("q"))(one_arg)
-    with pytest.raises(ValueError, match=r"shutdown_timeout_s must be a number > 0 or None, got 0"):
+    with pytest.raises(ValueError, match=r"^shutdown_timeout_s: must be > 0, got 0$"):
         OneStepApp("x", shutdown_timeout_s=0)
     with pytest.raises(ValueError, match=r"app name must be a non-empty string, got ''"):
         OneStepApp("")

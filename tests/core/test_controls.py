@@ -325,7 +325,7 @@ async def test_replay_and_discard_require_capable_connectors() -> None:
         await app.replay_task_dead_letters("work", limit=1)
     with pytest.raises(ValueError, match=r"task 'work' does not support dead-letter discard"):
         await app.discard_task_dead_letters("work", limit=1)
-    with pytest.raises(ValueError, match=r"limit must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"^dead-letter replay limit: must be >= 1, got 0$"):
         await app.replay_task_dead_letters("work", limit=0)
     assert app.task_supported_commands("work") == ["pause_task", "resume_task", "run_task_once"]
 

@@ -137,8 +137,11 @@ async def test_missing_template_variable_is_misconfigured(server) -> None:
     [
         ({"url": "ftp://x"}, "HttpSink url must be an http(s) URL; got 'ftp://x'"),
         ({"url": ""}, "HttpSink url must be a non-empty string"),
-        ({"url": "http://x", "timeout_s": 0}, "HttpSink timeout_s must be a number > 0; got 0"),
-        ({"url": "http://x", "timeout_s": float("nan")}, "HttpSink timeout_s must be a number > 0; got nan"),
+        ({"url": "http://x", "timeout_s": 0}, "HttpSink timeout_s: must be > 0, got 0"),
+        (
+            {"url": "http://x", "timeout_s": float("nan")},
+            "HttpSink timeout_s: must be a finite number, got nan",
+        ),
         ({"url": "http://x", "success_statuses": [99]}, "success_statuses must be HTTP status codes"),
         ({"url": "http://x", "success_statuses": 200}, "success_statuses must be HTTP status codes; got 200"),
         ({"url": "http://x", "headers": ["a"]}, "HttpSink headers must be a mapping; got list"),

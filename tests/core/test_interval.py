@@ -27,17 +27,17 @@ def test_every_validates_and_names() -> None:
         IntervalSource.every()
     with pytest.raises(ValueError, match="overlap must be one of allow, skip, queue; got 'sometimes'"):
         IntervalSource.every(seconds=1, overlap="sometimes")
-    with pytest.raises(ValueError, match="minutes must be a finite number; got '5'"):
+    with pytest.raises(ValueError, match=r"^minutes: must be a number, got '5'$"):
         IntervalSource.every(minutes="5")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"^seconds must be a finite number; got nan$"):
+    with pytest.raises(ValueError, match=r"^seconds: must be a finite number, got nan$"):
         IntervalSource.every(seconds=float("nan"))
-    with pytest.raises(ValueError, match=r"^hours must be a finite number; got inf$"):
+    with pytest.raises(ValueError, match=r"^hours: must be a finite number, got inf$"):
         IntervalSource.every(hours=float("inf"))
     with pytest.raises(ValueError, match=r"^interval must be a timedelta or a number of seconds; got inf$"):
         IntervalSource(float("inf"))
-    with pytest.raises(ValueError, match=r"^poll_interval_s must be a finite number; got nan$"):
+    with pytest.raises(ValueError, match=r"^poll_interval_s: must be a finite number, got nan$"):
         IntervalSource.every(seconds=1, poll_interval_s=float("nan"))
-    with pytest.raises(ValueError, match="max_queued_runs must be an integer >= 1; got 0"):
+    with pytest.raises(ValueError, match=r"^max_queued_runs: must be >= 1, got 0$"):
         IntervalSource.every(seconds=1, max_queued_runs=0)
     source = IntervalSource.every(days=1, hours=1, minutes=1, seconds=1)
     assert source.name == "interval:90061s"

@@ -100,9 +100,9 @@ def test_put_nowait_and_drain_nowait() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"maxsize": -1}, r"maxsize must be an integer >= 0, got -1"),
-        ({"batch_size": 0}, r"batch_size must be an integer >= 1, got 0"),
-        ({"poll_interval_s": 0}, r"poll_interval_s must be a number > 0, got 0"),
+        ({"maxsize": -1}, r"^maxsize: must be >= 0, got -1$"),
+        ({"batch_size": 0}, r"^batch_size: must be >= 1, got 0$"),
+        ({"poll_interval_s": 0}, r"^poll_interval_s: must be > 0, got 0$"),
     ],
 )
 def test_invalid_arguments(kwargs: dict[str, object], message: str) -> None:

@@ -61,7 +61,7 @@ def test_config_from_env_reads_both_variable_spellings() -> None:
                 "ONESTEP_CONTROL_PLANE_TOKEN": "t",
                 "ONESTEP_CONTROL_PLANE_EVENT_BATCH_SIZE": "0",
             },
-            "event_batch_size must be an integer >= 1; got 0",
+            "event_batch_size: must be >= 1, got 0",
         ),
         (
             {
@@ -69,7 +69,7 @@ def test_config_from_env_reads_both_variable_spellings() -> None:
                 "ONESTEP_CONTROL_PLANE_TOKEN": "t",
                 "ONESTEP_CONTROL_PLANE_HEARTBEAT_INTERVAL_S": "nan",
             },
-            "heartbeat_interval_s must be a number > 0; got nan",
+            "heartbeat_interval_s: must be a finite number, got nan",
         ),
     ],
 )

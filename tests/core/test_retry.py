@@ -61,11 +61,11 @@ def test_exponential_backoff_full_and_equal_jitter_bounds() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"max_attempts": 0}, r"max_attempts must be an integer >= 1, got 0"),
-        ({"min_delay_s": -1}, r"min_delay_s must be a finite number >= 0, got -1"),
-        ({"min_delay_s": 5, "max_delay_s": 1}, r"max_delay_s must be >= min_delay_s \(5.0\), got 1"),
-        ({"multiplier": 0}, r"multiplier must be > 0, got 0"),
-        ({"jitter": "some"}, r"jitter must be one of \['none', 'full', 'equal'\], got 'some'"),
+        ({"max_attempts": 0}, r"^max_attempts: must be >= 1, got 0$"),
+        ({"min_delay_s": -1}, r"^min_delay_s: must be >= 0, got -1$"),
+        ({"min_delay_s": 5, "max_delay_s": 1}, r"^max_delay_s: must be >= min_delay_s \(5.0\), got 1$"),
+        ({"multiplier": 0}, r"^multiplier: must be > 0, got 0$"),
+        ({"jitter": "some"}, r"^jitter: must be one of \['none', 'full', 'equal'\], got 'some'$"),
     ],
 )
 def test_exponential_backoff_validation(kwargs: dict[str, object], message: str) -> None:
@@ -74,9 +74,9 @@ def test_exponential_backoff_validation(kwargs: dict[str, object], message: str)
 
 
 def test_max_attempts_validation() -> None:
-    with pytest.raises(ValueError, match=r"max_attempts must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"^max_attempts: must be >= 1, got 0$"):
         MaxAttempts(0)
-    with pytest.raises(ValueError, match=r"delay_s must be a finite number >= 0, got -2"):
+    with pytest.raises(ValueError, match=r"^delay_s: must be >= 0, got -2$"):
         MaxAttempts(2, delay_s=-2)
 
 

@@ -282,12 +282,15 @@ async def test_shared_listener_routes_and_custom_response() -> None:
         ({"path": "/x", "methods": ("FETCH",)}, "unknown HTTP method"),
         ({"path": "/x", "methods": 5}, "methods must be a non-empty list of HTTP methods; got 5"),
         ({"path": "/x", "host": 5}, "host must be a non-empty string; got 5"),
-        ({"path": "/x", "max_body_bytes": -1}, "max_body_bytes must be >= 0; got -1"),
-        ({"path": "/x", "read_timeout_s": 0}, "read_timeout_s must be > 0; got 0"),
-        ({"path": "/x", "read_timeout_s": float("nan")}, "read_timeout_s must be a finite number; got nan"),
-        ({"path": "/x", "poll_interval_s": float("inf")}, "poll_interval_s must be a finite number; got inf"),
-        ({"path": "/x", "queue_maxsize": 0}, "queue_maxsize must be an integer >= 1; got 0"),
-        ({"path": "/x", "port": 70000}, "port must be an integer 0-65535; got 70000"),
+        ({"path": "/x", "max_body_bytes": -1}, "max_body_bytes: must be >= 0, got -1"),
+        ({"path": "/x", "read_timeout_s": 0}, "read_timeout_s: must be > 0, got 0"),
+        ({"path": "/x", "read_timeout_s": float("nan")}, "read_timeout_s: must be a finite number, got nan"),
+        (
+            {"path": "/x", "poll_interval_s": float("inf")},
+            "poll_interval_s: must be a finite number, got inf",
+        ),
+        ({"path": "/x", "queue_maxsize": 0}, "queue_maxsize: must be >= 1, got 0"),
+        ({"path": "/x", "port": 70000}, "port: must be between 0 and 65535, got 70000"),
     ],
 )
 def test_bad_configuration_names_the_value(kwargs: dict, message: str) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ from django_onestep.core.declarative.registry import (
     known_resource_types,
     register_resource_type,
 )
+from django_onestep.core.errors import ConfigurationError
 from tests.core.fixtures import yaml_handlers
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -187,15 +189,15 @@ def test_all_core_resource_types(tmp_path: Path) -> None:
         ),
         (
             f"app: {{name: a}}\ntasks: [{{handler: '{HANDLER}', concurrency: 0}}]\n",
-            "tasks[0].concurrency: must be an integer >= 1, got 0",
+            "tasks[0].concurrency: must be >= 1, got 0",
         ),
         (
             f"app: {{name: a}}\ntasks: [{{handler: '{HANDLER}', concurrency: 1.5}}]\n",
-            "tasks[0].concurrency: must be an integer >= 1, got 1.5",
+            "tasks[0].concurrency: must be an integer, got 1.5",
         ),
         (
             f"app: {{name: a}}\ntasks: [{{handler: '{HANDLER}', timeout_s: .nan}}]\n",
-            "tasks[0].timeout_s: must be a number > 0, got nan",
+            "tasks[0].timeout_s: must be a finite number, got nan",
         ),
         (
             f"app: {{name: a}}\ntasks: [{{name: t, handler: '{HANDLER}'}}, {{name: t, handler: '{HANDLER}'}}]\n",
@@ -213,7 +215,7 @@ def test_all_core_resource_types(tmp_path: Path) -> None:
         ),
         (
             "app: {name: a, shutdown_timeout_s: 0}\n",
-            "app.shutdown_timeout_s: must be a number > 0 or None, got 0",
+            "app.shutdown_timeout_s: must be > 0, got 0",
         ),
         ("app: {shutdown_timeout_s: 3}\n", "app.name: must be a non-empty string, got None"),
         ("app: {name: a, colour: red}\n", "app: unknown key(s) colour"),
@@ -335,11 +337,11 @@ def test_env_value_in_a_numeric_field_is_still_a_number(tmp_path: Path) -> None:
     [
         (
             "tasks: [{name: t, source: q, emit: q, concurrency: '${H7_BAD}'}]",
-            "tasks[0].concurrency: must be an integer >= 1, got 'four'",
+            "tasks[0].concurrency: must be an integer, got 'four'",
         ),
         (
             "tasks: [{name: t, source: q, emit: q, timeout_s: '${H7_BAD}'}]",
-            "tasks[0].timeout_s: must be a number > 0, got 'four'",
+            "tasks[0].timeout_s: must be a number or None, got 'four'",
         ),
         (
             "resources: {m: {type: memory, maxsize: '${H7_BAD}'}}",
@@ -352,7 +354,7 @@ def test_env_value_in_a_numeric_field_is_still_a_number(tmp_path: Path) -> None:
         (
             "resources: {r: {type: rabbitmq, url: 'amqp://localhost/'}, "
             "j: {type: rabbitmq_queue, connector: r, prefetch: '${H7_BAD}'}}",
-            "resources.j: prefetch must be an integer >= 0, got 'four'",
+            "resources.j: prefetch: must be an integer, got 'four'",
         ),
     ],
 )
@@ -477,3 +479,114 @@ def test_onestep_keyword_strict_is_accepted(tmp_path: Path) -> None:
         {"app": {"name": "s"}, "tasks": [{"name": "t", "handler": HANDLER}]}, strict=False
     )
     assert [t.name for t in built.tasks] == ["t"]
+
+
+# -- retry: every form a task's retry takes (the same builder serves the Django settings)
+
+
+def describe(policy: Any) -> Any:
+    """A policy as comparable data: its class and options, sub-policies included."""
+    if isinstance(policy, dict):
+        return {key: describe(value) for key, value in policy.items()}
+    if callable(getattr(policy, "on_error", None)):
+        return (type(policy).__name__, {key: describe(value) for key, value in vars(policy).items()})
+    return policy
+
+
+NO_RETRY = ("NoRetry", {})
+MAX_3 = ("MaxAttempts", {"max_attempts": 3, "delay_s": None})
+BACKOFF = {"max_attempts": 5, "min_delay_s": 1.0, "max_delay_s": 300.0, "multiplier": 2.0, "jitter": "none"}
+
+
+@pytest.mark.parametrize(
+    ("retry", "expected"),
+    [
+        ("null", NO_RETRY),  # no policy: the task keeps the runtime's default
+        ("none", NO_RETRY),
+        ("no_retry", NO_RETRY),
+        ("{type: No-Retry}", NO_RETRY),
+        ("max_attempts", MAX_3),
+        (
+            "{type: max_attempts, max_attempts: 4, delay_s: 2}",
+            ("MaxAttempts", {"max_attempts": 4, "delay_s": 2.0}),
+        ),
+        ("{type: exponential_backoff, max_attempts: 5, max_delay_s: 300}", ("ExponentialBackoff", BACKOFF)),
+        (
+            # null leaves a kind out, as onestep does
+            "{type: by_failure_kind, timeout: {type: max_attempts, max_attempts: 5}, default: no_retry, error: null}",
+            (
+                "ByFailureKind",
+                {
+                    "_policies": {
+                        "timeout": ("MaxAttempts", {"max_attempts": 5, "delay_s": None}),
+                        "default": NO_RETRY,
+                    }
+                },
+            ),
+        ),
+        (
+            "{type: by_failure_kind, error: {type: by_failure_kind, default: max_attempts}}",
+            ("ByFailureKind", {"_policies": {"error": ("ByFailureKind", {"_policies": {"default": MAX_3}})}}),
+        ),
+    ],
+)
+def test_every_retry_form_builds_its_policy(tmp_path: Path, retry: str, expected: Any) -> None:
+    path = write(tmp_path, f"app: {{name: a}}\ntasks: [{{handler: '{HANDLER}', retry: {retry}}}]\n")
+    (task,) = load_yaml_app(path).tasks
+    assert describe(task.retry) == expected
+
+
+KNOWN_TYPES = "(known: by_failure_kind, exponential_backoff, max_attempts, no_retry, none)"
+
+
+@pytest.mark.parametrize(
+    ("retry", "message"),
+    [
+        ("5", "tasks[0].retry: must be a retry type name, a mapping with 'type' or a RetryPolicy, got 5"),
+        ("{max_attempts: 3}", f"tasks[0].retry.type: is required {KNOWN_TYPES}"),
+        ("forever", f"tasks[0].retry.type: unknown retry type 'forever' {KNOWN_TYPES}"),
+        ("{type: none, delay_s: 1}", "tasks[0].retry.delay_s: type 'none' takes no options"),
+        (
+            "{type: no_retry, max_attempts: 2}",
+            "tasks[0].retry.max_attempts: type 'no_retry' takes no options",
+        ),
+        (
+            "{type: max_attempts, attempts: 3}",
+            "tasks[0].retry.attempts: unknown option for type 'max_attempts' (known: max_attempts, delay_s)",
+        ),
+        ("{type: max_attempts, delay_s: -1}", "tasks[0].retry.delay_s: must be >= 0, got -1"),
+        (
+            "{type: max_attempts, max_attempts: 2.5}",
+            "tasks[0].retry.max_attempts: must be an integer, got 2.5",
+        ),
+        (
+            "{type: exponential_backoff, min_delay_s: 5, max_delay_s: 1}",
+            "tasks[0].retry.max_delay_s: must be >= min_delay_s (5.0), got 1",
+        ),
+        (
+            "{type: by_failure_kind, error: {type: max_attempts, max_attempts: 0}}",
+            "tasks[0].retry.error.max_attempts: must be >= 1, got 0",
+        ),
+        (
+            "{type: by_failure_kind, timeout: {type: exponential_backoff, jitter: wild}}",
+            "tasks[0].retry.timeout.jitter: must be one of ['none', 'full', 'equal'], got 'wild'",
+        ),
+        (
+            "{type: by_failure_kind, timeout: forever}",
+            f"tasks[0].retry.timeout.type: unknown retry type 'forever' {KNOWN_TYPES}",
+        ),
+        (
+            "{type: by_failure_kind, oops: none}",
+            "tasks[0].retry.oops: unknown option for type 'by_failure_kind' (known: default, error, timeout, cancelled)",
+        ),
+        (
+            "{type: by_failure_kind, error: null}",
+            "tasks[0].retry: by_failure_kind needs a policy for one of default, error, timeout, cancelled",
+        ),
+    ],
+)
+def test_retry_errors_name_the_path(tmp_path: Path, retry: str, message: str) -> None:
+    path = write(tmp_path, f"app: {{name: a}}\ntasks: [{{handler: '{HANDLER}', retry: {retry}}}]\n")
+    with pytest.raises(ConfigurationError) as info:
+        load_yaml_app(path)
+    assert str(info.value) == message

@@ -261,7 +261,7 @@ def test_a_task_definition_error_in_the_urlconf_is_e002_not_a_traceback(fresh_ur
         (
             "django_onestep.E002",
             f"importing the URLconf {urlconf!r} failed at tests/acceptance/firsthour/half_registered_urls.py:14: "
-            "ConfigurationError: task 'rejected': concurrency must be an integer >= 1, got 0",
+            "ConfigurationError: task 'rejected' concurrency: must be >= 1, got 0",
         )
     ]
     assert [(m.id, m.msg) for m in second] == [(m.id, m.msg) for m in first]
@@ -274,7 +274,7 @@ def test_manage_py_check_shows_the_urlconf_error_as_a_check_error(fresh_urlconf_
     ):
         call_command("check")
     assert "(django_onestep.E002) importing the URLconf" in str(info.value)
-    assert "concurrency must be an integer >= 1, got 0" in str(info.value)
+    assert "concurrency: must be >= 1, got 0" in str(info.value)
 
 
 def test_an_invalid_setting_read_by_the_urlconf_is_reported_once_as_e001(fresh_urlconf_errors: None) -> None:

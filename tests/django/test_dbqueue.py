@@ -353,14 +353,25 @@ async def test_two_queues_never_claim_the_same_job() -> None:
 
 
 def test_bad_arguments_name_the_problem() -> None:
-    with pytest.raises(ConfigurationError, match="lease_s must be a positive number, got -1"):
+    with pytest.raises(ConfigurationError, match=r"^DatabaseQueue lease_s: must be > 0, got -1$"):
         DatabaseQueue("q", lease_s=-1)
+    # NaN passed the old "<= 0" test; a fractional batch was truncated silently
+    with pytest.raises(
+        ConfigurationError, match=r"^DatabaseQueue lease_s: must be a finite number, got nan$"
+    ):
+        DatabaseQueue("q", lease_s=float("nan"))
+    with pytest.raises(ConfigurationError, match=r"^DatabaseQueue batch_size: must be an integer, got 2\.5$"):
+        DatabaseQueue("q", batch_size=2.5)
+    with pytest.raises(
+        ConfigurationError, match=r"^DatabaseQueue max_deliveries: must be an integer or None, got 1\.5$"
+    ):
+        DatabaseQueue("q", max_deliveries=1.5)
     with pytest.raises(ConfigurationError, match="name must be a string"):
         DatabaseQueue("")
     queue = make_queue()
     with pytest.raises(ValueError, match=r"payload must be JSON serializable"):
         queue.send({"when": timezone.now()})
-    with pytest.raises(ValueError, match="delay_s must be >= 0"):
+    with pytest.raises(ValueError, match=r"^delay_s: must be >= 0, got -5$"):
         queue.send("x", delay_s=-5)
     with pytest.raises(ValueError, match="pass delay_s or run_at, not both"):
         queue.send("x", delay_s=1, run_at=timezone.now())
@@ -374,11 +385,16 @@ def test_bad_arguments_name_the_problem() -> None:
     )
     with pytest.raises(TypeError, match=r"\.enqueue\(\): unknown option 'prio'"):
         queue.enqueue("x", prio=1)
-    for bad in (float("nan"), float("inf"), "5"):
-        with pytest.raises(ValueError, match="delay_s must be a finite number of seconds"):
+    for bad, problem in (
+        (float("nan"), "must be a finite number, got nan"),
+        (float("inf"), "must be a finite number, got inf"),
+        ("5", "must be a number, got '5'"),
+    ):
+        with pytest.raises(ValueError) as info:
             queue.send("x", delay_s=bad)
+        assert str(info.value) == f"delay_s: {problem}"
     with pytest.raises(
-        ValueError, match=r"priority must be between -2147483648 and 2147483647, got 1000000000000"
+        ValueError, match=r"^priority: must be between -2147483648 and 2147483647, got 1000000000000$"
     ):
         queue.send("x", priority=10**12)
     with pytest.raises(ValueError, match=r"meta must be a dict, got list"):

@@ -291,6 +291,8 @@ async def test_unreachable_broker_is_a_retryable_error_with_backoff() -> None:
         ({"prefetch": -1}, "prefetch"),
         ({"batch_size": 0}, "batch_size"),
         ({"poll_interval_s": 0}, "poll_interval_s"),
+        ({"poll_interval_s": True}, "poll_interval_s: must be a number, got True"),  # was taken as 1
+        ({"prefetch": 1.0}, "prefetch: must be an integer, got 1.0"),
         ({"exchange_type": "fan"}, "exchange_type"),
         # these reached pika and came back as "disconnected", retried for ever
         ({"routing_key": 5}, "routing_key must be a string or None, got 5"),

@@ -321,10 +321,11 @@ async def test_a_key_that_is_not_a_stream_is_misconfigured(connector: RedisConne
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"batch_size": 0}, "redis stream batch_size: must be a positive integer, got 0"),
-        ({"poll_interval_s": "1"}, "redis stream poll_interval_s: must be a positive number, got '1'"),
+        ({"batch_size": 0}, "redis stream batch_size: must be >= 1, got 0"),
+        ({"poll_interval_s": "1"}, "redis stream poll_interval_s: must be a number, got '1'"),
         ({"group": ""}, "redis stream group: must be a non-empty string, got ''"),
-        ({"maxlen": -5}, "redis stream maxlen: must be a positive integer or None, got -5"),
+        ({"maxlen": -5}, "redis stream maxlen: must be >= 1, got -5"),
+        ({"maxlen": 1.5}, "redis stream maxlen: must be an integer or None, got 1.5"),
         (
             {"claim_idle_s": 1, "heartbeat_interval_s": 1},
             "heartbeat_interval_s: must be below claim_idle_s (1), got 1",

@@ -309,7 +309,7 @@ async def test_unreachable_endpoint_is_retryable_and_hides_secrets() -> None:
         ({"message_group_id": 5}, "message_group_id"),
         ({"message_group_field": 5}, "message_group_field must be a payload key"),
         ({"deduplication_id_factory": "order_id"}, "deduplication_id_factory must be a callable"),
-        ({"heartbeat_interval_s": True}, "heartbeat_interval_s must be a number >= 0, got True"),
+        ({"heartbeat_interval_s": True}, "heartbeat_interval_s: must be a number, got True"),
     ],
 )
 def test_bad_settings_name_the_key(kwargs: dict[str, Any], fragment: str) -> None:

@@ -15,6 +15,7 @@ from django_onestep.connectors import redaction
 from django_onestep.connectors.redaction import redact_url
 from django_onestep.core.errors import (
     ConnectorErrorKind,
+    OneStepError,
 )
 
 __all__ = ["RabbitMQError", "classify", "redact_url", "secret_tokens", "to_connector_error"]
@@ -26,7 +27,7 @@ _SECRET_KEYS = frozenset({"password", "credentials", "secret", "token"})
 _MISCONFIGURED_REPLY_CODES = frozenset({403, 404, 406, 530})
 
 
-class RabbitMQError(Exception):
+class RabbitMQError(OneStepError):
     """A driver error whose text has been scrubbed of secrets (kept as ``cause``)."""
 
 

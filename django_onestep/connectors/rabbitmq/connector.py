@@ -34,6 +34,7 @@ from django_onestep.core.errors import (
     ConnectorOperationError,
     MissingExtraError,
 )
+from django_onestep.core.validation import non_negative_int, positive_int, positive_number
 
 __all__ = ["RabbitMQConnector", "RabbitMQDelivery", "RabbitMQQueue"]
 
@@ -118,13 +119,11 @@ class RabbitMQConnector:
                              ("exchange_arguments", exchange_arguments)):  # fmt: skip
             if mapping is not None and not isinstance(mapping, Mapping):
                 raise ConfigurationError(f"{key} must be a mapping, got {type(mapping).__name__}")
-        for key, value, low in (("prefetch", prefetch, 0), ("batch_size", batch_size, 1)):
-            if type(value) is not int or value < low:
-                raise ConfigurationError(f"{key} must be an integer >= {low}, got {value!r}")
+        non_negative_int("prefetch", prefetch)
+        positive_int("batch_size", batch_size)
         for key, number in (("poll_interval_s", poll_interval_s), ("connect_timeout_s", connect_timeout_s),
                             ("publish_timeout_s", publish_timeout_s)):  # fmt: skip
-            if not isinstance(number, int | float) or number <= 0:
-                raise ConfigurationError(f"{key} must be a number > 0, got {number!r}")
+            positive_number(key, number)
         topology = QueueTopology(
             name=name,
             routing_key=routing_key or name,

@@ -10,6 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django_onestep.core.errors import ConfigurationError
+from django_onestep.core.validation import (
+    optional_positive_int,
+    optional_positive_number,
+    positive_int,
+    positive_number,
+)
 
 __all__ = ["StreamOptions", "default_consumer_name"]
 
@@ -30,18 +36,6 @@ def default_consumer_name(stream: str, group: str) -> str:
         _names_taken[(stream, group)] = n
     base = f"{socket.gethostname()}-{os.getpid()}"
     return base if n == 1 else f"{base}-{n}"
-
-
-def _positive(key: str, value: Any, *, allow_none: bool = False, integer: bool = False) -> Any:
-    if value is None and allow_none:
-        return None
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
-        what = "a positive integer" if integer else "a positive number"
-        raise ConfigurationError(
-            f"redis stream {key}: must be {what}{' or None' if allow_none else ''}, got {value!r}"
-        )
-    return value
 
 
 def _text(key: str, value: Any) -> str:
@@ -92,20 +86,20 @@ class StreamOptions:
         _text("group", group)
         if consumer is not None:
             _text("consumer", consumer)
-        _positive("batch_size", batch_size, integer=True)
-        _positive("poll_interval_s", poll_interval_s)
-        _positive("block_ms", block_ms, allow_none=True, integer=True)
+        positive_int("redis stream batch_size", batch_size)
+        positive_number("redis stream poll_interval_s", poll_interval_s)
+        optional_positive_int("redis stream block_ms", block_ms)
         _text("start_id", start_id)
         if not _START_ID.fullmatch(start_id):
             raise ConfigurationError(
                 f"redis stream start_id: must be '$', '0' or an entry id like '1700000000000-0', got {start_id!r}"
             )
-        _positive("maxlen", maxlen, allow_none=True, integer=True)
-        _positive("claim_idle_s", claim_idle_s)
-        _positive("heartbeat_interval_s", heartbeat_interval_s, allow_none=True)
-        _positive("max_deliveries", max_deliveries, allow_none=True, integer=True)
-        _positive("consumer_gc_idle_s", consumer_gc_idle_s, allow_none=True)
-        _positive("backoff_max_s", backoff_max_s)
+        optional_positive_int("redis stream maxlen", maxlen)
+        positive_number("redis stream claim_idle_s", claim_idle_s)
+        optional_positive_number("redis stream heartbeat_interval_s", heartbeat_interval_s)
+        optional_positive_int("redis stream max_deliveries", max_deliveries)
+        optional_positive_number("redis stream consumer_gc_idle_s", consumer_gc_idle_s)
+        positive_number("redis stream backoff_max_s", backoff_max_s)
         heartbeat_s = heartbeat_interval_s if heartbeat_interval_s is not None else claim_idle_s / 3
         if heartbeat_s >= claim_idle_s:
             raise ConfigurationError(

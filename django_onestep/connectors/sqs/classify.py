@@ -9,6 +9,7 @@ from typing import Any
 from django_onestep.connectors import redaction
 from django_onestep.core.errors import (
     ConnectorErrorKind,
+    OneStepError,
 )
 
 __all__ = ["SQSError", "classify", "error_code", "secret_tokens", "to_connector_error"]
@@ -35,7 +36,7 @@ _MISCONFIGURED = frozenset(
 )
 
 
-class SQSError(Exception):
+class SQSError(OneStepError):
     """A driver error whose text has been scrubbed of secrets (kept as ``cause``)."""
 
 

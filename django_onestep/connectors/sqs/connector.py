@@ -29,6 +29,7 @@ from django_onestep.core.errors import (
     ConfigurationError,
     MissingExtraError,
 )
+from django_onestep.core.validation import non_negative_number
 
 __all__ = ["SQSConnector", "SQSDelivery", "SQSQueue"]
 
@@ -143,8 +144,7 @@ class SQSConnector:
             ("delete_flush_interval_s", delete_flush_interval_s),
             ("heartbeat_interval_s", heartbeat_interval_s or 0),
         ):
-            if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
-                raise ConfigurationError(f"{key} must be a number >= 0, got {number!r}")
+            non_negative_number(key, number)
         if on_fail not in _ON_FAIL:
             raise ConfigurationError(f"on_fail must be one of {list(_ON_FAIL)}, got {on_fail!r}")
         if message_group_id is not None and message_group_field is not None:

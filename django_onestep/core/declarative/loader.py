@@ -7,7 +7,8 @@ Schema (onestep 1.x; ``apiVersion``/``kind`` accepted and ignored)::
     tasks:
       - name, description, source, emit, dead_letter, handler ({ref, params} or
         "module:attr"), hooks {before, after_success, on_failure}, concurrency,
-        retry (no_retry | max_attempts | exponential_backoff | by_failure_kind),
+        retry (no_retry | max_attempts | exponential_backoff | by_failure_kind, as
+        ``retry_spec`` builds them),
         timeout_s, config
     hooks: {startup, shutdown, events}
     reporter: true | {control-plane options}
@@ -24,7 +25,6 @@ import functools
 import importlib
 import inspect
 import logging
-import math
 import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -38,7 +38,9 @@ from django_onestep.core.declarative.env import (
     missing_env_refs,
 )
 from django_onestep.core.declarative.registry import build_resources
-from django_onestep.core.errors import ConfigurationError, MissingExtraError
+from django_onestep.core.declarative.retry_spec import build_retry_policy
+from django_onestep.core.errors import ConfigurationError, MissingExtraError, invalid_value
+from django_onestep.core.validation import optional_positive_number, positive_int
 
 if TYPE_CHECKING:
     from django_onestep.core.runtime.app import OneStepApp
@@ -54,13 +56,6 @@ _TASK_KEYS = frozenset(
     {"name", "description", "source", "emit", "dead_letter", "handler", "hooks"}
     | {"concurrency", "retry", "timeout_s", "config"}
 )
-_RETRY_KEYS = {
-    "no_retry": frozenset(),
-    "none": frozenset(),
-    "max_attempts": frozenset({"max_attempts", "delay_s"}),
-    "exponential_backoff": frozenset({"max_attempts", "min_delay_s", "max_delay_s", "multiplier", "jitter"}),
-    "by_failure_kind": frozenset({"default", "error", "timeout", "cancelled"}),
-}
 
 
 def is_yaml_target(target: str) -> bool:
@@ -68,7 +63,7 @@ def is_yaml_target(target: str) -> bool:
 
 
 def _fail(path: str, message: str) -> ConfigurationError:
-    return ConfigurationError(f"{path}: {message}")
+    return invalid_value(path, message)
 
 
 def _check_keys(value: Mapping[str, Any], allowed: frozenset[str], path: str) -> None:
@@ -166,50 +161,6 @@ def _sinks(resources: Mapping[str, Any], raw: Any, path: str) -> tuple[Sink, ...
     return tuple(_resource(resources, name, f"{path}[{i}]", Sink) for i, name in enumerate(names))
 
 
-def _retry_arg_error(exc: ValueError, keys: frozenset[str], path: str) -> ConfigurationError:
-    message = str(exc)
-    for key in sorted(keys, key=len, reverse=True):
-        if message.startswith(f"{key} "):
-            return _fail(f"{path}.{key}", message[len(key) + 1 :])
-    return _fail(path, message)
-
-
-def build_retry(raw: Any, path: str) -> Any:
-    from django_onestep.core import retry as retry_module
-
-    if raw is None:
-        return None
-    spec: dict[str, Any] = {"type": raw} if isinstance(raw, str) else _mapping(raw, path)
-    kind = spec.get("type")
-    if not isinstance(kind, str):
-        problem = "is required" if kind is None else f"must be a retry type name, got {kind!r}"
-        raise _fail(f"{path}.type", f"{problem} (known: {', '.join(sorted(_RETRY_KEYS))})")
-    kind = kind.strip().lower().replace("-", "_")
-    if kind not in _RETRY_KEYS:
-        raise _fail(f"{path}.type", f"unknown retry type {kind!r} (known: {', '.join(sorted(_RETRY_KEYS))})")
-    keys = _RETRY_KEYS[kind]
-    _check_keys(spec, keys | {"type"}, path)
-    args = {key: value for key, value in spec.items() if key != "type"}
-    max_attempts = args.get("max_attempts", 3)
-    if "max_attempts" in keys and (
-        isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1
-    ):
-        raise _fail(f"{path}.max_attempts", f"must be >= 1, got {max_attempts!r}")
-    try:
-        if kind in ("no_retry", "none"):
-            return retry_module.NoRetry()
-        if kind == "max_attempts":
-            return retry_module.MaxAttempts(**args)
-        if kind == "exponential_backoff":
-            return retry_module.ExponentialBackoff(**args)
-        policies = {key: build_retry(value, f"{path}.{key}") for key, value in args.items()}
-        return retry_module.ByFailureKind(**policies)
-    except ValueError as exc:
-        if isinstance(exc, ConfigurationError) and str(exc).startswith(path):
-            raise
-        raise _retry_arg_error(exc, keys, path) from None
-
-
 def _hooks(raw: Any, allowed: frozenset[str], path: str) -> dict[str, tuple[Callable[..., Any], ...]]:
     spec = _mapping(raw, path)
     _check_keys(spec, allowed, path)
@@ -248,17 +199,9 @@ def _add_task(app: OneStepApp, resources: Mapping[str, Any], raw: Any, index: in
     else:
         raise _fail(path, "needs a 'handler' (or an 'emit' to forward payloads unchanged)")
     hooks = _hooks(task.get("hooks"), frozenset({"before", "after_success", "on_failure"}), f"{path}.hooks")
-    concurrency = task.get("concurrency", 1)
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise _fail(f"{path}.concurrency", f"must be an integer >= 1, got {concurrency!r}")
+    concurrency = positive_int(f"{path}.concurrency", task.get("concurrency", 1))
     timeout_s = task.get("timeout_s")
-    if timeout_s is not None and (
-        isinstance(timeout_s, bool)
-        or not isinstance(timeout_s, int | float)
-        or not math.isfinite(timeout_s)
-        or timeout_s <= 0
-    ):
-        raise _fail(f"{path}.timeout_s", f"must be a number > 0, got {timeout_s!r}")
+    optional_positive_number(f"{path}.timeout_s", timeout_s)
     try:
         app.task(
             name=name or getattr(handler, "__name__", None),
@@ -267,7 +210,7 @@ def _add_task(app: OneStepApp, resources: Mapping[str, Any], raw: Any, index: in
             emit=emit or None,
             dead_letter=dead_letter or None,
             concurrency=concurrency,
-            retry=build_retry(task.get("retry"), f"{path}.retry"),
+            retry=build_retry_policy(task.get("retry"), f"{path}.retry"),
             timeout_s=timeout_s,
             config=_mapping(task.get("config"), f"{path}.config"),
             hooks=TaskHooks(**hooks),
@@ -310,9 +253,10 @@ def load_app_config(
     app_config = _mapping(section.get("config"), f"{prefix}config")  # its own path on error
     try:
         app = OneStepApp(name, config=app_config, shutdown_timeout_s=timeout)
-    except ValueError as exc:
-        message = str(exc).removeprefix("shutdown_timeout_s ")
-        raise _fail(f"{prefix}shutdown_timeout_s", message) from None
+    except ConfigurationError as exc:
+        if exc.name is None or exc.problem is None:
+            raise
+        raise _fail(f"{prefix}{exc.name}", exc.problem) from None
     if source_path is not None:
         app.config.setdefault("config_path", source_path)
     logging_spec = _mapping(section.get("logging"), f"{prefix}logging")

@@ -19,6 +19,7 @@ from typing import Any
 
 from django_onestep.core.declarative.env import copy_mapping, env_text
 from django_onestep.core.errors import ConfigurationError, MissingExtraError
+from django_onestep.core.validation import is_int, is_number
 
 __all__ = [
     "ResourceContext",
@@ -124,7 +125,7 @@ class ResourceContext:
         value = self.spec.get(key, default)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if not is_number(value):
             raise self.error(key, f"must be a number, got {value!r}")
         if minimum is not None and value < minimum:
             raise self.error(key, f"must be >= {minimum}, got {value!r}")
@@ -134,7 +135,7 @@ class ResourceContext:
         value = self.spec.get(key, default)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not is_int(value):
             raise self.error(key, f"must be an integer, got {value!r}")
         if minimum is not None and value < minimum:
             raise self.error(key, f"must be >= {minimum}, got {value!r}")

@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import math
 import os
 import socket
 import time
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django_onestep.core.errors import ConfigurationError
+from django_onestep.core.validation import positive_int, positive_number
 
 if TYPE_CHECKING:
     from django_onestep.core.events import TaskEvent
@@ -62,17 +62,8 @@ class ControlPlaneReporterConfig:
         if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
             raise ConfigurationError(f"base_url must be an http(s) URL; got {self.base_url!r}")
         for name in _FLOAT_ENV:
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-                or value <= 0
-            ):
-                raise ConfigurationError(f"{name} must be a number > 0; got {value!r}")
-        size = self.event_batch_size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ConfigurationError(f"event_batch_size must be an integer >= 1; got {size!r}")
+            positive_number(name, getattr(self, name))
+        positive_int("event_batch_size", self.event_batch_size)
 
     @classmethod
     def from_env(

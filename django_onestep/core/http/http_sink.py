@@ -20,7 +20,6 @@ import base64
 import copy
 import http.client
 import json
-import math
 import re
 import ssl
 import urllib.error
@@ -36,7 +35,9 @@ from django_onestep.core.errors import (
     ConnectorErrorKind,
     ConnectorOperation,
     ConnectorOperationError,
+    OneStepError,
 )
+from django_onestep.core.validation import is_int, positive_number
 
 __all__ = ["HttpSink", "HttpSinkStatusError", "classify_status"]
 
@@ -48,7 +49,7 @@ _PLACEHOLDER = re.compile(r"\{\{\s*(" + _PATH + r")\s*\}\}")
 _WHOLE_PLACEHOLDER = re.compile(r"^\s*\{\{\s*(" + _PATH + r")\s*\}\}\s*$")
 
 
-class HttpSinkStatusError(RuntimeError):
+class HttpSinkStatusError(OneStepError, RuntimeError):
     """The server answered with a status outside ``success_statuses`` (kept as cause)."""
 
     def __init__(self, *, name: str, status: int, reason: str, body: bytes) -> None:
@@ -150,14 +151,8 @@ class HttpSink(Sink):
         self.headers = {str(key).strip(): value for key, value in (headers or {}).items()}
         self.params = dict(params or {})
         self.body = copy.deepcopy(body)
-        if (
-            isinstance(timeout_s, bool)
-            or not isinstance(timeout_s, int | float)
-            or not math.isfinite(timeout_s)  # urllib rejects inf only when it sends
-            or timeout_s <= 0
-        ):
-            raise ConfigurationError(f"HttpSink timeout_s must be a number > 0; got {timeout_s!r}")
-        self.timeout_s = float(timeout_s)
+        # finite: urllib rejects inf only when it sends
+        self.timeout_s = positive_number("HttpSink timeout_s", timeout_s)
         if success_statuses is None:
             statuses: tuple[Any, ...] = _DEFAULT_SUCCESS_STATUSES
         elif isinstance(success_statuses, str | bytes) or not isinstance(success_statuses, Iterable):
@@ -166,9 +161,7 @@ class HttpSink(Sink):
             )
         else:
             statuses = tuple(success_statuses)
-        if not statuses or any(
-            isinstance(s, bool) or not isinstance(s, int) or not 100 <= s <= 599 for s in statuses
-        ):
+        if not statuses or any(not is_int(s) or not 100 <= s <= 599 for s in statuses):
             raise ConfigurationError(f"HttpSink success_statuses must be HTTP status codes; got {statuses!r}")
         self.success_statuses = tuple(dict.fromkeys(statuses))
         self._opener = urllib.request.build_opener(_NoRedirect())

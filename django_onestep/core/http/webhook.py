@@ -10,7 +10,6 @@ Use the Django-served webhook (durable inbox) when that matters.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -27,6 +26,7 @@ from django_onestep.core.http.webhook_protocol import (
     build_event,
     normalize_path,
 )
+from django_onestep.core.validation import int_between, non_negative_number, positive_int, positive_number
 
 if TYPE_CHECKING:
     from django_onestep.core.http.webhook_listener import ParsedRequest
@@ -34,14 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["BearerAuth", "WebhookDelivery", "WebhookResponse", "WebhookSource"]
 
 _HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
-
-
-def _positive(name: str, value: object, *, allow_zero: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigurationError(f"{name} must be a finite number; got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigurationError(f"{name} must be {bound}; got {value!r}")
 
 
 class WebhookDelivery(Delivery):
@@ -95,21 +87,19 @@ class WebhookSource(Source):
         unknown = [method for method in upper if method not in _HTTP_METHODS]
         if unknown:
             raise ConfigurationError(f"methods contains unknown HTTP method(s) {unknown!r}")
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ConfigurationError(f"port must be an integer 0-65535; got {port!r}")
+        int_between("port", port, 0, 65535)
         if auth is not None and not callable(getattr(auth, "authorize", None)):
             raise ConfigurationError(f"auth must provide authorize(headers); got {auth!r}")
-        _positive("max_body_bytes", max_body_bytes, allow_zero=True)
-        _positive("read_timeout_s", read_timeout_s)
+        non_negative_number("max_body_bytes", max_body_bytes)
+        positive_number("read_timeout_s", read_timeout_s)
         for name_, value in (
             ("queue_maxsize", queue_maxsize),
             ("batch_size", batch_size),
             ("max_header_bytes", max_header_bytes),
             ("max_connections", max_connections),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigurationError(f"{name_} must be an integer >= 1; got {value!r}")
-        _positive("poll_interval_s", poll_interval_s)
+            positive_int(name_, value)
+        positive_number("poll_interval_s", poll_interval_s)
         super().__init__(name or f"webhook:{normalized}")
         self.path = normalized
         self.methods = upper

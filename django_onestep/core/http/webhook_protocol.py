@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from django_onestep.core.errors import ConfigurationError
+from django_onestep.core.errors import ConfigurationError, OneStepError
 
 __all__ = [
     "PARSERS",
@@ -50,7 +50,7 @@ STATUS_TEXT = {
 }
 
 
-class WebhookHTTPError(Exception):
+class WebhookHTTPError(OneStepError):
     """An HTTP error answer: ``status``, a JSON-able ``body`` and extra ``headers``."""
 
     def __init__(self, status: int, error: str, *, headers: Mapping[str, str] | None = None) -> None:

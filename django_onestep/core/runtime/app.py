@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
@@ -40,6 +39,7 @@ from django_onestep.core.runtime.sync import SyncPool
 from django_onestep.core.runtime.task import TaskHandler, TaskHooks, TaskSpec, attach_enqueue, build_task_spec
 from django_onestep.core.runtime.task_function import TaskDecorator, TaskFunction
 from django_onestep.core.state import InMemoryStateStore, StateStore
+from django_onestep.core.validation import optional_positive_number
 
 __all__ = ["OneStepApp"]
 
@@ -63,15 +63,7 @@ class OneStepApp:
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ConfigurationError(f"app name must be a non-empty string, got {name!r}")
-        if shutdown_timeout_s is not None and (
-            isinstance(shutdown_timeout_s, bool)
-            or not isinstance(shutdown_timeout_s, int | float)
-            or not math.isfinite(shutdown_timeout_s)
-            or shutdown_timeout_s <= 0
-        ):
-            raise ConfigurationError(
-                f"shutdown_timeout_s must be a number > 0 or None, got {shutdown_timeout_s!r}"
-            )
+        optional_positive_number("shutdown_timeout_s", shutdown_timeout_s)
         if config is not None and not isinstance(config, Mapping):
             raise ConfigurationError(f"config must be a mapping, got {config!r}")
         if state is not None and not all(

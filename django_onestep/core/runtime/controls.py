@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.runtime.executor import DeliveryExecutor
+from django_onestep.core.validation import positive_int
 
 if TYPE_CHECKING:
     from django_onestep.core.runtime.app import OneStepApp
@@ -51,9 +52,7 @@ class _ManualRunDelivery(Delivery):
 
 
 def _limit(label: str, limit: int) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"{label} limit must be an integer >= 1, got {limit!r}")
-    return limit
+    return positive_int(f"{label} limit", limit)
 
 
 def _all_parked(counts: dict[str, int]) -> bool:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import math
 import time
 from collections import deque
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.runtime.waiters import wait_woken
+from django_onestep.core.validation import non_negative_int, positive_int, positive_number
 
 __all__ = ["MemoryDelivery", "MemoryQueue"]
 
@@ -65,17 +65,9 @@ class MemoryQueue(Source, Sink):
         batch_size: int = 100,
         poll_interval_s: float = 0.1,
     ) -> None:
-        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 0:
-            raise ValueError(f"maxsize must be an integer >= 0, got {maxsize!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        if (
-            isinstance(poll_interval_s, bool)
-            or not isinstance(poll_interval_s, int | float)
-            or not math.isfinite(poll_interval_s)
-            or poll_interval_s <= 0
-        ):
-            raise ValueError(f"poll_interval_s must be a number > 0, got {poll_interval_s!r}")
+        non_negative_int("maxsize", maxsize)
+        positive_int("batch_size", batch_size)
+        positive_number("poll_interval_s", poll_interval_s)
         Source.__init__(self, name)
         Sink.__init__(self, name)
         self._maxsize = maxsize

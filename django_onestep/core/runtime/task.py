@@ -9,7 +9,6 @@ are onestep's names for the same tuples.
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from django_onestep.core.base import Sink, Source
 from django_onestep.core.errors import ConfigurationError
 from django_onestep.core.retry import NoRetry, RetryPolicy
+from django_onestep.core.validation import optional_positive_number, positive_int
 
 __all__ = [
     "TaskHandler",
@@ -160,15 +160,8 @@ def build_task_spec(
     _check_handler_arity(where, handler)
     if source is not None and not isinstance(source, Source):
         raise ConfigurationError(f"{where}: source must be a Source instance, got {source!r}")
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ConfigurationError(f"{where}: concurrency must be an integer >= 1, got {concurrency!r}")
-    if timeout_s is not None and (
-        isinstance(timeout_s, bool)
-        or not isinstance(timeout_s, int | float)
-        or not math.isfinite(timeout_s)
-        or timeout_s <= 0
-    ):
-        raise ConfigurationError(f"{where}: timeout_s must be a number > 0 or None, got {timeout_s!r}")
+    positive_int(f"{where} concurrency", concurrency)
+    optional_positive_number(f"{where} timeout_s", timeout_s)
     policy = retry if retry is not None else NoRetry()
     if not callable(getattr(policy, "on_error", None)):
         raise ConfigurationError(f"{where}: retry must have an on_error() method, got {retry!r}")

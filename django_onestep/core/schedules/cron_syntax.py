@@ -88,10 +88,6 @@ class CronText:
     day_of_week_any: bool
 
 
-class _FieldError(ValueError):
-    """A reason, without the expression (added once, by check_cron_text)."""
-
-
 def check_cron_text(expression: object) -> CronText:
     """The accepted form of ``expression``, or ConfigurationError saying what to fix."""
     if not isinstance(expression, str) or not expression.strip():
@@ -102,7 +98,7 @@ def check_cron_text(expression: object) -> CronText:
     normalized = CRON_ALIASES.get(stripped.lower(), stripped)
     try:
         fields = _check_fields(normalized)
-    except _FieldError as exc:
+    except ConfigurationError as exc:  # a reason, without the expression: added here, once
         raise ConfigurationError(f"invalid cron expression {expression!r}: {exc}") from None
     parts = normalized.split()
     return CronText(
@@ -115,13 +111,13 @@ def check_cron_text(expression: object) -> CronText:
 
 def _check_fields(normalized: str) -> tuple[str, str, str, str, str]:
     if normalized.lower() == "@reboot":
-        raise _FieldError("@reboot is not supported (a worker has no boot event): use immediate=True")
+        raise ConfigurationError("@reboot is not supported (a worker has no boot event): use immediate=True")
     if normalized.startswith("@"):
-        raise _FieldError(f"unknown alias (known: {', '.join(sorted(CRON_ALIASES))})")
+        raise ConfigurationError(f"unknown alias (known: {', '.join(sorted(CRON_ALIASES))})")
     parts = normalized.split()
     if len(parts) != len(_SPECS):
         extra = "; seconds and year fields are not supported" if len(parts) in (6, 7) else ""
-        raise _FieldError(f"expected 5 fields ({_FIELDS_HINT}), got {len(parts)}{extra}")
+        raise ConfigurationError(f"expected 5 fields ({_FIELDS_HINT}), got {len(parts)}{extra}")
     minute, hour, day_of_month, month, day_of_week = (
         _check_field(text, spec) for text, spec in zip(parts, _SPECS, strict=True)
     )
@@ -133,20 +129,20 @@ def _check_field(text: str, spec: _Field) -> str:
     if spec.name == "day-of-month" and len(items) > 1:
         lone = next((item for item in items if item.endswith("w")), None)
         if lone is not None:
-            raise _FieldError(f"day-of-month {lone.upper()!r} must be the field's only item")
+            raise ConfigurationError(f"day-of-month {lone.upper()!r} must be the field's only item")
     if spec.name == "day-of-week" and len(items) > 1:
         special = ["#" in item or item.startswith("l") for item in items]
         if any(special) and not all(special):
-            raise _FieldError(f"day-of-week {text!r} mixes '#'/'L' items with plain weekdays")
+            raise ConfigurationError(f"day-of-week {text!r} mixes '#'/'L' items with plain weekdays")
     return ",".join(items)
 
 
 def _check_item(item: str, spec: _Field) -> str:
     """One list item in croniter's spelling (names resolved to numbers)."""
     if not item:
-        raise _FieldError(f"{spec.name} has an empty list item")
+        raise ConfigurationError(f"{spec.name} has an empty list item")
     if item == "?":
-        raise _FieldError(f"{spec.name} '?' is not supported: write '*'")
+        raise ConfigurationError(f"{spec.name} '?' is not supported: write '*'")
     special = _special_item(item, spec)
     if special is not None:
         return special
@@ -154,7 +150,7 @@ def _check_item(item: str, spec: _Field) -> str:
     step = ""
     if slash:
         if not step_text.isascii() or not step_text.isdigit() or int(step_text) < 1:
-            raise _FieldError(f"{spec.name} step {step_text!r} must be a positive integer")
+            raise ConfigurationError(f"{spec.name} step {step_text!r} must be a positive integer")
         step = f"/{int(step_text)}"
     if base == "*":
         return f"*{step}"
@@ -171,7 +167,7 @@ def _check_item(item: str, spec: _Field) -> str:
     if start == end:  # croniter reads an equal range as the whole field
         return str(start)
     if start > end:
-        raise _FieldError(f"{spec.name} range {base!r} runs backwards")
+        raise ConfigurationError(f"{spec.name} range {base!r} runs backwards")
     return f"{start}-{end}{step}"
 
 
@@ -188,7 +184,7 @@ def _special_item(item: str, spec: _Field) -> str | None:
         if nth:
             weekday = _value(nth.group(1), spec) % _SUNDAY_TOO
             if not nth.group(2).isascii() or not 1 <= int(nth.group(2)) <= 5:
-                raise _FieldError(f"day-of-week {item!r}: the week after '#' must be 1-5")
+                raise ConfigurationError(f"day-of-week {item!r}: the week after '#' must be 1-5")
             return f"{weekday}#{int(nth.group(2))}"
         last = _LAST_WEEKDAY.match(item)
         if last:
@@ -200,8 +196,8 @@ def _value(text: str, spec: _Field) -> int:
     if text.lower() in spec.names:
         return spec.names[text.lower()]
     if not text.isascii() or not text.isdigit():
-        raise _FieldError(f"{spec.name} value {text!r} is not a number or a known name")
+        raise ConfigurationError(f"{spec.name} value {text!r} is not a number or a known name")
     value = int(text)
     if value < spec.low or value > spec.high:
-        raise _FieldError(f"{spec.name} value {text!r} is outside {spec.low}-{spec.high}")
+        raise ConfigurationError(f"{spec.name} value {text!r} is outside {spec.low}-{spec.high}")
     return value

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from django_onestep.core.errors import ConfigurationError
 from django_onestep.core.schedules.schedule import DEFAULT_MAX_QUEUED_RUNS, Clock, ScheduleSource
+from django_onestep.core.validation import finite_number, is_finite_number
 
 __all__ = ["IntervalSource"]
 
@@ -15,7 +15,7 @@ __all__ = ["IntervalSource"]
 def _as_interval(value: timedelta | float) -> timedelta:
     if isinstance(value, timedelta):
         interval = value
-    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+    elif is_finite_number(value):
         interval = timedelta(seconds=value)
     else:
         raise ConfigurationError(f"interval must be a timedelta or a number of seconds; got {value!r}")
@@ -82,8 +82,7 @@ class IntervalSource(ScheduleSource):
         name: str | None = None,
     ) -> IntervalSource:
         for label, amount in (("days", days), ("hours", hours), ("minutes", minutes), ("seconds", seconds)):
-            if isinstance(amount, bool) or not isinstance(amount, int | float) or not math.isfinite(amount):
-                raise ConfigurationError(f"{label} must be a finite number; got {amount!r}")
+            finite_number(label, amount)
         return cls(
             timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds),
             payload=payload,

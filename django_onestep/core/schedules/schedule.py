@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import heapq
-import math
 import os
 from collections import deque
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django_onestep.core.base import Delivery, Source
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConfigurationError
+from django_onestep.core.validation import finite_number, positive_int
 
 __all__ = [
     "DEFAULT_MAX_QUEUED_RUNS",
@@ -176,14 +176,8 @@ class ScheduleSource(Source):
         super().__init__(name)
         if overlap not in OVERLAP_POLICIES:
             raise ConfigurationError(f"overlap must be one of allow, skip, queue; got {overlap!r}")
-        if isinstance(max_queued_runs, bool) or not isinstance(max_queued_runs, int) or max_queued_runs < 1:
-            raise ConfigurationError(f"max_queued_runs must be an integer >= 1; got {max_queued_runs!r}")
-        if (
-            isinstance(poll_interval_s, bool)
-            or not isinstance(poll_interval_s, int | float)
-            or not math.isfinite(poll_interval_s)
-        ):
-            raise ConfigurationError(f"poll_interval_s must be a finite number; got {poll_interval_s!r}")
+        positive_int("max_queued_runs", max_queued_runs)
+        finite_number("poll_interval_s", poll_interval_s)
         raw_timezone = timezone if timezone is not None else timezone_name
         self.timezone = resolve_timezone(raw_timezone)
         self.timezone_name = _timezone_name(raw_timezone, self.timezone)

@@ -625,7 +625,7 @@ async def test_shutdown_hook_error_still_closes_resources_then_raises(
     assert [(r.hook, str(r.exc_info[1])) for r in logged] == [("second_hook", "second hook failed")]  # type: ignore[attr-defined,index]
 
     log.clear()
-    app._hub.shutdown_hooks.clear()
+    app.runtime.hub.shutdown_hooks.clear()
     with pytest.raises(OSError, match="close failed"):
         await serve_idle(app)
     assert log == ["close bad", "close good"]

@@ -34,9 +34,7 @@ from django_onestep.core.retry import RetryPolicy
 from django_onestep.core.runtime import serving
 from django_onestep.core.runtime.controls import Controls
 from django_onestep.core.runtime.describe import describe_app
-from django_onestep.core.runtime.hub import EventHub
-from django_onestep.core.runtime.lifecycle import Lifecycle
-from django_onestep.core.runtime.sync import SyncPool
+from django_onestep.core.runtime.runtime_state import Runtime
 from django_onestep.core.runtime.task import TaskHandler, TaskHooks, TaskSpec, attach_enqueue, build_task_spec
 from django_onestep.core.state import InMemoryStateStore, StateStore
 
@@ -84,31 +82,22 @@ class OneStepApp:
         self.dead_letter_factory = dead_letter_factory
         self.sync_handler_wrapper: Callable[[Callable[[], Any]], Any] | None = None
         self.events_logger = logging.getLogger(f"onestep.{name}.events")
-        self._tasks: list[TaskSpec] = []
-        self._hub = EventHub(self, self.events_logger)
-        self._lifecycle = Lifecycle()
+        # What the runtime modules (serving, runners, executor, controls) share.
+        self.runtime = Runtime(self, name, self.events_logger)
         self._controls = Controls(self)
-        self._sync = SyncPool(name)
         self._dead_letter_cache: dict[str, tuple[Sink, ...]] = {}
-        self._resources: list[Any] = []
 
     def __repr__(self) -> str:
-        return f"<OneStepApp {self.name!r} tasks={[t.name for t in self._tasks]}>"
+        return f"<OneStepApp {self.name!r} tasks={[t.name for t in self.runtime.tasks]}>"
 
     # -- registry -----------------------------------------------------------------------
     @property
     def tasks(self) -> list[TaskSpec]:
         """Registered tasks, in registration order (a new list each time)."""
-        return list(self._tasks)
-
-    def _find_task(self, name: str) -> TaskSpec | None:
-        for spec in self._tasks:
-            if spec.name == name:
-                return spec
-        return None
+        return list(self.runtime.tasks)
 
     def get_task(self, name: str) -> TaskSpec:
-        spec = self._find_task(name)
+        spec = self.runtime.find_task(name)
         if spec is None:
             raise ValueError(f"task {name!r} was not found in app {self.name!r}")
         return spec
@@ -146,12 +135,12 @@ class OneStepApp:
                 hooks=hooks,
                 description=description,
             )
-            if self._find_task(spec.name) is not None:
+            if self.runtime.find_task(spec.name) is not None:
                 raise ConfigurationError(f"duplicate task name {spec.name!r} in app {self.name!r}")
             validate = getattr(source, "validate_task", None)
             if callable(validate):
                 validate(spec.name)
-            self._tasks.append(spec)
+            self.runtime.tasks.append(spec)
             attach_enqueue(handler, spec)
             return handler
 
@@ -178,17 +167,17 @@ class OneStepApp:
 
     # -- hooks --------------------------------------------------------------------------
     def on_startup(self, func: F | None = None) -> Any:
-        return _register(self._hub.startup_hooks.append, func)
+        return _register(self.runtime.hub.startup_hooks.append, func)
 
     def on_shutdown(self, func: F | None = None) -> Any:
-        return _register(self._hub.shutdown_hooks.append, func)
+        return _register(self.runtime.hub.shutdown_hooks.append, func)
 
     def on_event(self, func: F | None = None) -> Any:
         """Register ``handler(event)``; a raising handler is logged, never breaks a task."""
-        return _register(self._hub.add_event_handler, func)
+        return _register(self.runtime.hub.add_event_handler, func)
 
     def enable_structured_event_logging(self) -> StructuredEventLogger:
-        for handler in self._hub.event_handlers:
+        for handler in self.runtime.hub.event_handlers:
             if isinstance(handler, StructuredEventLogger):
                 return handler
         logger = StructuredEventLogger()
@@ -198,22 +187,22 @@ class OneStepApp:
     # -- state --------------------------------------------------------------------------
     @property
     def is_stopping(self) -> bool:
-        return self._lifecycle.stopping
+        return self.runtime.lifecycle.stopping
 
     @property
     def is_draining(self) -> bool:
-        return self._lifecycle.draining
+        return self.runtime.lifecycle.draining
 
     def is_task_paused(self, task_name: str) -> bool:
-        return self._lifecycle.is_paused(task_name)
+        return self.runtime.lifecycle.is_paused(task_name)
 
     def runtime_status(self) -> dict[str, Any]:
         """``{"app", "serving", "stopping", "draining", "inflight_task_count", "tasks":
         {name: {"running", "inflight", "concurrency", "fetching", "paused"}}}``."""
-        lifecycle = self._lifecycle
+        lifecycle = self.runtime.lifecycle
         runners = {runner.task.name: runner for runner in lifecycle.runners}
         tasks: dict[str, Any] = {}
-        for spec in self._tasks:
+        for spec in self.runtime.tasks:
             runner = runners.get(spec.name)
             tasks[spec.name] = {
                 "running": runner is not None,
@@ -233,15 +222,15 @@ class OneStepApp:
 
     # -- controls (safe from any thread) -------------------------------------------------
     def request_shutdown(self) -> None:
-        self._lifecycle.request_stop()
+        self.runtime.lifecycle.request_stop()
 
     async def wait_for_shutdown(self) -> None:
         """Return once a shutdown is requested (onestep's name; for background loops
         started in ``on_startup`` that must end with the app)."""
-        await self._lifecycle.wait_stopping(None)
+        await self.runtime.lifecycle.wait_stopping(None)
 
     def request_drain(self) -> dict[str, Any]:
-        self._lifecycle.request_drain()
+        self.runtime.lifecycle.request_drain()
         return self.drain_status()
 
     def drain_status(self) -> dict[str, Any]:
@@ -252,16 +241,16 @@ class OneStepApp:
             status = self.drain_status()
             if status["drained"]:
                 return status
-            await self._lifecycle.wait_change(1.0)
+            await self.runtime.lifecycle.wait_change(1.0)
 
     def request_task_pause(self, task_name: str) -> dict[str, Any]:
         self._controls.require_task(task_name)
-        self._lifecycle.request_pause(task_name)
+        self.runtime.lifecycle.request_pause(task_name)
         return self.task_pause_status(task_name)
 
     def request_task_resume(self, task_name: str) -> dict[str, Any]:
         self._controls.require_task(task_name)
-        self._lifecycle.request_resume(task_name)
+        self.runtime.lifecycle.request_resume(task_name)
         return self.task_resume_status(task_name)
 
     def task_pause_status(self, task_name: str) -> dict[str, Any]:
@@ -275,14 +264,14 @@ class OneStepApp:
             status = self.task_pause_status(task_name)
             if status["paused"]:
                 return status
-            await self._lifecycle.wait_change(1.0)
+            await self.runtime.lifecycle.wait_change(1.0)
 
     async def wait_for_task_resume(self, task_name: str) -> dict[str, Any]:
         while True:
             status = self.task_resume_status(task_name)
             if status["accepting_new_work"]:
                 return status
-            await self._lifecycle.wait_change(1.0)
+            await self.runtime.lifecycle.wait_change(1.0)
 
     async def replay_task_dead_letters(self, task_name: str, *, limit: int) -> dict[str, Any]:
         return await self._controls.replay_dead_letters(task_name, limit=limit)
@@ -307,15 +296,15 @@ class OneStepApp:
     # -- lifecycle ----------------------------------------------------------------------
     def _select(self, names: Iterable[str] | None) -> list[TaskSpec]:
         if names is None:
-            return list(self._tasks)
+            return list(self.runtime.tasks)
         if isinstance(names, str):
             names = [names]
         wanted = list(names)
-        known = {spec.name for spec in self._tasks}
+        known = {spec.name for spec in self.runtime.tasks}
         unknown = [name for name in wanted if name not in known]
         if unknown:
             raise ValueError(f"unknown task(s) {unknown} in app {self.name!r}; known: {sorted(known)}")
-        return [spec for spec in self._tasks if spec.name in wanted]
+        return [spec for spec in self.runtime.tasks if spec.name in wanted]
 
     async def startup(self, *, tasks: Iterable[str] | None = None) -> None:
         """Open the state store, sources and sinks in order, then run ``on_startup`` hooks.
@@ -345,17 +334,10 @@ class OneStepApp:
         else:
             raise RuntimeError("app.run() starts its own event loop; in async code use 'await app.serve()'")
         try:
-            with serving.signal_handlers(self._lifecycle):
+            with serving.signal_handlers(self.runtime.lifecycle):
                 asyncio.run(self.serve(until_idle=until_idle, tasks=tasks))
         except KeyboardInterrupt:
             return
-
-    # -- helpers used by the runtime ------------------------------------------------------
-    def _sync_pool(self) -> Any:
-        return self._sync.get()
-
-    def _task_logger(self, spec: TaskSpec) -> logging.Logger:
-        return logging.getLogger(f"onestep.{self.name}.{spec.name}")
 
     # -- introspection ------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

@@ -77,7 +77,7 @@ class Controls:
 
     # -- validation ---------------------------------------------------------------------
     def require_task(self, task_name: str) -> TaskSpec:
-        spec = self.app._find_task(task_name)
+        spec = self.app.runtime.find_task(task_name)
         if spec is None:
             raise ValueError(f"task {task_name!r} was not found in app {self.app.name!r}")
         if spec.source is None:
@@ -96,7 +96,7 @@ class Controls:
 
     # -- status -------------------------------------------------------------------------
     def _counts(self, task_name: str | None, *, parked_attrs: tuple[str, ...]) -> dict[str, int]:
-        runners = self.app._lifecycle.runners
+        runners = self.app.runtime.lifecycle.runners
         if task_name is not None:
             runners = [runner for runner in runners if runner.task.name == task_name]
         return {
@@ -110,7 +110,7 @@ class Controls:
 
     def drain_status(self) -> dict[str, Any]:
         counts = self._counts(None, parked_attrs=("is_drain_parked",))
-        requested = self.app._lifecycle.drain_requested
+        requested = self.app.runtime.lifecycle.drain_requested
         drained = requested and _all_parked(counts)
         return {
             "operation": "drain",
@@ -126,7 +126,7 @@ class Controls:
         # A runner parked by a drain takes no work either: a pause asked for during a
         # drain completes (onestep's wait_for_task_pause waited forever there).
         counts = self._counts(task_name, parked_attrs=("is_pause_parked", "is_drain_parked"))
-        requested = self.app._lifecycle.is_paused(task_name)
+        requested = self.app.runtime.lifecycle.is_paused(task_name)
         paused = requested and _all_parked(counts)
         return {
             "operation": "pause_task",
@@ -141,7 +141,7 @@ class Controls:
     def task_resume_status(self, task_name: str) -> dict[str, Any]:
         self.require_task(task_name)
         counts = self._counts(task_name, parked_attrs=("is_pause_parked",))
-        requested = self.app._lifecycle.is_paused(task_name)
+        requested = self.app.runtime.lifecycle.is_paused(task_name)
         accepting = not requested and counts["parked_runner_count"] == 0
         return {
             "operation": "resume_task",
@@ -257,7 +257,7 @@ class Controls:
         delivery = _ManualRunDelivery(
             Envelope(body=body, meta={"manual_run": True, "task_name": task_name}, attempts=0)
         )
-        executor = DeliveryExecutor(self.app, spec, self.app._task_logger(spec))
+        executor = DeliveryExecutor(self.app, spec, self.app.runtime.task_logger(spec))
         attempted = 0
         while True:
             attempted += 1

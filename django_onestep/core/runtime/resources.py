@@ -21,10 +21,10 @@ async def open_resource(resource: Any) -> None:
                 await result
         except BaseException:
             if isinstance(resource, Source):
-                resource._set_open_state(False)
+                resource.is_open = False
             raise
     if isinstance(resource, Source):
-        resource._set_open_state(True)
+        resource.is_open = True
 
 
 async def close_resource(resource: Any) -> None:
@@ -36,7 +36,7 @@ async def close_resource(resource: Any) -> None:
                 await result
     finally:
         if isinstance(resource, Source):
-            resource._set_open_state(False)
+            resource.is_open = False
 
 
 async def close_resources(

@@ -41,30 +41,32 @@ def resources_for(app: OneStepApp, specs: list[TaskSpec]) -> list[Any]:
 
 
 async def startup(app: OneStepApp, specs: list[TaskSpec]) -> None:
+    runtime = app.runtime
     opened: list[Any] = []
     try:
         for resource in resources_for(app, specs):
             await open_resource(resource)
             opened.append(resource)
-        app._resources = opened
-        await app._hub.run_hooks(app._hub.startup_hooks)
+        runtime.opened_resources = opened
+        await runtime.hub.run_hooks(runtime.hub.startup_hooks)
     except BaseException:
         await close_resources(opened, app.events_logger, suppress=True)
-        app._resources = []
+        runtime.opened_resources = []
         raise
 
 
 async def shutdown(app: OneStepApp) -> None:
-    app._lifecycle.stopping = True
+    runtime = app.runtime
+    runtime.lifecycle.stopping = True
     hook_error: BaseException | None = None
     try:
-        await app._hub.run_hooks(app._hub.shutdown_hooks, keep_going=True)
+        await runtime.hub.run_hooks(runtime.hub.shutdown_hooks, keep_going=True)
     except Exception as exc:
         hook_error = exc
     finally:
-        close_error = await close_resources(app._resources, app.events_logger, suppress=False)
-        app._resources = []
-        app._sync.shutdown()
+        close_error = await close_resources(runtime.opened_resources, app.events_logger, suppress=False)
+        runtime.opened_resources = []
+        runtime.sync.shutdown()
     if hook_error is not None:
         raise hook_error
     if close_error is not None:
@@ -72,12 +74,13 @@ async def shutdown(app: OneStepApp) -> None:
 
 
 async def serve(app: OneStepApp, selected: list[TaskSpec], *, until_idle: bool) -> None:
-    lifecycle = app._lifecycle
+    runtime = app.runtime
+    lifecycle = runtime.lifecycle
     if lifecycle.serving:
         raise RuntimeError(f"app {app.name!r} is already serving")
     lifecycle.bind(asyncio.get_running_loop())
     lifecycle.serving = True
-    app._sync.configure(sum(s.concurrency for s in selected if s.source is not None and not s.is_async))
+    runtime.sync.configure(sum(s.concurrency for s in selected if s.source is not None and not s.is_async))
     try:
         await startup(app, selected)
     except BaseException:

@@ -41,7 +41,8 @@ class TaskRunner:
         self.until_idle = until_idle
         self.logger = logging.getLogger(f"onestep.{app.name}.{task.name}")
         self.executor = DeliveryExecutor(app, task, self.logger)
-        self._lifecycle = app._lifecycle
+        self._lifecycle = app.runtime.lifecycle
+        self._hub = app.runtime.hub
         self._inflight: dict[asyncio.Task[None], Delivery] = {}
         self.is_fetching = False
         self.is_drain_parked = False
@@ -162,10 +163,10 @@ class TaskRunner:
             return False
 
     async def _start(self, deliveries: list[Delivery]) -> None:
-        if self.app._hub.listening:
+        if self._hub.listening:
             try:
                 for delivery in deliveries:
-                    await self.app._hub.emit(self.executor.fetched_event(delivery))
+                    await self._hub.emit(self.executor.fetched_event(delivery))
             except asyncio.CancelledError:
                 await self._release_unstarted(deliveries)
                 raise

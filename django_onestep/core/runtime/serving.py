@@ -57,7 +57,8 @@ async def startup(app: OneStepApp, specs: list[TaskSpec]) -> None:
 
 async def shutdown(app: OneStepApp) -> None:
     runtime = app.runtime
-    runtime.lifecycle.stopping = True
+    lifecycle = runtime.lifecycle
+    lifecycle.request_stop()  # also wakes wait_for_shutdown() in background loops
     hook_error: BaseException | None = None
     try:
         await runtime.hub.run_hooks(runtime.hub.shutdown_hooks, keep_going=True)
@@ -67,6 +68,8 @@ async def shutdown(app: OneStepApp) -> None:
         close_error = await close_resources(runtime.opened_resources, app.events_logger, suppress=False)
         runtime.opened_resources = []
         runtime.sync.shutdown()
+        if not lifecycle.serving:  # a shutdown() of its own: the stop is done (serve() clears it itself)
+            lifecycle.stopping = False
     if hook_error is not None:
         raise hook_error
     if close_error is not None:

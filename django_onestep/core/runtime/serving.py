@@ -101,7 +101,7 @@ async def serve(app: OneStepApp, selected: list[TaskSpec], *, until_idle: bool) 
         if until_idle and len(runners) == 1:
             runners[0].stop_when_idle = True  # nothing else can feed a lone runner
         elif until_idle and runners:
-            watcher = asyncio.create_task(_stop_when_all_idle(lifecycle, runners), name="onestep-idle-watch")
+            watcher = asyncio.create_task(_stop_when_all_idle(lifecycle), name="onestep-idle-watch")
             handles.append(watcher)
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
@@ -128,23 +128,33 @@ async def serve(app: OneStepApp, selected: list[TaskSpec], *, until_idle: bool) 
         raise error
 
 
-async def _stop_when_all_idle(lifecycle: Lifecycle, runners: list[TaskRunner]) -> None:
+async def _stop_when_all_idle(lifecycle: Lifecycle) -> None:
     """Stop serving once every runner is idle, confirmed by one more empty poll each.
 
     The confirmation matters when tasks feed each other: runner A may have gone idle
     before task B emitted into A's source; A's next poll (after "all idle") sees it.
+    Idle runners are woken for that poll at once: a runner whose source answered
+    "nothing" quickly (a schedule that is not due) would otherwise sleep out its poll
+    interval first, delaying the stop by up to a second for nothing.
     """
     while not lifecycle.stopping:
-        if all(runner.idle for runner in runners):
+        runners = list(lifecycle.runners)
+        if runners and _all_idle(lifecycle, runners):
             marks = [runner.idle_polls for runner in runners]
-            while all(runner.idle for runner in runners) and not all(
-                runner.idle_polls > mark for runner, mark in zip(runners, marks, strict=True)
-            ):
+            while _all_idle(lifecycle, runners):
+                unconfirmed = [r for r, mark in zip(runners, marks, strict=True) if r.idle_polls == mark]
+                if not unconfirmed:
+                    lifecycle.request_stop()
+                    return
+                for runner in unconfirmed:
+                    runner.wake()
                 await lifecycle.wait_change(1.0)
-            if all(runner.idle for runner in runners):
-                lifecycle.request_stop()
-                return
         await lifecycle.wait_change(1.0)
+
+
+def _all_idle(lifecycle: Lifecycle, runners: list[TaskRunner]) -> bool:
+    """The same runners still run (none started or stopped since) and all are idle."""
+    return lifecycle.runners == runners and all(runner.idle for runner in runners)
 
 
 @contextlib.contextmanager

@@ -327,7 +327,12 @@ async def test_replay_and_discard_require_capable_connectors() -> None:
         await app.discard_task_dead_letters("work", limit=1)
     with pytest.raises(ValueError, match=r"limit must be an integer >= 1, got 0"):
         await app.replay_task_dead_letters("work", limit=0)
-    assert app.task_supported_commands("work") == ["pause_task", "resume_task", "run_task_once"]
+    assert app.task_supported_commands("work") == [
+        "pause_task",
+        "resume_task",
+        "restart_task",
+        "run_task_once",
+    ]
 
 
 async def test_replay_uses_dead_letter_factory_sink() -> None:

@@ -25,13 +25,14 @@ import importlib
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from django_onestep.core.base import Sink, Source
 from django_onestep.core.errors import ConfigurationError
-from django_onestep.core.events import StructuredEventLogger
+from django_onestep.core.events import StructuredEventLogger, TaskEvent
 from django_onestep.core.retry import RetryPolicy
-from django_onestep.core.runtime import serving
+from django_onestep.core.runtime import runner_control, serving
 from django_onestep.core.runtime.controls import Controls
 from django_onestep.core.runtime.describe import describe_app
 from django_onestep.core.runtime.runtime_state import Runtime
@@ -165,6 +166,30 @@ class OneStepApp:
             self._dead_letter_cache[spec.name] = cached
         return cached
 
+    # -- named resources (onestep's app.resources) ----------------------------------------
+    @property
+    def resources(self) -> Mapping[str, Any]:
+        """Resources registered by name: opened first at startup (before the state store
+        and the tasks' sources and sinks), closed last, never closed by a per-task stop."""
+        return MappingProxyType(self.runtime.named_resources)
+
+    def register_resource(self, name: str, resource: Any) -> Any:
+        """Add (or replace) the resource called ``name``; returns ``resource``."""
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"register_resource(): name must be a non-empty string, got {name!r}")
+        self.runtime.named_resources[name] = resource
+        return resource
+
+    def bind_resources(self, resources: Mapping[str, Any]) -> None:
+        """Replace every named resource with ``resources``."""
+        if not isinstance(resources, Mapping):
+            raise ConfigurationError(f"bind_resources(): resources must be a mapping, got {resources!r}")
+        named = dict(resources)
+        for name in named:
+            if not isinstance(name, str) or not name:
+                raise ConfigurationError(f"bind_resources(): names must be non-empty strings, got {name!r}")
+        self.runtime.named_resources = named
+
     # -- hooks --------------------------------------------------------------------------
     def on_startup(self, func: F | None = None) -> Any:
         return _register(self.runtime.hub.startup_hooks.append, func)
@@ -175,6 +200,11 @@ class OneStepApp:
     def on_event(self, func: F | None = None) -> Any:
         """Register ``handler(event)``; a raising handler is logged, never breaks a task."""
         return _register(self.runtime.hub.add_event_handler, func)
+
+    async def emit_event(self, event: TaskEvent) -> None:
+        """Deliver ``event`` to every ``on_event`` handler, in order; a raising handler is
+        logged and the others still get it."""
+        await self.runtime.hub.emit(event)
 
     def enable_structured_event_logging(self) -> StructuredEventLogger:
         for handler in self.runtime.hub.event_handlers:
@@ -228,6 +258,36 @@ class OneStepApp:
         """Return once a shutdown is requested (onestep's name; for background loops
         started in ``on_startup`` that must end with the app)."""
         await self.runtime.lifecycle.wait_stopping(None)
+
+    def request_restart(self) -> None:
+        """A shutdown that asks whoever runs the app to start it again:
+        ``restart_requested`` is True from now until the next ``serve()`` starts."""
+        self.runtime.lifecycle.request_restart()
+
+    @property
+    def restart_requested(self) -> bool:
+        return self.runtime.lifecycle.restart_requested
+
+    async def wait_for_drain_request(self) -> None:
+        """Return once a drain is requested (at once if it already was)."""
+        lifecycle = self.runtime.lifecycle
+        await lifecycle.wait_until(lambda: lifecycle.drain_requested)
+
+    async def wait_for_task_pause_request(self, task_name: str) -> None:
+        """Return once a pause of ``task_name`` or a shutdown is requested."""
+        lifecycle = self.runtime.lifecycle
+        await lifecycle.wait_until(lambda: lifecycle.is_paused(task_name) or lifecycle.stopping)
+
+    async def wait_for_stop_fetching(self, task_name: str | None = None) -> None:
+        """Return once fetching should stop: a shutdown or a drain is requested, or a
+        pause of ``task_name`` when one is given (for sources that wait inside fetch)."""
+        lifecycle = self.runtime.lifecycle
+
+        def stop_fetching() -> bool:
+            paused = task_name is not None and task_name in lifecycle.paused
+            return lifecycle.stopping or lifecycle.drain_requested or paused
+
+        await lifecycle.wait_until(stop_fetching)
 
     def request_drain(self) -> dict[str, Any]:
         self.runtime.lifecycle.request_drain()
@@ -283,15 +343,60 @@ class OneStepApp:
         return await self._controls.run_task_once(task_name, payload={} if payload is None else payload)
 
     def task_supported_commands(self, task_name: str) -> list[str]:
+        return self._controls.supported_commands(self._controls.require_task(task_name))
+
+    def supports_dead_letter_replay_commands(self) -> bool:
+        """True if some task supports ``replay_task_dead_letters``."""
+        return any(self._controls.supports_replay(spec) for spec in self.runtime.tasks)
+
+    def supports_dead_letter_discard_commands(self) -> bool:
+        """True if some task supports ``discard_task_dead_letters``."""
+        return any(self._controls.supports_discard(spec) for spec in self.runtime.tasks)
+
+    def supports_manual_run_commands(self) -> bool:
+        """True if some task supports ``run_task_once``."""
+        return any(self._controls.supports_manual_run(spec) for spec in self.runtime.tasks)
+
+    def task_control_snapshot(self, task_name: str) -> dict[str, Any]:
+        """``{"task_name", "supported_commands", "pause_requested", "paused",
+        "accepting_new_work", "runner_count", "parked_runner_count",
+        "fetching_runner_count", "inflight_task_count"}``; ValueError for an unknown task
+        or one without a source."""
+        return self._controls.task_control_snapshot(task_name)
+
+    def task_control_snapshots(self) -> list[dict[str, Any]]:
+        """``task_control_snapshot()`` of every task with a source, in registration order."""
+        return [
+            self.task_control_snapshot(spec.name) for spec in self.runtime.tasks if spec.source is not None
+        ]
+
+    # -- per-task runners (while serving) ---------------------------------------------------
+    async def stop_task_runner(self, task_name: str) -> dict[str, Any]:
+        """Stop one task's runner as a shutdown would (in-flight work finishes, up to
+        ``shutdown_timeout_s``), forget its pause, and close the resources no running
+        task, state store or ``app.resources`` entry shares. Other tasks keep running.
+        Returns ``task_control_snapshot(task_name)``."""
         spec = self._controls.require_task(task_name)
-        commands = ["pause_task", "resume_task"]
-        if self._controls.supports_discard(spec):
-            commands.append("discard_dead_letters")
-        if self._controls.supports_replay(spec):
-            commands.append("replay_dead_letters")
-        if self._controls.supports_manual_run(spec):
-            commands.append("run_task_once")
-        return commands
+        await runner_control.stop_task_runner(self, spec)
+        return self.task_control_snapshot(task_name)
+
+    async def start_task_runner(self, task_name: str) -> dict[str, Any]:
+        """Open the task's resources that are closed and start its runner (nothing to
+        do if it runs). RuntimeError when the app is not serving or is shutting down.
+        Returns ``task_control_snapshot(task_name)``."""
+        spec = self._controls.require_task(task_name)
+        await runner_control.start_task_runner(self, spec)
+        return self.task_control_snapshot(task_name)
+
+    async def restart_task_runner(self, task_name: str) -> dict[str, Any]:
+        """``stop_task_runner`` then ``start_task_runner``: a fresh runner, reopened
+        private resources, the other tasks untouched. RuntimeError (before stopping
+        anything) when the app is not serving."""
+        spec = self._controls.require_task(task_name)
+        runner_control.check_can_start(self, spec)
+        await runner_control.stop_task_runner(self, spec)
+        await runner_control.start_task_runner(self, spec)
+        return self.task_control_snapshot(task_name)
 
     # -- lifecycle ----------------------------------------------------------------------
     def _select(self, names: Iterable[str] | None) -> list[TaskSpec]:

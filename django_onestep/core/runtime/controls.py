@@ -94,6 +94,16 @@ class Controls:
     def supports_manual_run(self, spec: TaskSpec) -> bool:
         return spec.source is not None and bool(getattr(spec.source, "supports_manual_run", False))
 
+    def supported_commands(self, spec: TaskSpec) -> list[str]:
+        commands = ["pause_task", "resume_task", "restart_task"]
+        if self.supports_discard(spec):
+            commands.append("discard_dead_letters")
+        if self.supports_replay(spec):
+            commands.append("replay_dead_letters")
+        if self.supports_manual_run(spec):
+            commands.append("run_task_once")
+        return commands
+
     # -- status -------------------------------------------------------------------------
     def _counts(self, task_name: str | None, *, parked_attrs: tuple[str, ...]) -> dict[str, int]:
         runners = self.app.runtime.lifecycle.runners
@@ -134,6 +144,20 @@ class Controls:
             "requested": requested,
             "completion": "complete" if paused else "in_progress",
             "paused": paused,
+            "accepting_new_work": not requested,
+            **counts,
+        }
+
+    def task_control_snapshot(self, task_name: str) -> dict[str, Any]:
+        spec = self.require_task(task_name)
+        # parked as in task_pause_status: a drained runner takes no work either
+        counts = self._counts(task_name, parked_attrs=("is_pause_parked", "is_drain_parked"))
+        requested = self.app.runtime.lifecycle.is_paused(task_name)
+        return {
+            "task_name": task_name,
+            "supported_commands": self.supported_commands(spec),
+            "pause_requested": requested,
+            "paused": requested and _all_parked(counts),
             "accepting_new_work": not requested,
             **counts,
         }

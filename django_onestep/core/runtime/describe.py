@@ -22,6 +22,10 @@ def describe_app(app: OneStepApp) -> dict[str, Any]:
     return {
         "name": app.name,
         "shutdown_timeout_s": app.shutdown_timeout_s,
+        "resources": [
+            {"key": key, "name": str(getattr(resource, "name", key)), "type": type(resource).__name__}
+            for key, resource in app.runtime.named_resources.items()
+        ],
         "hooks": {
             "startup": len(hub.startup_hooks),
             "shutdown": len(hub.shutdown_hooks),

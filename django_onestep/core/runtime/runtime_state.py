@@ -8,6 +8,7 @@ plumbing, not a stable API: code using an app calls ``OneStepApp``'s methods.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,12 @@ class Runtime:
     * ``hub``: startup/shutdown hooks and event handlers;
     * ``lifecycle``: stop/drain/pause/restart flags, the running task runners, waiters;
     * ``sync``: the thread pool that runs sync handlers;
-    * ``opened_resources``: what startup opened, in order (shutdown closes it in reverse).
+    * ``named_resources``: onestep's ``app.resources``, opened first and shared by every
+      task (a per-task stop never closes them);
+    * ``opened_resources``: what is open, in opening order (shutdown closes it in reverse);
+    * ``runner_handles``: the asyncio task of each task's runner, by task name;
+    * ``until_idle`` / ``lone_runner_stops_when_idle``: how the current ``serve()`` runs
+      its runners (a runner started by ``start_task_runner`` runs the same way).
     """
 
     def __init__(self, app: Any, app_name: str, events_logger: logging.Logger) -> None:
@@ -37,7 +43,11 @@ class Runtime:
         self.hub = EventHub(app, events_logger)
         self.lifecycle = Lifecycle()
         self.sync = SyncPool(app_name)
+        self.named_resources: dict[str, Any] = {}
         self.opened_resources: list[Any] = []
+        self.runner_handles: dict[str, asyncio.Task[None]] = {}
+        self.until_idle = False
+        self.lone_runner_stops_when_idle = False
 
     def find_task(self, name: str) -> TaskSpec | None:
         for spec in self.tasks:

@@ -10,34 +10,18 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from django_onestep.core.runtime.lifecycle import Lifecycle
-from django_onestep.core.runtime.resources import close_resources, open_resource
-from django_onestep.core.runtime.task_runner import TaskRunner
+from django_onestep.core.runtime.resources import close_resources, open_resource, resources_for
+from django_onestep.core.runtime.runner_control import start_runner
+
+if TYPE_CHECKING:
+    from django_onestep.core.runtime.runtime_state import Runtime
+    from django_onestep.core.runtime.task_runner import TaskRunner
 
 if TYPE_CHECKING:
     from django_onestep.core.runtime.app import OneStepApp
     from django_onestep.core.runtime.task import TaskSpec
 
 __all__ = ["serve", "shutdown", "signal_handlers", "startup"]
-
-
-def resources_for(app: OneStepApp, specs: list[TaskSpec]) -> list[Any]:
-    """State store, then each task's source, emit sinks and dead-letter sinks, once each."""
-    resources: list[Any] = []
-    seen: set[int] = set()
-
-    def add(resource: Any) -> None:
-        if resource is not None and id(resource) not in seen:
-            seen.add(id(resource))
-            resources.append(resource)
-
-    add(app.state)
-    for spec in specs:
-        add(spec.source)
-        for sink in spec.emit:
-            add(sink)
-        for sink in app.dead_letter_sinks_for(spec):
-            add(sink)
-    return resources
 
 
 async def startup(app: OneStepApp, specs: list[TaskSpec]) -> None:
@@ -90,42 +74,57 @@ async def serve(app: OneStepApp, selected: list[TaskSpec], *, until_idle: bool) 
         lifecycle.unbind()
         raise
     error: BaseException | None = None
-    handles: list[asyncio.Task[None]] = []
+    specs = [spec for spec in selected if spec.source is not None]
+    runtime.runner_handles = {}
+    runtime.until_idle = until_idle
+    runtime.lone_runner_stops_when_idle = until_idle and len(specs) == 1  # nothing else can feed it
+    watcher: asyncio.Task[None] | None = None
     try:
-        runners = [TaskRunner(app, spec, until_idle=until_idle) for spec in selected if spec.source]
-        lifecycle.runners = runners
-        lifecycle.notify()
-        handles = [asyncio.create_task(r.run(), name=f"onestep-runner-{r.task.name}") for r in runners]
-        pending: set[asyncio.Task[None]] = set(handles)
-        watcher: asyncio.Task[None] | None = None
-        if until_idle and len(runners) == 1:
-            runners[0].stop_when_idle = True  # nothing else can feed a lone runner
-        elif until_idle and runners:
+        for spec in specs:
+            start_runner(app, spec)
+        if until_idle and len(specs) > 1:
             watcher = asyncio.create_task(_stop_when_all_idle(lifecycle), name="onestep-idle-watch")
-            handles.append(watcher)
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for handle in done:
-                if handle.cancelled() or handle.exception() is None:
-                    continue
-                if error is None:
-                    error = handle.exception()
-                    lifecycle.request_stop()  # the other runners drain and stop
-        if watcher is not None and not watcher.done():
-            watcher.cancel()
+        if specs:
+            error = await _supervise(runtime)
     except asyncio.CancelledError:
         lifecycle.request_stop()
+        handles = list(runtime.runner_handles.values())
         for handle in handles:
             handle.cancel()
         await asyncio.gather(*handles, return_exceptions=True)
         raise
     finally:
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
         try:
             await shutdown(app)
         finally:
+            runtime.runner_handles = {}
             lifecycle.unbind()
     if error is not None:
         raise error
+
+
+async def _supervise(runtime: Runtime) -> BaseException | None:
+    """Wait until every runner has ended; return the first runner error (which stops the
+    others). Runners may start and stop meanwhile (``start_task_runner``): the handles
+    are read again after each change. With every runner stopped by hand and no stop
+    requested, serving goes on, waiting for a runner to start or a stop request.
+    """
+    lifecycle = runtime.lifecycle
+    error: BaseException | None = None
+    while True:
+        handles = list(runtime.runner_handles.values())
+        for handle in handles:
+            if not handle.done() or handle.cancelled():
+                continue
+            failure = handle.exception()
+            if failure is not None and error is None:
+                error = failure
+                lifecycle.request_stop()  # the other runners drain and stop
+        if all(handle.done() for handle in handles) and (handles or lifecycle.stopping):
+            return error
+        await lifecycle.wait_control()
 
 
 async def _stop_when_all_idle(lifecycle: Lifecycle) -> None:

@@ -177,7 +177,7 @@ async def test_pause_request_from_another_thread() -> None:
 def test_controls_reject_unknown_and_source_less_tasks() -> None:
     app = OneStepApp("ctl")
 
-    @app.task
+    @app.task()
     async def no_source(ctx, item): ...
 
     for call in (app.request_task_pause, app.request_task_resume, app.task_pause_status):

@@ -36,7 +36,8 @@ from django_onestep.core.runtime import runner_control, serving
 from django_onestep.core.runtime.controls import Controls
 from django_onestep.core.runtime.describe import describe_app
 from django_onestep.core.runtime.runtime_state import Runtime
-from django_onestep.core.runtime.task import TaskHandler, TaskHooks, TaskSpec, attach_enqueue, build_task_spec
+from django_onestep.core.runtime.task import TaskHooks, TaskSpec, attach_enqueue, build_task_spec
+from django_onestep.core.runtime.task_options import bare_decorator_error, unknown_options_error
 from django_onestep.core.state import InMemoryStateStore, StateStore
 
 __all__ = ["OneStepApp"]
@@ -105,7 +106,7 @@ class OneStepApp:
 
     def task(
         self,
-        func: TaskHandler | None = None,
+        func: Any = None,
         /,
         *,
         name: str | None = None,
@@ -118,11 +119,23 @@ class OneStepApp:
         config: Mapping[str, Any] | None = None,
         hooks: TaskHooks | None = None,
         description: str | None = None,
+        **unknown: Any,
     ) -> Any:
-        """Register a handler ``(ctx, payload)``; usable as ``@app.task`` or ``@app.task(...)``."""
+        """Register a handler ``(ctx, payload)``: ``@app.task(source=..., ...)``.
+
+        Bad options raise :class:`ConfigurationError` naming the task, when the decorator
+        is applied: an option this runtime does not take (Celery's ``bind``,
+        ``max_retries``, ``queue``... with what to write instead), ``@app.task`` without
+        parentheses (it would register a task that never runs), a bad value, a handler
+        that cannot take ``(ctx, payload)``, a name already taken.
+        """
+        if func is not None:
+            raise bare_decorator_error(func)
 
         def decorator(handler: F) -> F:
             task_name = name if name is not None else getattr(handler, "__name__", None)
+            if unknown:
+                raise unknown_options_error(task_name, unknown)
             spec = build_task_spec(
                 name=task_name,  # type: ignore[arg-type]  # validated inside
                 handler=handler,
@@ -137,7 +150,10 @@ class OneStepApp:
                 description=description,
             )
             if self.runtime.find_task(spec.name) is not None:
-                raise ConfigurationError(f"duplicate task name {spec.name!r} in app {self.name!r}")
+                raise ConfigurationError(
+                    f"duplicate task name {spec.name!r} in app {self.name!r} "
+                    "(give every task a unique name: @app.task(name=...))"
+                )
             validate = getattr(source, "validate_task", None)
             if callable(validate):
                 validate(spec.name)
@@ -145,8 +161,6 @@ class OneStepApp:
             attach_enqueue(handler, spec)
             return handler
 
-        if func is not None:
-            return decorator(func)
         return decorator
 
     def dead_letter_sinks_for(self, spec: TaskSpec) -> tuple[Sink, ...]:

@@ -16,6 +16,8 @@ Contracts other layers rely on (keep them stable):
 * ``app.runtime_status()`` -> per-task in-flight counts (for worker heartbeats).
 * ``@app.task(...)`` returns the original function with ``task_spec``, ``enqueue()``
   and ``aenqueue()`` attached.
+* ``app.runtime`` is the :class:`Runtime` the runtime's own modules share (registry,
+  hooks, lifecycle, runners, resources); other layers use the app's methods instead.
 """
 
 from __future__ import annotations

@@ -338,6 +338,32 @@ async def test_stop_task_runner_finishes_inflight_work_and_keeps_serving() -> No
     await _stop(app, serving)
 
 
+async def test_a_shutdown_during_a_task_stop_waits_for_that_runner_before_closing() -> None:
+    source = TrackedQueue("in")
+    app = OneStepApp("stop-then-shutdown")
+    started, release = asyncio.Event(), asyncio.Event()
+    closed_when_done: list[int] = []
+
+    @app.task(source=source)
+    async def work(ctx, item):
+        started.set()
+        await release.wait()
+        closed_when_done.append(source.closed)
+
+    await source.publish(1)
+    serving = await _start(app)
+    await asyncio.wait_for(started.wait(), DEADLINE_S)
+    stopping = asyncio.create_task(app.stop_task_runner("work"))
+    await asyncio.sleep(0.02)
+    app.request_shutdown()
+    await asyncio.sleep(0.05)
+    assert not serving.done()  # the runner being stopped still has work in flight
+    release.set()
+    await asyncio.wait_for(asyncio.gather(stopping, serving), DEADLINE_S)
+    assert closed_when_done == [0]  # its source was still open while it ran
+    assert source.closed == 1  # and closed once
+
+
 async def test_serving_goes_on_with_every_runner_stopped_until_a_shutdown() -> None:
     queue = MemoryQueue("in", poll_interval_s=0.01)
     app = OneStepApp("all-stopped")

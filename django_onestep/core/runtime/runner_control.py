@@ -43,12 +43,15 @@ async def stop_task_runner(app: OneStepApp, spec: TaskSpec) -> None:
     """Stop the task's runner (if it runs) gracefully, then close its private resources."""
     runtime = app.runtime
     lifecycle = runtime.lifecycle
-    handle = runtime.runner_handles.pop(spec.name, None)
+    handle = runtime.runner_handles.get(spec.name)
     for runner in lifecycle.runners:
         if runner.task.name == spec.name:
             runner.stop()
     if handle is not None:
+        # Registered until it has ended: a shutdown meanwhile waits for it before closing.
         await asyncio.gather(handle, return_exceptions=True)
+        if runtime.runner_handles.get(spec.name) is handle:
+            del runtime.runner_handles[spec.name]
     lifecycle.runners = [runner for runner in lifecycle.runners if runner.task.name != spec.name]
     lifecycle.paused.discard(spec.name)
     shared = _ids_still_in_use(app)

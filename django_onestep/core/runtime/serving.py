@@ -114,16 +114,18 @@ async def _supervise(runtime: Runtime) -> BaseException | None:
     lifecycle = runtime.lifecycle
     error: BaseException | None = None
     while True:
-        handles = list(runtime.runner_handles.values())
-        for handle in handles:
+        handles = dict(runtime.runner_handles)
+        for handle in handles.values():
             if not handle.done() or handle.cancelled():
                 continue
             failure = handle.exception()
             if failure is not None and error is None:
                 error = failure
                 lifecycle.request_stop()  # the other runners drain and stop
-        if all(handle.done() for handle in handles) and (handles or lifecycle.stopping):
-            return error
+        if all(handle.done() for handle in handles.values()):
+            stopped_by_hand = {runner.task.name for runner in lifecycle.runners if runner.stop_requested}
+            if lifecycle.stopping or any(name not in stopped_by_hand for name in handles):
+                return error  # a stop, or a runner that ended by itself (until_idle)
         await lifecycle.wait_control()
 
 

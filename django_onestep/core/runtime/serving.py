@@ -14,12 +14,10 @@ from django_onestep.core.runtime.resources import close_resources, open_resource
 from django_onestep.core.runtime.runner_control import start_runner
 
 if TYPE_CHECKING:
-    from django_onestep.core.runtime.runtime_state import Runtime
-    from django_onestep.core.runtime.task_runner import TaskRunner
-
-if TYPE_CHECKING:
     from django_onestep.core.runtime.app import OneStepApp
+    from django_onestep.core.runtime.runtime_state import Runtime
     from django_onestep.core.runtime.task import TaskSpec
+    from django_onestep.core.runtime.task_runner import TaskRunner
 
 __all__ = ["serve", "shutdown", "signal_handlers", "startup"]
 

@@ -54,7 +54,7 @@ KNOWN_CONNECTOR_TYPES = frozenset(CONNECTOR_EXTRAS)
 
 _discovery_errors: list[tuple[str, str]] = []
 SETTINGS_TASKS = 'ONESTEP["TASKS"]'  # the "module" of tasks declared in the settings
-_MODULE_HINT = "Give every task a unique name (@app.task(name=...)) and valid options."
+_MODULE_HINT = "Fix that task definition as the message says."  # the core's errors carry their own fix
 _SETTINGS_TASKS_HINT = 'Fix the definition at the path named, in ONESTEP["TASKS"] or ONESTEP["CONNECTORS"].'
 
 

@@ -92,6 +92,10 @@ class Source(abc.ABC):
     def is_open(self) -> bool:
         return self._is_open
 
+    @is_open.setter
+    def is_open(self, value: bool) -> None:  # the runtime sets it around open()/close()
+        self._is_open = value
+
     def _set_open_state(self, value: bool) -> None:
         self._is_open = value
 

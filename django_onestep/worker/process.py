@@ -142,12 +142,9 @@ class Worker:
         )
         await telemetry.start()
         try:
-            # A signal during the startup awaits above must not be lost: serve() binds a
-            # fresh lifecycle (which resets its stop flag), so a stop requested before
-            # it would leave the worker serving forever. No await separates this check
-            # from serve() binding its lifecycle; a later signal reaches the lifecycle.
-            if not self._stopping:
-                await app.serve(until_idle=self.options.once, tasks=self.task_names)
+            # A signal during the startup awaits above is not lost: serve() honours a
+            # shutdown requested before it (it starts and stops at once).
+            await app.serve(until_idle=self.options.once, tasks=self.task_names)
         finally:
             await telemetry.stop()
             if health is not None:

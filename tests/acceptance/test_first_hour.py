@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 MISSPELT = {"DJANGO_SETTINGS_MODULE": "tests.acceptance.firsthour.settings_misspelt"}
 BAD_TASK = {"DJANGO_SETTINGS_MODULE": "tests.acceptance.firsthour.settings_bad_task"}
 BAD_TASK_URLCONF_ONLY = {
@@ -127,7 +125,6 @@ def test_bad_task_seen_only_through_the_urlconf(manage) -> None:
     assert f"  error: django_onestep.E002: {line}\n" in onestep_check.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="needs the core's ConfigurationError for unknown options")
 def test_celery_option_is_named_in_one_line(manage) -> None:
     worker = manage.run("onestep_worker", "--once", env=CELERY_OPTION)
     _no_traceback(worker)

@@ -290,7 +290,8 @@ def test_task_decorator_validation_errors_name_the_value() -> None:
 
     with pytest.raises(
         ValueError,
-        match=r"^task 'one_arg': the handler must accept \(ctx, payload\); one_arg\(item\) does not$",
+        match=r"^task 'one_arg': the handler must accept \(ctx, payload\); one_arg\(item\) does not "
+        r"\(define it as async def one_arg\(ctx, payload\)\)$",
     ):
         app.task(source=MemoryQueue("q"))(one_arg)
     with pytest.raises(ValueError, match=r"^shutdown_timeout_s: must be > 0, got 0$"):
@@ -372,7 +373,7 @@ def test_registry_contract_tasks_get_task_and_spec_fields() -> None:
     async def first(ctx, item):
         """First task."""
 
-    @app.task
+    @app.task()
     def second(ctx, item):
         return item
 
@@ -625,7 +626,7 @@ async def test_shutdown_hook_error_still_closes_resources_then_raises(
     assert [(r.hook, str(r.exc_info[1])) for r in logged] == [("second_hook", "second hook failed")]  # type: ignore[attr-defined,index]
 
     log.clear()
-    app._hub.shutdown_hooks.clear()
+    app.runtime.hub.shutdown_hooks.clear()
     with pytest.raises(OSError, match="close failed"):
         await serve_idle(app)
     assert log == ["close bad", "close good"]

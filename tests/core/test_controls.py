@@ -177,7 +177,7 @@ async def test_pause_request_from_another_thread() -> None:
 def test_controls_reject_unknown_and_source_less_tasks() -> None:
     app = OneStepApp("ctl")
 
-    @app.task
+    @app.task()
     async def no_source(ctx, item): ...
 
     for call in (app.request_task_pause, app.request_task_resume, app.task_pause_status):
@@ -327,7 +327,12 @@ async def test_replay_and_discard_require_capable_connectors() -> None:
         await app.discard_task_dead_letters("work", limit=1)
     with pytest.raises(ValueError, match=r"^dead-letter replay limit: must be >= 1, got 0$"):
         await app.replay_task_dead_letters("work", limit=0)
-    assert app.task_supported_commands("work") == ["pause_task", "resume_task", "run_task_once"]
+    assert app.task_supported_commands("work") == [
+        "pause_task",
+        "resume_task",
+        "restart_task",
+        "run_task_once",
+    ]
 
 
 async def test_replay_uses_dead_letter_factory_sink() -> None:

@@ -88,12 +88,20 @@ USER_CODE = textwrap.dedent(
     reveal_type(handle.task_spec)  # task_spec
 
 
-    @app.task
+    @app.task()
     def plain(ctx: TaskContext, payload: str) -> int:
         return len(payload)
 
 
     reveal_type(plain)  # plain
+
+
+    @app.task
+    def bare(ctx: TaskContext, payload: str) -> None:
+        return None
+
+
+    reveal_type(bare)  # bare
 
 
     def call(ctx: TaskContext) -> int:
@@ -166,9 +174,10 @@ def test_user_code_sees_concrete_types(tmp_path: Path) -> None:
     assert revealed["database_queue"].endswith("-> django_onestep.dbqueue.queue.DatabaseQueue")
     assert revealed["memory_queue"] == "django_onestep.core.runtime.memory.MemoryQueue"
     assert revealed["max_attempts"] == "django_onestep.core.retry.MaxAttempts"
-    # both forms: @app.task and @app.task(...)
-    assert f"-> {TASK_FUNCTION}[P, R]" in revealed["task"]
+    # @app.task(...) gives a decorator; the bare @app.task raises, so it returns Never
     assert "-> django_onestep.core.runtime.task_function.TaskDecorator" in revealed["task"]
+    assert "-> Never" in revealed["task"]
+    assert revealed["bare"] == "Never"
 
     # the decorated handler keeps its signature and gains the task API
     context = "django_onestep.core.runtime.context.TaskContext"

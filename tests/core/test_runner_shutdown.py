@@ -179,7 +179,7 @@ async def test_runtime_status_reports_inflight_per_task() -> None:
     async def work(ctx, item):
         await gate.wait()
 
-    @app.task
+    @app.task()
     async def no_source(ctx, item): ...
 
     for i in range(2):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from django_onestep import (
     BearerAuth,
+    CronSource,
     HttpSink,
     IntervalSource,
     MaxAttempts,
@@ -215,3 +217,33 @@ async def test_manual_run_and_pause_resume_of_a_schedule() -> None:
     await serve_until(app, lambda: bool(runs), step)
     # the ticks missed while paused were dropped; the next one is a minute after resuming
     assert [meta["scheduled_at"] for _, meta in runs] == ["2026-01-05T12:06:00+00:00"]
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [lambda: IntervalSource.every(hours=1), lambda: CronSource("0 3 * * *")],
+    ids=["interval", "cron"],
+)
+async def test_until_idle_is_not_slowed_down_by_a_schedule_that_is_not_due(
+    schedule: Callable[[], Any],
+) -> None:
+    # The schedule polls once a second; it used to hold the final idle check for that
+    # long (about 1 s here), though a schedule that is not due has nothing to do.
+    app = OneStepApp("idle-fast")
+    queue = MemoryQueue("in", poll_interval_s=0.01)
+    handled: list[int] = []
+
+    @app.task(source=queue)
+    async def work(ctx, item):
+        handled.append(item)
+
+    @app.task(source=schedule())
+    async def tick(ctx, item):
+        raise AssertionError("not due: must not run")
+
+    await queue.publish(1)
+    started = time.monotonic()
+    await asyncio.wait_for(app.serve(until_idle=True), 10)
+    elapsed_s = time.monotonic() - started
+    assert handled == [1]
+    assert elapsed_s < 0.3, f"serve(until_idle=True) took {elapsed_s:.2f} s"

@@ -463,7 +463,8 @@ def test_handler_missing_a_required_param_is_a_load_error(tmp_path: Path) -> Non
     with pytest.raises(
         ValueError,
         match=r"^tasks\[0\]: task 'work': the handler must accept \(ctx, payload\); "
-        r"blocking_sync\(ctx: 'Any', payload: 'Any', region: 'str'\) -> 'dict\[str, Any\]' does not$",
+        r"blocking_sync\(ctx: 'Any', payload: 'Any', region: 'str'\) -> 'dict\[str, Any\]' does not "
+        r"\(define it as def blocking_sync\(ctx, payload\)\)$",
     ):
         load_yaml_app(path)
 

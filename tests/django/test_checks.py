@@ -173,7 +173,7 @@ def test_discovery_errors_are_e002(monkeypatch: pytest.MonkeyPatch) -> None:
             "tasks in shop.tasks could not be registered: ValueError: duplicate task name 'sync'",
         )
     ]
-    assert messages[0].hint == "Give every task a unique name (@app.task(name=...)) and valid options."
+    assert messages[0].hint == "Fix that task definition as the message says."
 
 
 def test_settings_task_errors_hint_at_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,6 +16,8 @@ Contracts other layers rely on (keep them stable):
 * ``app.runtime_status()`` -> per-task in-flight counts (for worker heartbeats).
 * ``@app.task(...)`` returns the original function with ``task_spec``, ``enqueue()``
   and ``aenqueue()`` attached.
+* ``app.runtime`` is the :class:`Runtime` the runtime's own modules share (registry,
+  hooks, lifecycle, runners, resources); other layers use the app's methods instead.
 """
 
 from __future__ import annotations
@@ -24,20 +26,20 @@ import asyncio
 import importlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ParamSpec, TypeVar, cast, overload
+from types import MappingProxyType
+from typing import Any, NoReturn, ParamSpec, TypeVar, cast, overload
 
 from django_onestep.core.base import Sink, Source
 from django_onestep.core.errors import ConfigurationError
-from django_onestep.core.events import StructuredEventLogger
+from django_onestep.core.events import StructuredEventLogger, TaskEvent
 from django_onestep.core.retry import RetryPolicy
-from django_onestep.core.runtime import serving
+from django_onestep.core.runtime import runner_control, serving
 from django_onestep.core.runtime.controls import Controls
 from django_onestep.core.runtime.describe import describe_app
-from django_onestep.core.runtime.hub import EventHub
-from django_onestep.core.runtime.lifecycle import Lifecycle
-from django_onestep.core.runtime.sync import SyncPool
-from django_onestep.core.runtime.task import TaskHandler, TaskHooks, TaskSpec, attach_enqueue, build_task_spec
+from django_onestep.core.runtime.runtime_state import Runtime
+from django_onestep.core.runtime.task import TaskHooks, TaskSpec, attach_enqueue, build_task_spec
 from django_onestep.core.runtime.task_function import TaskDecorator, TaskFunction
+from django_onestep.core.runtime.task_options import bare_decorator_error, unknown_options_error
 from django_onestep.core.state import InMemoryStateStore, StateStore
 from django_onestep.core.validation import optional_positive_number
 
@@ -79,53 +81,30 @@ class OneStepApp:
         self.dead_letter_factory = dead_letter_factory
         self.sync_handler_wrapper: Callable[[Callable[[], Any]], Any] | None = None
         self.events_logger = logging.getLogger(f"onestep.{name}.events")
-        self._tasks: list[TaskSpec] = []
-        self._hub = EventHub(self, self.events_logger)
-        self._lifecycle = Lifecycle()
+        # What the runtime modules (serving, runners, executor, controls) share.
+        self.runtime = Runtime(self, name, self.events_logger)
         self._controls = Controls(self)
-        self._sync = SyncPool(name)
         self._dead_letter_cache: dict[str, tuple[Sink, ...]] = {}
-        self._resources: list[Any] = []
 
     def __repr__(self) -> str:
-        return f"<OneStepApp {self.name!r} tasks={[t.name for t in self._tasks]}>"
+        return f"<OneStepApp {self.name!r} tasks={[t.name for t in self.runtime.tasks]}>"
 
     # -- registry -----------------------------------------------------------------------
     @property
     def tasks(self) -> list[TaskSpec]:
         """Registered tasks, in registration order (a new list each time)."""
-        return list(self._tasks)
-
-    def _find_task(self, name: str) -> TaskSpec | None:
-        for spec in self._tasks:
-            if spec.name == name:
-                return spec
-        return None
+        return list(self.runtime.tasks)
 
     def get_task(self, name: str) -> TaskSpec:
-        spec = self._find_task(name)
+        spec = self.runtime.find_task(name)
         if spec is None:
             raise ValueError(f"task {name!r} was not found in app {self.name!r}")
         return spec
 
-    # Typed so that the decorated handler keeps its signature and gains enqueue/aenqueue.
+    # Typed so that the decorated handler keeps its signature and gains enqueue/aenqueue;
+    # the bare ``@app.task`` form raises, and type checkers see that too.
     @overload
-    def task(
-        self,
-        func: Callable[P, R],
-        /,
-        *,
-        name: str | None = None,
-        source: Source | None = None,
-        emit: Sink | Iterable[Sink] | None = None,
-        dead_letter: Sink | Iterable[Sink] | None = None,
-        concurrency: int = 1,
-        retry: RetryPolicy | None = None,
-        timeout_s: float | None = None,
-        config: Mapping[str, object] | None = None,
-        hooks: TaskHooks | None = None,
-        description: str | None = None,
-    ) -> TaskFunction[P, R]: ...
+    def task(self, func: Callable[P, R], /) -> NoReturn: ...
 
     @overload
     def task(
@@ -147,7 +126,7 @@ class OneStepApp:
 
     def task(
         self,
-        func: TaskHandler | None = None,
+        func: Any = None,
         /,
         *,
         name: str | None = None,
@@ -160,11 +139,23 @@ class OneStepApp:
         config: Mapping[str, object] | None = None,
         hooks: TaskHooks | None = None,
         description: str | None = None,
-    ) -> TaskFunction[..., Any] | TaskDecorator:
-        """Register a handler ``(ctx, payload)``; usable as ``@app.task`` or ``@app.task(...)``."""
+        **unknown: Any,
+    ) -> Any:
+        """Register a handler ``(ctx, payload)``: ``@app.task(source=..., ...)``.
+
+        Bad options raise :class:`ConfigurationError` naming the task, when the decorator
+        is applied: an option this runtime does not take (Celery's ``bind``,
+        ``max_retries``, ``queue``... with what to write instead), ``@app.task`` without
+        parentheses (it would register a task that never runs), a bad value, a handler
+        that cannot take ``(ctx, payload)``, a name already taken.
+        """
+        if func is not None:
+            raise bare_decorator_error(func)
 
         def decorator(handler: Callable[P, R]) -> TaskFunction[P, R]:
             task_name = name if name is not None else getattr(handler, "__name__", None)
+            if unknown:
+                raise unknown_options_error(task_name, unknown)
             spec = build_task_spec(
                 name=task_name,  # type: ignore[arg-type]  # validated inside
                 handler=handler,
@@ -178,18 +169,19 @@ class OneStepApp:
                 hooks=hooks,
                 description=description,
             )
-            if self._find_task(spec.name) is not None:
-                raise ConfigurationError(f"duplicate task name {spec.name!r} in app {self.name!r}")
+            if self.runtime.find_task(spec.name) is not None:
+                raise ConfigurationError(
+                    f"duplicate task name {spec.name!r} in app {self.name!r} "
+                    "(give every task a unique name: @app.task(name=...))"
+                )
             validate = getattr(source, "validate_task", None)
             if callable(validate):
                 validate(spec.name)
-            self._tasks.append(spec)
+            self.runtime.tasks.append(spec)
             attach_enqueue(handler, spec)
             # the attributes are missing only on callables that refuse them (builtins)
             return cast("TaskFunction[P, R]", handler)
 
-        if func is not None:
-            return decorator(func)
         return decorator
 
     def dead_letter_sinks_for(self, spec: TaskSpec) -> tuple[Sink, ...]:
@@ -209,19 +201,48 @@ class OneStepApp:
             self._dead_letter_cache[spec.name] = cached
         return cached
 
+    # -- named resources (onestep's app.resources) ----------------------------------------
+    @property
+    def resources(self) -> Mapping[str, Any]:
+        """Resources registered by name: opened first at startup (before the state store
+        and the tasks' sources and sinks), closed last, never closed by a per-task stop."""
+        return MappingProxyType(self.runtime.named_resources)
+
+    def register_resource(self, name: str, resource: Any) -> Any:
+        """Add (or replace) the resource called ``name``; returns ``resource``."""
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"register_resource(): name must be a non-empty string, got {name!r}")
+        self.runtime.named_resources[name] = resource
+        return resource
+
+    def bind_resources(self, resources: Mapping[str, Any]) -> None:
+        """Replace every named resource with ``resources``."""
+        if not isinstance(resources, Mapping):
+            raise ConfigurationError(f"bind_resources(): resources must be a mapping, got {resources!r}")
+        named = dict(resources)
+        for name in named:
+            if not isinstance(name, str) or not name:
+                raise ConfigurationError(f"bind_resources(): names must be non-empty strings, got {name!r}")
+        self.runtime.named_resources = named
+
     # -- hooks --------------------------------------------------------------------------
     def on_startup(self, func: F | None = None) -> Any:
-        return _register(self._hub.startup_hooks.append, func)
+        return _register(self.runtime.hub.startup_hooks.append, func)
 
     def on_shutdown(self, func: F | None = None) -> Any:
-        return _register(self._hub.shutdown_hooks.append, func)
+        return _register(self.runtime.hub.shutdown_hooks.append, func)
 
     def on_event(self, func: F | None = None) -> Any:
         """Register ``handler(event)``; a raising handler is logged, never breaks a task."""
-        return _register(self._hub.add_event_handler, func)
+        return _register(self.runtime.hub.add_event_handler, func)
+
+    async def emit_event(self, event: TaskEvent) -> None:
+        """Deliver ``event`` to every ``on_event`` handler, in order; a raising handler is
+        logged and the others still get it."""
+        await self.runtime.hub.emit(event)
 
     def enable_structured_event_logging(self) -> StructuredEventLogger:
-        for handler in self._hub.event_handlers:
+        for handler in self.runtime.hub.event_handlers:
             if isinstance(handler, StructuredEventLogger):
                 return handler
         logger = StructuredEventLogger()
@@ -231,22 +252,22 @@ class OneStepApp:
     # -- state --------------------------------------------------------------------------
     @property
     def is_stopping(self) -> bool:
-        return self._lifecycle.stopping
+        return self.runtime.lifecycle.stopping
 
     @property
     def is_draining(self) -> bool:
-        return self._lifecycle.draining
+        return self.runtime.lifecycle.draining
 
     def is_task_paused(self, task_name: str) -> bool:
-        return self._lifecycle.is_paused(task_name)
+        return self.runtime.lifecycle.is_paused(task_name)
 
     def runtime_status(self) -> dict[str, Any]:
         """``{"app", "serving", "stopping", "draining", "inflight_task_count", "tasks":
         {name: {"running", "inflight", "concurrency", "fetching", "paused"}}}``."""
-        lifecycle = self._lifecycle
+        lifecycle = self.runtime.lifecycle
         runners = {runner.task.name: runner for runner in lifecycle.runners}
         tasks: dict[str, Any] = {}
-        for spec in self._tasks:
+        for spec in self.runtime.tasks:
             runner = runners.get(spec.name)
             tasks[spec.name] = {
                 "running": runner is not None,
@@ -266,15 +287,45 @@ class OneStepApp:
 
     # -- controls (safe from any thread) -------------------------------------------------
     def request_shutdown(self) -> None:
-        self._lifecycle.request_stop()
+        self.runtime.lifecycle.request_stop()
 
     async def wait_for_shutdown(self) -> None:
         """Return once a shutdown is requested (onestep's name; for background loops
         started in ``on_startup`` that must end with the app)."""
-        await self._lifecycle.wait_stopping(None)
+        await self.runtime.lifecycle.wait_stopping(None)
+
+    def request_restart(self) -> None:
+        """A shutdown that asks whoever runs the app to start it again:
+        ``restart_requested`` is True from now until the next ``serve()`` starts."""
+        self.runtime.lifecycle.request_restart()
+
+    @property
+    def restart_requested(self) -> bool:
+        return self.runtime.lifecycle.restart_requested
+
+    async def wait_for_drain_request(self) -> None:
+        """Return once a drain is requested (at once if it already was)."""
+        lifecycle = self.runtime.lifecycle
+        await lifecycle.wait_until(lambda: lifecycle.drain_requested)
+
+    async def wait_for_task_pause_request(self, task_name: str) -> None:
+        """Return once a pause of ``task_name`` or a shutdown is requested."""
+        lifecycle = self.runtime.lifecycle
+        await lifecycle.wait_until(lambda: lifecycle.is_paused(task_name) or lifecycle.stopping)
+
+    async def wait_for_stop_fetching(self, task_name: str | None = None) -> None:
+        """Return once fetching should stop: a shutdown or a drain is requested, or a
+        pause of ``task_name`` when one is given (for sources that wait inside fetch)."""
+        lifecycle = self.runtime.lifecycle
+
+        def stop_fetching() -> bool:
+            paused = task_name is not None and task_name in lifecycle.paused
+            return lifecycle.stopping or lifecycle.drain_requested or paused
+
+        await lifecycle.wait_until(stop_fetching)
 
     def request_drain(self) -> dict[str, Any]:
-        self._lifecycle.request_drain()
+        self.runtime.lifecycle.request_drain()
         return self.drain_status()
 
     def drain_status(self) -> dict[str, Any]:
@@ -285,16 +336,16 @@ class OneStepApp:
             status = self.drain_status()
             if status["drained"]:
                 return status
-            await self._lifecycle.wait_change(1.0)
+            await self.runtime.lifecycle.wait_change(1.0)
 
     def request_task_pause(self, task_name: str) -> dict[str, Any]:
         self._controls.require_task(task_name)
-        self._lifecycle.request_pause(task_name)
+        self.runtime.lifecycle.request_pause(task_name)
         return self.task_pause_status(task_name)
 
     def request_task_resume(self, task_name: str) -> dict[str, Any]:
         self._controls.require_task(task_name)
-        self._lifecycle.request_resume(task_name)
+        self.runtime.lifecycle.request_resume(task_name)
         return self.task_resume_status(task_name)
 
     def task_pause_status(self, task_name: str) -> dict[str, Any]:
@@ -308,14 +359,14 @@ class OneStepApp:
             status = self.task_pause_status(task_name)
             if status["paused"]:
                 return status
-            await self._lifecycle.wait_change(1.0)
+            await self.runtime.lifecycle.wait_change(1.0)
 
     async def wait_for_task_resume(self, task_name: str) -> dict[str, Any]:
         while True:
             status = self.task_resume_status(task_name)
             if status["accepting_new_work"]:
                 return status
-            await self._lifecycle.wait_change(1.0)
+            await self.runtime.lifecycle.wait_change(1.0)
 
     async def replay_task_dead_letters(self, task_name: str, *, limit: int) -> dict[str, Any]:
         return await self._controls.replay_dead_letters(task_name, limit=limit)
@@ -327,28 +378,73 @@ class OneStepApp:
         return await self._controls.run_task_once(task_name, payload={} if payload is None else payload)
 
     def task_supported_commands(self, task_name: str) -> list[str]:
+        return self._controls.supported_commands(self._controls.require_task(task_name))
+
+    def supports_dead_letter_replay_commands(self) -> bool:
+        """True if some task supports ``replay_task_dead_letters``."""
+        return any(self._controls.supports_replay(spec) for spec in self.runtime.tasks)
+
+    def supports_dead_letter_discard_commands(self) -> bool:
+        """True if some task supports ``discard_task_dead_letters``."""
+        return any(self._controls.supports_discard(spec) for spec in self.runtime.tasks)
+
+    def supports_manual_run_commands(self) -> bool:
+        """True if some task supports ``run_task_once``."""
+        return any(self._controls.supports_manual_run(spec) for spec in self.runtime.tasks)
+
+    def task_control_snapshot(self, task_name: str) -> dict[str, Any]:
+        """``{"task_name", "supported_commands", "pause_requested", "paused",
+        "accepting_new_work", "runner_count", "parked_runner_count",
+        "fetching_runner_count", "inflight_task_count"}``; ValueError for an unknown task
+        or one without a source."""
+        return self._controls.task_control_snapshot(task_name)
+
+    def task_control_snapshots(self) -> list[dict[str, Any]]:
+        """``task_control_snapshot()`` of every task with a source, in registration order."""
+        return [
+            self.task_control_snapshot(spec.name) for spec in self.runtime.tasks if spec.source is not None
+        ]
+
+    # -- per-task runners (while serving) ---------------------------------------------------
+    async def stop_task_runner(self, task_name: str) -> dict[str, Any]:
+        """Stop one task's runner as a shutdown would (in-flight work finishes, up to
+        ``shutdown_timeout_s``), forget its pause, and close the resources no running
+        task, state store or ``app.resources`` entry shares. Other tasks keep running.
+        Returns ``task_control_snapshot(task_name)``."""
         spec = self._controls.require_task(task_name)
-        commands = ["pause_task", "resume_task"]
-        if self._controls.supports_discard(spec):
-            commands.append("discard_dead_letters")
-        if self._controls.supports_replay(spec):
-            commands.append("replay_dead_letters")
-        if self._controls.supports_manual_run(spec):
-            commands.append("run_task_once")
-        return commands
+        await runner_control.stop_task_runner(self, spec)
+        return self.task_control_snapshot(task_name)
+
+    async def start_task_runner(self, task_name: str) -> dict[str, Any]:
+        """Open the task's resources that are closed and start its runner (nothing to
+        do if it runs). RuntimeError when the app is not serving or is shutting down.
+        Returns ``task_control_snapshot(task_name)``."""
+        spec = self._controls.require_task(task_name)
+        await runner_control.start_task_runner(self, spec)
+        return self.task_control_snapshot(task_name)
+
+    async def restart_task_runner(self, task_name: str) -> dict[str, Any]:
+        """``stop_task_runner`` then ``start_task_runner``: a fresh runner, reopened
+        private resources, the other tasks untouched. RuntimeError (before stopping
+        anything) when the app is not serving."""
+        spec = self._controls.require_task(task_name)
+        runner_control.check_can_start(self, spec)
+        await runner_control.stop_task_runner(self, spec)
+        await runner_control.start_task_runner(self, spec)
+        return self.task_control_snapshot(task_name)
 
     # -- lifecycle ----------------------------------------------------------------------
     def _select(self, names: Iterable[str] | None) -> list[TaskSpec]:
         if names is None:
-            return list(self._tasks)
+            return list(self.runtime.tasks)
         if isinstance(names, str):
             names = [names]
         wanted = list(names)
-        known = {spec.name for spec in self._tasks}
+        known = {spec.name for spec in self.runtime.tasks}
         unknown = [name for name in wanted if name not in known]
         if unknown:
             raise ValueError(f"unknown task(s) {unknown} in app {self.name!r}; known: {sorted(known)}")
-        return [spec for spec in self._tasks if spec.name in wanted]
+        return [spec for spec in self.runtime.tasks if spec.name in wanted]
 
     async def startup(self, *, tasks: Iterable[str] | None = None) -> None:
         """Open the state store, sources and sinks in order, then run ``on_startup`` hooks.
@@ -378,17 +474,10 @@ class OneStepApp:
         else:
             raise RuntimeError("app.run() starts its own event loop; in async code use 'await app.serve()'")
         try:
-            with serving.signal_handlers(self._lifecycle):
+            with serving.signal_handlers(self.runtime.lifecycle):
                 asyncio.run(self.serve(until_idle=until_idle, tasks=tasks))
         except KeyboardInterrupt:
             return
-
-    # -- helpers used by the runtime ------------------------------------------------------
-    def _sync_pool(self) -> Any:
-        return self._sync.get()
-
-    def _task_logger(self, spec: TaskSpec) -> logging.Logger:
-        return logging.getLogger(f"onestep.{self.name}.{spec.name}")
 
     # -- introspection ------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

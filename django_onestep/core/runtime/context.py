@@ -28,7 +28,8 @@ class TaskContext:
     ``logger`` (``onestep.<app>.<task>``) and ``emit()``.
 
     The runner passes its cached logger and scoped state so building a context per
-    delivery costs one small object.
+    delivery costs one small object. For a sync handler it also passes ``loop``, the
+    event loop that ``run_coroutine()`` hands awaitables to from the worker thread.
     """
 
     __slots__ = ("_logger", "_loop", "_state", "app", "delivery", "task")
@@ -41,13 +42,14 @@ class TaskContext:
         delivery: Delivery,
         logger: logging.Logger | None = None,
         state: ScopedState | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.app = app
         self.task = task
         self.delivery = delivery
         self._logger = logger
         self._state = state
-        self._loop: asyncio.AbstractEventLoop | None = None  # set for sync handlers
+        self._loop = loop
 
     @property
     def current(self) -> Envelope:

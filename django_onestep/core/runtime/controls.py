@@ -76,7 +76,7 @@ class Controls:
 
     # -- validation ---------------------------------------------------------------------
     def require_task(self, task_name: str) -> TaskSpec:
-        spec = self.app._find_task(task_name)
+        spec = self.app.runtime.find_task(task_name)
         if spec is None:
             raise ValueError(f"task {task_name!r} was not found in app {self.app.name!r}")
         if spec.source is None:
@@ -93,9 +93,19 @@ class Controls:
     def supports_manual_run(self, spec: TaskSpec) -> bool:
         return spec.source is not None and bool(getattr(spec.source, "supports_manual_run", False))
 
+    def supported_commands(self, spec: TaskSpec) -> list[str]:
+        commands = ["pause_task", "resume_task", "restart_task"]
+        if self.supports_discard(spec):
+            commands.append("discard_dead_letters")
+        if self.supports_replay(spec):
+            commands.append("replay_dead_letters")
+        if self.supports_manual_run(spec):
+            commands.append("run_task_once")
+        return commands
+
     # -- status -------------------------------------------------------------------------
     def _counts(self, task_name: str | None, *, parked_attrs: tuple[str, ...]) -> dict[str, int]:
-        runners = self.app._lifecycle.runners
+        runners = self.app.runtime.lifecycle.runners
         if task_name is not None:
             runners = [runner for runner in runners if runner.task.name == task_name]
         return {
@@ -109,7 +119,7 @@ class Controls:
 
     def drain_status(self) -> dict[str, Any]:
         counts = self._counts(None, parked_attrs=("is_drain_parked",))
-        requested = self.app._lifecycle.drain_requested
+        requested = self.app.runtime.lifecycle.drain_requested
         drained = requested and _all_parked(counts)
         return {
             "operation": "drain",
@@ -125,7 +135,7 @@ class Controls:
         # A runner parked by a drain takes no work either: a pause asked for during a
         # drain completes (onestep's wait_for_task_pause waited forever there).
         counts = self._counts(task_name, parked_attrs=("is_pause_parked", "is_drain_parked"))
-        requested = self.app._lifecycle.is_paused(task_name)
+        requested = self.app.runtime.lifecycle.is_paused(task_name)
         paused = requested and _all_parked(counts)
         return {
             "operation": "pause_task",
@@ -137,10 +147,24 @@ class Controls:
             **counts,
         }
 
+    def task_control_snapshot(self, task_name: str) -> dict[str, Any]:
+        spec = self.require_task(task_name)
+        # parked as in task_pause_status: a drained runner takes no work either
+        counts = self._counts(task_name, parked_attrs=("is_pause_parked", "is_drain_parked"))
+        requested = self.app.runtime.lifecycle.is_paused(task_name)
+        return {
+            "task_name": task_name,
+            "supported_commands": self.supported_commands(spec),
+            "pause_requested": requested,
+            "paused": requested and _all_parked(counts),
+            "accepting_new_work": not requested,
+            **counts,
+        }
+
     def task_resume_status(self, task_name: str) -> dict[str, Any]:
         self.require_task(task_name)
         counts = self._counts(task_name, parked_attrs=("is_pause_parked",))
-        requested = self.app._lifecycle.is_paused(task_name)
+        requested = self.app.runtime.lifecycle.is_paused(task_name)
         accepting = not requested and counts["parked_runner_count"] == 0
         return {
             "operation": "resume_task",
@@ -256,7 +280,7 @@ class Controls:
         delivery = _ManualRunDelivery(
             Envelope(body=body, meta={"manual_run": True, "task_name": task_name}, attempts=0)
         )
-        executor = DeliveryExecutor(self.app, spec, self.app._task_logger(spec))
+        executor = DeliveryExecutor(self.app, spec, self.app.runtime.task_logger(spec))
         attempted = 0
         while True:
             attempted += 1

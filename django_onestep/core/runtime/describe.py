@@ -18,13 +18,18 @@ def resource_summary(resource: Any) -> dict[str, str] | None:
 
 
 def describe_app(app: OneStepApp) -> dict[str, Any]:
+    hub = app.runtime.hub
     return {
         "name": app.name,
         "shutdown_timeout_s": app.shutdown_timeout_s,
+        "resources": [
+            {"key": key, "name": str(getattr(resource, "name", key)), "type": type(resource).__name__}
+            for key, resource in app.runtime.named_resources.items()
+        ],
         "hooks": {
-            "startup": len(app._hub.startup_hooks),
-            "shutdown": len(app._hub.shutdown_hooks),
-            "events": len(app._hub.event_handlers),
+            "startup": len(hub.startup_hooks),
+            "shutdown": len(hub.shutdown_hooks),
+            "events": len(hub.event_handlers),
         },
         "tasks": [
             {
@@ -44,6 +49,6 @@ def describe_app(app: OneStepApp) -> dict[str, Any]:
                 "retry": type(spec.retry).__name__,
                 "handler_kind": "async" if spec.is_async else "sync",
             }
-            for spec in app._tasks
+            for spec in app.runtime.tasks
         ],
     }

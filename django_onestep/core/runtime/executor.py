@@ -54,7 +54,7 @@ class DeliveryExecutor:
         self.state = ScopedState(app.state, f"{app.name}:{task.name}")
         self.source_name = task.source.name if task.source is not None else None
         self.is_async = task.is_async
-        self._hub = app._hub
+        self._hub = app.runtime.hub
         self.outcome_log = OutcomeLog(app.name, task, logger)
 
     # -- events -------------------------------------------------------------------------
@@ -95,7 +95,14 @@ class DeliveryExecutor:
             return
         started_at = time.perf_counter()
         task = self.task
-        ctx = TaskContext(app=self.app, task=task, delivery=delivery, logger=self.logger, state=self.state)
+        ctx = TaskContext(
+            app=self.app,
+            task=task,
+            delivery=delivery,
+            logger=self.logger,
+            state=self.state,
+            loop=None if self.is_async else asyncio.get_running_loop(),  # for ctx.run_coroutine()
+        )
         lingering: list[concurrent.futures.Future[Any]] = []
         started = acked = False
         try:
@@ -155,12 +162,11 @@ class DeliveryExecutor:
     async def _call_sync(
         self, ctx: TaskContext, payload: Any, lingering: list[concurrent.futures.Future[Any]]
     ) -> Any:
-        ctx._loop = asyncio.get_running_loop()  # for ctx.run_coroutine() in the thread
         call: Callable[[], Any] = functools.partial(self.task.handler, ctx, payload)
         wrapper = self.app.sync_handler_wrapper
         if wrapper is not None:
             call = functools.partial(wrapper, call)
-        thread_future = self.app._sync_pool().submit(call)
+        thread_future = self.app.runtime.sync.get().submit(call)
         waiter = asyncio.wrap_future(thread_future)
         timeout_s = self.task.timeout_s
         try:

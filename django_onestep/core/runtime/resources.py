@@ -5,11 +5,40 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django_onestep.core.base import Source
 
-__all__ = ["close_resources", "open_resource"]
+if TYPE_CHECKING:
+    from django_onestep.core.runtime.app import OneStepApp
+    from django_onestep.core.runtime.task import TaskSpec
+
+__all__ = ["close_resources", "open_resource", "resources_for", "task_resources"]
+
+
+def resources_for(app: OneStepApp, specs: list[TaskSpec]) -> list[Any]:
+    """``app.resources``, the state store, then each task's source, emit sinks and
+    dead-letter sinks, once each."""
+    resources: list[Any] = []
+    seen: set[int] = set()
+
+    def add(resource: Any) -> None:
+        if resource is not None and id(resource) not in seen:
+            seen.add(id(resource))
+            resources.append(resource)
+
+    for resource in app.runtime.named_resources.values():
+        add(resource)
+    add(app.state)
+    for spec in specs:
+        for resource in task_resources(app, spec):
+            add(resource)
+    return resources
+
+
+def task_resources(app: OneStepApp, spec: TaskSpec) -> list[Any]:
+    """A task's source, emit sinks and dead-letter sinks (the app's default one included)."""
+    return [spec.source, *spec.emit, *app.dead_letter_sinks_for(spec)]
 
 
 async def open_resource(resource: Any) -> None:
@@ -21,10 +50,10 @@ async def open_resource(resource: Any) -> None:
                 await result
         except BaseException:
             if isinstance(resource, Source):
-                resource._set_open_state(False)
+                resource.is_open = False
             raise
     if isinstance(resource, Source):
-        resource._set_open_state(True)
+        resource.is_open = True
 
 
 async def close_resource(resource: Any) -> None:
@@ -36,7 +65,7 @@ async def close_resource(resource: Any) -> None:
                 await result
     finally:
         if isinstance(resource, Source):
-            resource._set_open_state(False)
+            resource.is_open = False
 
 
 async def close_resources(

@@ -10,61 +10,48 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from django_onestep.core.runtime.lifecycle import Lifecycle
-from django_onestep.core.runtime.resources import close_resources, open_resource
-from django_onestep.core.runtime.task_runner import TaskRunner
+from django_onestep.core.runtime.resources import close_resources, open_resource, resources_for
+from django_onestep.core.runtime.runner_control import start_runner
 
 if TYPE_CHECKING:
     from django_onestep.core.runtime.app import OneStepApp
+    from django_onestep.core.runtime.runtime_state import Runtime
     from django_onestep.core.runtime.task import TaskSpec
+    from django_onestep.core.runtime.task_runner import TaskRunner
 
 __all__ = ["serve", "shutdown", "signal_handlers", "startup"]
 
 
-def resources_for(app: OneStepApp, specs: list[TaskSpec]) -> list[Any]:
-    """State store, then each task's source, emit sinks and dead-letter sinks, once each."""
-    resources: list[Any] = []
-    seen: set[int] = set()
-
-    def add(resource: Any) -> None:
-        if resource is not None and id(resource) not in seen:
-            seen.add(id(resource))
-            resources.append(resource)
-
-    add(app.state)
-    for spec in specs:
-        add(spec.source)
-        for sink in spec.emit:
-            add(sink)
-        for sink in app.dead_letter_sinks_for(spec):
-            add(sink)
-    return resources
-
-
 async def startup(app: OneStepApp, specs: list[TaskSpec]) -> None:
+    runtime = app.runtime
     opened: list[Any] = []
     try:
         for resource in resources_for(app, specs):
             await open_resource(resource)
             opened.append(resource)
-        app._resources = opened
-        await app._hub.run_hooks(app._hub.startup_hooks)
+        runtime.opened_resources = opened
+        await runtime.hub.run_hooks(runtime.hub.startup_hooks)
     except BaseException:
         await close_resources(opened, app.events_logger, suppress=True)
-        app._resources = []
+        runtime.opened_resources = []
         raise
 
 
 async def shutdown(app: OneStepApp) -> None:
-    app._lifecycle.stopping = True
+    runtime = app.runtime
+    lifecycle = runtime.lifecycle
+    lifecycle.request_stop()  # also wakes wait_for_shutdown() in background loops
     hook_error: BaseException | None = None
     try:
-        await app._hub.run_hooks(app._hub.shutdown_hooks, keep_going=True)
+        await runtime.hub.run_hooks(runtime.hub.shutdown_hooks, keep_going=True)
     except Exception as exc:
         hook_error = exc
     finally:
-        close_error = await close_resources(app._resources, app.events_logger, suppress=False)
-        app._resources = []
-        app._sync.shutdown()
+        close_error = await close_resources(runtime.opened_resources, app.events_logger, suppress=False)
+        runtime.opened_resources = []
+        runtime.sync.shutdown()
+        if not lifecycle.serving:  # a shutdown() of its own: the stop is done (serve() clears it itself)
+            lifecycle.stopping = False
     if hook_error is not None:
         raise hook_error
     if close_error is not None:
@@ -72,73 +59,101 @@ async def shutdown(app: OneStepApp) -> None:
 
 
 async def serve(app: OneStepApp, selected: list[TaskSpec], *, until_idle: bool) -> None:
-    lifecycle = app._lifecycle
+    runtime = app.runtime
+    lifecycle = runtime.lifecycle
     if lifecycle.serving:
         raise RuntimeError(f"app {app.name!r} is already serving")
     lifecycle.bind(asyncio.get_running_loop())
     lifecycle.serving = True
-    app._sync.configure(sum(s.concurrency for s in selected if s.source is not None and not s.is_async))
+    runtime.sync.configure(sum(s.concurrency for s in selected if s.source is not None and not s.is_async))
     try:
         await startup(app, selected)
     except BaseException:
         lifecycle.unbind()
         raise
     error: BaseException | None = None
-    handles: list[asyncio.Task[None]] = []
+    specs = [spec for spec in selected if spec.source is not None]
+    runtime.runner_handles = {}
+    runtime.until_idle = until_idle
+    runtime.lone_runner_stops_when_idle = until_idle and len(specs) == 1  # nothing else can feed it
+    watcher: asyncio.Task[None] | None = None
     try:
-        runners = [TaskRunner(app, spec, until_idle=until_idle) for spec in selected if spec.source]
-        lifecycle.runners = runners
-        lifecycle.notify()
-        handles = [asyncio.create_task(r.run(), name=f"onestep-runner-{r.task.name}") for r in runners]
-        pending: set[asyncio.Task[None]] = set(handles)
-        watcher: asyncio.Task[None] | None = None
-        if until_idle and len(runners) == 1:
-            runners[0].stop_when_idle = True  # nothing else can feed a lone runner
-        elif until_idle and runners:
-            watcher = asyncio.create_task(_stop_when_all_idle(lifecycle, runners), name="onestep-idle-watch")
-            handles.append(watcher)
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for handle in done:
-                if handle.cancelled() or handle.exception() is None:
-                    continue
-                if error is None:
-                    error = handle.exception()
-                    lifecycle.request_stop()  # the other runners drain and stop
-        if watcher is not None and not watcher.done():
-            watcher.cancel()
+        for spec in specs:
+            start_runner(app, spec)
+        if until_idle and len(specs) > 1:
+            watcher = asyncio.create_task(_stop_when_all_idle(lifecycle), name="onestep-idle-watch")
+        if specs:
+            error = await _supervise(runtime)
     except asyncio.CancelledError:
         lifecycle.request_stop()
+        handles = list(runtime.runner_handles.values())
         for handle in handles:
             handle.cancel()
         await asyncio.gather(*handles, return_exceptions=True)
         raise
     finally:
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
         try:
             await shutdown(app)
         finally:
+            runtime.runner_handles = {}
             lifecycle.unbind()
     if error is not None:
         raise error
 
 
-async def _stop_when_all_idle(lifecycle: Lifecycle, runners: list[TaskRunner]) -> None:
+async def _supervise(runtime: Runtime) -> BaseException | None:
+    """Wait until every runner has ended; return the first runner error (which stops the
+    others). Runners may start and stop meanwhile (``start_task_runner``): the handles
+    are read again after each change. With every runner stopped by hand and no stop
+    requested, serving goes on, waiting for a runner to start or a stop request.
+    """
+    lifecycle = runtime.lifecycle
+    error: BaseException | None = None
+    while True:
+        handles = dict(runtime.runner_handles)
+        for handle in handles.values():
+            if not handle.done() or handle.cancelled():
+                continue
+            failure = handle.exception()
+            if failure is not None and error is None:
+                error = failure
+                lifecycle.request_stop()  # the other runners drain and stop
+        if all(handle.done() for handle in handles.values()):
+            stopped_by_hand = {runner.task.name for runner in lifecycle.runners if runner.stop_requested}
+            if lifecycle.stopping or any(name not in stopped_by_hand for name in handles):
+                return error  # a stop, or a runner that ended by itself (until_idle)
+        await lifecycle.wait_control()
+
+
+async def _stop_when_all_idle(lifecycle: Lifecycle) -> None:
     """Stop serving once every runner is idle, confirmed by one more empty poll each.
 
     The confirmation matters when tasks feed each other: runner A may have gone idle
     before task B emitted into A's source; A's next poll (after "all idle") sees it.
+    Idle runners are woken for that poll at once: a runner whose source answered
+    "nothing" quickly (a schedule that is not due) would otherwise sleep out its poll
+    interval first, delaying the stop by up to a second for nothing.
     """
     while not lifecycle.stopping:
-        if all(runner.idle for runner in runners):
+        runners = list(lifecycle.runners)
+        if runners and _all_idle(lifecycle, runners):
             marks = [runner.idle_polls for runner in runners]
-            while all(runner.idle for runner in runners) and not all(
-                runner.idle_polls > mark for runner, mark in zip(runners, marks, strict=True)
-            ):
+            while _all_idle(lifecycle, runners):
+                unconfirmed = [r for r, mark in zip(runners, marks, strict=True) if r.idle_polls == mark]
+                if not unconfirmed:
+                    lifecycle.request_stop()
+                    return
+                for runner in unconfirmed:
+                    runner.wake()
                 await lifecycle.wait_change(1.0)
-            if all(runner.idle for runner in runners):
-                lifecycle.request_stop()
-                return
         await lifecycle.wait_change(1.0)
+
+
+def _all_idle(lifecycle: Lifecycle, runners: list[TaskRunner]) -> bool:
+    """The same runners still run (none started or stopped since) and all are idle."""
+    return lifecycle.runners == runners and all(runner.idle for runner in runners)
 
 
 @contextlib.contextmanager

@@ -49,7 +49,7 @@ async def send_to_sink(app: OneStepApp, logger: logging.Logger, sink: Sink, enve
             )
             if delay_s > 0:
                 # Wait for the delay, but give up at once (and fail the send) on shutdown.
-                if await app._lifecycle.wait_stopping(delay_s):
+                if await app.runtime.lifecycle.wait_stopping(delay_s):
                     raise
             continue
         if logger.isEnabledFor(logging.DEBUG):

@@ -132,8 +132,11 @@ def _check_handler_arity(where: str, handler: Callable[..., Any]) -> None:
         signature.bind(None, None)
     except TypeError:
         shown = str(getattr(handler, "__qualname__", handler)).rsplit("<locals>.", 1)[-1]
+        define = "async def" if _is_async_callable(handler) else "def"
+        name = getattr(handler, "__name__", "handler")
         raise ConfigurationError(
-            f"{where}: the handler must accept (ctx, payload); {shown}{signature} does not"
+            f"{where}: the handler must accept (ctx, payload); {shown}{signature} does not "
+            f"(define it as {define} {name}(ctx, payload))"
         ) from None
 
 

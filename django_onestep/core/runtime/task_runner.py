@@ -41,7 +41,8 @@ class TaskRunner:
         self.until_idle = until_idle
         self.logger = logging.getLogger(f"onestep.{app.name}.{task.name}")
         self.executor = DeliveryExecutor(app, task, self.logger)
-        self._lifecycle = app._lifecycle
+        self._lifecycle = app.runtime.lifecycle
+        self._hub = app.runtime.hub
         self._inflight: dict[asyncio.Task[None], Delivery] = {}
         self.is_fetching = False
         self.is_drain_parked = False
@@ -49,6 +50,7 @@ class TaskRunner:
         self.idle = False
         self.idle_polls = 0  # empty polls while idle (serve() confirms idleness with them)
         self.stop_when_idle = False  # set by serve() when this is the only runner
+        self.stop_requested = False  # this runner alone stops (stop_task_runner)
         self._waiter: asyncio.Future[None] | None = None
         self._runner_task: asyncio.Task[Any] | None = None
         self._fetch_interruptible = False
@@ -64,6 +66,14 @@ class TaskRunner:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def stop(self) -> None:
+        """Stop this runner the way a shutdown stops all of them (loop thread)."""
+        self.stop_requested = True
+        self.interrupt_fetch()
+
+    def _should_stop(self) -> bool:
+        return self.stop_requested or self._lifecycle.stopping
 
     def interrupt_fetch(self) -> None:
         """Stop a fetch in progress (stop, drain or pause was requested)."""
@@ -93,14 +103,15 @@ class TaskRunner:
         poll_s = float(self.source.poll_interval_s)
         hard_stop = False
         try:
-            while not lifecycle.stopping:
+            while not self._should_stop():
                 if lifecycle.draining:
                     if self._inflight:
                         await self._sleep(poll_s)
                         continue
                     self._set_flag("is_pause_parked", False)
                     self._set_flag("is_drain_parked", True)
-                    await lifecycle.wait_stopping(None)
+                    while not self._should_stop():  # parked until the stop
+                        await self._sleep(None)
                     break
                 if lifecycle.is_paused(task.name):
                     if self._inflight:
@@ -162,10 +173,10 @@ class TaskRunner:
             return False
 
     async def _start(self, deliveries: list[Delivery]) -> None:
-        if self.app._hub.listening:
+        if self._hub.listening:
             try:
                 for delivery in deliveries:
-                    await self.app._hub.emit(self.executor.fetched_event(delivery))
+                    await self._hub.emit(self.executor.fetched_event(delivery))
             except asyncio.CancelledError:
                 await self._release_unstarted(deliveries)
                 raise
@@ -193,7 +204,7 @@ class TaskRunner:
     # -- fetching -----------------------------------------------------------------------
     def _stop_fetching(self) -> bool:
         lifecycle = self._lifecycle
-        return lifecycle.stopping or lifecycle.draining or lifecycle.is_paused(self.task.name)
+        return self._should_stop() or lifecycle.draining or lifecycle.is_paused(self.task.name)
 
     async def _fetch(self, limit: int) -> list[Delivery] | None:
         """Fetched deliveries, [] when the source had nothing, None when interrupted or failed."""
@@ -252,8 +263,9 @@ class TaskRunner:
             },
             exc_info=exc if self._degraded_fetches == 1 else None,
         )
-        if delay_s > 0 and not self._lifecycle.stopping:
-            await self._lifecycle.wait_stopping(delay_s)
+        deadline = time.monotonic() + delay_s
+        while not self._should_stop() and (remaining_s := deadline - time.monotonic()) > 0:
+            await self._sleep(remaining_s)  # a stop wakes it
 
     async def _release_unstarted(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:

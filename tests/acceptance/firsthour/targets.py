@@ -5,7 +5,7 @@ from django_onestep import OneStepApp
 sourceless = OneStepApp("sourceless")
 
 
-@sourceless.task
+@sourceless.task()
 def report(ctx, payload):
     """No source: runs only through ctx.emit or controls."""
 

@@ -3,6 +3,6 @@ from django_onestep import app
 from .modles import Order  # noqa: F401  (the bug: models is misspelt)
 
 
-@app.task
+@app.task()
 def process_order(ctx, payload):
     return payload

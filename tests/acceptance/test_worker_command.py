@@ -12,18 +12,11 @@ from django.db import transaction
 from django_onestep.models import Job, StateEntry
 from testproject.testapp.models import Run
 from testproject.testapp.tasks import count, record, slow
+from tests.waiting import wait_until
 
 
 class Rollback(Exception):
     pass
-
-
-def _poll(predicate, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def test_committed_job_runs_once_rolled_back_never(manage) -> None:
@@ -54,7 +47,7 @@ def test_state_survives_a_worker_restart(manage) -> None:
 def test_sigterm_finishes_in_flight_work_and_releases_the_rest(manage) -> None:
     ids = [slow.enqueue({"label": f"s{i}", "sleep_s": 2.0}) for i in range(6)]
     worker = manage.start("onestep_worker", "--tasks", "slow", "--concurrency", "2")
-    _poll(lambda: worker.output().count("slow started") == 2)
+    wait_until(lambda: worker.output().count("slow started") == 2)
     worker.signal(signal.SIGTERM)
     assert worker.wait(60) == 0, worker.output()
 
@@ -238,13 +231,13 @@ def test_supervisor_restarts_a_dead_child_and_stops_gracefully(manage) -> None:
     if connection.vendor == "sqlite":
         pytest.skip("several processes need a server database")
     pool = manage.start("onestep_worker", "--tasks", "record", "--processes", "2")
-    _poll(lambda: len(_worker_pids(pool.output())) == 2)
+    wait_until(lambda: len(_worker_pids(pool.output())) == 2)
     first, _second = _worker_pids(pool.output())
     os.kill(first, signal.SIGKILL)
-    _poll(lambda: len(_worker_pids(pool.output())) == 3)  # a replacement started
+    wait_until(lambda: len(_worker_pids(pool.output())) == 3)  # a replacement started
     assert f"worker process {first} exited -9: restarting" in pool.output()
     record.enqueue({"label": "after-restart"})
-    _poll(lambda: Run.objects.filter(label="after-restart").exists())
+    wait_until(lambda: Run.objects.filter(label="after-restart").exists())
     pool.signal(signal.SIGTERM)
     assert pool.wait(60) == 0, pool.output()
     assert pool.output().count(" stopped") == 2

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import signal
-import time
 from datetime import timedelta
 
 from django.utils import timezone
 
 from django_onestep.models import WorkerHeartbeat
 from testproject.testapp.tasks import record
-
-
-def _poll(predicate, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
+from tests.waiting import wait_until
 
 
 def test_once_runs_leave_no_heartbeat_rows(manage) -> None:
@@ -30,7 +22,7 @@ def test_once_runs_leave_no_heartbeat_rows(manage) -> None:
 
 def test_a_long_running_worker_marks_its_row_stopped(manage) -> None:
     worker = manage.start("onestep_worker", "--tasks", "record")
-    _poll(lambda: WorkerHeartbeat.objects.filter(status="running").exists())
+    wait_until(lambda: WorkerHeartbeat.objects.filter(status="running").exists())
     worker.signal(signal.SIGTERM)
     assert worker.wait(60) == 0, worker.output()
     heartbeat = WorkerHeartbeat.objects.get()

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.apps.worker_process import records, start_worker, stop, wait_until
+from tests.integration.apps.worker_process import records, start_worker, stop
 from tests.integration.test_rabbitmq_worker import publish_ids, queue_counts
 from tests.needs import require_module
 from tests.servers import RabbitMQServer
+from tests.waiting import wait_until
 
 pika = require_module("pika")
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from django_onestep.connectors.rabbitmq import RabbitMQConnector
-from tests.integration.apps.worker_process import records, sigkill, start_worker, stop, wait_until
+from tests.integration.apps.worker_process import records, sigkill, start_worker, stop
 from tests.needs import require_module
+from tests.waiting import wait_until
 
 pika = require_module("pika")
 

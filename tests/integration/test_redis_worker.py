@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from django_onestep.connectors.redis import RedisConnector
-from tests.integration.apps.worker_process import records, sigkill, start_worker, stop, wait_until
+from tests.integration.apps.worker_process import records, sigkill, start_worker, stop
 from tests.needs import require_module
 from tests.servers import RedisServer
+from tests.waiting import wait_until
 
 require_module("redis")
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.integration.apps.worker_process import sigkill, start_worker, stop, wait_until
+from tests.integration.apps.worker_process import sigkill, start_worker, stop
+from tests.waiting import wait_until
 
 DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
 TARGET = "tests.integration.apps.sqs_worker_app:app"

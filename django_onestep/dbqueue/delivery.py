@@ -50,7 +50,7 @@ class DatabaseDelivery(Delivery):
     async def _settle(self, op: SettleOp) -> bool:
         if self.settled is not None:
             return self.settled  # settle once; a second call is a no-op
-        self.settled = await self.queue._settle(op)
+        self.settled = await self.queue.settle(op)
         return self.settled
 
     async def start_processing(self) -> None:

@@ -366,7 +366,17 @@ class DatabaseQueue(Source, Sink):
 
     # ----- settlement -------------------------------------------------------------
 
-    async def _settle(self, op: SettleOp) -> bool:
+    def held_claims(self) -> list[tuple[int, str]]:
+        """``(job id, claim token)`` of every job this worker holds and has not settled."""
+        return [(delivery.job_id, delivery.token) for delivery in self._held.values()]
+
+    @property
+    def write_thread(self) -> DBThread | None:
+        """The thread settlements and upkeep write on; None while the queue is closed."""
+        return self._ack_thread
+
+    async def settle(self, op: SettleOp) -> bool:
+        """Group-commit one settlement; True if it applied (its claim was still current)."""
         settler = self._settler
         if settler is None:
             self._ensure_threads()

@@ -25,8 +25,8 @@ async def lease_loop(queue: DatabaseQueue) -> None:
     """
 
     async def extend() -> None:
-        held = [(d.job_id, d.token) for d in queue._held.values()]
-        thread = queue._ack_thread
+        held = queue.held_claims()
+        thread = queue.write_thread
         if not held or thread is None:
             return
         await thread.run(
@@ -43,7 +43,7 @@ async def prune_loop(queue: DatabaseQueue) -> None:
     """Delete old ``done`` rows every ``prune_interval_s`` (small batches)."""
 
     async def prune() -> None:
-        thread = queue._ack_thread
+        thread = queue.write_thread
         if queue.done_retention_s is None or thread is None:
             return
         await thread.run(queue.prune_sync, operation=ConnectorOperation.FETCH, source_name=queue.name)

@@ -30,10 +30,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("signals.py", "_django_onestep_signal_bridge"): MARKER,
     ("testing/run.py", "_django_onestep_test_collector"): MARKER,
     ("dbqueue/claims.py", "_onestep_rc_conn"): MARKER,
-    # Known debt, kept visible here: upkeep.py is DatabaseQueue's housekeeping, split out
-    # of queue.py, and still reads the queue's held deliveries and ack thread directly.
-    ("dbqueue/upkeep.py", "_held"): "DatabaseQueue internals (debt: give the queue public accessors)",
-    ("dbqueue/upkeep.py", "_ack_thread"): "DatabaseQueue internals (debt: give the queue public accessors)",
 }
 
 

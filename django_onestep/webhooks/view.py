@@ -3,7 +3,8 @@
 In this order, each step answering on its own failure: auth (401, before a byte of the
 body is read; a signature is checked once the body is read), method (405 with
 ``Allow``), size (413 from Content-Length before reading, and while reading a body
-without one), parse (400), store in the inbox (503 when the database is unavailable),
+without one; the limit is the source's ``max_body_bytes``, capped by
+``ONESTEP["WEBHOOKS"]["MAX_BODY_BYTES"]``), parse (400), store in the inbox (503 when the database is unavailable),
 then the source's ``WebhookResponse`` (202 ``{"accepted": true}`` by default). Errors
 are JSON ``{"error": "<code>"}``; no request makes it raise. The parsing, auth and
 answers are the standalone listener's (``core.http.webhook_protocol``).
@@ -79,7 +80,10 @@ class WebhookView:
                 405, "method_not_allowed", headers={"Allow": ", ".join(sorted(self.by_method))}
             )
         source = route.source
-        body = read_body(request, headers, source.max_body_bytes)
+        from django_onestep.conf import get_settings
+
+        conf = get_settings()
+        body = read_body(request, headers, min(source.max_body_bytes, conf.WEBHOOKS["MAX_BODY_BYTES"]))
         if auth is not None:
             verify_body(auth, headers, body)
         event = build_event(
@@ -92,9 +96,6 @@ class WebhookView:
         )
         if isinstance(event["body"], bytes):
             raise WebhookHTTPError(400, "invalid_utf8")  # the inbox stores JSON, not bytes
-        from django_onestep.conf import get_settings
-
-        conf = get_settings()
         keep = [
             *conf.WEBHOOKS["KEEP_HEADERS"],
             *([source.delivery_id] if isinstance(source.delivery_id, str) else []),

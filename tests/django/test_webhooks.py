@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from django.db import OperationalError
-from django.test import Client, RequestFactory
+from django.test import Client, RequestFactory, override_settings
 
 from django_onestep.models import Job
 from django_onestep.testing import run_until_idle
@@ -151,6 +151,13 @@ def test_a_body_one_byte_over_the_limit_gets_413_and_one_at_the_limit_is_accepte
     assert post(BEARER, at_limit + b" ", **auth).status_code == 413
     assert Job.objects.count() == 0
     assert post(BEARER, at_limit, **auth).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_project_wide_max_body_bytes_caps_every_source() -> None:
+    with override_settings(ONESTEP={"WEBHOOKS": {"MAX_BODY_BYTES": 10}}):
+        assert Client().post(OPEN, b'"' + b"a" * 9 + b'"', content_type="application/json").status_code == 413
+    assert Client().post(OPEN, b'"' + b"a" * 9 + b'"', content_type="application/json").status_code == 202
 
 
 def chunked_request(body: bytes, *, terminated: bool) -> Any:

@@ -147,6 +147,8 @@ def read_body(request: HttpRequest, headers: Mapping[str, str], limit: int) -> b
                 raise WebhookHTTPError(413, "payload_too_large")
     except OSError:  # the client went away mid-body (UnreadablePostError, gunicorn's NoMoreData)
         raise WebhookHTTPError(400, "incomplete_body") from None
+    if length_text is not None and len(body) < int(length_text):
+        raise WebhookHTTPError(400, "incomplete_body")  # a lying Content-Length, or a client gone
     return bytes(body)
 
 

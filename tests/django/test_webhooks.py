@@ -183,6 +183,17 @@ def test_a_body_without_length_is_read_as_it_comes_and_413_past_the_limit() -> N
     assert inbox("bearer")[0].payload["body"] == {"chunked": True}
 
 
+@pytest.mark.django_db
+def test_a_body_shorter_than_its_content_length_is_400() -> None:
+    request = chunked_request(b"{}", terminated=False)
+    del request.META["HTTP_TRANSFER_ENCODING"]
+    request.META["CONTENT_LENGTH"] = "50"
+    view = view_module.WebhookView("/hooks/bearer", [r for r in _routes() if r.task == "bearer"])
+    response = view(request)
+    assert (response.status_code, json.loads(response.content)) == (400, {"error": "incomplete_body"})
+    assert Job.objects.count() == 0
+
+
 def _routes() -> list[Any]:
     from django_onestep.webhooks.routes import webhook_routes
 

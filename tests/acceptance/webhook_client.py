@@ -28,7 +28,7 @@ def free_port() -> int:
 def server_command(server: str, port: int) -> list[str]:
     if server == "gunicorn":  # 2 sync workers: the usual WSGI deployment
         return [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "10",
-                "tests.acceptance.webhook_site:wsgi"]  # fmt: skip
+                "--no-control-socket", "tests.acceptance.webhook_site:wsgi"]  # fmt: skip
     return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
             "tests.acceptance.webhook_site:asgi"]  # fmt: skip
 

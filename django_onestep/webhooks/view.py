@@ -66,9 +66,11 @@ class WebhookView:
                 response[name] = value
             return response
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        headers = {name.lower(): value for name, value in request.headers.items()}
-        method = (request.method or "").upper()
+    def precheck(self, method: str, headers: Mapping[str, str]) -> tuple[WebhookRoute, int]:
+        """Steps before the body: auth (headers), method; returns the route and its body limit.
+
+        Also run by the ASGI wrapper (``webhooks.asgi``) before Django reads the body.
+        """
         route = self.by_method.get(method)
         # Authenticate first, with the auth of the path's first route when the method
         # has none: an unauthenticated client learns nothing, not even the methods.
@@ -79,11 +81,19 @@ class WebhookView:
             raise WebhookHTTPError(
                 405, "method_not_allowed", headers={"Allow": ", ".join(sorted(self.by_method))}
             )
-        source = route.source
+        from django_onestep.conf import get_settings
+
+        return route, min(route.source.max_body_bytes, get_settings().WEBHOOKS["MAX_BODY_BYTES"])
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        method = (request.method or "").upper()
+        route, limit = self.precheck(method, headers)
+        source, auth = route.source, route.source.auth
         from django_onestep.conf import get_settings
 
         conf = get_settings()
-        body = read_body(request, headers, min(source.max_body_bytes, conf.WEBHOOKS["MAX_BODY_BYTES"]))
+        body = read_body(request, headers, limit)
         if auth is not None:
             verify_body(auth, headers, body)
         event = build_event(

@@ -92,3 +92,23 @@ def test_killing_the_web_server_right_after_the_202_loses_nothing(
         web.kill()  # SIGKILL at once
     run_worker(manage)
     assert list(Run.objects.values_list("label", flat=True)) == ["just-before-the-kill"]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_413_before_reading_a_declared_length_and_while_reading_a_chunked_body(
+    server: str, manage: ManagePy, tmp_path: Path
+) -> None:
+    web = start_server(server, manage, tmp_path)
+    token = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    try:
+        # the client stays connected and sends nothing more: only an answer before
+        # reading the body can arrive within the timeout
+        huge = raw_request("POST", "/onestep/hooks/token", b"{", {**token, "Content-Length": "999999999"})
+        assert send(web.port, huge, timeout_s=5) == 413
+        chunk = f"{LIMIT:x}\r\n".encode() + b"x" * LIMIT + b"\r\n"
+        chunked = {**token, "Content-Length": None, "Transfer-Encoding": "chunked"}
+        endless = raw_request("POST", "/onestep/hooks/token", chunk * 2, chunked)  # type: ignore[arg-type]
+        assert send(web.port, endless, timeout_s=5) == 413
+        assert Job.objects.filter(queue__startswith="webhook:").count() == 0
+    finally:
+        web.kill()

@@ -1,5 +1,5 @@
 """WSGI and ASGI entry points of the webhook test site (gunicorn ``webhook_site:wsgi``,
-uvicorn ``webhook_site:asgi``)."""
+uvicorn ``webhook_site:asgi``, wrapped as docs/webhooks.md recommends for ASGI)."""
 
 import os
 
@@ -8,5 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.acceptance.webhook_settin
 from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
 
+from django_onestep.webhooks.asgi import limit_webhook_bodies
+
 wsgi = get_wsgi_application()
-asgi = get_asgi_application()
+asgi = limit_webhook_bodies(get_asgi_application())

@@ -22,6 +22,7 @@ def test_paths_are_relative_to_the_include_with_an_optional_trailing_slash() -> 
         "webhook/hooks/stripe",
         "webhook/hooks/bearer",
         "webhook/hooks/open",
+        "webhook/hooks/failing",
     ]
     github = patterns[0]
     assert github.resolve("hooks/github") and github.resolve("hooks/github/")

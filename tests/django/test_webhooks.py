@@ -264,3 +264,31 @@ def test_the_worker_runs_what_the_view_accepted() -> None:
     assert summary.succeeded == 1
     assert [event["body"] for event in webhook_urls.handled] == [{"n": 1}]
     assert inbox("github")[0].status == "done"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_letter_and_the_admin_never_show_the_credentials() -> None:
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    from django_onestep.models import DeadLetter
+
+    secret_cookie = "sessionid=c00kie-value"
+    response = post(
+        "/onestep/hooks/failing", b'{"x": 1}', HTTP_AUTHORIZATION=f"Bearer {TOKEN}", HTTP_COOKIE=secret_cookie
+    )
+    assert response.status_code == 202
+    assert run_until_idle(webhook_urls.app, tasks=["failing"], timeout_s=30).dead_lettered == 1
+    letter = DeadLetter.objects.get()
+    assert letter.payload["headers"]["authorization"] == REDACTED
+    assert letter.payload["headers"]["cookie"] == REDACTED
+    admin = Client()
+    admin.force_login(get_user_model().objects.create_superuser("admin", "a@example.com", "pw"))
+    details = [
+        reverse("admin:django_onestep_deadletter_change", args=[letter.pk]),
+        reverse("admin:django_onestep_job_change", args=[inbox("failing")[0].pk]),
+    ]
+    for page in [*details, reverse("admin:django_onestep_job_changelist")]:
+        html = admin.get(page).content.decode()
+        assert f"Bearer {TOKEN}" not in html and "c00kie-value" not in html, page
+        assert page not in details or "[redacted]" in html, page  # the headers are shown, redacted

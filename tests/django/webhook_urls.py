@@ -3,9 +3,10 @@ project app's (tests point ``ROOT_URLCONF`` here)."""
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.urls import include, path
 
-from django_onestep import BearerAuth, HmacAuth, OneStepApp, WebhookResponse, WebhookSource
+from django_onestep import BearerAuth, HmacAuth, NoRetry, OneStepApp, WebhookResponse, WebhookSource
 from django_onestep.webhooks.urlpatterns import webhook_urlpatterns
 
 GITHUB_SECRETS = ["new-secret", "old-secret"]
@@ -58,4 +59,12 @@ def open_hook(ctx, event):
     handled.append(event)
 
 
-urlpatterns = [path("onestep/", include((webhook_urlpatterns(app), "django_onestep")))]
+@app.task(source=WebhookSource(path="/hooks/failing", auth=BearerAuth(TOKEN)), retry=NoRetry())
+def failing(ctx, event):
+    raise RuntimeError("the handler failed")
+
+
+urlpatterns = [
+    path("onestep/", include((webhook_urlpatterns(app), "django_onestep"))),
+    path("admin/", admin.site.urls),
+]

@@ -17,7 +17,7 @@ from django_onestep.dbqueue.enqueue import insert_job
 from django_onestep.dbqueue.queue import DatabaseQueue
 from django_onestep.webhooks.routes import WebhookRoute, webhook_routes
 
-__all__ = ["attach_inboxes", "dedupe_key", "store_event"]
+__all__ = ["WebhookInbox", "attach_inboxes", "dedupe_key", "forget_delivery_ids", "store_event"]
 
 _MAX_KEY = 200  # the job's dedupe_key column
 
@@ -34,14 +34,53 @@ def dedupe_key(delivery_id: str | None) -> str | None:
 def store_event(route: WebhookRoute, event: Mapping[str, Any], *, delivery_id: str | None, using: str) -> int:
     """Write ``event`` to the route's inbox; return the job id.
 
-    A delivery id (``WebhookSource(delivery_id=...)``) already queued or running
-    returns that job's id and writes nothing, in any web process.
+    A delivery id (``WebhookSource(delivery_id=...)``) seen before returns the first
+    delivery's job id and writes nothing, in any web process: while that job waits or
+    runs, by the queue's dedupe key; after, by its ``WebhookDelivery`` row.
     """
-    from django.db import transaction
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+
+    from django_onestep.models import WebhookDelivery
 
     key = dedupe_key(delivery_id)
+    meta = {"source": route.source.name}
     with transaction.atomic(using=using):
-        return insert_job(route.inbox, using, dict(event), meta={"source": route.source.name}, dedupe_key=key)
+        if key is None:
+            return insert_job(route.inbox, using, dict(event), meta=meta)
+        try:
+            with transaction.atomic(using=using):  # a savepoint: a repeat rolls back the job too
+                job_id = insert_job(route.inbox, using, dict(event), meta=meta, dedupe_key=key)
+                WebhookDelivery.objects.using(using).create(
+                    inbox=route.inbox, delivery_id=key, job_id=job_id, received_at=timezone.now()
+                )
+                return job_id
+        except IntegrityError:
+            seen = WebhookDelivery.objects.using(using).filter(inbox=route.inbox, delivery_id=key)
+            return int(seen.values_list("job_id", flat=True).get())
+
+
+class WebhookInbox(DatabaseQueue):
+    """A webhook task's inbox: a database queue that also forgets old delivery ids."""
+
+    def prune_sync(self, *, max_batches: int = 20, batch_size: int = 1000) -> int:
+        deleted = super().prune_sync(max_batches=max_batches, batch_size=batch_size)
+        if self.done_retention_s is not None:
+            forget_delivery_ids(self.name, self.using, self.done_retention_s)
+        return deleted
+
+
+def forget_delivery_ids(inbox: str, using: str, retention_s: float) -> int:
+    """Delete the delivery ids ``inbox`` accepted more than ``retention_s`` ago."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_onestep.models import WebhookDelivery
+
+    cutoff = timezone.now() - timedelta(seconds=retention_s)
+    deleted, _ = WebhookDelivery.objects.using(using).filter(inbox=inbox, received_at__lt=cutoff).delete()
+    return int(deleted)
 
 
 def attach_inboxes(app: Any) -> list[str]:
@@ -49,6 +88,6 @@ def attach_inboxes(app: Any) -> list[str]:
     attached = []
     for route in webhook_routes(app):
         if route.source.inbox is None:
-            route.source.inbox = DatabaseQueue(route.inbox)
+            route.source.inbox = WebhookInbox(route.inbox)
         attached.append(route.task)
     return attached

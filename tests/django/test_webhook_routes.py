@@ -85,8 +85,8 @@ def test_the_worker_reads_each_webhook_task_from_its_own_inbox_in_any_process() 
     assert attach_inboxes(app) == ["a", "b"]
     inboxes = [spec.source.inbox for spec in app.tasks[:2]]
     assert [(type(q).__name__, q.name) for q in inboxes] == [
-        ("DatabaseQueue", "webhook:a"),
-        ("DatabaseQueue", "webhook:b"),
+        ("WebhookInbox", "webhook:a"),
+        ("WebhookInbox", "webhook:b"),
     ]
     assert select_tasks(app, WorkerOptions(skip_local_sources=True)) == ["a", "b", "queue"]
 

@@ -239,6 +239,35 @@ def test_a_repeated_delivery_id_is_accepted_and_stored_once() -> None:
     assert [job.dedupe_key for job in inbox("stripe")] == ["evt_9"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_repeated_after_it_ran_does_not_run_again() -> None:
+    webhook_urls.handled.clear()
+    body = b'{"once": true}'
+    assert post(GITHUB, body, **github_headers(body, delivery="d-done")).status_code == 202
+    assert run_until_idle(webhook_urls.app, tasks=["github"], timeout_s=30).succeeded == 1
+    assert inbox("github")[0].dedupe_key is None  # the queue forgot it when the job settled
+    assert post(GITHUB, body, **github_headers(body, delivery="d-done")).status_code == 202
+    assert run_until_idle(webhook_urls.app, tasks=["github"], timeout_s=30).succeeded == 0
+    assert len(webhook_urls.handled) == 1 and len(inbox("github")) == 1
+
+
+@pytest.mark.django_db
+def test_delivery_ids_are_forgotten_with_the_done_jobs() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_onestep.models import WebhookDelivery
+    from django_onestep.webhooks.inbox import WebhookInbox
+
+    body = b"{}"
+    for delivery in ("old", "new"):
+        assert post(GITHUB, body, **github_headers(body, delivery=delivery)).status_code == 202
+    WebhookDelivery.objects.filter(delivery_id="old").update(received_at=timezone.now() - timedelta(days=8))
+    WebhookInbox("webhook:github", done_retention_s=7 * 24 * 3600).prune_sync()
+    assert list(WebhookDelivery.objects.values_list("delivery_id", flat=True)) == ["new"]
+
+
 @pytest.mark.django_db
 def test_the_views_are_csrf_exempt() -> None:
     client = Client(enforce_csrf_checks=True)

@@ -43,6 +43,14 @@ def _add_webhook_urls(report: dict[str, Any]) -> None:
         if not webhook:
             continue
         webhook["url"] = full_url(webhook["path"])
+        if webhook["url"] is not None and webhook["auth"] is None:
+            report["problems"].append(
+                {
+                    "level": "warning",
+                    "task": task["name"],
+                    "message": f"webhook {webhook['url']} accepts unauthenticated requests: pass auth=",
+                }
+            )
         if webhook["url"] is None:
             report["problems"].append(
                 {

@@ -66,6 +66,12 @@ def test_onestep_check_lists_each_webhook_with_its_full_url() -> None:
     assert urls["github"] == "/onestep/hooks/github"
     assert urls["open_hook"] == "/onestep/hooks/open"
     assert "webhook=POST /onestep/hooks/github" in render_django_report(report)
+    warnings = [(p["task"], p["message"]) for p in report["problems"] if p["level"] == "warning"]
+    assert (
+        "open_hook",
+        "webhook /onestep/hooks/open accepts unauthenticated requests: pass auth=",
+    ) in warnings
+    assert not [task for task, _ in warnings if task == "github"]
 
 
 @pytest.mark.django_db

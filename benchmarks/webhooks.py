@@ -60,7 +60,8 @@ def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
-def create_mariadb_database(url: str) -> None:
+def mariadb_database(url: str, *, create: bool) -> None:
+    """Create the benchmark's database afresh, or drop it."""
     import MySQLdb
 
     parts = urlsplit(url)
@@ -68,7 +69,8 @@ def create_mariadb_database(url: str) -> None:
                            password=parts.password or "")  # fmt: skip
     cursor = conn.cursor()
     cursor.execute(f"DROP DATABASE IF EXISTS `{parts.path.lstrip('/')}`")
-    cursor.execute(f"CREATE DATABASE `{parts.path.lstrip('/')}` CHARACTER SET utf8mb4")
+    if create:
+        cursor.execute(f"CREATE DATABASE `{parts.path.lstrip('/')}` CHARACTER SET utf8mb4")
     conn.close()
 
 
@@ -147,29 +149,41 @@ def bench(server: str, db: str, n: int, clients: int, workers: int) -> dict[str,
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url(db, Path(tmp))
         if db == "mariadb":
-            create_mariadb_database(url)
-        env = django_env(url)
-        manage(env, "migrate", "-v", "0")
-        port = free_port()
-        args = [arg.format(port=port, workers=workers) for arg in SERVERS[server]]
-        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env)
+            mariadb_database(url, create=True)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
-            post(port, delivery(-1))  # warm up: imports, first connection
-            result = load(port, n, clients)
+            return run_server(server, db, n, clients, workers, url)
         finally:
-            proc.terminate()
-            proc.wait()
-        result["inbox_rows"] = inbox_rows(env) - 1  # minus the warm-up delivery
-        return {"server": server, "workers": workers, "db": db, "n": n, "clients": clients, **result}
+            if db == "mariadb":
+                mariadb_database(url, create=False)
+
+
+def wait_listening(port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def run_server(server: str, db: str, n: int, clients: int, workers: int, url: str) -> dict[str, object]:
+    env = django_env(url)
+    manage(env, "migrate", "-v", "0")
+    port = free_port()
+    args = [arg.format(port=port, workers=workers) for arg in SERVERS[server]]
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env)
+    try:
+        wait_listening(port)
+        post(port, delivery(-1))  # warm up: imports, first connection
+        result: dict[str, object] = {**load(port, n, clients)}
+    finally:
+        proc.terminate()
+        proc.wait()
+    result["inbox_rows"] = inbox_rows(env) - 1  # minus the warm-up delivery
+    return {"server": server, "workers": workers, "db": db, "n": n, "clients": clients, **result}
 
 
 def main() -> None:

@@ -153,6 +153,7 @@ def hostile_requests(count: int, seed: int = 9) -> Iterator[tuple[bytes, bool]]:
         lambda: rng.randbytes(rng.randint(1, 400)),  # not HTTP at all
         lambda: raw_request("POST", "/onestep/hooks/%ff%00", b"{}", token),
         lambda: raw_request("POST", "/onestep/hooks/token?" + "a=%ff&" * 50, b"{", token),
+        lambda: raw_request("POST", "/onestep/hooks/token", b'{"a": "\\ud800"}', token),  # lone surrogate
     ]
     # a Content-Length that promises more than is sent, and junk without a line end:
     # without EOF the server would wait for the rest until its timeout

@@ -209,6 +209,8 @@ def _routes() -> list[Any]:
         (b"[" * 50000, "application/json", "invalid_json"),
         (b'{"a": NaN}', "application/json", "invalid_json"),
         (b'"\xff\xfe"', "application/json", "invalid_json"),
+        (b'{"a": "\\ud800"}', "application/json", "invalid_json"),  # a lone surrogate
+        (b'{"\\udfff": 1}', "application/json", "invalid_json"),
     ],
 )
 def test_malformed_bodies_get_a_400_json_error(body: bytes, content_type: str, error: str) -> None:

@@ -192,14 +192,22 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _json_depth(value: Any) -> int:
+    """The nesting depth of ``value``; 400 for a lone surrogate (``"\\ud800"``) in a string,
+    which is not Unicode text and which databases' JSON columns refuse."""
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list):
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise WebhookHTTPError(400, "invalid_json") from None
+        elif isinstance(item, dict | list):
             deepest = max(deepest, depth)
             if deepest > MAX_JSON_DEPTH:
                 return deepest
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
     return deepest
 
 

@@ -323,3 +323,43 @@ def test_a_dead_letter_and_the_admin_never_show_the_credentials() -> None:
         html = admin.get(page).content.decode()
         assert f"Bearer {TOKEN}" not in html and "c00kie-value" not in html, page
         assert page not in details or "[redacted]" in html, page  # the headers are shown, redacted
+
+
+@pytest.mark.django_db
+def test_random_bodies_content_types_and_methods_never_raise() -> None:
+    import random
+
+    rng = random.Random(9)
+    client = Client()
+    fragments = [
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b'"',
+        b"\\u",
+        b"d800",
+        b"NaN",
+        b"1e999",
+        b"\xff",
+        b"\x00",
+        b":",
+        b",",
+        b"a=%ff&",
+    ]
+    content_types = [
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "",
+        "x/y+json",
+        "multipart/x",
+    ]
+    for _ in range(300):
+        body = b"".join(rng.choice(fragments) for _ in range(rng.randint(0, 40)))
+        method = rng.choice(["POST", "PUT", "GET", "DELETE", "PATCH"])
+        path = rng.choice([OPEN, BEARER, GITHUB, STRIPE])
+        response = client.generic(
+            method, path, body, content_type=rng.choice(content_types), HTTP_AUTHORIZATION=f"Bearer {TOKEN}"
+        )
+        assert response.status_code < 500, (path, method, body)

@@ -27,7 +27,7 @@ class FakeDjango:
 
 
 async def call(
-    path: str, headers: list, chunks: list[bytes], method: str = "POST"
+    path: str, headers: list, chunks: list[bytes], method: str = "POST", root_path: str = ""
 ) -> tuple[int, dict, FakeDjango]:
     django = FakeDjango()
     sent: list[dict] = []
@@ -45,7 +45,13 @@ async def call(
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": headers}
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": root_path + path,
+        "root_path": root_path,
+        "headers": headers,
+    }
     await limit_webhook_bodies(django)(scope, receive, send)
     body = json.loads(sent[1]["body"]) if sent[1]["body"] else {}
     django.received = received  # type: ignore[attr-defined]
@@ -78,3 +84,9 @@ async def test_a_streamed_body_past_the_limit_is_413_and_one_within_is_replayed_
 async def test_other_urls_pass_through_untouched() -> None:
     status, _, django = await call("/elsewhere", [(b"content-length", b"999999999")], [b"raw"])
     assert (status, django.bodies) == (202, [b"raw"])
+
+
+async def test_a_site_mounted_under_a_root_path_is_matched_without_it() -> None:
+    huge = [*AUTH, (b"content-length", b"999999999")]
+    status, _, django = await call("/onestep/hooks/bearer", huge, [b"x"], root_path="/site")
+    assert (status, django.bodies) == (413, [])

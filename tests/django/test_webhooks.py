@@ -135,6 +135,16 @@ def test_the_configured_response_and_the_authorization_header_is_redacted() -> N
 
 
 @pytest.mark.django_db
+def test_keep_headers_extends_the_allow_list_but_never_to_the_auth_header() -> None:
+    webhooks = {"KEEP_HEADERS": ["X-Sender-Token", "authorization"]}
+    with override_settings(ONESTEP={"WEBHOOKS": webhooks}):
+        response = post(BEARER, b"{}", HTTP_AUTHORIZATION=f"Bearer {TOKEN}", HTTP_X_SENDER_TOKEN="abc")
+    assert response.status_code == 200
+    headers = inbox("bearer")[0].payload["headers"]
+    assert (headers["x-sender-token"], headers["authorization"]) == ("abc", REDACTED)
+
+
+@pytest.mark.django_db
 def test_wrong_method_is_405_with_allow_but_only_after_authentication() -> None:
     client = Client()
     assert client.get(BEARER).status_code == 401

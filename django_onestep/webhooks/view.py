@@ -11,7 +11,7 @@ answers are the standalone listener's (``core.http.webhook_protocol``).
 
 It is a sync view: under WSGI it runs in the request's thread and transaction; under
 ASGI Django reads the body without blocking the event loop, then runs this view (and
-its ORM write) in its thread-sensitive executor.
+its ORM write) in a thread of its own (Django's thread-sensitive context per request).
 """
 
 from __future__ import annotations

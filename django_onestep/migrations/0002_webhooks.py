@@ -4,26 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('django_onestep', '0001_initial'),
+        ("django_onestep", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WebhookDelivery',
+            name="WebhookDelivery",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('inbox', models.CharField(max_length=100)),
-                ('delivery_id', models.CharField(max_length=200)),
-                ('job_id', models.BigIntegerField()),
-                ('received_at', models.DateTimeField()),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("inbox", models.CharField(max_length=100)),
+                ("delivery_id", models.CharField(max_length=200)),
+                ("job_id", models.BigIntegerField()),
+                ("received_at", models.DateTimeField()),
             ],
             options={
-                'db_table': 'django_onestep_webhookdelivery',
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['inbox', 'received_at'], name='onestep_webhook_received')],
-                'constraints': [models.UniqueConstraint(fields=('inbox', 'delivery_id'), name='onestep_webhook_delivery')],
+                "db_table": "django_onestep_webhookdelivery",
+                "ordering": ["-id"],
+                "indexes": [models.Index(fields=["inbox", "received_at"], name="onestep_webhook_received")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("inbox", "delivery_id"), name="onestep_webhook_delivery")
+                ],
             },
         ),
     ]

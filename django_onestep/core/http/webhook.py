@@ -23,6 +23,7 @@ from django_onestep.core.http.webhook_listener import WebhookListener, acquire_l
 from django_onestep.core.http.webhook_protocol import (
     PARSERS,
     BearerAuth,
+    WebhookAuth,
     WebhookHTTPError,
     WebhookResponse,
     build_event,
@@ -70,7 +71,7 @@ class WebhookSource(Source):
         host: str = "127.0.0.1",
         port: int = 8080,
         parser: str = "auto",
-        auth: Any = None,
+        auth: WebhookAuth | None = None,
         response: WebhookResponse | None = None,
         max_body_bytes: int = 1024 * 1024,
         read_timeout_s: float = 5.0,
@@ -118,7 +119,7 @@ class WebhookSource(Source):
         self.host = host
         self.port = port
         self.parser = parser
-        self.auth: BearerAuth | Any = auth
+        self.auth = auth
         self.delivery_id = delivery_id.strip().lower() if isinstance(delivery_id, str) else delivery_id
         #: Where accepted requests wait when another server receives them (the Django
         #: layer sets a database queue). None: this source's own listener and buffer.

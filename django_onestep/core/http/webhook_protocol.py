@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from django_onestep.core.errors import ConfigurationError, OneStepError
@@ -21,6 +21,7 @@ from django_onestep.core.errors import ConfigurationError, OneStepError
 __all__ = [
     "PARSERS",
     "BearerAuth",
+    "WebhookAuth",
     "WebhookHTTPError",
     "WebhookResponse",
     "build_event",
@@ -61,6 +62,17 @@ class WebhookHTTPError(OneStepError):
         self.status = status
         self.body: dict[str, Any] = {"error": error}
         self.headers = dict(headers or {})
+
+
+class WebhookAuth(Protocol):
+    """What ``WebhookSource(auth=...)`` takes: ``BearerAuth``, ``HmacAuth`` or your own.
+
+    ``authorize`` sees the lower-case headers before the body is read and raises
+    ``WebhookHTTPError(401, ...)`` to refuse; an auth that signs the body also has
+    ``verify(headers, body)`` (see :func:`verify_body`).
+    """
+
+    def authorize(self, headers: Mapping[str, str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -144,7 +156,7 @@ class BearerAuth:
             raise WebhookHTTPError(401, "unauthorized", headers=self.challenge_headers())
 
 
-def verify_body(auth: Any, headers: Mapping[str, str], body: bytes) -> None:
+def verify_body(auth: WebhookAuth, headers: Mapping[str, str], body: bytes) -> None:
     """Second step of auths that sign the body (``HmacAuth``): raise 401 if it does not match.
 
     Called once the body is read and before it is parsed, so an unsigned body is never
@@ -155,7 +167,7 @@ def verify_body(auth: Any, headers: Mapping[str, str], body: bytes) -> None:
         verify(headers, body)
 
 
-def secret_header_names(auth: Any) -> frozenset[str]:
+def secret_header_names(auth: WebhookAuth | None) -> frozenset[str]:
     """The lower-case names of the headers ``auth`` reads credentials from."""
     return frozenset(name.lower() for name in getattr(auth, "secret_headers", ()))
 

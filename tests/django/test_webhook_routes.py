@@ -49,6 +49,13 @@ def test_two_sources_on_one_path_and_method_are_error_e009() -> None:
     assert webhook_route_errors(two_hooks("/other")) == []
 
 
+def test_manage_py_check_reports_the_clash_of_the_project_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.core.checks import run_checks
+
+    monkeypatch.setattr(project_app, "_app", two_hooks("/same"))
+    assert [m.id for m in run_checks() if m.id == "django_onestep.E009"] == ["django_onestep.E009"]
+
+
 def test_a_raw_parser_and_a_too_long_inbox_name_are_error_e010() -> None:
     app = OneStepApp("e010")
     app.task(name="raw", source=WebhookSource(path="/raw", parser="raw"))(lambda ctx, event: None)

@@ -31,7 +31,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = b"gh-secret"  # tests/acceptance/webhookapp/tasks.py
+SECRET = b"gh-secret"  # tests/acceptance/webhookapp/settings_values.py
 SERVERS = {
     "gunicorn": ["-m", "gunicorn", "-w", "{workers}", "-b", "127.0.0.1:{port}", "--no-control-socket",
                  "--log-level", "warning", "tests.acceptance.webhook_site:wsgi"],

@@ -26,7 +26,7 @@ from tests.acceptance.webhook_client import (
     send,
     stripe_headers,
 )
-from tests.acceptance.webhookapp.tasks import LIMIT, TOKEN
+from tests.acceptance.webhookapp.settings_values import LIMIT, TOKEN
 
 SETTINGS = {"DJANGO_SETTINGS_MODULE": "tests.acceptance.webhook_settings"}
 

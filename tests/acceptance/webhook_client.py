@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from tests.acceptance.conftest import ROOT
-from tests.acceptance.webhookapp.tasks import GITHUB_SECRET, LIMIT, STRIPE_SECRET, TOKEN
+from tests.acceptance.webhookapp.settings_values import GITHUB_SECRET, LIMIT, STRIPE_SECRET, TOKEN
 
 SERVERS = ("gunicorn", "uvicorn")
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 from django_onestep import BearerAuth, HmacAuth, WebhookSource, app
 from testproject.testapp.models import Run
 
-GITHUB_SECRET = "gh-secret"
-STRIPE_SECRET = "whsec_acceptance"
-TOKEN = "acceptance-token"
-LIMIT = 4096
+from .settings_values import GITHUB_SECRET, LIMIT, STRIPE_SECRET, TOKEN
 
 
 @app.task(

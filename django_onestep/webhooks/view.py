@@ -24,6 +24,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from django_onestep.conf import get_settings
 from django_onestep.core.http.webhook_protocol import (
     WebhookHTTPError,
     build_event,
@@ -81,8 +82,6 @@ class WebhookView:
             raise WebhookHTTPError(
                 405, "method_not_allowed", headers={"Allow": ", ".join(sorted(self.by_method))}
             )
-        from django_onestep.conf import get_settings
-
         return route, min(route.source.max_body_bytes, get_settings().WEBHOOKS["MAX_BODY_BYTES"])
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -90,8 +89,6 @@ class WebhookView:
         method = (request.method or "").upper()
         route, limit = self.precheck(method, headers)
         source, auth = route.source, route.source.auth
-        from django_onestep.conf import get_settings
-
         conf = get_settings()
         body = read_body(request, headers, limit)
         if auth is not None:
@@ -127,7 +124,7 @@ class WebhookView:
 
 
 def read_body(request: HttpRequest, headers: Mapping[str, str], limit: int) -> bytes:
-    """At most ``limit`` bytes of body, else 413; never buffers more than ``limit + 64 KiB``."""
+    """At most ``limit`` bytes of body, else 413; never holds more than ``limit + 1`` bytes."""
     length_text = headers.get("content-length")
     chunked = "chunked" in headers.get("transfer-encoding", "").lower()
     stream: Any = request

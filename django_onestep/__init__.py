@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from django_onestep.core.http.webhook import BearerAuth as BearerAuth
     from django_onestep.core.http.webhook import WebhookResponse as WebhookResponse
     from django_onestep.core.http.webhook import WebhookSource as WebhookSource
+    from django_onestep.core.http.webhook_hmac import HmacAuth as HmacAuth
     from django_onestep.core.metrics import InMemoryMetrics as InMemoryMetrics
     from django_onestep.core.retry import ByFailureKind as ByFailureKind
     from django_onestep.core.retry import ExponentialBackoff as ExponentialBackoff
@@ -85,6 +86,7 @@ _EXPORTS: dict[str, str] = {
     "CronSource": "django_onestep.core.schedules.cron",
     "WebhookSource": "django_onestep.core.http.webhook",
     "BearerAuth": "django_onestep.core.http.webhook",
+    "HmacAuth": "django_onestep.core.http.webhook_hmac",
     "WebhookResponse": "django_onestep.core.http.webhook",
     "HttpSink": "django_onestep.core.http.http_sink",
     "HttpSinkStatusError": "django_onestep.core.http.http_sink",

@@ -31,6 +31,7 @@ class OneStepConfig(AppConfig):
         from django_onestep.checks import urlconf_guard
         from django_onestep.conf import OneStepSettingsError, get_settings
         from django_onestep.project import resource_types
+        from django_onestep.webhooks import route_checks  # noqa: F401 - registers them
 
         checks.register_all()
         urlconf_guard.install()  # a bad tasks.py met by the URL checks: a check error, no traceback

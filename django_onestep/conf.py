@@ -72,7 +72,11 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_HEARTBEAT_RETENTION_S": 24 * 3600.0,
 }
 
-WEBHOOK_DEFAULTS: dict[str, Any] = {"BASE_PATH": "onestep/webhooks/", "MAX_BODY_BYTES": 1024 * 1024}
+WEBHOOK_DEFAULTS: dict[str, Any] = {
+    "BASE_PATH": "onestep/webhooks/",
+    "MAX_BODY_BYTES": 1024 * 1024,
+    "KEEP_HEADERS": [],
+}
 
 _T = TypeVar("_T")
 
@@ -173,6 +177,14 @@ def _webhooks(key: str, value: Any) -> dict[str, Any]:
     _positive_int(f"{key}.MAX_BODY_BYTES", merged["MAX_BODY_BYTES"])
     if not isinstance(merged["BASE_PATH"], str):
         raise OneStepSettingsError(f"{key}.BASE_PATH", f"must be a string, got {merged['BASE_PATH']!r}")
+    keep = merged["KEEP_HEADERS"]
+    if (
+        isinstance(keep, str)
+        or not isinstance(keep, list | tuple)
+        or not all(isinstance(h, str) for h in keep)
+    ):
+        raise OneStepSettingsError(f"{key}.KEEP_HEADERS", f"must be a list of header names, got {keep!r}")
+    merged["KEEP_HEADERS"] = [name.strip().lower() for name in keep]
     return merged
 
 

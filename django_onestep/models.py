@@ -211,3 +211,29 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker_id} ({self.status})"
+
+
+class WebhookDelivery(models.Model):
+    """A sender's delivery id accepted by a webhook inbox (``WebhookSource(delivery_id=...)``).
+
+    Written in the same transaction as the inbox job; the unique constraint makes a
+    repeated delivery a no-op in every web process for as long as the row lives (it
+    is pruned with the inbox's ``done`` jobs, after ``DONE_JOB_RETENTION_S``).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    inbox = models.CharField(max_length=100)
+    delivery_id = models.CharField(max_length=200)
+    job_id = models.BigIntegerField()
+    received_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "django_onestep_webhookdelivery"
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["inbox", "received_at"], name="onestep_webhook_received")]
+        constraints = [
+            models.UniqueConstraint(fields=["inbox", "delivery_id"], name="onestep_webhook_delivery"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.inbox}:{self.delivery_id}"

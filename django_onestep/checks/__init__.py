@@ -14,6 +14,7 @@ Ids are stable (docs/django.md lists them):
   by ``onestep_check`` and the worker, not by ``manage.py check`` (``migrate`` itself runs
   database checks, and must not fail because migrations are not applied yet)
 - ``django_onestep.E008`` several worker processes on SQLite (``onestep_worker --processes``)
+- ``django_onestep.E009``/``E010`` webhook routes (``django_onestep.webhooks.route_checks``)
 - ``django_onestep.W001`` SQLite without ``"transaction_mode": "IMMEDIATE"``
 """
 

@@ -64,11 +64,13 @@ def _collector(app: Any) -> _Collector:
 
 def _resolve_app(app: Any) -> Any:
     from django_onestep.project.defaults import apply_django_defaults
+    from django_onestep.webhooks.inbox import attach_inboxes
 
     if app is None:
         from django_onestep.project.project_app import get_project_app
 
         app = get_project_app()
+    attach_inboxes(app)  # webhook tasks read what Django's view accepted
     return apply_django_defaults(app)
 
 

@@ -72,11 +72,13 @@ def _source_name(spec: Any) -> str | None:
 def is_process_local(source: Any) -> bool:
     """A source every worker process would run on its own: an interval/cron schedule
     (each process would fire every tick) or a standalone webhook listener (each would
-    bind the same port)."""
+    bind the same port). A webhook served by Django reads its inbox: any process may."""
     from django_onestep.core.http.webhook import WebhookSource
     from django_onestep.core.schedules.schedule import ScheduleSource
 
-    return isinstance(source, ScheduleSource | WebhookSource)
+    if isinstance(source, WebhookSource):
+        return source.inbox is None
+    return isinstance(source, ScheduleSource)
 
 
 def select_tasks(app: Any, options: WorkerOptions) -> list[str]:

@@ -50,6 +50,7 @@ class Worker:
         from django_onestep.conf import OneStepSettingsError, get_settings
         from django_onestep.core.errors import ConfigurationError
         from django_onestep.project.defaults import apply_django_defaults
+        from django_onestep.webhooks.inbox import attach_inboxes
         from django_onestep.worker.target import load_target
 
         options = self.options
@@ -77,6 +78,7 @@ class Worker:
                 f"cannot load {options.target!r}: {type(exc).__name__}: {first_line} (--log-level DEBUG shows the traceback)"
             ) from exc
         apply_django_defaults(app)
+        attach_inboxes(app)  # webhook tasks read what Django's view accepted
         names = select_tasks(app, options)
         if not names:
             raise WorkerSetupError(no_tasks_message(app, options))

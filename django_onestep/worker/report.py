@@ -34,6 +34,34 @@ def _django_messages(alias: str | None) -> list[dict[str, Any]]:
     ]
 
 
+def _add_webhook_urls(report: dict[str, Any]) -> None:
+    """Served by Django: each webhook's full URL, or a warning that none routes to it."""
+    from django_onestep.webhooks.routes import full_url
+
+    for task in report["tasks"]:
+        webhook = task.get("webhook")
+        if not webhook:
+            continue
+        webhook["url"] = full_url(webhook["path"])
+        if webhook["url"] is not None and webhook["auth"] is None:
+            report["problems"].append(
+                {
+                    "level": "warning",
+                    "task": task["name"],
+                    "message": f"webhook {webhook['url']} accepts unauthenticated requests: pass auth=",
+                }
+            )
+        if webhook["url"] is None:
+            report["problems"].append(
+                {
+                    "level": "warning",
+                    "task": task["name"],
+                    "message": f"webhook {webhook['path']} has no URL: add "
+                    "path('onestep/', include('django_onestep.urls')) to the URLconf",
+                }
+            )
+
+
 def build_django_report(target: str | None) -> dict[str, Any]:
     """The whole document; never raises for bad settings or targets (they become errors)."""
     from django_onestep.conf import OneStepSettingsError, get_settings
@@ -52,6 +80,7 @@ def build_django_report(target: str | None) -> dict[str, Any]:
         if alias is not None:  # else no app can be built: E001 says why, in one line
             app = apply_django_defaults(load_target(target))
             report = build_report(app)
+            _add_webhook_urls(report)
     except Exception as exc:  # bad target, or the target's module raised
         if not isinstance(exc, WorkerSetupError | ConfigurationError | ImportError):
             first_line = (str(exc).strip().splitlines() or [""])[0]

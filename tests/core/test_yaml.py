@@ -109,6 +109,35 @@ def test_all_core_resource_types(tmp_path: Path) -> None:
     assert nightly.source.timezone_name == "Europe/Paris"
 
 
+def test_webhook_hmac_auths_and_delivery_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+    import hmac
+
+    monkeypatch.setenv("H9_GITHUB_SECRET", "1234")  # digits: still a string secret
+    path = write(
+        tmp_path,
+        f"""
+        app: {{name: signed}}
+        resources:
+          gh: {{type: webhook, path: /gh, delivery_id: X-GitHub-Delivery,
+                auth: {{type: github, secret: "${{H9_GITHUB_SECRET}}"}}}}
+          st: {{type: webhook, path: /st, auth: {{type: stripe, secret: [new, old], tolerance_s: 60}}}}
+          sh: {{type: webhook, path: /sh, auth: {{type: hmac, secret: k, header: X-Shopify-Hmac-Sha256,
+                encoding: base64}}}}
+        tasks:
+          - {{name: gh, source: gh, handler: "{HANDLER}"}}
+          - {{name: st, source: st, handler: "{HANDLER}"}}
+          - {{name: sh, source: sh, handler: "{HANDLER}"}}
+        """,
+    )
+    gh, st, sh = (spec.source for spec in load_yaml_app(path).tasks)
+    assert gh.delivery_id == "x-github-delivery" and st.delivery_id is None
+    signature = "sha256=" + hmac.new(b"1234", b"{}", hashlib.sha256).hexdigest()
+    gh.auth.verify({"x-hub-signature-256": signature}, b"{}")
+    assert (type(st.auth).__name__, st.auth.tolerance_s) == ("StripeAuth", 60.0)
+    assert (sh.auth.header, sh.auth.encoding) == ("x-shopify-hmac-sha256", "base64")
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -154,8 +183,20 @@ def test_all_core_resource_types(tmp_path: Path) -> None:
             "connectors.c.overlap: must be one of allow, skip, queue, got 'later'",
         ),
         (
+            "app: {name: a}\nconnectors: {h: {type: webhook, path: /x, auth: {type: basic, token: t}}}\n",
+            "connectors.h.auth.type: unsupported webhook auth type 'basic' (known: bearer, github, hmac, stripe)",
+        ),
+        (
             "app: {name: a}\nconnectors: {h: {type: webhook, path: /x, auth: {type: hmac, token: t}}}\n",
-            "connectors.h.auth.type: unsupported webhook auth type 'hmac' (known: bearer)",
+            "connectors.h.auth: unknown key(s) token (allowed: type, secret, header, algorithm, prefix, encoding)",
+        ),
+        (
+            "app: {name: a}\nconnectors: {h: {type: webhook, path: /x, auth: {type: github, secret: ''}}}\n",
+            "connectors.h.auth.secret: must be a non-empty string or a list of them",
+        ),
+        (
+            "app: {name: a}\nconnectors: {h: {type: webhook, path: /x, auth: {type: hmac, secret: s}}}\n",
+            "connectors.h.auth.header: must name the header carrying the signature",
         ),
         (
             "app: {name: a}\nconnectors: {h: {type: webhook, path: x}}\n",

@@ -28,7 +28,11 @@ def test_defaults_fill_every_key_not_given() -> None:
         assert conf.SHUTDOWN_TIMEOUT_S == 30.0
         assert conf.DATABASE == "default"
         assert conf.STATE == "database"
-        assert conf.WEBHOOKS == {"BASE_PATH": "onestep/webhooks/", "MAX_BODY_BYTES": 1048576}
+        assert conf.WEBHOOKS == {
+            "BASE_PATH": "onestep/webhooks/",
+            "MAX_BODY_BYTES": 1048576,
+            "KEEP_HEADERS": [],
+        }
         assert set(conf.as_dict()) == set(DEFAULTS)
 
 
@@ -86,6 +90,10 @@ def test_defaults_are_copied_not_shared() -> None:
         ),
         ({"LOG_FORMAT": "xml"}, "ONESTEP[\"LOG_FORMAT\"]: must be 'text' or 'json', got 'xml'"),
         ({"WEBHOOKS": {"MAX_BODY_BYTES": 0}}, 'ONESTEP["WEBHOOKS"]["MAX_BODY_BYTES"]: must be >= 1, got 0'),
+        (
+            {"WEBHOOKS": {"KEEP_HEADERS": "x-a"}},
+            'ONESTEP["WEBHOOKS"]["KEEP_HEADERS"]: must be a list of header names, got \'x-a\'',
+        ),
         (
             {"DEFAULT_RETRY": {"type": "forever"}},
             'ONESTEP["DEFAULT_RETRY"]["type"]: unknown retry type \'forever\' '

@@ -8,6 +8,7 @@ from django_onestep.core.declarative.env import env_text
 from django_onestep.core.declarative.registry import ResourceContext, register_resource_type
 from django_onestep.core.http.http_sink import HttpSink
 from django_onestep.core.http.webhook import BearerAuth, WebhookResponse, WebhookSource
+from django_onestep.core.http.webhook_hmac import HmacAuth
 from django_onestep.core.runtime.memory import MemoryQueue
 from django_onestep.core.schedules.cron import CronSource
 from django_onestep.core.schedules.interval import IntervalSource
@@ -73,21 +74,31 @@ def _cron(ctx: ResourceContext, spec: dict[str, Any]) -> CronSource:
         raise
 
 
-def _webhook_auth(ctx: ResourceContext, raw: Any) -> BearerAuth | None:
+_AUTH_KEYS = {
+    "bearer": ("type", "token", "header", "scheme", "realm"),
+    "github": ("type", "secret"),
+    "stripe": ("type", "secret", "tolerance_s"),
+    "hmac": ("type", "secret", "header", "algorithm", "prefix", "encoding"),
+}
+
+
+def _webhook_auth(ctx: ResourceContext, raw: Any) -> BearerAuth | HmacAuth | None:
     if raw is None:
         return None
     if isinstance(raw, str):
         return BearerAuth(raw)
     if not isinstance(raw, dict):
         raise ctx.error("auth", f"must be a token string or a mapping, got {type(raw).__name__}")
-    unknown = sorted(set(raw) - {"type", "token", "header", "scheme", "realm"})
-    if unknown:
-        raise ctx.error(
-            "auth", f"unknown key(s) {', '.join(unknown)} (allowed: type, token, header, scheme, realm)"
-        )
     kind = str(raw.get("type", "bearer")).strip().lower()
+    if kind not in _AUTH_KEYS:
+        known = ", ".join(sorted(_AUTH_KEYS))
+        raise ctx.error("auth.type", f"unsupported webhook auth type {kind!r} (known: {known})")
+    unknown = sorted(set(raw) - set(_AUTH_KEYS[kind]))
+    if unknown:
+        allowed = ", ".join(_AUTH_KEYS[kind])
+        raise ctx.error("auth", f"unknown key(s) {', '.join(unknown)} (allowed: {allowed})")
     if kind != "bearer":
-        raise ctx.error("auth.type", f"unsupported webhook auth type {kind!r} (known: bearer)")
+        return _hmac_auth(ctx, kind, raw)
     token = env_text(raw, "token")  # a token of digits stays a string
     if not isinstance(token, str) or not token:
         raise ctx.error("auth.token", "must be a non-empty string")
@@ -96,6 +107,27 @@ def _webhook_auth(ctx: ResourceContext, raw: Any) -> BearerAuth | None:
         header=raw.get("header", "authorization"),
         scheme=raw.get("scheme", "Bearer"),
         realm=raw.get("realm", "webhook"),
+    )
+
+
+def _hmac_auth(ctx: ResourceContext, kind: str, raw: dict[str, Any]) -> HmacAuth:
+    secret = env_text(raw, "secret")
+    secrets = secret if isinstance(secret, list) else [secret]  # a list: rotation
+    if not secrets or not all(isinstance(item, str) and item for item in secrets):
+        raise ctx.error("auth.secret", "must be a non-empty string or a list of them")
+    if kind == "github":
+        return HmacAuth.github(secrets)
+    if kind == "stripe":
+        return HmacAuth.stripe(secrets, tolerance_s=raw.get("tolerance_s", 300.0))
+    header = raw.get("header")
+    if not isinstance(header, str) or not header.strip():
+        raise ctx.error("auth.header", "must name the header carrying the signature")
+    return HmacAuth(
+        secrets,
+        header=header,
+        algorithm=raw.get("algorithm", "sha256"),
+        prefix=raw.get("prefix", ""),
+        encoding=raw.get("encoding", "hex"),
     )
 
 
@@ -127,6 +159,7 @@ def _webhook(ctx: ResourceContext, spec: dict[str, Any]) -> WebhookSource:
         batch_size=ctx.integer("batch_size", 100, minimum=1),
         poll_interval_s=ctx.number("poll_interval_s", 0.1, minimum=0),
         name=ctx.resource_name(),
+        delivery_id=ctx.optional_string("delivery_id"),
     )
 
 
@@ -167,6 +200,7 @@ def register() -> None:
                 "queue_maxsize",
                 "batch_size",
                 "poll_interval_s",
+                "delivery_id",
             }
         ),
     )

@@ -164,7 +164,10 @@ def render_report(report: dict[str, Any]) -> str:
         webhook = task.get("webhook")
         if webhook:
             methods = ",".join(webhook["methods"])
-            details.append(f"webhook={methods} {webhook['host']}:{webhook['port']}{webhook['path']}")
+            if "url" in webhook:  # served by Django: where the URLconf puts it
+                details.append(f"webhook={methods} {webhook['url'] or '(no URL)'}")
+            else:
+                details.append(f"webhook={methods} {webhook['host']}:{webhook['port']}{webhook['path']}")
             details.append(f"auth={webhook['auth'] or '-'}")
         lines.append("  " + " ".join(details))
     problems = report["problems"]

@@ -4,15 +4,17 @@ Accepted requests wait in an in-memory buffer of ``queue_maxsize`` events until 
 task fetches them; when it is full new requests get 503 (with ``Retry-After``) so
 the sender retries instead of the event being silently dropped. The buffer lives in
 the worker process: an event accepted and not yet handled is lost if the process dies.
-Use the Django-served webhook (durable inbox) when that matters.
+Use the Django-served webhook (durable inbox) when that matters: there the Django
+layer sets ``inbox`` to a database queue, Django's view writes accepted requests to it
+and this source only reads it (no listener, no buffer).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from django_onestep.core.base import Delivery, Source
 from django_onestep.core.envelope import Envelope
@@ -21,6 +23,7 @@ from django_onestep.core.http.webhook_listener import WebhookListener, acquire_l
 from django_onestep.core.http.webhook_protocol import (
     PARSERS,
     BearerAuth,
+    WebhookAuth,
     WebhookHTTPError,
     WebhookResponse,
     build_event,
@@ -32,6 +35,9 @@ if TYPE_CHECKING:
     from django_onestep.core.http.webhook_listener import ParsedRequest
 
 __all__ = ["BearerAuth", "WebhookDelivery", "WebhookResponse", "WebhookSource"]
+
+#: A header name, or a function of the event, giving the sender's id of a delivery.
+DeliveryId = str | Callable[[Mapping[str, Any]], Any]
 
 _HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
@@ -65,7 +71,7 @@ class WebhookSource(Source):
         host: str = "127.0.0.1",
         port: int = 8080,
         parser: str = "auto",
-        auth: BearerAuth | None = None,
+        auth: WebhookAuth | None = None,
         response: WebhookResponse | None = None,
         max_body_bytes: int = 1024 * 1024,
         read_timeout_s: float = 5.0,
@@ -75,6 +81,7 @@ class WebhookSource(Source):
         max_header_bytes: int = 64 * 1024,
         max_connections: int = 512,
         name: str | None = None,
+        delivery_id: DeliveryId | None = None,
     ) -> None:
         normalized = normalize_path(path)
         if parser not in PARSERS:
@@ -100,6 +107,12 @@ class WebhookSource(Source):
         ):
             positive_int(name_, value)
         positive_number("poll_interval_s", poll_interval_s)
+        if delivery_id is not None and not (
+            (isinstance(delivery_id, str) and delivery_id.strip()) or callable(delivery_id)
+        ):
+            raise ConfigurationError(
+                f"delivery_id must be a header name or a function of the event; got {delivery_id!r}"
+            )
         super().__init__(name or f"webhook:{normalized}")
         self.path = normalized
         self.methods = upper
@@ -107,6 +120,10 @@ class WebhookSource(Source):
         self.port = port
         self.parser = parser
         self.auth = auth
+        self.delivery_id = delivery_id.strip().lower() if isinstance(delivery_id, str) else delivery_id
+        #: Where accepted requests wait when another server receives them (the Django
+        #: layer sets a database queue). None: this source's own listener and buffer.
+        self.inbox: Source | None = None
         self.response = response or WebhookResponse()
         self.max_body_bytes = int(max_body_bytes)
         self.read_timeout_s = float(read_timeout_s)
@@ -134,13 +151,37 @@ class WebhookSource(Source):
     def pending_count(self) -> int:
         return len(self._buffer)
 
+    def delivery_key(self, event: Mapping[str, Any]) -> str | None:
+        """The sender's id of this delivery (``delivery_id``), or None when it has none."""
+        if self.delivery_id is None:
+            return None
+        if isinstance(self.delivery_id, str):
+            value = event.get("headers", {}).get(self.delivery_id)
+        else:
+            try:
+                value = self.delivery_id(event)
+            except Exception:  # a body of another shape has no id: not an error of the sender
+                return None
+        if value is None or isinstance(value, bool) or not isinstance(value, str | int):
+            return None
+        text = str(value).strip()
+        return text or None
+
     async def open(self) -> None:
+        if self.inbox is not None:
+            await self.inbox.open()
+            self._set_open_state(True)
+            return
         self._event()
         if self._listener is None:
             self._listener = await acquire_listener(self)
             self._set_open_state(True)
 
     async def close(self) -> None:
+        if self.inbox is not None:
+            await self.inbox.close()
+            self._set_open_state(False)
+            return
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
@@ -150,6 +191,8 @@ class WebhookSource(Source):
         self._set_open_state(False)
 
     async def fetch(self, limit: int) -> list[Delivery]:
+        if self.inbox is not None:
+            return await self.inbox.fetch(limit)
         ready = self._event()
         if not self._buffer:
             ready.clear()

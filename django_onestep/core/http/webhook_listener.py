@@ -25,6 +25,7 @@ from django_onestep.core.http.webhook_protocol import (
     WebhookHTTPError,
     normalize_path,
     render_body,
+    verify_body,
 )
 
 if TYPE_CHECKING:
@@ -125,6 +126,8 @@ class WebhookListener:
         if source.auth is not None:
             source.auth.authorize(request.headers)
         body = await _read_body(reader, writer, request.headers, source)
+        if source.auth is not None:
+            verify_body(source.auth, request.headers, body)
         status, headers, payload = source.accept(request, body, _peer(writer))
         await _write_raw(writer, status, headers, payload)
         return True

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from django_onestep.core.errors import ConfigurationError, OneStepError
@@ -21,6 +21,7 @@ from django_onestep.core.errors import ConfigurationError, OneStepError
 __all__ = [
     "PARSERS",
     "BearerAuth",
+    "WebhookAuth",
     "WebhookHTTPError",
     "WebhookResponse",
     "build_event",
@@ -28,6 +29,8 @@ __all__ = [
     "parse_body",
     "parse_query",
     "render_body",
+    "secret_header_names",
+    "verify_body",
 ]
 
 PARSERS = ("auto", "form", "json", "raw", "text")
@@ -42,6 +45,7 @@ STATUS_TEXT = {
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
+    411: "Length Required",
     413: "Content Too Large",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
@@ -58,6 +62,17 @@ class WebhookHTTPError(OneStepError):
         self.status = status
         self.body: dict[str, Any] = {"error": error}
         self.headers = dict(headers or {})
+
+
+class WebhookAuth(Protocol):
+    """What ``WebhookSource(auth=...)`` takes: ``BearerAuth``, ``HmacAuth`` or your own.
+
+    ``authorize`` sees the lower-case headers before the body is read and raises
+    ``WebhookHTTPError(401, ...)`` to refuse; an auth that signs the body also has
+    ``verify(headers, body)`` (see :func:`verify_body`).
+    """
+
+    def authorize(self, headers: Mapping[str, str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -116,6 +131,11 @@ class BearerAuth:
     def __repr__(self) -> str:  # never show the secret
         return f"BearerAuth(token='***', header={self.header!r}, scheme={self.scheme!r})"
 
+    @property
+    def secret_headers(self) -> tuple[str, ...]:
+        """Header names that carry credentials (never stored in clear)."""
+        return (self.header.lower(),)
+
     def challenge_headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": f'{self.scheme} realm="{self.realm}"'}
 
@@ -134,6 +154,22 @@ class BearerAuth:
         token_ok = hmac.compare_digest(presented_bytes, expected)
         if not (scheme_ok and token_ok):
             raise WebhookHTTPError(401, "unauthorized", headers=self.challenge_headers())
+
+
+def verify_body(auth: WebhookAuth, headers: Mapping[str, str], body: bytes) -> None:
+    """Second step of auths that sign the body (``HmacAuth``): raise 401 if it does not match.
+
+    Called once the body is read and before it is parsed, so an unsigned body is never
+    parsed nor stored. Header-only auths (``BearerAuth``) have no ``verify``.
+    """
+    verify = getattr(auth, "verify", None)
+    if verify is not None:
+        verify(headers, body)
+
+
+def secret_header_names(auth: WebhookAuth | None) -> frozenset[str]:
+    """The lower-case names of the headers ``auth`` reads credentials from."""
+    return frozenset(name.lower() for name in getattr(auth, "secret_headers", ()))
 
 
 def normalize_path(path: str) -> str:
@@ -160,11 +196,41 @@ def _parse_form(body: bytes) -> dict[str, Any]:
     return _flatten(parse_qs(text, keep_blank_values=True))
 
 
+MAX_JSON_DEPTH = 64  # deeper documents are refused: no sender needs more, and storing them recurses
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN/Infinity: Python accepts them, JSON does not
+
+
+def _json_depth(value: Any) -> int:
+    """The nesting depth of ``value``; 400 for a lone surrogate (``"\\ud800"``) in a string,
+    which is not Unicode text and which databases' JSON columns refuse."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise WebhookHTTPError(400, "invalid_json") from None
+        elif isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                return deepest
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def _parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body.decode("utf-8"))
+        value = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise WebhookHTTPError(400, "invalid_json") from None
+    if _json_depth(value) > MAX_JSON_DEPTH:
+        raise WebhookHTTPError(400, "too_deeply_nested")
+    return value
 
 
 def parse_body(body: bytes, content_type: str, parser: str) -> Any:

@@ -65,10 +65,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip-local-sources",
             action="store_true",
-            help="Skip tasks whose source lives in this process: interval/cron schedules and "
-            "standalone webhook listeners. --processes N passes it to every process but the "
-            "first, so a schedule fires once per machine; pass it on every machine but one to "
-            "fire once per cluster.",
+            help="Skip tasks whose source lives in this process: interval/cron schedules (webhook "
+            "tasks read their database inbox, so every process serves them). --processes N "
+            "passes it to every process but the first, so a schedule fires once per machine; "
+            "pass it on every machine but one to fire once per cluster.",
         )
         parser.add_argument(
             "--healthcheck-port",

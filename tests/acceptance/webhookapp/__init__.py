@@ -1,0 +1,1 @@
+"""An installed app whose tasks.py declares webhooks (acceptance tests under real servers)."""

@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from django.db import models
 
-__all__ = ["Cursor", "DeadLetter", "Job", "StateEntry", "TaskMetric", "WorkerHeartbeat"]
+__all__ = [
+    "Cursor",
+    "DeadLetter",
+    "Job",
+    "Schedule",
+    "ScheduleFire",
+    "StateEntry",
+    "TaskMetric",
+    "WorkerHeartbeat",
+]
 
 
 class JobStatus(models.TextChoices):
@@ -211,3 +220,50 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker_id} ({self.status})"
+
+
+class Schedule(models.Model):
+    """The shared state of one schedule (a task with an interval or cron source).
+
+    ``key`` is ``"<app>:<task>"``. ``definition`` is what the code said when the row
+    was last reset (``"interval 60s UTC"``): a worker that finds another one starts
+    the schedule afresh instead of resuming a fire time computed from the old rule.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    app = models.CharField(max_length=100)
+    task = models.CharField(max_length=200)
+    definition = models.CharField(max_length=255, blank=True, default="")
+    timezone = models.CharField(max_length=64, blank=True, default="")
+    paused = models.BooleanField(default=False)
+    last_fire_at = models.DateTimeField(null=True, blank=True)
+    next_fire_at = models.DateTimeField(null=True, blank=True)
+    last_outcome = models.CharField(max_length=20, blank=True, default="")
+    last_outcome_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "django_onestep_schedule"
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ScheduleFire(models.Model):
+    """One claimed tick: the unique ``(schedule, fire_at)`` makes it fire once anywhere."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="fires")
+    fire_at = models.DateTimeField()
+    worker = models.CharField(max_length=120)
+    claimed_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "django_onestep_schedulefire"
+        ordering = ["-fire_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "fire_at"], name="onestep_schedule_fire_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schedule_id} @ {self.fire_at.isoformat()}"

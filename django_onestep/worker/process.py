@@ -50,6 +50,7 @@ class Worker:
         from django_onestep.conf import OneStepSettingsError, get_settings
         from django_onestep.core.errors import ConfigurationError
         from django_onestep.project.defaults import apply_django_defaults
+        from django_onestep.schedules_db.install import install_schedule_coordinators
         from django_onestep.worker.target import load_target
 
         options = self.options
@@ -80,6 +81,7 @@ class Worker:
         names = select_tasks(app, options)
         if not names:
             raise WorkerSetupError(no_tasks_message(app, options))
+        install_schedule_coordinators(app, names)
         if options.concurrency is not None:
             for spec in app.tasks:
                 if spec.name in names:

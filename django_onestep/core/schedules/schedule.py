@@ -45,6 +45,7 @@ __all__ = [
     "DEFAULT_MISFIRE",
     "MISFIRE_POLICIES",
     "OVERLAP_POLICIES",
+    "LocalCoordinator",
     "ScheduleCoordinator",
     "ScheduleDelivery",
     "ScheduleSource",
@@ -75,7 +76,7 @@ class ScheduleCoordinator(Protocol):
         """Remember that ``scheduled_at`` fired (e.g. ScheduleState.last_fire_at)."""
 
 
-class _LocalCoordinator:
+class LocalCoordinator:
     """Default: one process, nothing persisted."""
 
     async def initial_fire_at(self, source: ScheduleSource, now: datetime) -> datetime | None:
@@ -207,7 +208,7 @@ class ScheduleSource(Source):
         self.misfire = misfire
         self.max_catch_up = max_catch_up
         self.poll_interval_s = max(0.01, float(poll_interval_s))
-        self.coordinator: ScheduleCoordinator = _LocalCoordinator()
+        self.coordinator: ScheduleCoordinator = LocalCoordinator()
         # Public so tests can swap it on a source built by code they do not control.
         self.clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None

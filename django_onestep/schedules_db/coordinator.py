@@ -1,0 +1,163 @@
+"""The database coordinator of one schedule: claim each tick once, persist the last fire.
+
+Why a unique ``(schedule, fire_at)`` claim row and no leader lease:
+``docs/design/schedules.md``. Every call runs on the shared write thread of the
+database alias, so a worker with many schedules holds no extra connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import socket
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django_onestep.core.errors import ConnectorOperation
+from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread
+
+if TYPE_CHECKING:
+    from django_onestep.core.schedules.schedule import ScheduleSource
+
+__all__ = ["CLAIM_RETENTION", "DatabaseScheduleCoordinator", "schedule_definition", "worker_name"]
+
+# Claims older than this behind the last fire are pruned, and such a tick is never
+# claimed again: a worker that wakes from a day-long stall cannot re-fire it.
+CLAIM_RETENTION = timedelta(days=1)
+_PRUNE_EVERY_FIRES = 100
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:120]
+
+
+def schedule_definition(source: ScheduleSource) -> str:
+    """What decides the fire times: a change means the persisted next fire is stale."""
+    expression = getattr(source, "expression", None)
+    rule = f"cron {expression}" if expression else f"interval {source.interval_s:g}s"  # type: ignore[attr-defined]
+    return f"{rule} {source.timezone_name}"[:255]
+
+
+class DatabaseScheduleCoordinator:
+    """``ScheduleSource.coordinator`` backed by ``Schedule`` and ``ScheduleFire`` rows."""
+
+    def __init__(self, *, app: str, task: str, using: str) -> None:
+        self.app = app
+        self.task = task
+        self.key = f"{app}:{task}"[:200]
+        self.using = using
+        self.worker = worker_name()
+        self._thread: DBThread | None = None
+        self._fires = itertools.count(1)
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        if self._thread is None:
+            self._thread = acquire_thread(self.using, "write")
+        return await self._thread.run(fn, *args, operation=ConnectorOperation.FETCH, source_name=self.key)
+
+    async def close(self) -> None:
+        if self._thread is not None:
+            thread, self._thread = self._thread, None
+            await asyncio.to_thread(release_thread, thread)
+
+    # -- the coordinator hook ----------------------------------------------------------
+    async def initial_fire_at(self, source: ScheduleSource, now: datetime) -> datetime | None:
+        first = source.initial_fire_at(now)
+        restored: datetime | None = await self._run(self._restore, schedule_definition(source), source, first)
+        return restored
+
+    async def claim(self, source: ScheduleSource, scheduled_at: datetime) -> bool:
+        claimed: bool = await self._run(self._claim, scheduled_at)
+        return claimed
+
+    async def record_fire(self, source: ScheduleSource, scheduled_at: datetime) -> None:
+        prune = next(self._fires) % _PRUNE_EVERY_FIRES == 0
+        await self._run(self._record, scheduled_at, source.next_fire_after(scheduled_at), prune)
+
+    async def record_outcome(self, outcome: str) -> None:
+        await self._run(self._outcome, outcome)
+
+    # -- on the database thread --------------------------------------------------------
+    def _restore(self, definition: str, source: ScheduleSource, first: datetime) -> datetime | None:
+        """The persisted next fire; None (and ``first`` stored) for a new or changed rule."""
+        from django.db import transaction
+        from django.utils import timezone
+
+        from django_onestep.models import Schedule
+
+        with transaction.atomic(using=self.using):
+            row, created = (
+                Schedule.objects.using(self.using)
+                .select_for_update()
+                .get_or_create(
+                    key=self.key,
+                    defaults={
+                        "app": self.app,
+                        "task": self.task,
+                        "definition": definition,
+                        "timezone": source.timezone_name,
+                        "next_fire_at": first,
+                        "updated_at": timezone.now(),
+                    },
+                )
+            )
+            if created:
+                return None
+            if row.definition != definition or row.next_fire_at is None:
+                row.definition, row.timezone, row.next_fire_at = definition, source.timezone_name, first
+                row.updated_at = timezone.now()
+                row.save(update_fields=["definition", "timezone", "next_fire_at", "updated_at"])
+                return None
+            return row.next_fire_at
+
+    def _claim(self, scheduled_at: datetime) -> bool:
+        from django.db import IntegrityError, transaction
+        from django.utils import timezone
+
+        from django_onestep.models import Schedule, ScheduleFire
+
+        row = (
+            Schedule.objects.using(self.using)
+            .filter(key=self.key)
+            .values("id", "paused", "last_fire_at")
+            .first()
+        )
+        if row is None or row["paused"]:
+            return False
+        if row["last_fire_at"] is not None and scheduled_at < row["last_fire_at"] - CLAIM_RETENTION:
+            return False
+        try:
+            with transaction.atomic(using=self.using):
+                ScheduleFire.objects.using(self.using).create(
+                    schedule_id=row["id"], fire_at=scheduled_at, worker=self.worker, claimed_at=timezone.now()
+                )
+        except IntegrityError:
+            return False  # another worker fired this tick
+        return True
+
+    def _record(self, scheduled_at: datetime, next_fire_at: datetime, prune: bool) -> None:
+        from django.db.models import Q
+        from django.utils import timezone
+
+        from django_onestep.models import Schedule, ScheduleFire
+
+        rows = Schedule.objects.using(self.using).filter(key=self.key)
+        # monotonic: a late writer of an older tick never moves the state back
+        rows.filter(Q(last_fire_at__isnull=True) | Q(last_fire_at__lt=scheduled_at)).update(
+            last_fire_at=scheduled_at, next_fire_at=next_fire_at, updated_at=timezone.now()
+        )
+        if prune:
+            ScheduleFire.objects.using(self.using).filter(
+                schedule__key=self.key, fire_at__lt=scheduled_at - CLAIM_RETENTION
+            ).delete()
+
+    def _outcome(self, outcome: str) -> None:
+        from django.utils import timezone
+
+        from django_onestep.models import Schedule
+
+        now = timezone.now()
+        Schedule.objects.using(self.using).filter(key=self.key).update(
+            last_outcome=outcome, last_outcome_at=now, updated_at=now
+        )

@@ -75,6 +75,9 @@ class DatabaseScheduleCoordinator:
         prune = next(self._fires) % _PRUNE_EVERY_FIRES == 0
         await self._run(self._record, scheduled_at, source.next_fire_after(scheduled_at), prune)
 
+    async def record_next_fire(self, source: ScheduleSource, next_fire_at: datetime) -> None:
+        await self._run(self._next_fire, next_fire_at)
+
     async def record_outcome(self, outcome: str) -> None:
         await self._run(self._outcome, outcome)
 
@@ -151,6 +154,15 @@ class DatabaseScheduleCoordinator:
             ScheduleFire.objects.using(self.using).filter(
                 schedule__key=self.key, fire_at__lt=scheduled_at - CLAIM_RETENTION
             ).delete()
+
+    def _next_fire(self, next_fire_at: datetime) -> None:
+        from django.utils import timezone
+
+        from django_onestep.models import Schedule
+
+        Schedule.objects.using(self.using).filter(key=self.key, next_fire_at__lt=next_fire_at).update(
+            next_fire_at=next_fire_at, updated_at=timezone.now()
+        )
 
     def _outcome(self, outcome: str) -> None:
         from django.utils import timezone

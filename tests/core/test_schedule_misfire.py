@@ -24,6 +24,7 @@ class Resume:
     def __init__(self, next_fire_at: datetime | None) -> None:
         self.next_fire_at = next_fire_at
         self.closed = False
+        self.moved_to: list[datetime] = []
 
     async def initial_fire_at(self, source: Any, now: datetime) -> datetime | None:
         return self.next_fire_at
@@ -33,6 +34,9 @@ class Resume:
 
     async def record_fire(self, source: Any, scheduled_at: datetime) -> None:
         return None
+
+    async def record_next_fire(self, source: Any, next_fire_at: datetime) -> None:
+        self.moved_to.append(next_fire_at)
 
     async def close(self) -> None:
         self.closed = True
@@ -59,12 +63,15 @@ async def test_skip_fires_none_of_the_missed_ticks_and_resumes_on_the_next() -> 
     source = cron("skip")
     assert await drain(source) == []
     assert source.next_fire_at == datetime(2026, 1, 5, 12, 1, tzinfo=UTC)
+    # the persisted next fire moves on too, so the next restart does not see them again
+    assert source.coordinator.moved_to == [datetime(2026, 1, 5, 12, 1, tzinfo=UTC)]  # type: ignore[attr-defined]
 
 
 async def test_run_once_fires_only_the_latest_missed_tick() -> None:
     source = cron("run_once")
     assert await drain(source) == ["2026-01-05T12:00:00+00:00"]
     assert source.next_fire_at == datetime(2026, 1, 5, 12, 1, tzinfo=UTC)
+    assert source.coordinator.moved_to == []  # type: ignore[attr-defined]  # record_fire moves it
 
 
 async def test_catch_up_fires_every_missed_tick_in_order() -> None:

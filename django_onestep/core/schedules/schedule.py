@@ -19,7 +19,9 @@ order. Without a persisted fire time (the default coordinator) nothing is missed
 
 A :class:`ScheduleCoordinator` lets a Django layer make a tick fire once across many
 workers (``claim``), persist the last fire (``record_fire``) and resume from it
-(``initial_fire_at``) without touching this module; the default does nothing.
+(``initial_fire_at``) without touching this module; the default does nothing. Two
+optional methods: ``record_next_fire(source, next_fire_at)``, called when ``misfire``
+dropped every missed tick, and ``close()``, called when the source closes.
 """
 
 from __future__ import annotations
@@ -345,6 +347,10 @@ class ScheduleSource(Source):
                 keep = {"skip": 0, "run_once": 1, "catch_up": self.max_catch_up}[self.misfire]
                 missed, self._next_fire_at = self.missed_ticks(self._next_fire_at, now, keep)
                 self._missed_runs.extend(missed)
+                # optional hook: the persisted next fire moves past the ticks dropped here
+                record_next_fire = getattr(self.coordinator, "record_next_fire", None)
+                if record_next_fire is not None and not missed:
+                    await record_next_fire(self, self._next_fire_at)
         self._initialized = True
 
     async def _deliver_missed(self, limit: int) -> list[Delivery]:

@@ -240,6 +240,9 @@ class Schedule(models.Model):
     next_fire_at = models.DateTimeField(null=True, blank=True)
     last_outcome = models.CharField(max_length=20, blank=True, default="")
     last_outcome_at = models.DateTimeField(null=True, blank=True)
+    # overlap "skip"/"queue": the worker whose run is in flight, until its lease lapses
+    running_owner = models.CharField(max_length=120, blank=True, default="")
+    running_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField()
 
     class Meta:

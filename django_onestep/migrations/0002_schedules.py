@@ -1,4 +1,3 @@
-
 import django.db.models.deletion
 from django.db import migrations, models
 
@@ -28,6 +27,8 @@ class Migration(migrations.Migration):
                 ("next_fire_at", models.DateTimeField(blank=True, null=True)),
                 ("last_outcome", models.CharField(blank=True, default="", max_length=20)),
                 ("last_outcome_at", models.DateTimeField(blank=True, null=True)),
+                ("running_owner", models.CharField(blank=True, default="", max_length=120)),
+                ("running_until", models.DateTimeField(blank=True, null=True)),
                 ("updated_at", models.DateTimeField()),
             ],
             options={

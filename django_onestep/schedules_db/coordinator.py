@@ -9,23 +9,35 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import socket
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django_onestep.core.errors import ConnectorOperation
-from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread
+from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread, stop_task
 
 if TYPE_CHECKING:
     from django_onestep.core.schedules.schedule import ScheduleSource
 
-__all__ = ["CLAIM_RETENTION", "DatabaseScheduleCoordinator", "schedule_definition", "worker_name"]
+__all__ = [
+    "CLAIM_RETENTION",
+    "RUN_LEASE_S",
+    "DatabaseScheduleCoordinator",
+    "schedule_definition",
+    "worker_name",
+]
+
+logger = logging.getLogger("django_onestep.schedules")
 
 # Claims older than this behind the last fire are pruned, and such a tick is never
 # claimed again: a worker that wakes from a day-long stall cannot re-fire it.
 CLAIM_RETENTION = timedelta(days=1)
 _PRUNE_EVERY_FIRES = 100
+# overlap "skip"/"queue": a run holds the schedule for this long, renewed while it runs,
+# so a killed worker blocks the schedule for at most this long
+RUN_LEASE_S = 30.0
 
 
 def worker_name() -> str:
@@ -50,6 +62,7 @@ class DatabaseScheduleCoordinator:
         self.worker = worker_name()
         self._thread: DBThread | None = None
         self._fires = itertools.count(1)
+        self._renewal: asyncio.Task[None] | None = None
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         if self._thread is None:
@@ -57,6 +70,8 @@ class DatabaseScheduleCoordinator:
         return await self._thread.run(fn, *args, operation=ConnectorOperation.FETCH, source_name=self.key)
 
     async def close(self) -> None:
+        await stop_task(self._renewal)
+        self._renewal = None
         if self._thread is not None:
             thread, self._thread = self._thread, None
             await asyncio.to_thread(release_thread, thread)
@@ -68,8 +83,15 @@ class DatabaseScheduleCoordinator:
         return restored
 
     async def claim(self, source: ScheduleSource, scheduled_at: datetime) -> bool:
-        claimed: bool = await self._run(self._claim, scheduled_at)
+        hold_run = source.overlap != "allow"
+        claimed: bool = await self._run(self._claim, scheduled_at, hold_run)
+        if claimed and hold_run and self._renewal is None:
+            self._renewal = asyncio.get_running_loop().create_task(self._renew_run_lease())
         return claimed
+
+    async def running_elsewhere(self, source: ScheduleSource) -> bool:
+        running: bool = await self._run(self._running_elsewhere)
+        return running
 
     async def record_fire(self, source: ScheduleSource, scheduled_at: datetime) -> None:
         prune = next(self._fires) % _PRUNE_EVERY_FIRES == 0
@@ -79,7 +101,19 @@ class DatabaseScheduleCoordinator:
         await self._run(self._next_fire, next_fire_at)
 
     async def record_outcome(self, outcome: str) -> None:
+        """The run ended (any way): remember how, and let the next tick start anywhere."""
+        await stop_task(self._renewal)
+        self._renewal = None
         await self._run(self._outcome, outcome)
+
+    async def _renew_run_lease(self) -> None:
+        while True:
+            await asyncio.sleep(RUN_LEASE_S / 3)
+            try:
+                if not await self._run(self._renew):
+                    return
+            except Exception:
+                logger.warning("renewing the run lease of schedule %s failed", self.key, exc_info=True)
 
     # -- on the database thread --------------------------------------------------------
     def _restore(self, definition: str, source: ScheduleSource, first: datetime) -> datetime | None:
@@ -114,30 +148,65 @@ class DatabaseScheduleCoordinator:
                 return None
             return row.next_fire_at
 
-    def _claim(self, scheduled_at: datetime) -> bool:
+    def _claim(self, scheduled_at: datetime, hold_run: bool) -> bool:
         from django.db import IntegrityError, transaction
+        from django.db.models import Q
         from django.utils import timezone
 
         from django_onestep.models import Schedule, ScheduleFire
 
-        row = (
-            Schedule.objects.using(self.using)
-            .filter(key=self.key)
-            .values("id", "paused", "last_fire_at")
-            .first()
-        )
+        rows = Schedule.objects.using(self.using).filter(key=self.key)
+        row = rows.values("id", "paused", "last_fire_at").first()
         if row is None or row["paused"]:
             return False
         if row["last_fire_at"] is not None and scheduled_at < row["last_fire_at"] - CLAIM_RETENTION:
             return False
+        now = timezone.now()
         try:
             with transaction.atomic(using=self.using):
+                if hold_run:
+                    # the lease and the tick are taken together, or neither is
+                    free = (
+                        Q(running_until__isnull=True)
+                        | Q(running_until__lt=now)
+                        | Q(running_owner=self.worker)
+                    )
+                    taken = rows.filter(free).update(
+                        running_owner=self.worker, running_until=now + timedelta(seconds=RUN_LEASE_S)
+                    )
+                    if not taken:
+                        return False  # a run is in flight on another worker
                 ScheduleFire.objects.using(self.using).create(
-                    schedule_id=row["id"], fire_at=scheduled_at, worker=self.worker, claimed_at=timezone.now()
+                    schedule_id=row["id"], fire_at=scheduled_at, worker=self.worker, claimed_at=now
                 )
         except IntegrityError:
             return False  # another worker fired this tick
         return True
+
+    def _running_elsewhere(self) -> bool:
+        from django.utils import timezone
+
+        from django_onestep.models import Schedule
+
+        return (
+            Schedule.objects.using(self.using)
+            .filter(key=self.key, running_until__gte=timezone.now())
+            .exclude(running_owner=self.worker)
+            .exists()
+        )
+
+    def _renew(self) -> bool:
+        from django.utils import timezone
+
+        from django_onestep.models import Schedule
+
+        lease_until = timezone.now() + timedelta(seconds=RUN_LEASE_S)
+        renewed: int = (
+            Schedule.objects.using(self.using)
+            .filter(key=self.key, running_owner=self.worker, running_until__isnull=False)
+            .update(running_until=lease_until)
+        )
+        return renewed > 0
 
     def _record(self, scheduled_at: datetime, next_fire_at: datetime, prune: bool) -> None:
         from django.db.models import Q
@@ -170,6 +239,6 @@ class DatabaseScheduleCoordinator:
         from django_onestep.models import Schedule
 
         now = timezone.now()
-        Schedule.objects.using(self.using).filter(key=self.key).update(
-            last_outcome=outcome, last_outcome_at=now, updated_at=now
-        )
+        rows = Schedule.objects.using(self.using).filter(key=self.key)
+        rows.update(last_outcome=outcome, last_outcome_at=now, updated_at=now)
+        rows.filter(running_owner=self.worker).update(running_owner="", running_until=None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -35,7 +36,9 @@ async def workers() -> AsyncIterator[Make]:
 
     def make(factory: Callable[[], ScheduleSource], task: str = "tick") -> ScheduleSource:
         source = factory()
-        source.coordinator = DatabaseScheduleCoordinator(app="demo", task=task, using="default")
+        coordinator = DatabaseScheduleCoordinator(app="demo", task=task, using="default")
+        coordinator.worker = f"worker-{len(made)}"  # one process plays several workers
+        source.coordinator = coordinator
         made.append(source)
         return source
 
@@ -153,6 +156,55 @@ async def test_daily_0230_fires_once_a_day_over_dst_with_hourly_restarts(
         assert jump.astimezone(tz).hour == 3 and jump.astimezone(tz).minute == 0
 
 
+async def start_run(source: ScheduleSource) -> list[Any]:
+    return list(await source.fetch(10))
+
+
+async def end_run(source: ScheduleSource, deliveries: list[Any]) -> None:
+    for delivery in deliveries:
+        await delivery.ack()
+    await source.coordinator.record_outcome("succeeded")  # type: ignore[attr-defined]  # the event hook's call
+
+
+async def test_overlap_skip_skips_a_tick_while_the_run_is_in_flight_on_another_worker(workers: Make) -> None:
+    clock = FakeClock(START)
+    a, b = (
+        workers(lambda: IntervalSource.every(seconds=1, timezone="UTC", overlap="skip", clock=clock))
+        for _ in "ab"
+    )
+    await a.open()
+    await b.open()
+    clock.advance(seconds=1)
+    running = await start_run(a)
+    assert [d.envelope.meta["scheduled_at"] for d in running] == ["2026-01-05T12:00:01+00:00"]
+    for _ in range(2):  # 12:00:02 and 12:00:03 come due on b while a's run goes on
+        clock.advance(seconds=1)
+        assert await start_run(b) == []
+    await end_run(a, running)
+    clock.advance(seconds=1)
+    assert [d.envelope.meta["scheduled_at"] for d in await start_run(b)] == ["2026-01-05T12:00:04+00:00"]
+
+
+async def test_overlap_queue_runs_the_waiting_tick_after_the_run_on_another_worker(workers: Make) -> None:
+    clock = FakeClock(START)
+    a, b = (
+        workers(lambda: IntervalSource.every(seconds=1, timezone="UTC", overlap="queue", clock=clock))
+        for _ in "ab"
+    )
+    await a.open()
+    await b.open()
+    clock.advance(seconds=1)
+    running = await start_run(a)
+    clock.advance(seconds=1)
+    assert await start_run(b) == []  # 12:00:01 (fired on a) and 12:00:02 wait on b
+    assert b.queued_run_count == 2
+    await end_run(a, running)
+    # b's queue head 12:00:01 is refused (it fired on a), then 12:00:02 runs
+    after = [d for _ in range(3) for d in await start_run(b)]
+    assert [d.envelope.meta["scheduled_at"] for d in after] == ["2026-01-05T12:00:02+00:00"]
+    assert await start_run(a) == []  # a has a run in flight elsewhere again: it waits
+
+
 async def test_a_paused_schedule_fires_nowhere_until_resumed(workers: Make) -> None:
     clock = FakeClock(START)
     source = workers(lambda: IntervalSource.every(seconds=10, timezone="UTC", clock=clock))
@@ -201,3 +253,24 @@ async def test_the_worker_wiring_records_the_last_outcome_and_keeps_a_users_coor
         assert row.last_outcome == "failed" and row.last_outcome_at is not None
     finally:
         await spec.source.close()
+
+
+async def test_the_run_lease_is_taken_with_the_tick_and_lapses_when_its_worker_dies(workers: Make) -> None:
+    clock = FakeClock(START)
+    a, b = (
+        workers(lambda: IntervalSource.every(seconds=1, timezone="UTC", overlap="skip", clock=clock))
+        for _ in "ab"
+    )
+    await a.open()
+    await b.open()
+    assert await a.coordinator.claim(a, START + timedelta(seconds=1))
+    # two workers racing past the "running elsewhere" check still cannot both start
+    assert not await b.coordinator.claim(b, START + timedelta(seconds=2))
+    assert not await ScheduleFire.objects.filter(fire_at=START + timedelta(seconds=2)).aexists()
+    # a was SIGKILLed: its lease is not renewed and lapses, then b may run
+    await Schedule.objects.filter(key="demo:tick").aupdate(
+        running_until=datetime.now(UTC) - timedelta(seconds=1)
+    )
+    assert await b.coordinator.claim(b, START + timedelta(seconds=2))
+    row = await Schedule.objects.aget(key="demo:tick")
+    assert row.running_owner == "worker-1"

@@ -19,9 +19,10 @@ order. Without a persisted fire time (the default coordinator) nothing is missed
 
 A :class:`ScheduleCoordinator` lets a Django layer make a tick fire once across many
 workers (``claim``), persist the last fire (``record_fire``) and resume from it
-(``initial_fire_at``) without touching this module; the default does nothing. Two
-optional methods: ``record_next_fire(source, next_fire_at)``, called when ``misfire``
-dropped every missed tick, and ``close()``, called when the source closes.
+(``initial_fire_at``) without touching this module; the default does nothing. Three
+optional methods: ``running_elsewhere(source)``, so ``skip`` and ``queue`` also wait
+for a run on another worker; ``record_next_fire(source, next_fire_at)``, called when
+``misfire`` dropped every missed tick; and ``close()``, called when the source closes.
 """
 
 from __future__ import annotations
@@ -304,7 +305,7 @@ class ScheduleSource(Source):
                 delivered = await self._deliver_due([now], limit)
                 if delivered:
                     return delivered
-            if self.overlap == "queue" and self._inflight == 0 and self._queued_runs:
+            if self.overlap == "queue" and self._queued_runs and not await self._busy():
                 return await self._deliveries([self._queued_runs.popleft()])
             due = self._collect_due(now)
             return await self._deliver_due(due, limit) if due else []
@@ -356,7 +357,7 @@ class ScheduleSource(Source):
     async def _deliver_missed(self, limit: int) -> list[Delivery]:
         # allow: as many as the runner takes; skip and queue: one at a time, in order
         if self.overlap != "allow":
-            if self._inflight > 0:
+            if await self._busy():
                 return []
             limit = 1
         batch = [self._missed_runs.popleft() for _ in range(min(limit, len(self._missed_runs)))]
@@ -372,13 +373,21 @@ class ScheduleSource(Source):
     async def _deliver_due(self, due: list[datetime], limit: int) -> list[Delivery]:
         if self.overlap == "allow":
             return await self._deliveries(due[:limit])
+        busy = await self._busy()
         if self.overlap == "skip":
-            return [] if self._inflight > 0 else await self._deliveries(due[-1:])
-        if self._inflight > 0:
+            return [] if busy else await self._deliveries(due[-1:])
+        if busy:
             self._enqueue_runs(due)
             return []
         self._enqueue_runs(due[1:])
         return await self._deliveries(due[:1])
+
+    async def _busy(self) -> bool:
+        """A run is in flight here, or (optional hook) on another worker."""
+        if self._inflight > 0:
+            return True
+        running_elsewhere = getattr(self.coordinator, "running_elsewhere", None)
+        return running_elsewhere is not None and bool(await running_elsewhere(self))
 
     def _enqueue_runs(self, runs: list[datetime]) -> None:
         self._queued_runs.extend(runs)

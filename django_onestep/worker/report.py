@@ -40,6 +40,7 @@ def build_django_report(target: str | None) -> dict[str, Any]:
     from django_onestep.core.declarative.check import build_report
     from django_onestep.core.errors import ConfigurationError
     from django_onestep.project.defaults import apply_django_defaults
+    from django_onestep.schedules_db.listing import add_stored_schedule_state
     from django_onestep.worker.target import load_target
 
     try:
@@ -52,6 +53,7 @@ def build_django_report(target: str | None) -> dict[str, Any]:
         if alias is not None:  # else no app can be built: E001 says why, in one line
             app = apply_django_defaults(load_target(target))
             report = build_report(app)
+            add_stored_schedule_state(app, report, alias)
     except Exception as exc:  # bad target, or the target's module raised
         if not isinstance(exc, WorkerSetupError | ConfigurationError | ImportError):
             first_line = (str(exc).strip().splitlines() or [""])[0]

@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from django_onestep.core.runtime.app import OneStepApp
+from django_onestep.core.schedules.cron import CronSource
 from django_onestep.core.schedules.interval import IntervalSource
 
 app = OneStepApp("schedules", shutdown_timeout_s=5)
@@ -36,4 +37,9 @@ async def every_second(ctx: Any, payload: Any) -> None:
     )
 )
 async def every_minute(ctx: Any, payload: Any) -> None:
+    record_run(ctx)
+
+
+@app.task(source=CronSource("30 2 * * *", timezone="Europe/Berlin", overlap="skip"))
+async def nightly(ctx: Any, payload: Any) -> None:
     record_run(ctx)

@@ -6,6 +6,7 @@ survives the kill of the worker that fired it, and a restart after downtime foll
 from __future__ import annotations
 
 import collections
+import itertools
 import signal
 import time
 from collections.abc import Callable
@@ -67,7 +68,7 @@ def test_three_workers_fire_each_second_once_and_go_on_when_the_last_firer_is_ki
     fired = runs(log)
     stamps = [stamp for stamp, _ in fired]
     assert [s for s, n in collections.Counter(stamps).items() if n > 1] == []  # no tick ran twice
-    steps = [later - earlier for earlier, later in zip(sorted(stamps), sorted(stamps)[1:], strict=False)]
+    steps = [later - earlier for earlier, later in itertools.pairwise(sorted(stamps))]
     # one grid, every second; at most the one tick the killed worker had claimed is lost
     assert all(step == timedelta(seconds=1) for step in steps if step != timedelta(seconds=2)), steps
     assert steps.count(timedelta(seconds=2)) <= 1, steps

@@ -263,6 +263,15 @@ class ScheduleSource(Source):
         """Missed ticks (``misfire``) still waiting to fire."""
         return len(self._missed_runs)
 
+    def upcoming_fire_times(self, count: int = 3, *, first: datetime | None = None) -> list[datetime]:
+        """The next ``count`` ticks from ``first`` (default: the first after now), in ``timezone``."""
+        tick = self.initial_fire_at(self.now()) if first is None else first.astimezone(UTC)
+        times: list[datetime] = []
+        for _ in range(count):
+            times.append(tick.astimezone(self.timezone))
+            tick = self.next_fire_after(tick)
+        return times
+
     def now(self) -> datetime:
         """The current instant as UTC-aware; a naive clock value is read in ``timezone``."""
         current = self.clock() if self.clock is not None else datetime.now(UTC)

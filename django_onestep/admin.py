@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from django_onestep.models import Cursor, DeadLetter, Job, StateEntry, TaskMetric, WorkerHeartbeat
 from django_onestep.orm import lossless_json
 from django_onestep.orm.telemetry import histogram_percentile
+from django_onestep.schedules_db import schedule_admin  # noqa: F401  # registers the schedules list
 
 MAX_PRETTY_CHARS = 100_000
 

@@ -243,6 +243,8 @@ class Schedule(models.Model):
     # overlap "skip"/"queue": the worker whose run is in flight, until its lease lapses
     running_owner = models.CharField(max_length=120, blank=True, default="")
     running_until = models.DateTimeField(null=True, blank=True)
+    # "run now": one extra run, fired by the first worker that sees it
+    run_requested_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField()
 
     class Meta:

@@ -29,6 +29,7 @@ class Migration(migrations.Migration):
                 ("last_outcome_at", models.DateTimeField(blank=True, null=True)),
                 ("running_owner", models.CharField(blank=True, default="", max_length=120)),
                 ("running_until", models.DateTimeField(blank=True, null=True)),
+                ("run_requested_at", models.DateTimeField(blank=True, null=True)),
                 ("updated_at", models.DateTimeField()),
             ],
             options={

@@ -12,6 +12,7 @@ import itertools
 import logging
 import os
 import socket
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,8 @@ _PRUNE_EVERY_FIRES = 100
 # overlap "skip"/"queue": a run holds the schedule for this long, renewed while it runs,
 # so a killed worker blocks the schedule for at most this long
 RUN_LEASE_S = 30.0
+# how often a worker looks for a "run now" asked for in the admin
+REQUEST_POLL_S = 2.0
 
 
 def worker_name() -> str:
@@ -63,6 +66,8 @@ class DatabaseScheduleCoordinator:
         self._thread: DBThread | None = None
         self._fires = itertools.count(1)
         self._renewal: asyncio.Task[None] | None = None
+        self._manual_runs: set[datetime] = set()
+        self._next_request_poll_s = 0.0
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         if self._thread is None:
@@ -83,6 +88,11 @@ class DatabaseScheduleCoordinator:
         return restored
 
     async def claim(self, source: ScheduleSource, scheduled_at: datetime) -> bool:
+        if scheduled_at in self._manual_runs:
+            manual: bool = await self._run(self._claim_requested, scheduled_at)
+            if not manual:
+                self._manual_runs.discard(scheduled_at)
+            return manual
         hold_run = source.overlap != "allow"
         claimed: bool = await self._run(self._claim, scheduled_at, hold_run)
         if claimed and hold_run and self._renewal is None:
@@ -93,7 +103,21 @@ class DatabaseScheduleCoordinator:
         running: bool = await self._run(self._running_elsewhere)
         return running
 
+    async def requested_runs(self, source: ScheduleSource, now: datetime) -> list[datetime]:
+        poll_s = time.monotonic()
+        if poll_s < self._next_request_poll_s:
+            return []
+        self._next_request_poll_s = poll_s + REQUEST_POLL_S
+        requested: datetime | None = await self._run(self._requested)
+        if requested is None:
+            return []
+        self._manual_runs.add(requested)
+        return [requested]
+
     async def record_fire(self, source: ScheduleSource, scheduled_at: datetime) -> None:
+        if scheduled_at in self._manual_runs:
+            self._manual_runs.discard(scheduled_at)
+            return  # a run outside the schedule moves neither its last nor its next fire
         prune = next(self._fires) % _PRUNE_EVERY_FIRES == 0
         await self._run(self._record, scheduled_at, source.next_fire_after(scheduled_at), prune)
 
@@ -181,6 +205,40 @@ class DatabaseScheduleCoordinator:
                 )
         except IntegrityError:
             return False  # another worker fired this tick
+        return True
+
+    def _requested(self) -> datetime | None:
+        from django_onestep.models import Schedule
+
+        requested: datetime | None = (
+            Schedule.objects.using(self.using)
+            .filter(key=self.key, run_requested_at__isnull=False)
+            .values_list("run_requested_at", flat=True)
+            .first()
+        )
+        return requested
+
+    def _claim_requested(self, requested_at: datetime) -> bool:
+        """A "run now": runs even when paused; the request is cleared with the claim."""
+        from django.db import IntegrityError, transaction
+        from django.utils import timezone
+
+        from django_onestep.models import Schedule, ScheduleFire
+
+        try:
+            with transaction.atomic(using=self.using):
+                rows = Schedule.objects.using(self.using).filter(key=self.key, run_requested_at=requested_at)
+                schedule_id = rows.values_list("id", flat=True).first()
+                if schedule_id is None or not rows.update(run_requested_at=None):
+                    return False  # another worker took it
+                ScheduleFire.objects.using(self.using).create(
+                    schedule_id=schedule_id,
+                    fire_at=requested_at,
+                    worker=self.worker,
+                    claimed_at=timezone.now(),
+                )
+        except IntegrityError:
+            return False
         return True
 
     def _running_elsewhere(self) -> bool:

@@ -103,3 +103,29 @@ def test_three_ticks_missed_while_the_workers_were_stopped(
     assert sorted(after) == missed[len(missed) - expected :]
     row.refresh_from_db()
     assert row.next_fire_at == missed[-1] + timedelta(minutes=1)
+
+
+def test_run_now_in_the_admin_reaches_a_running_worker_within_5_s(manage: Any, tmp_path: Path) -> None:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    log = tmp_path / "runs.log"
+    workers = start_workers(manage, log, "every_minute", 2)
+    poll(lambda: len(runs(log)) == 1, "the start-up tick")
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("admin", "admin@example.com", "pw"))
+    row = Schedule.objects.get(key="schedules:every_minute")
+    asked_at = time.monotonic()
+    response = client.post(
+        reverse("admin:django_onestep_schedule_changelist"),
+        {"action": "run_schedules_now", "_selected_action": [row.pk]},
+    )
+    assert response.status_code == 302
+    poll(lambda: len(runs(log)) == 2, "the requested run", timeout_s=5)
+    assert time.monotonic() - asked_at < 5
+    time.sleep(2.5)  # the other worker saw the request too, and did not run it again
+    stop(workers)
+    assert len(runs(log)) == 2
+    row.refresh_from_db()
+    assert row.run_requested_at is None

@@ -274,3 +274,22 @@ async def test_the_run_lease_is_taken_with_the_tick_and_lapses_when_its_worker_d
     assert await b.coordinator.claim(b, START + timedelta(seconds=2))
     row = await Schedule.objects.aget(key="demo:tick")
     assert row.running_owner == "worker-1"
+
+
+async def test_run_now_fires_once_across_workers_even_when_paused_and_keeps_the_schedule(
+    workers: Make,
+) -> None:
+    clock = FakeClock(START)
+    sources = [workers(lambda: IntervalSource.every(hours=1, timezone="UTC", clock=clock)) for _ in range(3)]
+    for source in sources:
+        await source.open()
+    requested = datetime.now(UTC).replace(microsecond=0)
+    await Schedule.objects.filter(key="demo:tick").aupdate(paused=True, run_requested_at=requested)
+    fired = [stamp for source in sources for stamp in await fire(source)]
+    assert fired == [requested.isoformat()]
+    row = await Schedule.objects.aget(key="demo:tick")
+    assert row.run_requested_at is None
+    assert (row.last_fire_at, row.next_fire_at) == (
+        None,
+        START + timedelta(hours=1),
+    )  # the schedule goes on as before

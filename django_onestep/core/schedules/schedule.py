@@ -19,10 +19,12 @@ order. Without a persisted fire time (the default coordinator) nothing is missed
 
 A :class:`ScheduleCoordinator` lets a Django layer make a tick fire once across many
 workers (``claim``), persist the last fire (``record_fire``) and resume from it
-(``initial_fire_at``) without touching this module; the default does nothing. Three
-optional methods: ``running_elsewhere(source)``, so ``skip`` and ``queue`` also wait
-for a run on another worker; ``record_next_fire(source, next_fire_at)``, called when
-``misfire`` dropped every missed tick; and ``close()``, called when the source closes.
+(``initial_fire_at``) without touching this module; the default does nothing.
+Optional methods: ``running_elsewhere(source)``, so ``skip`` and ``queue`` also wait
+for a run on another worker; ``requested_runs(source, now)``, extra fire times asked
+for outside the schedule, polled on each fetch; ``record_next_fire(source,
+next_fire_at)``, called when ``misfire`` dropped every missed tick; and ``close()``,
+called when the source closes.
 """
 
 from __future__ import annotations
@@ -307,6 +309,9 @@ class ScheduleSource(Source):
             retries = self._pop_due_retries(now, limit)
             if retries:
                 return retries
+            requested = await self._requested_runs(now)
+            if requested:
+                return await self._deliveries(requested[:limit])
             if self._missed_runs:
                 return await self._deliver_missed(limit)
             if self._pending_immediate:
@@ -390,6 +395,11 @@ class ScheduleSource(Source):
             return []
         self._enqueue_runs(due[1:])
         return await self._deliveries(due[:1])
+
+    async def _requested_runs(self, now: datetime) -> list[datetime]:
+        # optional hook: runs asked for outside the schedule ("run now" in an admin)
+        requested_runs = getattr(self.coordinator, "requested_runs", None)
+        return list(await requested_runs(self, now)) if requested_runs is not None else []
 
     async def _busy(self) -> bool:
         """A run is in flight here, or (optional hook) on another worker."""

@@ -1,7 +1,9 @@
-"""``misfire``: what a schedule does with the ticks missed while no worker ran.
+"""What a schedule does with its coordinator's answers, with a fake clock and no I/O.
 
-A coordinator restores the persisted next fire time; when it has gone by, the policy
-decides: ``skip`` none, ``run_once`` the latest, ``catch_up`` the latest ``max_catch_up``.
+``misfire``: a coordinator restores the persisted next fire time; when it has gone by,
+the policy decides: ``skip`` none, ``run_once`` the latest, ``catch_up`` the latest
+``max_catch_up``. Also the optional hooks: ``record_next_fire``, ``requested_runs``
+("run now") and ``close``.
 """
 
 from __future__ import annotations
@@ -134,3 +136,25 @@ def test_bad_misfire_options_are_one_line_errors() -> None:
         CronSource("* * * * *", misfire="later")
     with pytest.raises(ValueError, match=r"^max_catch_up: must be >= 1, got 0$"):
         IntervalSource.every(seconds=1, max_catch_up=0)
+
+
+async def test_requested_runs_fire_between_ticks_through_the_claim() -> None:
+    clock = FakeClock(NOW)
+    source = IntervalSource.every(hours=1, timezone="UTC", clock=clock)
+    claimed: list[datetime] = []
+
+    class RunNow(Resume):
+        pending = [NOW]
+
+        async def requested_runs(self, source: Any, now: datetime) -> list[datetime]:
+            asked, self.pending = self.pending, []
+            return asked
+
+        async def claim(self, source: Any, scheduled_at: datetime) -> bool:
+            claimed.append(scheduled_at)
+            return True
+
+    source.coordinator = RunNow(None)
+    assert await drain(source) == [NOW.isoformat()]
+    assert claimed == [NOW]
+    assert source.next_fire_at == NOW + timedelta(hours=1)  # the schedule itself is unchanged

@@ -222,15 +222,33 @@ class WorkerHeartbeat(models.Model):
         return f"{self.worker_id} ({self.status})"
 
 
-class Schedule(models.Model):
-    """The shared state of one schedule (a task with an interval or cron source).
+class ScheduleOrigin(models.TextChoices):
+    CODE = "code"
+    ADMIN = "admin"
 
-    ``key`` is ``"<app>:<task>"``. ``definition`` is what the code said when the row
-    was last reset (``"interval 60s UTC"``): a worker that finds another one starts
-    the schedule afresh instead of resuming a fire time computed from the old rule.
+
+class Schedule(models.Model):
+    """The shared state of one schedule, and the rule of one defined in the admin.
+
+    A code-defined schedule (a task with an interval or cron source) has the key
+    ``"<app>:<task>"``. ``definition`` is the rule the row was last reset for
+    (``"interval 60s UTC"``): a worker that finds another one starts the schedule
+    afresh instead of resuming a fire time computed from the old rule.
+
+    An admin-defined schedule (``origin="admin"``) enqueues ``payload`` on ``task``'s
+    queue by ``expression`` (cron) or ``interval_s``, between ``start_at`` and
+    ``end_at``; ``run_requested_at`` alone makes it a one-off.
     """
 
+    Origin = ScheduleOrigin
+
     key = models.CharField(max_length=200, unique=True)
+    origin = models.CharField(max_length=10, choices=ScheduleOrigin.choices, default=ScheduleOrigin.CODE)
+    expression = models.CharField(max_length=100, blank=True, default="", help_text="cron, e.g. 30 2 * * *")
+    interval_s = models.FloatField(null=True, blank=True, help_text="or: every N seconds")
+    payload = models.JSONField(null=True, blank=True)
+    start_at = models.DateTimeField(null=True, blank=True)
+    end_at = models.DateTimeField(null=True, blank=True)
     app = models.CharField(max_length=100)
     task = models.CharField(max_length=200)
     definition = models.CharField(max_length=255, blank=True, default="")
@@ -243,8 +261,10 @@ class Schedule(models.Model):
     # overlap "skip"/"queue": the worker whose run is in flight, until its lease lapses
     running_owner = models.CharField(max_length=120, blank=True, default="")
     running_until = models.DateTimeField(null=True, blank=True)
-    # "run now": one extra run, fired by the first worker that sees it
-    run_requested_at = models.DateTimeField(null=True, blank=True)
+    # "run now" (or a one-off at this time): one extra run, fired once by a worker
+    run_requested_at = models.DateTimeField(
+        "run at", null=True, blank=True, help_text="one extra run at this time (alone: a one-off schedule)"
+    )
     updated_at = models.DateTimeField()
 
     class Meta:

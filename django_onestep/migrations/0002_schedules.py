@@ -18,6 +18,22 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("key", models.CharField(max_length=200, unique=True)),
+                (
+                    "origin",
+                    models.CharField(
+                        choices=[("code", "Code"), ("admin", "Admin")], default="code", max_length=10
+                    ),
+                ),
+                (
+                    "expression",
+                    models.CharField(
+                        blank=True, default="", help_text="cron, e.g. 30 2 * * *", max_length=100
+                    ),
+                ),
+                ("interval_s", models.FloatField(blank=True, help_text="or: every N seconds", null=True)),
+                ("payload", models.JSONField(blank=True, null=True)),
+                ("start_at", models.DateTimeField(blank=True, null=True)),
+                ("end_at", models.DateTimeField(blank=True, null=True)),
                 ("app", models.CharField(max_length=100)),
                 ("task", models.CharField(max_length=200)),
                 ("definition", models.CharField(blank=True, default="", max_length=255)),
@@ -29,7 +45,15 @@ class Migration(migrations.Migration):
                 ("last_outcome_at", models.DateTimeField(blank=True, null=True)),
                 ("running_owner", models.CharField(blank=True, default="", max_length=120)),
                 ("running_until", models.DateTimeField(blank=True, null=True)),
-                ("run_requested_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "run_requested_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="one extra run at this time (alone: a one-off schedule)",
+                        null=True,
+                        verbose_name="run at",
+                    ),
+                ),
                 ("updated_at", models.DateTimeField()),
             ],
             options={

@@ -57,10 +57,10 @@ def schedule_definition(source: ScheduleSource) -> str:
 class DatabaseScheduleCoordinator:
     """``ScheduleSource.coordinator`` backed by ``Schedule`` and ``ScheduleFire`` rows."""
 
-    def __init__(self, *, app: str, task: str, using: str) -> None:
+    def __init__(self, *, app: str, task: str, using: str, key: str | None = None) -> None:
         self.app = app
         self.task = task
-        self.key = f"{app}:{task}"[:200]
+        self.key = key or f"{app}:{task}"[:200]
         self.using = using
         self.worker = worker_name()
         self._thread: DBThread | None = None
@@ -207,12 +207,21 @@ class DatabaseScheduleCoordinator:
             return False  # another worker fired this tick
         return True
 
+    async def claim_requested_run(self) -> datetime | None:
+        """The requested run that is due, if this worker claimed it (a one-off schedule)."""
+        requested: datetime | None = await self._run(self._requested)
+        if requested is None or not await self._run(self._claim_requested, requested):
+            return None
+        return requested
+
     def _requested(self) -> datetime | None:
+        from django.utils import timezone
+
         from django_onestep.models import Schedule
 
         requested: datetime | None = (
             Schedule.objects.using(self.using)
-            .filter(key=self.key, run_requested_at__isnull=False)
+            .filter(key=self.key, run_requested_at__lte=timezone.now())
             .values_list("run_requested_at", flat=True)
             .first()
         )

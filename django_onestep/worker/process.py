@@ -121,6 +121,8 @@ class Worker:
         return EXIT_OK
 
     async def _serve(self) -> None:
+        from django_onestep.conf import get_settings
+        from django_onestep.schedules_db.admin_defined import AdminScheduleRunner
         from django_onestep.worker.telemetry_setup import WorkerTelemetry
 
         app = self.app
@@ -143,11 +145,15 @@ class Worker:
             extra={"app_name": app.name, "tasks": self.task_names, "pid": os.getpid()},
         )
         await telemetry.start()
+        admin_schedules = AdminScheduleRunner(app, self.task_names, using=get_settings().DATABASE)
+        if not self.options.once:
+            await admin_schedules.start()
         try:
             # A signal during the startup awaits above is not lost: serve() honours a
             # shutdown requested before it (it starts and stops at once).
             await app.serve(until_idle=self.options.once, tasks=self.task_names)
         finally:
+            await admin_schedules.stop()
             await telemetry.stop()
             if health is not None:
                 await health.stop()

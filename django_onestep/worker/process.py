@@ -146,7 +146,8 @@ class Worker:
         )
         await telemetry.start()
         admin_schedules = AdminScheduleRunner(app, self.task_names, using=get_settings().DATABASE)
-        if not self.options.once:
+        # like code-defined schedules, admin-defined ones stay off --skip-local-sources workers
+        if not self.options.once and not self.options.skip_local_sources:
             await admin_schedules.start()
         try:
             # A signal during the startup awaits above is not lost: serve() honours a

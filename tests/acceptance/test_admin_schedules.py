@@ -61,3 +61,32 @@ def test_an_admin_schedule_runs_within_5_s_of_saving_and_stops_within_5_s_of_pau
         assert worker.wait(60) == 0, worker.output()
     stamps = list(Job.objects.filter(queue="testapp.work").values_list("meta__scheduled_at", flat=True))
     assert len(stamps) == len(set(stamps)) == after_pause  # each tick enqueued once across both workers
+
+
+def test_skip_local_sources_keeps_admin_schedules_off_a_worker(manage: Any) -> None:
+    from django.utils import timezone
+
+    now = timezone.now()
+    Schedule.objects.create(
+        key="one-off",
+        origin="admin",
+        app="testproject",
+        task="record",
+        definition="one-off",
+        payload={"label": "one-off"},
+        run_requested_at=now,
+        updated_at=now,
+    )
+    skipping = manage.start("onestep_worker", "--tasks", "record", "--skip-local-sources")
+    skipping.wait_for_output("onestep worker pid", timeout_s=120)
+    time.sleep(4)  # two rounds of reloading the rows
+    assert not Run.objects.filter(label="one-off").exists()
+    serving = manage.start("onestep_worker", "--tasks", "record")
+    poll(
+        lambda: Run.objects.filter(label="one-off").exists(), "the one-off on the other worker", timeout_s=30
+    )
+    for worker in (skipping, serving):
+        worker.signal(signal.SIGTERM)
+    for worker in (skipping, serving):
+        assert worker.wait(60) == 0, worker.output()
+    assert Run.objects.filter(label="one-off").count() == 1

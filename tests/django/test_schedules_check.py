@@ -69,3 +69,42 @@ def test_a_stored_state_of_another_rule_is_not_used() -> None:
     )
     entry = schedules(build_django_report(TARGET))["every_minute"]
     assert datetime.fromisoformat(entry["next_fire_at"]) < stale - timedelta(days=2)
+
+
+def admin_row(key: str, **fields: object) -> None:
+    defaults: dict[str, object] = {
+        "origin": "admin",
+        "app": "testproject",
+        "task": "record",
+        "timezone": "UTC",
+    }
+    Schedule.objects.create(key=key, updated_at=timezone.now(), **{**defaults, **fields})
+
+
+def test_admin_defined_schedules_are_listed_with_their_next_fires_and_problems() -> None:
+    run_at = timezone.now().replace(microsecond=0) + timedelta(days=2)
+    admin_row("nightly", expression="30 2 * * *", timezone="Europe/Berlin", paused=True)
+    admin_row("once", run_requested_at=run_at)
+    admin_row("renamed", task="gone", interval_s=60)
+    admin_row("broken", expression="61 * * * *")
+    report = build_django_report(None)
+    listed = {entry["key"]: entry for entry in report["admin_schedules"]}
+    assert list(listed) == ["broken", "nightly", "once", "renamed"]
+    nightly = listed["nightly"]
+    assert nightly["definition"] == "cron 30 2 * * * Europe/Berlin" and nightly["paused"]
+    times = [datetime.fromisoformat(stamp) for stamp in nightly["next_fire_times"]]
+    assert len(times) == 3 and all(t.utcoffset() == t.astimezone(BERLIN).utcoffset() for t in times)
+    assert listed["once"]["next_fire_times"] == [run_at.isoformat()]
+    warnings = [problem["message"] for problem in report["problems"] if problem["level"] == "warning"]
+    assert "admin schedule 'renamed' names task 'gone', which the app does not have" in warnings
+    assert any(
+        w.startswith("admin schedule 'broken' is not used: invalid cron expression '61 * * * *'")
+        for w in warnings
+    )
+    assert report["ok"]  # warnings: the workers skip these, nothing else fails
+    text = render_django_report(report)
+    assert "Admin-defined schedules: 4\n" in text
+    assert (
+        f"- nightly task=record schedule='cron 30 2 * * * Europe/Berlin' paused next={', '.join(nightly['next_fire_times'])}"
+        in text
+    )

@@ -34,6 +34,8 @@ __all__ = ["AdminScheduleRunner", "source_for_rule"]
 
 logger = logging.getLogger("django_onestep.schedules")
 
+_RETRY_AFTER_FAILURE_S = 5.0
+
 
 def source_for_rule(
     *, key: str, expression: str, interval_s: float | None, timezone: str, payload: Any
@@ -103,11 +105,13 @@ class AdminScheduleRunner:
 
     async def _run_forever(self) -> None:
         while True:
+            pause_s = self.poll_s
             try:
                 await self.poll_once()
-            except Exception:  # the database is down, say: the next round retries
+            except Exception:  # the database is down, say: retry, without a warning every poll
                 logger.warning("admin-defined schedules: a round failed", exc_info=True)
-            await asyncio.sleep(self.poll_s)
+                pause_s = max(self.poll_s, _RETRY_AFTER_FAILURE_S)
+            await asyncio.sleep(pause_s)
 
     async def poll_once(self) -> None:
         """Reload the rows when due, then fire what is due."""

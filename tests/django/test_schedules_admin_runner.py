@@ -102,3 +102,26 @@ async def test_a_rule_starts_on_its_own_schedule_and_takes_run_now_even_when_pau
             break
         await asyncio.sleep(0.5)
     assert [job.meta["schedule"] for job in jobs] == ["rule"]
+
+
+async def test_a_failed_round_waits_longer_than_a_poll_before_the_next(
+    served: tuple[AdminScheduleRunner, MemoryQueue], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django_onestep.schedules_db import admin_defined
+
+    runner, _ = served
+    pauses: list[float] = []
+
+    async def failing_round() -> None:
+        raise ConnectionError("database down")
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 2:
+            raise asyncio.CancelledError
+
+    monkeypatch.setattr(runner, "poll_once", failing_round)
+    monkeypatch.setattr(admin_defined.asyncio, "sleep", sleep)
+    with pytest.raises(asyncio.CancelledError):
+        await runner._run_forever()
+    assert pauses == [5.0, 5.0]  # not 0.5 s: no warning twice a second while the database is down

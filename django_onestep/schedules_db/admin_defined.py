@@ -23,11 +23,13 @@ from django_onestep.core.schedules.cron import CronSource
 from django_onestep.core.schedules.interval import IntervalSource
 from django_onestep.core.schedules.schedule import ScheduleSource
 from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread, stop_task
-from django_onestep.schedules_db.coordinator import DatabaseScheduleCoordinator
+from django_onestep.schedules_db.coordinator import OUTCOME_KINDS, DatabaseScheduleCoordinator
+from django_onestep.schedules_db.schedule_rows import ScheduleRows
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from django_onestep.core.events import TaskEvent
     from django_onestep.core.runtime.app import OneStepApp
 
 __all__ = ["AdminScheduleRunner", "source_for_rule"]
@@ -89,6 +91,9 @@ class AdminScheduleRunner:
         self._next_refresh_s = 0.0
         self._thread: DBThread | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        if self.queues:
+            # on every worker serving the queue, started or not: the job may run anywhere
+            app.on_event(self._record_outcome)
 
     async def start(self) -> None:
         if self.queues:
@@ -137,13 +142,22 @@ class AdminScheduleRunner:
         body = payload() if callable(payload) else payload
         await self.queues[entry.task].publish(body, meta={"schedule": key, "scheduled_at": scheduled_at})
 
-    # -- the rows ------------------------------------------------------------------------
-    async def _refresh(self) -> None:
+    async def _record_outcome(self, event: TaskEvent) -> None:
+        key = event.meta.get("schedule")
+        if isinstance(key, str) and event.task in self.queues and event.kind in OUTCOME_KINDS:
+            rows = ScheduleRows(key=key, app=self.app_name, task=event.task, using=self.using, worker="")
+            await self._db(rows.outcome, event.kind.value)
+
+    async def _db(self, fn: Any, *args: Any) -> Any:
         if self._thread is None:
             self._thread = acquire_thread(self.using, "write")
-        rows: list[dict[str, Any]] = await self._thread.run(
-            self._load_rows, operation=ConnectorOperation.FETCH, source_name="admin-defined schedules"
+        return await self._thread.run(
+            fn, *args, operation=ConnectorOperation.FETCH, source_name="admin-defined schedules"
         )
+
+    # -- the rows ------------------------------------------------------------------------
+    async def _refresh(self) -> None:
+        rows: list[dict[str, Any]] = await self._db(self._load_rows)
         self._payloads = {row["key"]: row["payload"] for row in rows}
         for key in set(self._entries) - {row["key"] for row in rows}:
             await self._drop(key)  # deleted in the admin, or moved to a task not served here

@@ -17,17 +17,22 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django_onestep.core.errors import ConnectorOperation
+from django_onestep.core.events import TaskEventKind
 from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread, stop_task
 from django_onestep.schedules_db.schedule_rows import RUN_LEASE_S, ScheduleRows
 
 if TYPE_CHECKING:
     from django_onestep.core.schedules.schedule import ScheduleSource
 
-__all__ = ["DatabaseScheduleCoordinator", "schedule_definition", "worker_name"]
+__all__ = ["OUTCOME_KINDS", "DatabaseScheduleCoordinator", "schedule_definition", "worker_name"]
 
 logger = logging.getLogger("django_onestep.schedules")
 
 _PRUNE_EVERY_FIRES = 100
+# the events that end a run: its kind becomes the schedule's last outcome
+OUTCOME_KINDS = frozenset(
+    {TaskEventKind.SUCCEEDED, TaskEventKind.FAILED, TaskEventKind.RETRIED, TaskEventKind.DEAD_LETTERED}
+)
 # how often a worker looks for a "run now" asked for in the admin
 REQUEST_POLL_S = 2.0
 

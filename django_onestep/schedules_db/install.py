@@ -6,9 +6,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from django_onestep.conf import get_settings
-from django_onestep.core.events import TaskEvent, TaskEventKind
+from django_onestep.core.events import TaskEvent
 from django_onestep.core.schedules.schedule import LocalCoordinator, ScheduleSource
-from django_onestep.schedules_db.coordinator import DatabaseScheduleCoordinator
+from django_onestep.schedules_db.coordinator import OUTCOME_KINDS, DatabaseScheduleCoordinator
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -18,10 +18,6 @@ if TYPE_CHECKING:
 __all__ = ["install_schedule_coordinators"]
 
 logger = logging.getLogger("django_onestep.schedules")
-
-_OUTCOMES = frozenset(
-    {TaskEventKind.SUCCEEDED, TaskEventKind.FAILED, TaskEventKind.RETRIED, TaskEventKind.DEAD_LETTERED}
-)
 
 
 def install_schedule_coordinators(app: OneStepApp, task_names: Iterable[str]) -> dict[str, Any]:
@@ -45,7 +41,7 @@ def install_schedule_coordinators(app: OneStepApp, task_names: Iterable[str]) ->
 
         async def record_outcome(event: TaskEvent) -> None:
             coordinator = installed.get(event.task)
-            if coordinator is not None and event.kind in _OUTCOMES:
+            if coordinator is not None and event.kind in OUTCOME_KINDS:
                 await coordinator.record_outcome(event.kind.value)
 
         app.on_event(record_outcome)

@@ -61,6 +61,8 @@ def test_an_admin_schedule_runs_within_5_s_of_saving_and_stops_within_5_s_of_pau
         assert worker.wait(60) == 0, worker.output()
     stamps = list(Job.objects.filter(queue="testapp.work").values_list("meta__scheduled_at", flat=True))
     assert len(stamps) == len(set(stamps)) == after_pause  # each tick enqueued once across both workers
+    row.refresh_from_db()
+    assert row.last_outcome == "succeeded"  # the jobs' outcome, recorded by the worker that ran them
 
 
 def test_skip_local_sources_keeps_admin_schedules_off_a_worker(manage: Any) -> None:

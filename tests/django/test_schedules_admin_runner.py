@@ -19,9 +19,13 @@ from django_onestep.schedules_db.admin_defined import AdminScheduleRunner
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+APPS: list[OneStepApp] = []
+
+
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[AdminScheduleRunner, MemoryQueue]]:
     app = OneStepApp("shop")
+    APPS[:] = [app]
     queue = MemoryQueue("shop-jobs")
 
     @app.task(source=queue)
@@ -125,3 +129,21 @@ async def test_a_failed_round_waits_longer_than_a_poll_before_the_next(
     with pytest.raises(asyncio.CancelledError):
         await runner._run_forever()
     assert pauses == [5.0, 5.0]  # not 0.5 s: no warning twice a second while the database is down
+
+
+async def test_the_outcome_of_a_scheduled_job_becomes_the_schedules_last_outcome(
+    served: tuple[AdminScheduleRunner, MemoryQueue],
+) -> None:
+    from django_onestep.core.events import TaskEvent, TaskEventKind
+
+    await one_off("once")
+    (app,) = APPS
+    meta = {"schedule": "once", "scheduled_at": timezone.now().isoformat()}
+    await app.emit_event(
+        TaskEvent(kind=TaskEventKind.FAILED, app="shop", task="record", source=None, attempts=0, meta=meta)
+    )
+    await app.emit_event(
+        TaskEvent(kind=TaskEventKind.STARTED, app="shop", task="record", source=None, attempts=1, meta=meta)
+    )
+    row = await Schedule.objects.aget(key="once")
+    assert row.last_outcome == "failed" and row.last_outcome_at is not None

@@ -15,9 +15,11 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from django_onestep.models import Cursor, DeadLetter, Job, StateEntry, TaskMetric, WorkerHeartbeat
+from django_onestep.models import Cursor, DeadLetter, Job, Schedule, StateEntry, TaskMetric, WorkerHeartbeat
 from django_onestep.orm import lossless_json
 from django_onestep.orm.telemetry import histogram_percentile
+from django_onestep.project.schedule_tasks import queue_task_problem
+from django_onestep.schedules_db.schedule_admin import ScheduleAdmin
 
 MAX_PRETTY_CHARS = 100_000
 
@@ -202,3 +204,11 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     search_fields = ("worker_id", "host")
     ordering = ("-last_seen",)
     readonly_fields = [f.name for f in WorkerHeartbeat._meta.fields]
+
+
+@admin.register(Schedule)
+class ProjectScheduleAdmin(ScheduleAdmin):
+    """The schedules list, checking admin-defined schedules against the project app's tasks."""
+
+    def task_problem(self, app: str, task: str) -> str | None:
+        return queue_task_problem(app, task)

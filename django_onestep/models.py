@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from django.db import models
 
-__all__ = ["Cursor", "DeadLetter", "Job", "StateEntry", "TaskMetric", "WorkerHeartbeat"]
+__all__ = [
+    "Cursor",
+    "DeadLetter",
+    "Job",
+    "Schedule",
+    "ScheduleFire",
+    "StateEntry",
+    "TaskMetric",
+    "WorkerHeartbeat",
+]
 
 
 class JobStatus(models.TextChoices):
@@ -237,3 +246,75 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.inbox}:{self.delivery_id}"
+
+
+class ScheduleOrigin(models.TextChoices):
+    CODE = "code"
+    ADMIN = "admin"
+
+
+class Schedule(models.Model):
+    """The shared state of one schedule, and the rule of one defined in the admin.
+
+    A code-defined schedule (a task with an interval or cron source) has the key
+    ``"<app>:<task>"``. ``definition`` is the rule the row was last reset for
+    (``"interval 60s UTC"``): a worker that finds another one starts the schedule
+    afresh instead of resuming a fire time computed from the old rule.
+
+    An admin-defined schedule (``origin="admin"``) enqueues ``payload`` on ``task``'s
+    queue by ``expression`` (cron) or ``interval_s``, between ``start_at`` and
+    ``end_at``; ``run_requested_at`` alone makes it a one-off.
+    """
+
+    Origin = ScheduleOrigin
+
+    key = models.CharField(max_length=200, unique=True)
+    origin = models.CharField(max_length=10, choices=ScheduleOrigin.choices, default=ScheduleOrigin.CODE)
+    expression = models.CharField(max_length=100, blank=True, default="", help_text="cron, e.g. 30 2 * * *")
+    interval_s = models.FloatField(null=True, blank=True, help_text="or: every N seconds")
+    payload = models.JSONField(null=True, blank=True)
+    start_at = models.DateTimeField(null=True, blank=True)
+    end_at = models.DateTimeField(null=True, blank=True)
+    app = models.CharField(max_length=100)
+    task = models.CharField(max_length=200)
+    definition = models.CharField(max_length=255, blank=True, default="")
+    timezone = models.CharField(max_length=64, blank=True, default="")
+    paused = models.BooleanField(default=False)
+    last_fire_at = models.DateTimeField(null=True, blank=True)
+    next_fire_at = models.DateTimeField(null=True, blank=True)
+    last_outcome = models.CharField(max_length=20, blank=True, default="")
+    last_outcome_at = models.DateTimeField(null=True, blank=True)
+    # overlap "skip"/"queue": the worker whose run is in flight, until its lease lapses
+    running_owner = models.CharField(max_length=120, blank=True, default="")
+    running_until = models.DateTimeField(null=True, blank=True)
+    # "run now" (or a one-off at this time): one extra run, fired once by a worker
+    run_requested_at = models.DateTimeField(
+        "run at", null=True, blank=True, help_text="one extra run at this time (alone: a one-off schedule)"
+    )
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "django_onestep_schedule"
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ScheduleFire(models.Model):
+    """One claimed tick: the unique ``(schedule, fire_at)`` makes it fire once anywhere."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="fires")
+    fire_at = models.DateTimeField()
+    worker = models.CharField(max_length=120)
+    claimed_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "django_onestep_schedulefire"
+        ordering = ["-fire_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "fire_at"], name="onestep_schedule_fire_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schedule_id} @ {self.fire_at.isoformat()}"

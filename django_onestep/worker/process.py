@@ -50,6 +50,7 @@ class Worker:
         from django_onestep.conf import OneStepSettingsError, get_settings
         from django_onestep.core.errors import ConfigurationError
         from django_onestep.project.defaults import apply_django_defaults
+        from django_onestep.schedules_db.install import install_schedule_coordinators
         from django_onestep.webhooks.inbox import attach_inboxes
         from django_onestep.worker.target import load_target
 
@@ -82,6 +83,7 @@ class Worker:
         names = select_tasks(app, options)
         if not names:
             raise WorkerSetupError(no_tasks_message(app, options))
+        install_schedule_coordinators(app, names)
         if options.concurrency is not None:
             for spec in app.tasks:
                 if spec.name in names:
@@ -121,6 +123,8 @@ class Worker:
         return EXIT_OK
 
     async def _serve(self) -> None:
+        from django_onestep.conf import get_settings
+        from django_onestep.schedules_db.admin_defined import AdminScheduleRunner
         from django_onestep.worker.telemetry_setup import WorkerTelemetry
 
         app = self.app
@@ -143,11 +147,16 @@ class Worker:
             extra={"app_name": app.name, "tasks": self.task_names, "pid": os.getpid()},
         )
         await telemetry.start()
+        admin_schedules = AdminScheduleRunner(app, self.task_names, using=get_settings().DATABASE)
+        # like code-defined schedules, admin-defined ones stay off --skip-local-sources workers
+        if not self.options.once and not self.options.skip_local_sources:
+            await admin_schedules.start()
         try:
             # A signal during the startup awaits above is not lost: serve() honours a
             # shutdown requested before it (it starts and stops at once).
             await app.serve(until_idle=self.options.once, tasks=self.task_names)
         finally:
+            await admin_schedules.stop()
             await telemetry.stop()
             if health is not None:
                 await health.stop()

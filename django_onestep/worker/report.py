@@ -68,6 +68,7 @@ def build_django_report(target: str | None) -> dict[str, Any]:
     from django_onestep.core.declarative.check import build_report
     from django_onestep.core.errors import ConfigurationError
     from django_onestep.project.defaults import apply_django_defaults
+    from django_onestep.schedules_db.listing import add_admin_schedules, add_stored_schedule_state
     from django_onestep.worker.target import load_target
 
     try:
@@ -81,6 +82,8 @@ def build_django_report(target: str | None) -> dict[str, Any]:
             app = apply_django_defaults(load_target(target))
             report = build_report(app)
             _add_webhook_urls(report)
+            add_stored_schedule_state(app, report, alias)
+            add_admin_schedules(app, report, alias)
     except Exception as exc:  # bad target, or the target's module raised
         if not isinstance(exc, WorkerSetupError | ConfigurationError | ImportError):
             first_line = (str(exc).strip().splitlines() or [""])[0]
@@ -101,6 +104,15 @@ def render_django_report(report: dict[str, Any]) -> str:
         if core_lines and core_lines[-1] in ("OK", "FAILED"):
             core_lines.pop()  # the verdict below also counts the Django checks
         lines.extend(core_lines)
+        admin_schedules = report.get("admin_schedules") or []
+        if admin_schedules:
+            lines.append(f"Admin-defined schedules: {len(admin_schedules)}")
+        for schedule in admin_schedules:
+            paused = " paused" if schedule["paused"] else ""
+            upcoming = ", ".join(schedule["next_fire_times"]) or "-"
+            lines.append(
+                f"- {schedule['key']} task={schedule['task']} schedule={schedule['definition']!r}{paused} next={upcoming}"
+            )
     else:
         lines.extend(f"error: {p['message']}" for p in report["problems"])
     if report["django"]:

@@ -60,7 +60,13 @@ def test_report_shape_for_a_scheduled_task() -> None:
                     "timezone": "Asia/Shanghai",
                     "immediate": False,
                     "expression": "0 * * * *",
+                    "misfire": "run_once",
                     "next_fire_at": "2026-01-05T20:00:00+08:00",
+                    "next_fire_times": [
+                        "2026-01-05T20:00:00+08:00",
+                        "2026-01-05T21:00:00+08:00",
+                        "2026-01-05T22:00:00+08:00",
+                    ],
                 },
             }
         ],
@@ -74,7 +80,7 @@ def test_report_shape_for_a_scheduled_task() -> None:
         "- hourly source=cron:0 * * * *<CronSource> emit=out<HttpSink> dead_letter=dlq<MemoryQueue> "
         "concurrency=2 timeout=2.50s retry=MaxAttempts(max_attempts=3, delay_s=5.0)\n"
         "  handler=tests.core.test_check.handler schedule='0 * * * *' tz=Asia/Shanghai overlap=skip "
-        "next=2026-01-05T20:00:00+08:00\n"
+        "misfire=run_once next=2026-01-05T20:00:00+08:00, 2026-01-05T21:00:00+08:00, 2026-01-05T22:00:00+08:00\n"
         "Problems: none\n"
         "OK\n"
     )

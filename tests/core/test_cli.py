@@ -87,8 +87,9 @@ def test_check_text_summary(project: Path) -> None:
         "concurrency=1 timeout=5.00s retry=MaxAttempts(max_attempts=2, delay_s=None)",
     ]
     assert lines[4].startswith(
-        "  handler=h2_cli_app.sync_billing schedule='every 3600.0s' tz=UTC overlap=skip next="
+        "  handler=h2_cli_app.sync_billing schedule='every 3600.0s' tz=UTC overlap=skip misfire=run_once next="
     )
+    assert lines[4].count("+00:00") == 3  # the next three fire times
     assert lines[5:] == ["Problems: none", "OK"]
 
 

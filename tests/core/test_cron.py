@@ -353,3 +353,14 @@ def test_fire_times_validates_when_called_and_yields_utc_instants() -> None:
     got = list(islice(fire_times("30 2 * * *", NY, datetime(2026, 3, 7, 12, tzinfo=UTC)), 2))
     assert got == [datetime(2026, 3, 8, 7, 0, tzinfo=UTC), datetime(2026, 3, 9, 6, 30, tzinfo=UTC)]
     assert all(instant.tzinfo is UTC for instant in got)
+
+
+def test_upcoming_fire_times_are_written_in_the_schedules_zone_across_a_dst_jump() -> None:
+    source = CronSource(
+        "30 2 * * *", timezone="Europe/Berlin", clock=lambda: datetime(2026, 3, 27, 12, tzinfo=UTC)
+    )
+    assert [tick.isoformat() for tick in source.upcoming_fire_times(3)] == [
+        "2026-03-28T02:30:00+01:00",
+        "2026-03-29T03:00:00+02:00",  # 02:30 does not exist that night: once, at the jump
+        "2026-03-30T02:30:00+02:00",
+    ]

@@ -91,7 +91,7 @@ def test_all_core_resource_types(tmp_path: Path) -> None:
             methods: [POST, PUT]
             auth: {{type: bearer, token: t0k}}
             response: {{status_code: 200, body: ok}}
-          nightly: {{type: cron, expression: "@daily", timezone: Europe/Paris, overlap: skip}}
+          nightly: {{type: cron, expression: "@daily", timezone: Europe/Paris, overlap: skip, misfire: catch_up, max_catch_up: 3}}
           out: {{type: http_sink, url: "http://127.0.0.1:9/x", method: PUT, timeout_s: 2}}
         tasks:
           - {{name: ingest, source: hook, emit: out}}
@@ -106,6 +106,7 @@ def test_all_core_resource_types(tmp_path: Path) -> None:
     assert ingest.source.response.render()[0] == 200
     assert isinstance(ingest.emit[0], HttpSink) and ingest.emit[0].method == "PUT"
     assert isinstance(nightly.source, CronSource) and nightly.source.overlap == "skip"
+    assert (nightly.source.misfire, nightly.source.max_catch_up) == ("catch_up", 3)
     assert nightly.source.timezone_name == "Europe/Paris"
 
 
@@ -185,6 +186,10 @@ def test_webhook_hmac_auths_and_delivery_id(tmp_path: Path, monkeypatch: pytest.
         (
             "app: {name: a}\nconnectors: {h: {type: webhook, path: /x, auth: {type: basic, token: t}}}\n",
             "connectors.h.auth.type: unsupported webhook auth type 'basic' (known: bearer, github, hmac, stripe)",
+        ),
+        (
+            "app: {name: a}\nconnectors: {c: {type: cron, expression: '@daily', misfire: never}}\n",
+            "connectors.c.misfire: must be one of skip, run_once, catch_up, got 'never'",
         ),
         (
             "app: {name: a}\nconnectors: {h: {type: webhook, path: /x, auth: {type: hmac, token: t}}}\n",

@@ -12,7 +12,12 @@ from django_onestep.core.http.webhook_hmac import HmacAuth
 from django_onestep.core.runtime.memory import MemoryQueue
 from django_onestep.core.schedules.cron import CronSource
 from django_onestep.core.schedules.interval import IntervalSource
-from django_onestep.core.schedules.schedule import DEFAULT_MAX_QUEUED_RUNS
+from django_onestep.core.schedules.schedule import (
+    DEFAULT_MAX_CATCH_UP,
+    DEFAULT_MAX_QUEUED_RUNS,
+    DEFAULT_MISFIRE,
+    MISFIRE_POLICIES,
+)
 
 __all__ = ["register"]
 
@@ -24,6 +29,8 @@ _SCHEDULE_FIELDS = {
     "timezone_name",
     "poll_interval_s",
     "max_queued_runs",
+    "misfire",
+    "max_catch_up",
 }
 
 
@@ -40,12 +47,17 @@ def _schedule_options(ctx: ResourceContext, spec: dict[str, Any]) -> dict[str, A
     overlap = ctx.string("overlap", "allow")
     if overlap not in ("allow", "skip", "queue"):
         raise ctx.error("overlap", f"must be one of allow, skip, queue, got {overlap!r}")
+    misfire = ctx.string("misfire", DEFAULT_MISFIRE)
+    if misfire not in MISFIRE_POLICIES:
+        raise ctx.error("misfire", f"must be one of skip, run_once, catch_up, got {misfire!r}")
     return {
         "payload": spec.get("payload"),
         "immediate": ctx.boolean("immediate", False),
         "overlap": overlap,
         "timezone": ctx.optional_string("timezone") or ctx.optional_string("timezone_name"),
         "max_queued_runs": ctx.integer("max_queued_runs", DEFAULT_MAX_QUEUED_RUNS, minimum=1),
+        "misfire": misfire,
+        "max_catch_up": ctx.integer("max_catch_up", DEFAULT_MAX_CATCH_UP, minimum=1),
         "name": ctx.resource_name(),
     }
 

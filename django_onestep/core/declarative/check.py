@@ -39,8 +39,10 @@ def _schedule(source: ScheduleSource) -> dict[str, Any]:
     interval_s = getattr(source, "interval_s", None)
     if interval_s is not None:
         info["interval_s"] = interval_s
-    next_fire = source.initial_fire_at(source.now())
-    info["next_fire_at"] = next_fire.astimezone(source.timezone).isoformat()
+    info["misfire"] = source.misfire
+    upcoming = [tick.isoformat() for tick in source.upcoming_fire_times(3)]
+    info["next_fire_at"] = upcoming[0]
+    info["next_fire_times"] = upcoming
     return info
 
 
@@ -159,8 +161,13 @@ def render_report(report: dict[str, Any]) -> str:
         schedule = task.get("schedule")
         if schedule:
             what = schedule.get("expression") or f"every {schedule.get('interval_s')}s"
-            details.append(f"schedule={what!r} tz={schedule['timezone']} overlap={schedule['overlap']}")
-            details.append(f"next={schedule['next_fire_at']}")
+            details.append(
+                f"schedule={what!r} tz={schedule['timezone']} overlap={schedule['overlap']} "
+                f"misfire={schedule['misfire']}"
+            )
+            if schedule.get("paused"):
+                details.append("paused")
+            details.append(f"next={', '.join(schedule['next_fire_times'])}")
         webhook = task.get("webhook")
         if webhook:
             methods = ",".join(webhook["methods"])

@@ -12,7 +12,9 @@ from typing import Any
 from django_onestep.core.errors import ConfigurationError
 from django_onestep.core.schedules.cron_engine import CronSchedule, parse_cron
 from django_onestep.core.schedules.schedule import (
+    DEFAULT_MAX_CATCH_UP,
     DEFAULT_MAX_QUEUED_RUNS,
+    DEFAULT_MISFIRE,
     Clock,
     ScheduleSource,
     resolve_timezone,
@@ -39,6 +41,8 @@ class CronSource(ScheduleSource):
         timezone_name: str | tzinfo | None = None,
         poll_interval_s: float = 1.0,
         max_queued_runs: int = DEFAULT_MAX_QUEUED_RUNS,
+        misfire: str = DEFAULT_MISFIRE,
+        max_catch_up: int = DEFAULT_MAX_CATCH_UP,
         clock: Clock | None = None,
         name: str | None = None,
     ) -> None:
@@ -54,6 +58,8 @@ class CronSource(ScheduleSource):
             timezone_name=raw_timezone if isinstance(raw_timezone, str) else None,
             poll_interval_s=poll_interval_s,
             max_queued_runs=max_queued_runs,
+            misfire=misfire,
+            max_catch_up=max_catch_up,
             clock=clock,
         )
 

@@ -6,7 +6,13 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from django_onestep.core.errors import ConfigurationError
-from django_onestep.core.schedules.schedule import DEFAULT_MAX_QUEUED_RUNS, Clock, ScheduleSource
+from django_onestep.core.schedules.schedule import (
+    DEFAULT_MAX_CATCH_UP,
+    DEFAULT_MAX_QUEUED_RUNS,
+    DEFAULT_MISFIRE,
+    Clock,
+    ScheduleSource,
+)
 from django_onestep.core.validation import finite_number, is_finite_number
 
 __all__ = ["IntervalSource"]
@@ -41,6 +47,8 @@ class IntervalSource(ScheduleSource):
         timezone_name: str | tzinfo | None = None,
         poll_interval_s: float | None = None,
         max_queued_runs: int = DEFAULT_MAX_QUEUED_RUNS,
+        misfire: str = DEFAULT_MISFIRE,
+        max_catch_up: int = DEFAULT_MAX_CATCH_UP,
         clock: Clock | None = None,
         name: str | None = None,
     ) -> None:
@@ -56,6 +64,8 @@ class IntervalSource(ScheduleSource):
             timezone_name=timezone_name,
             poll_interval_s=default_poll_s if poll_interval_s is None else poll_interval_s,
             max_queued_runs=max_queued_runs,
+            misfire=misfire,
+            max_catch_up=max_catch_up,
             clock=clock,
         )
 
@@ -78,6 +88,8 @@ class IntervalSource(ScheduleSource):
         timezone_name: str | tzinfo | None = None,
         poll_interval_s: float | None = None,
         max_queued_runs: int = DEFAULT_MAX_QUEUED_RUNS,
+        misfire: str = DEFAULT_MISFIRE,
+        max_catch_up: int = DEFAULT_MAX_CATCH_UP,
         clock: Clock | None = None,
         name: str | None = None,
     ) -> IntervalSource:
@@ -92,6 +104,8 @@ class IntervalSource(ScheduleSource):
             timezone_name=timezone_name,
             poll_interval_s=poll_interval_s,
             max_queued_runs=max_queued_runs,
+            misfire=misfire,
+            max_catch_up=max_catch_up,
             clock=clock,
             name=name,
         )
@@ -101,3 +115,9 @@ class IntervalSource(ScheduleSource):
 
     def next_fire_after(self, fired_at: datetime) -> datetime:
         return fired_at + self.interval
+
+    def missed_ticks(self, first: datetime, now: datetime, keep: int) -> tuple[list[datetime], datetime]:
+        # arithmetic, so a week down with a 1-second interval costs nothing
+        count = int((now - first) // self.interval) + 1 if now >= first else 0
+        kept = [first + self.interval * n for n in range(max(0, count - keep), count)]
+        return kept, first + self.interval * count

@@ -12,9 +12,19 @@ decides what happens to ticks that come due while one is in flight:
 
 Retries are parked in a heap until due instead of sleeping, so they hold no slot.
 
+``misfire`` decides what happens to the ticks missed while no worker ran, once a
+coordinator restores a next fire time that has gone by: ``skip`` drops them,
+``run_once`` fires the latest one, ``catch_up`` fires the latest ``max_catch_up`` in
+order. Without a persisted fire time (the default coordinator) nothing is missed.
+
 A :class:`ScheduleCoordinator` lets a Django layer make a tick fire once across many
 workers (``claim``), persist the last fire (``record_fire``) and resume from it
 (``initial_fire_at``) without touching this module; the default does nothing.
+Optional methods: ``running_elsewhere(source)``, so ``skip`` and ``queue`` also wait
+for a run on another worker; ``requested_runs(source, now)``, extra fire times asked
+for outside the schedule, polled on each fetch; ``record_next_fire(source,
+next_fire_at)``, called when ``misfire`` dropped every missed tick; and ``close()``,
+called when the source closes.
 """
 
 from __future__ import annotations
@@ -35,8 +45,12 @@ from django_onestep.core.errors import ConfigurationError
 from django_onestep.core.validation import finite_number, positive_int
 
 __all__ = [
+    "DEFAULT_MAX_CATCH_UP",
     "DEFAULT_MAX_QUEUED_RUNS",
+    "DEFAULT_MISFIRE",
+    "MISFIRE_POLICIES",
     "OVERLAP_POLICIES",
+    "LocalCoordinator",
     "ScheduleCoordinator",
     "ScheduleDelivery",
     "ScheduleSource",
@@ -45,6 +59,12 @@ __all__ = [
 
 DEFAULT_MAX_QUEUED_RUNS = 1000
 OVERLAP_POLICIES = ("allow", "skip", "queue")
+MISFIRE_POLICIES = ("skip", "run_once", "catch_up")
+# a nightly job missed during a deploy still runs, an every-minute one does not replay a burst
+DEFAULT_MISFIRE = "run_once"
+DEFAULT_MAX_CATCH_UP = 100
+# walking a cron schedule over a long outage tick by tick: stop after this many
+_MAX_MISSED_SCAN = 100_000
 Clock = Callable[[], datetime]
 
 
@@ -61,7 +81,7 @@ class ScheduleCoordinator(Protocol):
         """Remember that ``scheduled_at`` fired (e.g. ScheduleState.last_fire_at)."""
 
 
-class _LocalCoordinator:
+class LocalCoordinator:
     """Default: one process, nothing persisted."""
 
     async def initial_fire_at(self, source: ScheduleSource, now: datetime) -> datetime | None:
@@ -171,12 +191,17 @@ class ScheduleSource(Source):
         timezone_name: str | tzinfo | None = None,
         poll_interval_s: float = 1.0,
         max_queued_runs: int = DEFAULT_MAX_QUEUED_RUNS,
+        misfire: str = DEFAULT_MISFIRE,
+        max_catch_up: int = DEFAULT_MAX_CATCH_UP,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(name)
         if overlap not in OVERLAP_POLICIES:
             raise ConfigurationError(f"overlap must be one of allow, skip, queue; got {overlap!r}")
+        if misfire not in MISFIRE_POLICIES:
+            raise ConfigurationError(f"misfire must be one of skip, run_once, catch_up; got {misfire!r}")
         positive_int("max_queued_runs", max_queued_runs)
+        positive_int("max_catch_up", max_catch_up)
         finite_number("poll_interval_s", poll_interval_s)
         raw_timezone = timezone if timezone is not None else timezone_name
         self.timezone = resolve_timezone(raw_timezone)
@@ -185,8 +210,10 @@ class ScheduleSource(Source):
         self.immediate = immediate
         self.overlap = overlap
         self.max_queued_runs = max_queued_runs
+        self.misfire = misfire
+        self.max_catch_up = max_catch_up
         self.poll_interval_s = max(0.01, float(poll_interval_s))
-        self.coordinator: ScheduleCoordinator = _LocalCoordinator()
+        self.coordinator: ScheduleCoordinator = LocalCoordinator()
         # Public so tests can swap it on a source built by code they do not control.
         self.clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -201,6 +228,20 @@ class ScheduleSource(Source):
     def next_fire_after(self, fired_at: datetime) -> datetime:
         """The tick after ``fired_at`` (both UTC-aware)."""
         raise NotImplementedError
+
+    def missed_ticks(self, first: datetime, now: datetime, keep: int) -> tuple[list[datetime], datetime]:
+        """The last ``keep`` ticks from ``first`` up to ``now``, and the first tick after ``now``.
+
+        Walks the schedule; a subclass with arithmetic fire times can jump instead.
+        """
+        kept: deque[datetime] = deque(maxlen=keep)
+        tick = first
+        for _ in range(_MAX_MISSED_SCAN):
+            if tick > now:
+                return list(kept), tick
+            kept.append(tick)
+            tick = self.next_fire_after(tick)
+        return list(kept), self.initial_fire_at(now)
 
     # -- introspection (admin, check command) ------------------------------------------
     @property
@@ -219,6 +260,20 @@ class ScheduleSource(Source):
     def queued_run_count(self) -> int:
         return len(self._queued_runs)
 
+    @property
+    def missed_run_count(self) -> int:
+        """Missed ticks (``misfire``) still waiting to fire."""
+        return len(self._missed_runs)
+
+    def upcoming_fire_times(self, count: int = 3, *, first: datetime | None = None) -> list[datetime]:
+        """The next ``count`` ticks from ``first`` (default: the first after now), in ``timezone``."""
+        tick = self.initial_fire_at(self.now()) if first is None else first.astimezone(UTC)
+        times: list[datetime] = []
+        for _ in range(count):
+            times.append(tick.astimezone(self.timezone))
+            tick = self.next_fire_after(tick)
+        return times
+
     def now(self) -> datetime:
         """The current instant as UTC-aware; a naive clock value is read in ``timezone``."""
         current = self.clock() if self.clock is not None else datetime.now(UTC)
@@ -232,13 +287,17 @@ class ScheduleSource(Source):
             await self._ensure_initialized()
 
     async def close(self) -> None:
-        return None
+        # a coordinator may hold a database thread; the hook's close is optional
+        close = getattr(self.coordinator, "close", None)
+        if close is not None:
+            await close()
 
     async def resume_after_pause(self) -> None:
         """Called by the runner on resume: ticks missed while paused are dropped."""
         async with self._runtime_lock():
             self._pending_immediate = False
             self._queued_runs.clear()
+            self._missed_runs.clear()
             self._next_fire_at = self.initial_fire_at(self.now())
             self._initialized = True
 
@@ -250,12 +309,17 @@ class ScheduleSource(Source):
             retries = self._pop_due_retries(now, limit)
             if retries:
                 return retries
+            requested = await self._requested_runs(now)
+            if requested:
+                return await self._deliveries(requested[:limit])
+            if self._missed_runs:
+                return await self._deliver_missed(limit)
             if self._pending_immediate:
                 self._pending_immediate = False
                 delivered = await self._deliver_due([now], limit)
                 if delivered:
                     return delivered
-            if self.overlap == "queue" and self._inflight == 0 and self._queued_runs:
+            if self.overlap == "queue" and self._queued_runs and not await self._busy():
                 return await self._deliveries([self._queued_runs.popleft()])
             due = self._collect_due(now)
             return await self._deliver_due(due, limit) if due else []
@@ -270,6 +334,7 @@ class ScheduleSource(Source):
         self._sequence = 0
         self._generation = getattr(self, "_generation", 0) + 1
         self._queued_runs = deque()
+        self._missed_runs: deque[datetime] = deque()
         self._retry_heap = []
         self._retry_sequence = 0
 
@@ -287,8 +352,30 @@ class ScheduleSource(Source):
             return
         now = self.now()
         restored = await self.coordinator.initial_fire_at(self, now)
-        self._next_fire_at = restored.astimezone(UTC) if restored else self.initial_fire_at(now)
+        if restored is None:
+            self._next_fire_at = self.initial_fire_at(now)
+        else:
+            # a schedule with a history resumes it: no start-up tick, misfire decides
+            self._pending_immediate = False
+            self._next_fire_at = restored.astimezone(UTC)
+            if self._next_fire_at <= now:
+                keep = {"skip": 0, "run_once": 1, "catch_up": self.max_catch_up}[self.misfire]
+                missed, self._next_fire_at = self.missed_ticks(self._next_fire_at, now, keep)
+                self._missed_runs.extend(missed)
+                # optional hook: the persisted next fire moves past the ticks dropped here
+                record_next_fire = getattr(self.coordinator, "record_next_fire", None)
+                if record_next_fire is not None and not missed:
+                    await record_next_fire(self, self._next_fire_at)
         self._initialized = True
+
+    async def _deliver_missed(self, limit: int) -> list[Delivery]:
+        # allow: as many as the runner takes; skip and queue: one at a time, in order
+        if self.overlap != "allow":
+            if await self._busy():
+                return []
+            limit = 1
+        batch = [self._missed_runs.popleft() for _ in range(min(limit, len(self._missed_runs)))]
+        return await self._deliveries(batch)
 
     def _collect_due(self, now: datetime, max_due: int = 1000) -> list[datetime]:
         due: list[datetime] = []
@@ -300,13 +387,26 @@ class ScheduleSource(Source):
     async def _deliver_due(self, due: list[datetime], limit: int) -> list[Delivery]:
         if self.overlap == "allow":
             return await self._deliveries(due[:limit])
+        busy = await self._busy()
         if self.overlap == "skip":
-            return [] if self._inflight > 0 else await self._deliveries(due[-1:])
-        if self._inflight > 0:
+            return [] if busy else await self._deliveries(due[-1:])
+        if busy:
             self._enqueue_runs(due)
             return []
         self._enqueue_runs(due[1:])
         return await self._deliveries(due[:1])
+
+    async def _requested_runs(self, now: datetime) -> list[datetime]:
+        # optional hook: runs asked for outside the schedule ("run now" in an admin)
+        requested_runs = getattr(self.coordinator, "requested_runs", None)
+        return list(await requested_runs(self, now)) if requested_runs is not None else []
+
+    async def _busy(self) -> bool:
+        """A run is in flight here, or (optional hook) on another worker."""
+        if self._inflight > 0:
+            return True
+        running_elsewhere = getattr(self.coordinator, "running_elsewhere", None)
+        return running_elsewhere is not None and bool(await running_elsewhere(self))
 
     def _enqueue_runs(self, runs: list[datetime]) -> None:
         self._queued_runs.extend(runs)

@@ -1,0 +1,1 @@
+"""Schedules in the database: each tick fires once across workers, state survives restarts."""

@@ -31,3 +31,30 @@ def amqp_url() -> str:
 @pytest.fixture
 def sqs_endpoint() -> str:
     return require_server("ONESTEP_TEST_SQS_ENDPOINT")
+
+
+@pytest.fixture
+def pg_url() -> str:
+    return require_server("ONESTEP_TEST_PG_URL")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Before pytest-django drops the PostgreSQL test database, end sessions left open.
+
+    PostgreSQL refuses to drop a database anyone is connected to (MariaDB and SQLite
+    don't care): a queue thread a test did not close would fail the whole run's teardown.
+    """
+    import sys
+
+    if "django.db" not in sys.modules:
+        return
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or not str(connection.settings_dict["NAME"]).startswith("test_"):
+        return  # not PostgreSQL, or no test database was created
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

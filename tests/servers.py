@@ -425,7 +425,10 @@ def stop_all() -> None:
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("start", "stop"):
-        print("usage: python -m tests.servers start [redis mariadb postgres rabbitmq moto] | stop", file=sys.stderr)
+        print(
+            "usage: python -m tests.servers start [redis mariadb postgres rabbitmq moto] | stop",
+            file=sys.stderr,
+        )
         return 2
     if argv[0] == "stop":
         stop_all()

@@ -223,6 +223,12 @@ class DatabaseQueue(Source, Sink):
 
     async def close(self) -> None:
         """Release held-but-unstarted jobs, wait for pending settlements, close threads."""
+        if self._settler is not None:
+            # a settlement being retried gets one lease (renewals still run) before it may fail
+            try:
+                await asyncio.wait_for(self._settler.wait_idle(), self.lease_s)
+            except TimeoutError:
+                self._settler.stop_retrying()
         for task in self._background:
             task.cancel()
         for task in self._background:

@@ -18,7 +18,15 @@ from typing import Any, TypeVar
 
 from django_onestep.core.errors import ConnectorErrorKind, ConnectorOperation, ConnectorOperationError
 
-__all__ = ["DBThread", "acquire_thread", "release_thread", "repeat_every", "stop_task", "wrap_db_error"]
+__all__ = [
+    "DBThread",
+    "acquire_thread",
+    "is_transient_db_error",
+    "release_thread",
+    "repeat_every",
+    "stop_task",
+    "wrap_db_error",
+]
 
 T = TypeVar("T")
 
@@ -54,6 +62,21 @@ def classify_db_error(exc: BaseException) -> ConnectorErrorKind:
     if isinstance(exc, utils.DatabaseError):
         return ConnectorErrorKind.TRANSIENT
     return ConnectorErrorKind.PERMANENT
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """Would the same statement succeed if tried again shortly?
+
+    True for a busy or locked SQLite file, a deadlock, lock-wait timeout or serialization
+    failure, and a dropped connection (the thread reconnects on its next call). False
+    for a missing table, a bad statement or a constraint violation.
+    """
+    kind = classify_db_error(exc)
+    if kind is ConnectorErrorKind.DISCONNECTED:
+        return True
+    from django.db import utils
+
+    return kind is ConnectorErrorKind.TRANSIENT and isinstance(exc, utils.OperationalError)
 
 
 def wrap_db_error(

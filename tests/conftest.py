@@ -53,7 +53,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
     if connection.vendor != "postgresql" or not str(connection.settings_dict["NAME"]).startswith("test_"):
         return  # not PostgreSQL, or no test database was created
-    with connection.cursor() as cursor:
+    from pytest_django.plugin import blocking_manager_key
+
+    with session.config.stash[blocking_manager_key].unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"

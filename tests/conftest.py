@@ -8,6 +8,9 @@ skipping the tests that matter.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
 from tests.needs import require_server
@@ -38,25 +41,22 @@ def pg_url() -> str:
     return require_server("ONESTEP_TEST_PG_URL")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Before pytest-django drops the PostgreSQL test database, end sessions left open.
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's test database; on PostgreSQL, sessions left open end before it is dropped.
 
     PostgreSQL refuses to drop a database anyone is connected to (MariaDB and SQLite
     don't care): a queue thread a test did not close would fail the whole run's teardown.
     """
-    import sys
-
-    if "django.db" not in sys.modules:
-        return
+    yield
     from django.db import connection
 
-    if connection.vendor != "postgresql" or not str(connection.settings_dict["NAME"]).startswith("test_"):
-        return  # not PostgreSQL, or no test database was created
-    from pytest_django.plugin import blocking_manager_key
-
-    with session.config.stash[blocking_manager_key].unblock(), connection.cursor() as cursor:
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "SELECT pid, query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+        for pid, query in cursor.fetchall():
+            print(f"\nending a PostgreSQL session left open (pid {pid}, last query {query[:200]!r})")
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])

@@ -14,6 +14,7 @@ import asyncio
 import collections
 import os
 import signal
+import time
 from typing import Any
 
 from django_onestep.core.retry import MaxAttempts
@@ -29,6 +30,10 @@ work_queue = DatabaseQueue("reliability-work", lease_s=LEASE_S, max_deliveries=2
 fails_queue = DatabaseQueue("reliability-fails", lease_s=LEASE_S)
 killer_queue = DatabaseQueue("reliability-killer", lease_s=LEASE_S, max_deliveries=2)
 counter_queue = DatabaseQueue("reliability-counter", lease_s=LEASE_S)
+# idle polls 10 s apart: a job that starts sooner was woken (PostgreSQL's NOTIFY)
+wakeup_queue = DatabaseQueue(
+    "reliability-wakeup", lease_s=LEASE_S, poll_interval_s=10, max_idle_poll_s=10, fetch_wait_s=10
+)
 
 
 def _inject_locked_dead_letter_writes(times: int) -> None:
@@ -84,3 +89,8 @@ async def counter(ctx: Any, payload: dict[str, Any]) -> None:
     total = (await ctx.state.get("total", 0)) + 1
     await ctx.state.set("total", total)
     record_run(f"counter {total}")
+
+
+@app.task(source=wakeup_queue)
+async def wakeup(ctx: Any, payload: dict[str, Any]) -> None:
+    record_run(f"wakeup {payload['n']} {time.time() - payload['sent_at']:.4f}")

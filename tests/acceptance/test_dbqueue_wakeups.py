@@ -1,0 +1,34 @@
+"""On PostgreSQL an idle ``manage.py onestep_worker`` starts a job another process
+enqueued at once, not at its next idle poll (10 s apart in this test)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from django_onestep.dbqueue.queue import DatabaseQueue
+from tests.acceptance.test_dbqueue_reliability import poll, run_lines, start_worker, worker_env
+
+
+def test_an_idle_worker_starts_a_job_from_another_process_long_before_its_next_poll(
+    manage: Any, tmp_path: Path
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("LISTEN/NOTIFY wake-ups are PostgreSQL's; other databases poll")
+    log = tmp_path / "runs.log"
+    worker = start_worker(manage, worker_env(log), "--tasks", "wakeup")
+    worker.wait_for_output("onestep worker pid", timeout_s=60)
+    time.sleep(2.0)  # idle: its first empty fetch is behind it, the next poll 10 s away
+    queue = DatabaseQueue("reliability-wakeup")
+    for n in range(3):
+        queue.send({"n": n, "sent_at": time.time()})  # this test's process, not the worker's
+        poll(lambda n=n: len(run_lines(log)) > n, f"wake-up job {n} ran", timeout_s=8)  # type: ignore[misc]
+        time.sleep(0.3)
+    worker.signal(15)
+    assert worker.wait(60) == 0, worker.output()
+    latencies_s = [float(line.split()[2]) for line in run_lines(log)]
+    assert len(latencies_s) == 3 and max(latencies_s) < 1.0, latencies_s

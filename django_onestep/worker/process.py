@@ -50,10 +50,12 @@ class Worker:
         from django_onestep.conf import OneStepSettingsError, get_settings
         from django_onestep.core.errors import ConfigurationError
         from django_onestep.project.defaults import apply_django_defaults
+        from django_onestep.worker.sqlite_locking import use_immediate_transactions
         from django_onestep.worker.target import load_target
 
         options = self.options
         options.validate()
+        use_immediate_transactions()
         try:
             conf = get_settings()
         except OneStepSettingsError as exc:

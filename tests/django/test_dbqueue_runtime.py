@@ -194,3 +194,32 @@ async def test_a_settlement_that_is_not_transient_is_not_written_again(
     finally:
         monkeypatch.undo()
         await queue.close()
+
+
+async def test_closing_gives_a_settlement_that_keeps_failing_one_lease_then_gives_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+    import time
+
+    from django.db import OperationalError
+
+    from django_onestep.core.errors import ConnectorOperationError
+    from django_onestep.dbqueue import settle
+
+    def always_locked(connection, ops, now):  # type: ignore[no-untyped-def]
+        raise OperationalError("database is locked")
+
+    queue = DatabaseQueue(unique_name(), fetch_wait_s=0.05, lease_s=0.5)
+    await orm(queue.send)("x")
+    await queue.open()
+    (delivery,) = await queue.fetch(1)
+    monkeypatch.setattr(settle, "_apply", always_locked)
+    ack = asyncio.ensure_future(delivery.ack())
+    await asyncio.sleep(0.2)
+    assert not ack.done()  # still writing it again, not failed
+    started = time.monotonic()
+    await queue.close()
+    assert 0.4 < time.monotonic() - started < 5
+    with pytest.raises(ConnectorOperationError, match="database is locked"):
+        await ack

@@ -30,9 +30,10 @@ work_queue = DatabaseQueue("reliability-work", lease_s=LEASE_S, max_deliveries=2
 fails_queue = DatabaseQueue("reliability-fails", lease_s=LEASE_S)
 killer_queue = DatabaseQueue("reliability-killer", lease_s=LEASE_S, max_deliveries=2)
 counter_queue = DatabaseQueue("reliability-counter", lease_s=LEASE_S)
-# idle polls 10 s apart: a job that starts sooner was woken (PostgreSQL's NOTIFY)
+# idle polls back off to 10 s apart within 3 s: a job that starts sooner was woken
+# (PostgreSQL's NOTIFY)
 wakeup_queue = DatabaseQueue(
-    "reliability-wakeup", lease_s=LEASE_S, poll_interval_s=10, max_idle_poll_s=10, fetch_wait_s=10
+    "reliability-wakeup", lease_s=LEASE_S, idle_backoff_after_s=0.5, max_idle_poll_s=10, fetch_wait_s=10
 )
 
 

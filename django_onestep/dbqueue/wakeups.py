@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import select
 import threading
 from typing import Any
@@ -25,7 +26,6 @@ __all__ = ["PostgresListener", "acquire_listener", "release_listener"]
 logger = logging.getLogger("django_onestep.dbqueue")
 
 _RECONNECT_DELAY_S = 1.0
-_STOP_CHECK_S = 0.5  # how soon close() is noticed while nothing arrives
 
 
 def _connect(using: str) -> Any:
@@ -45,6 +45,8 @@ class PostgresListener:
     def __init__(self, using: str) -> None:
         self.using = using
         self._stop = threading.Event()
+        # stop() writes here, so a select() waiting for notifications returns at once
+        self._stop_r, self._stop_w = os.pipe()
         self._thread = threading.Thread(target=self._run, name=f"onestep-listen-{using}", daemon=True)
         self._warned = False
 
@@ -53,7 +55,12 @@ class PostgresListener:
 
     def stop(self) -> None:
         self._stop.set()
+        with contextlib.suppress(OSError):
+            os.write(self._stop_w, b"x")
         self._thread.join(timeout=5)
+        for fd in (self._stop_r, self._stop_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -80,8 +87,8 @@ class PostgresListener:
     def _listen(self, conn: Any) -> None:
         fd = conn.fileno()
         while not self._stop.is_set():
-            readable, _, _ = select.select([fd], [], [], _STOP_CHECK_S)
-            if readable:
+            readable, _, _ = select.select([fd, self._stop_r], [], [])
+            if fd in readable and not self._stop.is_set():
                 # a round trip reads what arrived; psycopg calls _dispatch for each notification
                 conn.execute("SELECT 1")
 

@@ -23,11 +23,10 @@ def test_an_idle_worker_starts_a_job_from_another_process_long_before_its_next_p
     worker = start_worker(manage, worker_env(log), "--tasks", "wakeup")
     worker.wait_for_output("onestep worker pid", timeout_s=60)
     queue = DatabaseQueue("reliability-wakeup")
-    for n in range(2):
-        time.sleep(4.0)  # idle long enough that its polls are 10 s apart
-        queue.send({"n": n, "sent_at": time.time()})  # this test's process, not the worker's
-        poll(lambda n=n: len(run_lines(log)) > n, f"wake-up job {n} ran", timeout_s=9)  # type: ignore[misc]
+    time.sleep(4.0)  # idle long enough that its polls are 10 s apart
+    queue.send({"n": 0, "sent_at": time.time()})  # this test's process, not the worker's
+    poll(lambda: bool(run_lines(log)), "the wake-up job ran", timeout_s=9)
     worker.signal(15)
     assert worker.wait(60) == 0, worker.output()
     latencies_s = [float(line.split()[2]) for line in run_lines(log)]
-    assert len(latencies_s) == 2 and max(latencies_s) < 1.0, latencies_s
+    assert len(latencies_s) == 1 and latencies_s[0] < 1.0, latencies_s

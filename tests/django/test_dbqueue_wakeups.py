@@ -74,3 +74,15 @@ async def test_an_idle_queue_claims_at_once_when_another_connection_enqueues(
         assert time.monotonic() - started < 1.0
         assert delivery.payload == {"from": "elsewhere"}
         await delivery.ack()
+
+
+def test_a_listener_stops_at_once_while_it_waits_for_notifications(listening: Any) -> None:
+    from django_onestep.dbqueue.wakeups import PostgresListener
+
+    listener = PostgresListener(connection.alias)
+    listener.start()
+    time.sleep(0.3)  # connected, LISTENing, waiting
+    started = time.monotonic()
+    listener.stop()
+    assert not listener._thread.is_alive()
+    assert time.monotonic() - started < 0.3  # a queue's close() does not wait out a timeout

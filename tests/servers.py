@@ -396,6 +396,7 @@ def start_all(names: list[str]) -> dict[str, str]:
     for name in names:
         cls, var = SERVERS[name]
         data_dir = SERVICES_DIR / name
+        _stop_recorded(cls, data_dir)  # a second `start` must not orphan the first one's server
         if name in ("mariadb", "postgres", "rabbitmq") and data_dir.exists():
             shutil.rmtree(data_dir)  # a fresh server every run: no state leaks between runs
         started = time.monotonic()
@@ -408,18 +409,22 @@ def start_all(names: list[str]) -> dict[str, str]:
     return env
 
 
+def _stop_recorded(cls: type[Server], data_dir: Path) -> bool:
+    """Stop the server whose port ``data_dir`` records; False when none is recorded."""
+    port_file = data_dir / "port"
+    try:
+        port = int(port_file.read_text())
+    except (FileNotFoundError, ValueError):
+        return False  # not started, or already stopped by another `stop`
+    cls(data_dir, port).stop()
+    port_file.unlink(missing_ok=True)
+    return True
+
+
 def stop_all() -> None:
     for name, (cls, _var) in SERVERS.items():
-        data_dir = SERVICES_DIR / name
-        port_file = data_dir / "port"
-        try:
-            port = int(port_file.read_text())
-        except (FileNotFoundError, ValueError):
-            continue  # not started, or already stopped by another `stop`
-        server = cls(data_dir, port)
-        server.stop()
-        port_file.unlink(missing_ok=True)
-        print(f"stopped {name}", flush=True)
+        if _stop_recorded(cls, SERVICES_DIR / name):
+            print(f"stopped {name}", flush=True)
     ENV_FILE.unlink(missing_ok=True)
 
 

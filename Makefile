@@ -3,11 +3,11 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-SERVERS ?= redis mariadb rabbitmq moto
+SERVERS ?= redis mariadb postgres rabbitmq moto
 # Debian packages the real servers come from (services.md); installed only when missing.
-SERVER_PACKAGES := redis-server mariadb-server default-libmysqlclient-dev pkg-config rabbitmq-server
+SERVER_PACKAGES := redis-server mariadb-server default-libmysqlclient-dev pkg-config rabbitmq-server postgresql
 
-.PHONY: demo test install system-deps services stop-services lint check-django test-core test-sqlite test-mariadb bench docs clean
+.PHONY: demo test install system-deps services stop-services lint check-django test-core test-sqlite test-mariadb test-postgres bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v mysql_config >/dev/null || $(MAKE) --no-print-directory system-deps
@@ -29,7 +29,7 @@ system-deps:
 demo: install
 	bash scripts/demo.sh
 
-## test: install, start the real servers, lint, Django checks, every test tier on SQLite and MariaDB
+## test: install, start the real servers, lint, Django checks, every test tier on SQLite, MariaDB and PostgreSQL
 test: install system-deps
 	$(PY) -m tests.servers stop >/dev/null 2>&1 || true
 	@set -e; trap '$(PY) -m tests.servers stop' EXIT; \
@@ -37,7 +37,8 @@ test: install system-deps
 	source .services/env; \
 	$(MAKE) --no-print-directory lint check-django; \
 	$(MAKE) --no-print-directory test-sqlite; \
-	$(MAKE) --no-print-directory test-mariadb
+	$(MAKE) --no-print-directory test-mariadb; \
+	$(MAKE) --no-print-directory test-postgres
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -58,6 +59,11 @@ test-sqlite: install
 test-mariadb: install
 	@test -n "$$ONESTEP_TEST_MYSQL_URL" || { echo "ONESTEP_TEST_MYSQL_URL unset: run via make test or make services"; exit 1; }
 	DATABASE_URL=$$ONESTEP_TEST_MYSQL_URL $(PY) -m pytest -m "not sqlite_only" tests/django tests/acceptance
+
+# The database-backed tiers again on PostgreSQL (needs ONESTEP_TEST_PG_URL).
+test-postgres: install
+	@test -n "$$ONESTEP_TEST_PG_URL" || { echo "ONESTEP_TEST_PG_URL unset: run via make test or make services"; exit 1; }
+	DATABASE_URL=$$ONESTEP_TEST_PG_URL $(PY) -m pytest -m "not sqlite_only" tests/django tests/acceptance
 
 ## services: start the real servers for local test runs; `source .services/env` afterwards
 services: install system-deps

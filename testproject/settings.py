@@ -1,6 +1,7 @@
 """Settings of the project the test suite runs in.
 
-``DATABASE_URL`` picks the database (SQLite by default, ``mysql://...`` for MariaDB);
+``DATABASE_URL`` picks the database (SQLite by default, ``mysql://...`` for MariaDB,
+``postgres://...`` for PostgreSQL);
 ``ONESTEP_TEST_DB_NAME`` names the test database so parallel runs don't collide.
 """
 
@@ -73,6 +74,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not :memory:, so worker subprocesses in acceptance tests share it.
     _db["TEST"] = {"NAME": _test_name or str(BASE_DIR / ".testdb-test.sqlite3")}
+elif _db["ENGINE"] == "django.db.backends.postgresql":
+    _db["TEST"] = {"NAME": _test_name or "test_onestep"}
 else:
     _db.setdefault("OPTIONS", {}).update({"charset": "utf8mb4"})
     _db["TEST"] = {

@@ -8,6 +8,9 @@ skipping the tests that matter.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
 from tests.needs import require_server
@@ -31,3 +34,29 @@ def amqp_url() -> str:
 @pytest.fixture
 def sqs_endpoint() -> str:
     return require_server("ONESTEP_TEST_SQS_ENDPOINT")
+
+
+@pytest.fixture
+def pg_url() -> str:
+    return require_server("ONESTEP_TEST_PG_URL")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's test database; on PostgreSQL, sessions left open end before it is dropped.
+
+    PostgreSQL refuses to drop a database anyone is connected to (MariaDB and SQLite
+    don't care): a queue thread a test did not close would fail the whole run's teardown.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        for pid, query in cursor.fetchall():
+            print(f"\nending a PostgreSQL session left open (pid {pid}, last query {query[:200]!r})")
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])

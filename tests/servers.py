@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES_DIR = ROOT / ".services"
@@ -104,12 +105,21 @@ class Server:
     def env(self) -> dict[str, str]:
         return dict(os.environ)
 
+    def popen_options(self) -> dict[str, Any]:
+        """Extra ``subprocess.Popen`` arguments (e.g. the user the server runs as)."""
+        return {}
+
     def start(self) -> Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.prepare()
         log = open(self.data_dir / "server.log", "ab")  # closed below; the child keeps its copy
         self.proc = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.env(), start_new_session=True
+            self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env(),
+            start_new_session=True,
+            **self.popen_options(),
         )
         log.close()
         self.pid_file.write_text(str(self.proc.pid))
@@ -209,6 +219,99 @@ class MariaDBServer(Server):
             time.sleep(0.3)
 
 
+def _open_parents_to_others(path: Path) -> None:
+    """Let a server that drops to its own user traverse every parent of ``path``.
+
+    (pytest's tmp_path parents are root-only 0700.)
+    """
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            os.chmod(parent, mode | 0o001)
+
+
+class PostgresServer(Server):
+    """Debian's PostgreSQL 15, run as the ``postgres`` user (initdb refuses root)."""
+
+    name = "postgres"
+    startup_timeout_s = 60.0
+    USER = "postgres"
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/onestep"
+
+    @property
+    def cluster_dir(self) -> Path:
+        return self.data_dir / "data"
+
+    @staticmethod
+    def bin(name: str) -> str:
+        """A server binary: Debian keeps them off the PATH, under /usr/lib/postgresql/<major>/bin."""
+        found = shutil.which(name)
+        if found:
+            return found
+        for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+            return str(candidate)
+        raise FileNotFoundError(f"{name} not found: install Debian's postgresql package (make system-deps)")
+
+    def _as_postgres(self) -> dict[str, Any]:
+        return {"user": self.USER, "group": self.USER} if os.geteuid() == 0 else {}
+
+    def prepare(self) -> None:
+        if (self.cluster_dir / "PG_VERSION").exists():
+            return
+        if os.geteuid() == 0:
+            _open_parents_to_others(self.data_dir)
+            shutil.chown(self.data_dir, self.USER, self.USER)
+        subprocess.run(
+            [self.bin("initdb"), "-D", str(self.cluster_dir), "--auth=trust", "-U", "postgres",
+             "--encoding=UTF8", "--locale=C.UTF-8"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **self._as_postgres(),
+        )  # fmt: skip
+
+    def command(self) -> list[str]:
+        # fsync off: the suite tests the queue's logic, not the disk (as MariaDB's flush=2)
+        return [
+            self.bin("postgres"), "-D", str(self.cluster_dir), "-p", str(self.port), "-k", str(self.data_dir),
+            "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300", "-c", "fsync=off",
+            "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+        ]  # fmt: skip
+
+    def popen_options(self) -> dict[str, Any]:
+        return self._as_postgres()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        while True:
+            done = subprocess.run(
+                ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-tAc",
+                 "select 1 from pg_database where datname = 'onestep'"],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            if done.returncode == 0:
+                if done.stdout.strip() != "1":
+                    subprocess.run(
+                        ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-c",
+                         "create database onestep"],
+                        check=True, capture_output=True,
+                    )  # fmt: skip
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"postgres not ready: {done.stderr}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        # SIGINT is PostgreSQL's fast shutdown; SIGTERM (smart) would wait for every client
+        pid = self.proc.pid if self.proc else None
+        if pid is None and self.pid_file.exists():
+            pid = int(self.pid_file.read_text())
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGINT)
+        super().stop()
+
+
 class RabbitMQServer(Server):
     name = "rabbitmq"
     startup_timeout_s = 90.0
@@ -226,12 +329,8 @@ class RabbitMQServer(Server):
         return f"t{self.port}@localhost"
 
     def prepare(self) -> None:
-        # The broker drops to the rabbitmq user: it must be able to traverse every
-        # parent (pytest's tmp_path parents are root-only 0700).
-        for parent in self.data_dir.parents:
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                os.chmod(parent, mode | 0o001)
+        # The broker drops to the rabbitmq user
+        _open_parents_to_others(self.data_dir)
         (self.data_dir / "mnesia").mkdir(parents=True, exist_ok=True)
         (self.data_dir / "log").mkdir(parents=True, exist_ok=True)
         (self.data_dir / "enabled_plugins").write_text("[].")
@@ -285,6 +384,7 @@ class MotoServer(Server):
 SERVERS: dict[str, tuple[type[Server], str]] = {
     "redis": (RedisServer, "ONESTEP_TEST_REDIS_URL"),
     "mariadb": (MariaDBServer, "ONESTEP_TEST_MYSQL_URL"),
+    "postgres": (PostgresServer, "ONESTEP_TEST_PG_URL"),
     "rabbitmq": (RabbitMQServer, "ONESTEP_TEST_AMQP_URL"),
     "moto": (MotoServer, "ONESTEP_TEST_SQS_ENDPOINT"),
 }
@@ -296,7 +396,8 @@ def start_all(names: list[str]) -> dict[str, str]:
     for name in names:
         cls, var = SERVERS[name]
         data_dir = SERVICES_DIR / name
-        if name in ("mariadb", "rabbitmq") and data_dir.exists():
+        _stop_recorded(cls, data_dir)  # a second `start` must not orphan the first one's server
+        if name in ("mariadb", "postgres", "rabbitmq") and data_dir.exists():
             shutil.rmtree(data_dir)  # a fresh server every run: no state leaks between runs
         started = time.monotonic()
         server = cls(data_dir).start()
@@ -308,24 +409,31 @@ def start_all(names: list[str]) -> dict[str, str]:
     return env
 
 
+def _stop_recorded(cls: type[Server], data_dir: Path) -> bool:
+    """Stop the server whose port ``data_dir`` records; False when none is recorded."""
+    port_file = data_dir / "port"
+    try:
+        port = int(port_file.read_text())
+    except (FileNotFoundError, ValueError):
+        return False  # not started, or already stopped by another `stop`
+    cls(data_dir, port).stop()
+    port_file.unlink(missing_ok=True)
+    return True
+
+
 def stop_all() -> None:
     for name, (cls, _var) in SERVERS.items():
-        data_dir = SERVICES_DIR / name
-        port_file = data_dir / "port"
-        try:
-            port = int(port_file.read_text())
-        except (FileNotFoundError, ValueError):
-            continue  # not started, or already stopped by another `stop`
-        server = cls(data_dir, port)
-        server.stop()
-        port_file.unlink(missing_ok=True)
-        print(f"stopped {name}", flush=True)
+        if _stop_recorded(cls, SERVICES_DIR / name):
+            print(f"stopped {name}", flush=True)
     ENV_FILE.unlink(missing_ok=True)
 
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("start", "stop"):
-        print("usage: python -m tests.servers start [redis mariadb rabbitmq moto] | stop", file=sys.stderr)
+        print(
+            "usage: python -m tests.servers start [redis mariadb postgres rabbitmq moto] | stop",
+            file=sys.stderr,
+        )
         return 2
     if argv[0] == "stop":
         stop_all()

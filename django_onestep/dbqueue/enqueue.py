@@ -1,7 +1,9 @@
 """Writing jobs: in the caller's thread and transaction (an outbox), or in bulk.
 
 A job written inside ``transaction.atomic()`` exists only if that transaction
-commits. In-process queues waiting for work are woken ``on_commit``.
+commits. In-process queues waiting for work are woken ``on_commit``; on PostgreSQL the
+enqueue also sends a ``NOTIFY`` in that transaction, which wakes the queues of other
+processes (``wakeups.py``) once it commits.
 """
 
 from __future__ import annotations
@@ -18,13 +20,17 @@ if TYPE_CHECKING:
     from django_onestep.dbqueue.queue import DatabaseQueue
 
 __all__ = [
+    "CHANNEL",
     "SEND_OPTIONS",
     "check_send_options",
     "insert_job",
     "insert_jobs",
     "notify_enqueued",
     "register_listener",
+    "wake_all",
 ]
+
+CHANNEL = "django_onestep_enqueued"  # PostgreSQL NOTIFY channel; the payload is the queue name
 
 _BULK_BATCH = 500
 _listeners: weakref.WeakSet[DatabaseQueue] = weakref.WeakSet()
@@ -39,6 +45,23 @@ def notify_enqueued(queue_name: str, using: str) -> None:
     for queue in list(_listeners):
         if queue.name == queue_name and queue.using == using:
             queue.wake()
+
+
+def wake_all(using: str) -> None:
+    """Wake every open queue of this process on ``using`` (thread-safe)."""
+    for queue in list(_listeners):
+        if queue.using == using:
+            queue.wake()
+
+
+def _notify_other_processes(queue_name: str, using: str) -> None:
+    """On PostgreSQL, NOTIFY in the current transaction: delivered only if it commits."""
+    from django.db import connections
+
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, queue_name])
 
 
 def check_json(queue_name: str, what: str, value: Any) -> None:
@@ -167,6 +190,7 @@ def insert_job(
                 job.pk = None  # the holder settled in between: try again
         else:  # pragma: no cover - three races in a row
             raise IntegrityError(f"could not insert job with dedupe_key {dedupe_key!r}")
+    _notify_other_processes(queue_name, using)
     transaction.on_commit(lambda: notify_enqueued(queue_name, using), using=using)
     return int(job.pk)
 
@@ -214,5 +238,7 @@ def insert_jobs(
                 flush()
         if batch:
             flush()
+        if ids:
+            _notify_other_processes(queue_name, using)
     transaction.on_commit(lambda: notify_enqueued(queue_name, using), using=using)
     return ids

@@ -6,7 +6,8 @@ thread (the same thread on SQLite, whose single writer prefers it). While idle, 
 ``fetch`` probes with a cheap read, waits one poll interval (``poll_interval_s``,
 backing off to ``max_idle_poll_s`` after ``idle_backoff_after_s`` without work) and
 returns empty, so the runner notices an empty queue within one interval; it wakes at
-once when this process enqueues. Background loops extend the leases of held jobs,
+once when this process enqueues, and on PostgreSQL when any process does (LISTEN/NOTIFY,
+``wakeups.py``). Background loops extend the leases of held jobs,
 reclaim expired leases of any worker and prune old ``done`` rows.
 """
 
@@ -42,6 +43,7 @@ from django_onestep.dbqueue.enqueue import (
     register_listener,
 )
 from django_onestep.dbqueue.settle import SettleBatcher, SettleOp
+from django_onestep.dbqueue.wakeups import PostgresListener, acquire_listener, release_listener
 from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread
 
 __all__ = ["DatabaseQueue"]
@@ -124,6 +126,7 @@ class DatabaseQueue(Source, Sink):
         self._wake_event: asyncio.Event | None = None
         self._idle_since: float | None = None
         self._background: list[asyncio.Task[None]] = []
+        self._listener: PostgresListener | None = None
         self._next_sweep_at = 0.0
         self._delayed_due: dict[int, float] = {}  # job id -> loop time its retry is due
 
@@ -215,6 +218,8 @@ class DatabaseQueue(Source, Sink):
         self._wake_event = asyncio.Event()
         self._idle_since = None  # a reopened queue polls fast again, not at the old backoff
         register_listener(self)
+        if self._listener is None:
+            self._listener = acquire_listener(self.using)
         self._background = [
             asyncio.create_task(upkeep.lease_loop(self), name=f"onestep-lease-{self.name}"),
             asyncio.create_task(upkeep.prune_loop(self), name=f"onestep-prune-{self.name}"),
@@ -223,6 +228,12 @@ class DatabaseQueue(Source, Sink):
 
     async def close(self) -> None:
         """Release held-but-unstarted jobs, wait for pending settlements, close threads."""
+        if self._settler is not None:
+            # a settlement being retried gets one lease (renewals still run) before it may fail
+            try:
+                await asyncio.wait_for(self._settler.wait_idle(), self.lease_s)
+            except TimeoutError:
+                self._settler.stop_retrying()
         for task in self._background:
             task.cancel()
         for task in self._background:
@@ -236,6 +247,9 @@ class DatabaseQueue(Source, Sink):
         if self._settler is not None:
             await self._settler.wait_idle()
         await self._release_threads()
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            await asyncio.to_thread(release_listener, listener)
         self._set_open_state(False)
 
     async def _release_threads(self) -> None:

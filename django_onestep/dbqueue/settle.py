@@ -8,12 +8,17 @@ claimed again by another worker) changes nothing; its operation reports ``False`
 and the next flush takes them all in one transaction. ``await`` returns once the
 operation is durable, so a worker killed after an ack never re-runs that job, and the
 number of un-acked jobs is bounded by the number of deliveries in flight.
+
+A settlement is the outcome of a handler that already ran: when writing it fails
+transiently (SQLite busy, a deadlock, a dropped connection) the write is tried again,
+never the handler. The jobs stay held meanwhile, so their leases keep being extended.
+Only ``stop_retrying`` (the queue closing, after a grace period) ends the retries.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,12 +26,15 @@ from typing import Any
 
 from django_onestep.core.errors import ConnectorOperation
 from django_onestep.dbqueue.claims import dt, table_sql
-from django_onestep.orm.dbthread import MYSQL_RETRY_CODES, DBThread, _error_code
+from django_onestep.orm.dbthread import DBThread, is_transient_db_error, wrap_db_error
 
 __all__ = ["SettleBatcher", "SettleOp"]
 
+logger = logging.getLogger("django_onestep.dbqueue")
+
 _MAX_OPS_PER_FLUSH = 500
-_FLUSH_RETRIES = 3
+_RETRY_FIRST_DELAY_S = 0.005
+_RETRY_MAX_DELAY_S = 1.0
 
 
 @dataclass
@@ -143,6 +151,7 @@ class SettleBatcher:
         self._flushing = False
         self._idle = asyncio.Event()
         self._idle.set()
+        self._stop_retrying = False
 
     async def submit(self, op: SettleOp) -> bool:
         loop = asyncio.get_running_loop()
@@ -169,10 +178,7 @@ class SettleBatcher:
 
     async def _flush(self, batch: list[SettleOp]) -> None:
         try:
-            results = await self._thread.run(
-                _flush_sync, self._thread.using, batch,
-                operation=ConnectorOperation.ACK, source_name=self._source_name,
-            )  # fmt: skip
+            results = await self._write_until_durable(batch)
         except BaseException as exc:
             for op in batch:
                 self._on_settled(op)
@@ -186,21 +192,46 @@ class SettleBatcher:
             if op.future is not None and not op.future.done():
                 op.future.set_result(ok)
 
+    async def _write_until_durable(self, batch: list[SettleOp]) -> list[bool]:
+        """One transaction for ``batch``, tried again while the failure is transient.
+
+        Trying again is safe: every statement is fenced on its claim token, so a
+        transaction that did commit before its connection dropped matches nothing the
+        second time (those operations report ``False``; nothing is written twice).
+        """
+        from django.db import DatabaseError
+
+        delay_s = _RETRY_FIRST_DELAY_S
+        failures = 0
+        while True:
+            try:
+                return await asyncio.wrap_future(self._thread.submit(_flush_sync, self._thread.using, batch))
+            except DatabaseError as exc:
+                if not is_transient_db_error(exc) or self._stop_retrying:
+                    raise wrap_db_error(
+                        exc, operation=ConnectorOperation.ACK, source_name=self._source_name
+                    ) from exc
+                failures += 1
+                if failures == 3:  # a lock held for a moment is normal; say so when it lasts
+                    logger.warning(
+                        "settling %d job(s) of %s failed (%s); trying the write again, not the handler",
+                        len(batch), self._source_name, exc,
+                    )  # fmt: skip
+            # on the event loop, not the DB thread: lease renewals get their turn meanwhile
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, _RETRY_MAX_DELAY_S)
+
+    def stop_retrying(self) -> None:
+        """Let a settlement that keeps failing fail now (the queue is closing)."""
+        self._stop_retrying = True
+
     async def wait_idle(self) -> None:
         await self._idle.wait()
 
 
 def _flush_sync(using: str, batch: list[SettleOp]) -> list[bool]:
-    from django.db import OperationalError, connections, transaction
+    from django.db import connections, transaction
     from django.utils import timezone
 
-    connection = connections[using]
-    for attempt in range(_FLUSH_RETRIES):
-        try:
-            with transaction.atomic(using=using):
-                return _apply(connection, batch, timezone.now())
-        except OperationalError as exc:
-            if _error_code(exc) not in MYSQL_RETRY_CODES or attempt == _FLUSH_RETRIES - 1:
-                raise
-            time.sleep(0.005 * (attempt + 1))
-    return []  # pragma: no cover
+    with transaction.atomic(using=using):
+        return _apply(connections[using], batch, timezone.now())

@@ -18,7 +18,16 @@ from typing import Any, TypeVar
 
 from django_onestep.core.errors import ConnectorErrorKind, ConnectorOperation, ConnectorOperationError
 
-__all__ = ["DBThread", "acquire_thread", "release_thread", "repeat_every", "stop_task", "wrap_db_error"]
+__all__ = [
+    "DBThread",
+    "acquire_thread",
+    "is_transient_db_error",
+    "release_thread",
+    "repeat_every",
+    "retry_transient",
+    "stop_task",
+    "wrap_db_error",
+]
 
 T = TypeVar("T")
 
@@ -54,6 +63,21 @@ def classify_db_error(exc: BaseException) -> ConnectorErrorKind:
     if isinstance(exc, utils.DatabaseError):
         return ConnectorErrorKind.TRANSIENT
     return ConnectorErrorKind.PERMANENT
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """Would the same statement succeed if tried again shortly?
+
+    True for a busy or locked SQLite file, a deadlock, lock-wait timeout or serialization
+    failure, and a dropped connection (the thread reconnects on its next call). False
+    for a missing table, a bad statement or a constraint violation.
+    """
+    kind = classify_db_error(exc)
+    if kind is ConnectorErrorKind.DISCONNECTED:
+        return True
+    from django.db import utils
+
+    return kind is ConnectorErrorKind.TRANSIENT and isinstance(exc, utils.OperationalError)
 
 
 def wrap_db_error(
@@ -175,18 +199,48 @@ def release_thread(thread: DBThread) -> None:
 # ----- background loops of DB writers (lease renewal, pruning, metrics, heartbeats) ------
 
 
+# A busy SQLite file or a deadlock passes in milliseconds: housekeeping tries again at
+# these delays before it gives the round up (a lease renewal must not wait a whole round).
+_QUICK_RETRY_DELAYS_S = (0.05, 0.2, 0.5)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    from django.db import DatabaseError
+
+    if isinstance(exc, ConnectorOperationError):
+        cause = exc.__cause__
+        if isinstance(cause, DatabaseError):
+            return is_transient_db_error(cause)
+        return exc.kind in (ConnectorErrorKind.TRANSIENT, ConnectorErrorKind.DISCONNECTED)
+    return isinstance(exc, DatabaseError) and is_transient_db_error(exc)
+
+
+async def retry_transient(action: Callable[[], Awaitable[T]]) -> T:
+    """``await action()``, tried again soon after a transient database error."""
+    for delay_s in _QUICK_RETRY_DELAYS_S:
+        try:
+            return await action()
+        except Exception as exc:
+            if not _is_transient(exc):
+                raise
+        await asyncio.sleep(delay_s)
+    return await action()
+
+
 async def repeat_every(
     interval_s: float, action: Callable[[], Awaitable[Any]], *, logger: logging.Logger, failure: str
 ) -> None:
     """Await ``action()`` every ``interval_s`` until cancelled.
 
-    A failure (the database is down, say) is logged as ``failure`` and the loop goes on:
-    the next round retries, so a worker's housekeeping survives database restarts.
+    A transient database error is tried again within the round (``retry_transient``).
+    A failure that lasts (the database is down, say) is logged as ``failure`` and the
+    loop goes on: the next round retries, so a worker's housekeeping survives database
+    restarts.
     """
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await action()
+            await retry_transient(action)
         except Exception:
             logger.warning(failure, exc_info=True)
 

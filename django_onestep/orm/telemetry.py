@@ -36,7 +36,14 @@ from typing import Any
 
 from django_onestep.conf import get_settings
 from django_onestep.core.errors import ConnectorOperation
-from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread, repeat_every, stop_task
+from django_onestep.orm.dbthread import (
+    DBThread,
+    acquire_thread,
+    release_thread,
+    repeat_every,
+    retry_transient,
+    stop_task,
+)
 
 __all__ = [
     "DURATION_BUCKETS_S",
@@ -304,7 +311,7 @@ class HeartbeatWriter:
         self.started_at = timezone.now()
         self._thread = acquire_thread(self.using, "write")
         try:
-            await self.beat()
+            await retry_transient(self.beat)
         except Exception:
             logger.warning("first worker heartbeat failed; retrying", exc_info=True)
         self._loop_task = asyncio.create_task(self._beat_loop(), name="onestep-heartbeat")

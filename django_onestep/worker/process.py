@@ -52,10 +52,12 @@ class Worker:
         from django_onestep.project.defaults import apply_django_defaults
         from django_onestep.schedules_db.install import install_schedule_coordinators
         from django_onestep.webhooks.inbox import attach_inboxes
+        from django_onestep.worker.sqlite_locking import use_immediate_transactions
         from django_onestep.worker.target import load_target
 
         options = self.options
         options.validate()
+        use_immediate_transactions()
         try:
             conf = get_settings()
         except OneStepSettingsError as exc:

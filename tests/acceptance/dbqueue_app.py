@@ -3,14 +3,18 @@
 Every handler appends one line per run to the file named by ``ONESTEP_TEST_RUN_LOG``
 (``O_APPEND`` writes of a few bytes are atomic, so two worker processes can share it):
 counting lines per job tells how many times each job ran, whatever the database.
-``ONESTEP_TEST_LEASE_S`` sets the queues' lease.
+``ONESTEP_TEST_LEASE_S`` sets the queues' lease. ``ONESTEP_TEST_LOCKED_DEAD_LETTERS=N``
+makes the first N writes of each job's dead letter fail as a busy SQLite file does
+("database is locked"), on any database.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import signal
+import time
 from typing import Any
 
 from django_onestep.core.retry import MaxAttempts
@@ -26,6 +30,32 @@ work_queue = DatabaseQueue("reliability-work", lease_s=LEASE_S, max_deliveries=2
 fails_queue = DatabaseQueue("reliability-fails", lease_s=LEASE_S)
 killer_queue = DatabaseQueue("reliability-killer", lease_s=LEASE_S, max_deliveries=2)
 counter_queue = DatabaseQueue("reliability-counter", lease_s=LEASE_S)
+# idle polls back off to 10 s apart within 3 s: a job that starts sooner was woken
+# (PostgreSQL's NOTIFY)
+wakeup_queue = DatabaseQueue(
+    "reliability-wakeup", lease_s=LEASE_S, idle_backoff_after_s=0.5, max_idle_poll_s=10, fetch_wait_s=10
+)
+
+
+def _inject_locked_dead_letter_writes(times: int) -> None:
+    from django.db import OperationalError
+
+    from django_onestep.dbqueue import settle
+
+    real_apply_one, failed = settle._apply_one, collections.Counter[int]()
+
+    def apply_one(connection: Any, table: str, op: Any, now: Any, now_db: Any) -> bool:
+        if op.kind == "dead" and failed[op.job_id] < times:
+            failed[op.job_id] += 1
+            record_run(f"locked dead letter {op.job_id}")
+            raise OperationalError("database is locked")
+        return real_apply_one(connection, table, op, now, now_db)
+
+    settle._apply_one = apply_one
+
+
+if os.environ.get("ONESTEP_TEST_LOCKED_DEAD_LETTERS"):
+    _inject_locked_dead_letter_writes(int(os.environ["ONESTEP_TEST_LOCKED_DEAD_LETTERS"]))
 
 
 def record_run(line: str) -> None:
@@ -60,3 +90,8 @@ async def counter(ctx: Any, payload: dict[str, Any]) -> None:
     total = (await ctx.state.get("total", 0)) + 1
     await ctx.state.set("total", total)
     record_run(f"counter {total}")
+
+
+@app.task(source=wakeup_queue)
+async def wakeup(ctx: Any, payload: dict[str, Any]) -> None:
+    record_run(f"wakeup {payload['n']} {time.time() - payload['sent_at']:.4f}")

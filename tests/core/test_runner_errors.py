@@ -341,3 +341,77 @@ async def test_start_processing_error_is_a_normal_failure(events: EventLog) -> N
     assert events.kinds() == ["fetched", "failed"]
     assert events.events[-1].failure is not None
     assert events.events[-1].failure.message == "lease lost"
+
+
+async def test_transient_dead_letter_write_is_written_again_and_the_handler_runs_once(
+    events: EventLog,
+) -> None:
+    log: list[str] = []
+    app = OneStepApp("tw")
+    app.on_event(events)
+    dead = FlakySink([_transient(), _transient()])
+    runs: list[object] = []
+
+    @app.task(source=ScriptedSource([[ListDelivery(Envelope(body="j"), log)]]), dead_letter=dead)
+    async def work(ctx, item):
+        runs.append(item)
+        raise RuntimeError("x")
+
+    await serve_idle(app)
+    assert runs == ["j"]
+    assert [body["payload"] for body in dead.sent] == ["j"]  # type: ignore[index]
+    assert log == ["fail j"]  # never "retry j": that would run the handler again
+    assert events.kinds() == ["fetched", "started", "dead_lettered", "failed"]
+
+
+async def test_transient_atomic_dead_letter_and_fail_writes_are_written_again() -> None:
+    log: list[str] = []
+
+    class LockedOnce(ListDelivery):
+        async def fail_to_dead_letter(self, sink: Sink, envelope: Envelope) -> bool:
+            if log.count("locked") < 2:
+                log.append("locked")
+                raise _transient()
+            log.append("atomic")
+            return True
+
+    class FailLockedOnce(ListDelivery):
+        async def fail(self, exc: Exception | None = None) -> None:
+            if "fail locked" not in log:
+                log.append("fail locked")
+                raise _transient()
+            await super().fail(exc)
+
+    app = OneStepApp("tw")
+    deliveries = [LockedOnce(Envelope(body="a"), log), FailLockedOnce(Envelope(body="b"), log)]
+
+    @app.task(source=ScriptedSource([[deliveries[0]]]), dead_letter=FlakySink([]))
+    async def atomic(ctx, item):
+        raise RuntimeError("x")
+
+    @app.task(source=ScriptedSource([[deliveries[1]]]))
+    async def plain(ctx, item):
+        raise RuntimeError("x")
+
+    await serve_idle(app)
+    assert sorted(log) == sorted(["locked", "locked", "atomic", "fail locked", "fail b"])
+    assert not any(line.startswith("retry") for line in log)
+
+
+async def test_terminal_write_failing_every_time_hands_the_item_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django_onestep.core.runtime import executor
+
+    monkeypatch.setattr(executor, "_TERMINAL_WRITE_DELAYS_S", (0.0, 0.0))
+    log: list[str] = []
+    dead = FlakySink([_transient(), _transient(), _transient()])
+    app = OneStepApp("tw")
+
+    @app.task(source=ScriptedSource([[ListDelivery(Envelope(body="j"), log)]]), dead_letter=dead)
+    async def work(ctx, item):
+        raise RuntimeError("x")
+
+    await serve_idle(app)
+    assert dead.failures == [] and dead.sent == []  # three tries: the first and two again
+    assert log == ["retry j"]  # the outcome could not be stored: the item is not lost

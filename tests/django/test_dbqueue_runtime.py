@@ -127,3 +127,99 @@ async def test_ctx_state_is_stored_in_the_database() -> None:
     values = [await store.load(f"state-app:{task_name}:seen-{n}") for n in range(1, 6)]
     await store.close()
     assert values == [{"payload": n, "attempts": 0} for n in range(1, 6)]
+
+
+async def test_transient_settlement_failures_write_again_and_never_run_the_handler_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import OperationalError
+
+    from django_onestep.dbqueue import settle
+
+    real_apply, failures = settle._apply, {"left": 5}
+
+    def locked_five_times(connection, ops, now):  # type: ignore[no-untyped-def]
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("database is locked")
+        return real_apply(connection, ops, now)
+
+    monkeypatch.setattr(settle, "_apply", locked_five_times)
+    app = make_app()
+    queue = DatabaseQueue(unique_name(), fetch_wait_s=0.05)
+    task_name = unique_name("settles")
+    runs: list[str] = []
+
+    @app.task(name=task_name, source=queue, retry=MaxAttempts(1))
+    async def settles(ctx, payload):  # type: ignore[no-untyped-def]
+        runs.append(payload)
+        if payload == "poison":
+            raise ValueError("poison")
+
+    await orm(queue.send_many)(["fine", "poison"])
+    await app.serve(until_idle=True)
+    assert failures["left"] == 0  # the writes did fail
+    assert sorted(runs) == ["fine", "poison"]  # and each handler ran once
+    jobs = await orm(job_rows)(queue.name)
+    assert [(j["payload"], j["status"], j["attempts"]) for j in jobs] == [
+        ("fine", "done", 1),
+        ("poison", "dead", 1),
+    ]
+    assert len(await orm(dead_letter_rows)(task_name)) == 1
+
+
+async def test_a_settlement_that_is_not_transient_is_not_written_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import IntegrityError
+
+    from django_onestep.core.errors import ConnectorOperationError
+    from django_onestep.dbqueue import settle
+
+    calls: list[int] = []
+
+    def broken(connection, ops, now):  # type: ignore[no-untyped-def]
+        calls.append(len(ops))
+        raise IntegrityError("constraint")
+
+    queue = DatabaseQueue(unique_name(), fetch_wait_s=0.05)
+    await orm(queue.send)("x")
+    await queue.open()
+    try:
+        (delivery,) = await queue.fetch(1)
+        monkeypatch.setattr(settle, "_apply", broken)
+        with pytest.raises(ConnectorOperationError):
+            await delivery.ack()
+        assert calls == [1]
+    finally:
+        monkeypatch.undo()
+        await queue.close()
+
+
+async def test_closing_gives_a_settlement_that_keeps_failing_one_lease_then_gives_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+    import time
+
+    from django.db import OperationalError
+
+    from django_onestep.core.errors import ConnectorOperationError
+    from django_onestep.dbqueue import settle
+
+    def always_locked(connection, ops, now):  # type: ignore[no-untyped-def]
+        raise OperationalError("database is locked")
+
+    queue = DatabaseQueue(unique_name(), fetch_wait_s=0.05, lease_s=0.5)
+    await orm(queue.send)("x")
+    await queue.open()
+    (delivery,) = await queue.fetch(1)
+    monkeypatch.setattr(settle, "_apply", always_locked)
+    ack = asyncio.ensure_future(delivery.ack())
+    await asyncio.sleep(0.2)
+    assert not ack.done()  # still writing it again, not failed
+    started = time.monotonic()
+    await queue.close()
+    assert 0.4 < time.monotonic() - started < 5
+    with pytest.raises(ConnectorOperationError, match="database is locked"):
+        await ack

@@ -1,4 +1,4 @@
-"""The real schema on the test database (SQLite and MariaDB): indexes exist, in order,
+"""The real schema on the test database (SQLite, MariaDB, PostgreSQL): indexes exist, in order,
 and the claim and lease queries use them."""
 
 from __future__ import annotations
@@ -46,14 +46,34 @@ def _plan(sql: str, params: list[object]) -> str:
         if connection.vendor == "sqlite":
             cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
             return " ".join(str(row[-1]) for row in cursor.fetchall())
+        if connection.vendor == "postgresql":
+            cursor.execute("EXPLAIN " + sql, params)
+            return " ".join(str(row[0]) for row in cursor.fetchall())
         cursor.execute("EXPLAIN " + sql, params)
         names = [col[0] for col in cursor.description]
         return " ".join(str(dict(zip(names, row, strict=True)).get("key")) for row in cursor.fetchall())
 
 
+def _postgres_table_like_production(table: str) -> None:
+    """PostgreSQL plans by statistics: an empty, never analysed table is scanned whole."""
+    done = "'done', '', now(), NULL"
+    running = "'running', '', NULL, now() + interval '1 hour'"
+    with connection.cursor() as cursor:
+        for rows, status in ((2000, done), (200, running)):
+            cursor.execute(
+                f"INSERT INTO {table} (queue, payload, meta, attempts, reclaims, priority, available_at, "
+                f"created_at, updated_at, status, last_error, finished_at, lease_until) "
+                f"SELECT 'other', '{{}}', '{{}}', 0, 0, 0, now(), now(), now(), {status} "
+                f"FROM generate_series(1, {rows})"
+            )
+        cursor.execute(f"ANALYZE {table}")
+
+
 def test_claim_and_lease_queries_use_their_indexes() -> None:
     now = dt(connection, timezone.now())
     table = connection.ops.quote_name(Job._meta.db_table)
+    if connection.vendor == "postgresql":
+        _postgres_table_like_production(table)
     claim = _plan(
         f"SELECT id FROM {table} WHERE queue = %s AND status = 'queued' AND available_at <= %s "
         "ORDER BY priority DESC, id LIMIT 100",

@@ -17,13 +17,13 @@ import inspect
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django_onestep.core.base import Delivery, Sink
 from django_onestep.core.callbacks import call_flexible_async
 from django_onestep.core.envelope import Envelope
-from django_onestep.core.errors import PoisonMessageError
+from django_onestep.core.errors import ConnectorOperationError, PoisonMessageError
 from django_onestep.core.events import TaskEvent, TaskEventKind
 from django_onestep.core.retry import (
     FailureInfo,
@@ -43,7 +43,12 @@ if TYPE_CHECKING:
 
 __all__ = ["DeliveryExecutor"]
 
+T = TypeVar("T")
+
 _INVALID = object()
+# A terminal outcome (dead letter, fail) whose write fails transiently is written again,
+# at these delays; only after the last one does the item go back to run again.
+_TERMINAL_WRITE_DELAYS_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
 
 class DeliveryExecutor:
@@ -294,7 +299,7 @@ class DeliveryExecutor:
         decision = DEAD_LETTER if sinks else FAIL
         if not settled:
             try:
-                await delivery.fail(exc)
+                await self._write_terminal(lambda: delivery.fail(exc))
             except Exception:
                 self.logger.exception("delivery fail action failed; retrying original delivery")
                 await delivery.retry()
@@ -307,11 +312,26 @@ class DeliveryExecutor:
     ) -> bool:
         settled = False
         for sink in sinks:
-            if not settled and await delivery.fail_to_dead_letter(sink, envelope):
+            if not settled and await self._write_terminal(
+                functools.partial(delivery.fail_to_dead_letter, sink, envelope)
+            ):
                 settled = True  # stored and settled atomically by the delivery itself
                 continue
-            await sink.send(envelope)
+            await self._write_terminal(functools.partial(sink.send, envelope))
         return settled
+
+    async def _write_terminal(self, write: Callable[[], Awaitable[T]]) -> T:
+        """``await write()``, again after a transient connector error: the handler has run
+        and its outcome is decided, so the write is what gets retried, not the handler."""
+        for delay_s in _TERMINAL_WRITE_DELAYS_S:
+            try:
+                return await write()
+            except ConnectorOperationError as exc:
+                if not exc.kind.retryable:
+                    raise
+                self.logger.warning("writing a terminal outcome failed (%s); writing it again", exc)
+            await asyncio.sleep(delay_s)
+        return await write()
 
     def _dead_letter_envelope(self, delivery: Delivery, failure: FailureInfo) -> Envelope:
         current = delivery.envelope

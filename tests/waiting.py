@@ -17,3 +17,8 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
         time.sleep(interval_s)
+
+
+def poll(predicate: Callable[[], object], what: str, timeout_s: float = 120.0) -> None:
+    """``wait_until`` with the description first, as the acceptance tests read best."""
+    wait_until(predicate, timeout_s, what)

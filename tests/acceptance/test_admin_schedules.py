@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -17,14 +16,7 @@ from django.urls import reverse
 
 from django_onestep.models import Job, Schedule
 from testproject.testapp.models import Run
-
-
-def poll(predicate: Callable[[], bool], what: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for: {what}")
-        time.sleep(0.05)
+from tests.waiting import poll
 
 
 def ticks() -> int:

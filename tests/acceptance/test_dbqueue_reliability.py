@@ -12,7 +12,6 @@ import collections
 import random
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +19,12 @@ from django.db import transaction
 
 from django_onestep.dbqueue.queue import DatabaseQueue
 from django_onestep.models import DeadLetter, Job, StateEntry
+from tests.waiting import poll
 
 TARGET = "tests.acceptance.dbqueue_app:app"
 JOBS = 2000
 KILLS = 5
 CONCURRENCY = 4
-
-
-def poll(predicate: Callable[[], bool], what: str, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for: {what}")
-        time.sleep(0.05)
 
 
 def run_lines(log: Path) -> list[str]:

@@ -9,7 +9,6 @@ import collections
 import itertools
 import signal
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,16 +16,9 @@ from typing import Any
 import pytest
 
 from django_onestep.models import Schedule
+from tests.waiting import poll
 
 TARGET = "tests.acceptance.schedule_app:app"
-
-
-def poll(predicate: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for: {what}")
-        time.sleep(0.05)
 
 
 def runs(log: Path) -> list[tuple[datetime, int]]:
@@ -56,7 +48,7 @@ def test_three_workers_fire_each_second_once_and_go_on_when_the_last_firer_is_ki
 ) -> None:
     log = tmp_path / "runs.log"
     workers = start_workers(manage, log, "every_second", 3)
-    poll(lambda: len(runs(log)) >= 8, "8 ticks with three workers")
+    poll(lambda: len(runs(log)) >= 25, "25 ticks with three workers", timeout_s=90)  # about 30 s in all
     (_, last_pid), killed_at = runs(log)[-1], time.monotonic()
     victim = next(worker for worker in workers if worker.pid == last_pid)
     victim.kill()  # SIGKILL

@@ -103,6 +103,10 @@ class WebhookView:
         )
         if isinstance(event["body"], bytes):
             raise WebhookHTTPError(400, "invalid_utf8")  # the inbox stores JSON, not bytes
+        if _has_nul(event):
+            # PostgreSQL's JSON refuses U+0000 (and the database would be blamed with a
+            # 503 the sender retries for ever): refused on every database alike.
+            raise WebhookHTTPError(400, "invalid_body")
         keep = [
             *conf.WEBHOOKS["KEEP_HEADERS"],
             *([source.delivery_id] if isinstance(source.delivery_id, str) else []),
@@ -157,6 +161,21 @@ def read_body(request: HttpRequest, headers: Mapping[str, str], limit: int) -> b
     if length_text is not None and len(body) < int(length_text):
         raise WebhookHTTPError(400, "incomplete_body")  # a lying Content-Length, or a client gone
     return bytes(body)
+
+
+def _has_nul(value: object) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
 
 
 def _client(request: HttpRequest) -> tuple[str, int] | None:

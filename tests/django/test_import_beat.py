@@ -23,9 +23,9 @@ TABLES = [
     "hour varchar(96), day_of_week varchar(64), day_of_month varchar(124), month_of_year varchar(64), "
     "timezone varchar(63))",
     "CREATE TABLE django_celery_beat_intervalschedule (id integer PRIMARY KEY, every integer, period varchar(24))",
-    "CREATE TABLE django_celery_beat_clockedschedule (id integer PRIMARY KEY, clocked_time datetime(6))",
+    "CREATE TABLE django_celery_beat_clockedschedule (id integer PRIMARY KEY, clocked_time {datetime})",
     "CREATE TABLE django_celery_beat_periodictask (id integer PRIMARY KEY, name varchar(200), task varchar(200), "
-    "args text, kwargs text, enabled bool, one_off bool, start_time datetime(6) NULL, expires datetime(6) NULL, "
+    "args text, kwargs text, enabled bool, one_off bool, start_time {datetime} NULL, expires {datetime} NULL, "
     "crontab_id integer NULL, interval_id integer NULL, clocked_id integer NULL, solar_id integer NULL)",
 ]
 ROWS = [
@@ -34,26 +34,28 @@ ROWS = [
     "INSERT INTO django_celery_beat_intervalschedule VALUES (1, 10, 'minutes')",
     "INSERT INTO django_celery_beat_clockedschedule VALUES (1, '2030-01-02 03:04:05')",
     "INSERT INTO django_celery_beat_periodictask VALUES (1, 'nightly', 'testproject.testapp.tasks.record', "
-    "'[]', '{\"label\": \"nightly\"}', 1, 0, NULL, '2031-01-01 00:00:00', 1, NULL, NULL, NULL)",
-    "INSERT INTO django_celery_beat_periodictask VALUES (2, 'every ten', 'count', '[1, 2]', '{}', 1, 0, "
+    "'[]', '{\"label\": \"nightly\"}', TRUE, FALSE, NULL, '2031-01-01 00:00:00', 1, NULL, NULL, NULL)",
+    "INSERT INTO django_celery_beat_periodictask VALUES (2, 'every ten', 'count', '[1, 2]', '{}', TRUE, FALSE, "
     "NULL, NULL, NULL, 1, NULL, NULL)",
     "INSERT INTO django_celery_beat_periodictask VALUES (3, 'once', 'testproject.testapp.tasks.slow', '[]', "
-    '\'{"label": "once"}\', 1, 1, NULL, NULL, NULL, NULL, 1, NULL)',
-    "INSERT INTO django_celery_beat_periodictask VALUES (4, 'disabled', 'record', '[]', '{}', 0, 0, "
+    '\'{"label": "once"}\', TRUE, TRUE, NULL, NULL, NULL, NULL, 1, NULL)',
+    "INSERT INTO django_celery_beat_periodictask VALUES (4, 'disabled', 'record', '[]', '{}', FALSE, FALSE, "
     "NULL, NULL, NULL, 1, NULL, NULL)",
-    "INSERT INTO django_celery_beat_periodictask VALUES (5, 'sunrise', 'record', '[]', '{}', 1, 0, "
+    "INSERT INTO django_celery_beat_periodictask VALUES (5, 'sunrise', 'record', '[]', '{}', TRUE, FALSE, "
     "NULL, NULL, NULL, NULL, NULL, 1)",
     "INSERT INTO django_celery_beat_periodictask VALUES (6, 'elsewhere', 'billing.tasks.invoice', '[]', '{}', "
-    "1, 0, NULL, NULL, 2, NULL, NULL, NULL)",
+    "TRUE, FALSE, NULL, NULL, 2, NULL, NULL, NULL)",
     "INSERT INTO django_celery_beat_periodictask VALUES (7, 'celery.backend_cleanup', 'celery.backend_cleanup', "
-    "'[]', '{}', 1, 0, NULL, NULL, 2, NULL, NULL, NULL)",
+    "'[]', '{}', TRUE, FALSE, NULL, NULL, 2, NULL, NULL, NULL)",
 ]
 
 
 @pytest.fixture
 def beat_tables() -> Iterator[None]:
     with connection.cursor() as cursor:
-        for statement in TABLES + ROWS:
+        # django-celery-beat's column type for a datetime, per database
+        datetime_type = "timestamp with time zone" if connection.vendor == "postgresql" else "datetime(6)"
+        for statement in [table.format(datetime=datetime_type) for table in TABLES] + ROWS:
             cursor.execute(statement)
     yield
     with connection.cursor() as cursor:

@@ -336,6 +336,22 @@ def test_a_dead_letter_and_the_admin_never_show_the_credentials() -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"a\x00b", "text/plain"),
+        (b'{"a": "\\u0000"}', "application/json"),
+        (b"a=%00", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_a_nul_character_is_400_on_every_database_and_stores_nothing(body: bytes, content_type: str) -> None:
+    # PostgreSQL's JSON cannot hold U+0000: a 503 there would make the sender retry for ever
+    response = Client().post(BEARER, body, content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert (response.status_code, response.json()) == (400, {"error": "invalid_body"})
+    assert Job.objects.count() == 0
+
+
+@pytest.mark.django_db
 def test_random_bodies_content_types_and_methods_never_raise() -> None:
     import random
 

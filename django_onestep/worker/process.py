@@ -80,6 +80,11 @@ class Worker:
         names = select_tasks(app, options)
         if not names:
             raise WorkerSetupError(no_tasks_message(app, options))
+        from django_onestep.core.runtime.resources import preflight_problems
+
+        preflight = preflight_problems(app, [spec for spec in app.tasks if spec.name in names])
+        if preflight:
+            raise WorkerSetupError(preflight[0])
         if options.concurrency is not None:
             for spec in app.tasks:
                 if spec.name in names:

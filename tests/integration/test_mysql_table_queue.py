@@ -191,3 +191,17 @@ async def test_a_wrong_password_is_never_shown(mysql_url: str) -> None:
     assert "s3cr3t-pw" not in str(caught.value) and "s3cr3t-pw" not in repr(caught.value.cause)
     assert caught.value.kind == "misconfigured"
     await source.close()
+
+
+async def test_ctx_complete_writes_back_and_acks_in_one_go(mysql_url: str) -> None:
+    table = orders_table(mysql_url, 3)
+    app = OneStepApp("mysql-complete")
+
+    @app.task(source=queue(mysql_url, table, poll_interval_s=0.05), concurrency=3)
+    async def ship(ctx: Any, row: Any) -> None:
+        await ctx.complete({"note": f"shipped {row['id']}"})
+
+    await asyncio.wait_for(app.serve(until_idle=True), 30)
+    assert execute(mysql_url, f"SELECT id, status, note FROM {table} ORDER BY id") == [
+        (1, "done", "shipped 1"), (2, "done", "shipped 2"), (3, "done", "shipped 3"),
+    ]  # fmt: skip

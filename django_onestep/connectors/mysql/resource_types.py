@@ -38,6 +38,10 @@ def _table_queue(ctx: ResourceContext, spec: dict[str, Any]) -> TableQueueSource
     if not isinstance(connector, MySQLConnector):
         raise ctx.error("connector", f"must name a 'mysql' resource, got {type(connector).__name__}")
     kwargs = {key: spec[key] for key in _QUEUE_FIELDS - {"connector"} if key in spec}
+    for key in {"table", "key", "attempts_column"} & kwargs.keys():
+        kwargs[key] = ctx.text(key)  # a ``${VAR}`` of digits stays a string (and is refused as a name)
+    if isinstance(kwargs.get("where"), str):
+        kwargs["where"] = ctx.text("where")
     return connector.table_queue(**kwargs)
 
 

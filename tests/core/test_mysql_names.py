@@ -32,7 +32,7 @@ def build(**options: Any) -> Any:
     return MySQLConnector("mysql://u:pw@127.0.0.1:9/db").table_queue(**arguments)
 
 
-def test_forty_hostile_strings_are_refused_as_table_key_and_mapping_columns() -> None:
+def test_forty_hostile_strings_are_refused_as_table_key_cursor_and_mapping_columns() -> None:
     assert len(HOSTILE) == 40
     for value in HOSTILE:
         for options in (
@@ -42,6 +42,11 @@ def test_forty_hostile_strings_are_refused_as_table_key_and_mapping_columns() ->
             with pytest.raises(ConfigurationError) as caught:
                 build(**options)
             assert repr(value) in str(caught.value) or value in str(caught.value), (options, caught.value)
+        connector = MySQLConnector("mysql://u:pw@127.0.0.1:9/db")
+        for options in ({"table": value}, {"key": value}, {"cursor": ("updated_at", value)}):
+            arguments = {"table": "users", "key": "id", "cursor": ("updated_at",), **options}
+            with pytest.raises(ConfigurationError):
+                connector.incremental(**arguments)
 
 
 @pytest.mark.parametrize("where", HOSTILE_WHERE)

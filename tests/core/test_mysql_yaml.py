@@ -7,8 +7,15 @@ from textwrap import dedent
 
 import pytest
 
-from django_onestep.connectors.mysql import MySQLConnector, TableQueueSource
+from django_onestep.connectors.mysql import (
+    IncrementalSource,
+    MySQLConnector,
+    MySQLCursorStore,
+    MySQLStateStore,
+    TableQueueSource,
+)
 from django_onestep.core.declarative.loader import load_yaml_app
+from django_onestep.core.declarative.registry import build_resources
 from django_onestep.core.errors import ConfigurationError
 
 
@@ -61,3 +68,32 @@ def test_an_unknown_field_is_named(tmp_path: Path) -> None:
 
 
 async def ship(ctx: object, row: object) -> None: ...
+
+
+def test_an_incremental_source_with_its_cursor_store_from_yaml(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        app: {name: sync}
+        resources:
+          db: {type: mysql, dsn: "mysql://db/crm"}
+          cursors: {type: mysql_cursor_store, connector: db, table: sync_cursors}
+          state: {type: mysql_state_store, connector: db}
+          users: {type: mysql_incremental, connector: db, table: users, key: id, cursor: [updated_at],
+                  where: {active: 1}, batch_size: 500, state: cursors, lag_s: 2, on_failure: dead_letter}
+        tasks:
+          - {name: sync, handler: {ref: "tests.core.test_mysql_yaml:ship"}, source: users}
+        """,
+    )
+    app = load_yaml_app(path)
+    source = app.tasks[0].source
+    assert isinstance(source, IncrementalSource)
+    assert (source.cursor, source.batch_size, source.lag_s, source.on_failure) == (
+        ("updated_at", "id"), 500, 2.0, "dead_letter"
+    )  # fmt: skip
+    assert isinstance(source.state, MySQLCursorStore) and source.state.table == "sync_cursors"
+    assert source.state_key == "users:updated_at,id:key=id:where=active = 1"
+    import yaml
+
+    state = build_resources(yaml.safe_load(path.read_text()))["state"]
+    assert isinstance(state, MySQLStateStore) and state.table == "onestep_state"

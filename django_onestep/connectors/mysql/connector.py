@@ -20,9 +20,14 @@ from typing import Any, TypeVar
 
 from django_onestep.connectors.mysql.aliases import resolve_alias
 from django_onestep.connectors.mysql.dsn import connect_params
+from django_onestep.connectors.mysql.identifiers import checked_name, checked_table, checked_where
+from django_onestep.connectors.mysql.incremental import IncrementalSource, default_state_key
 from django_onestep.connectors.mysql.queue import TableQueueSource
+from django_onestep.connectors.mysql.state_tables import MySQLCursorStore, MySQLStateStore
 from django_onestep.connectors.redaction import redact_url
 from django_onestep.core.errors import ConfigurationError, MissingExtraError
+from django_onestep.core.state import CursorStore
+from django_onestep.core.validation import int_between, non_negative_number
 
 __all__ = ["MySQLConnector"]
 
@@ -156,3 +161,68 @@ class MySQLConnector:
             attempts_column=attempts_column,
             poll_interval_s=poll_interval_s,
         )
+
+    def incremental(
+        self,
+        table: str,
+        key: str,
+        cursor: Sequence[str] = (),
+        where: str | Mapping[str, Any] | None = None,
+        batch_size: int = 1000,
+        state: CursorStore | None = None,
+        state_key: str | None = None,
+        lag_s: float = 0,
+        *,
+        where_params: Sequence[Any] | None = None,
+        on_failure: str = "fence",
+        poll_interval_s: float = 1.0,
+    ) -> IncrementalSource:
+        """Rows after a saved position in ``(cursor..., key)`` order; the key is appended if absent."""
+        owner = "mysql incremental"
+        table = checked_table(owner, table)
+        owner = f"mysql incremental {table!r}"
+        key = checked_name(owner, "key", key)
+        if isinstance(cursor, str) or not isinstance(cursor, Sequence) or not cursor:
+            raise ConfigurationError(f"{owner} cursor: must be a list of column names, got {cursor!r}")
+        columns = tuple(checked_name(owner, "cursor", column) for column in cursor)
+        effective = columns if key in columns else (*columns, key)
+        int_between(f"{owner} batch_size", batch_size, 1, 100_000)
+        non_negative_number(f"{owner} lag_s", lag_s)
+        non_negative_number(f"{owner} poll_interval_s", poll_interval_s)
+        if on_failure not in ("fence", "dead_letter"):
+            raise ConfigurationError(
+                f"{owner} on_failure: must be 'fence' or 'dead_letter', got {on_failure!r}"
+            )
+        if state is not None and not isinstance(state, CursorStore):
+            raise ConfigurationError(f"{owner} state: must have async load() and save(), got {state!r}")
+        if state_key is not None and (not isinstance(state_key, str) or not state_key):
+            raise ConfigurationError(f"{owner} state_key: must be a non-empty string, got {state_key!r}")
+        checked = None if where is None else checked_where(owner, where, where_params)
+        return IncrementalSource(
+            self,
+            table=table,
+            key=key,
+            cursor=effective,
+            where=checked,
+            batch_size=batch_size,
+            state=state if state is not None else self.cursor_store(),
+            state_key=state_key or default_state_key(table, effective, key, _where_text(where)),
+            lag_s=float(lag_s),
+            on_failure=on_failure,
+            poll_interval_s=float(poll_interval_s),
+        )
+
+    def state_store(self, table: str = "onestep_state", **columns: Any) -> MySQLStateStore:
+        """onestep's state table (created if missing): ``key_column``, ``value_column``... as onestep."""
+        return MySQLStateStore(self, table, **columns)
+
+    def cursor_store(self, table: str = "onestep_cursor", **columns: Any) -> MySQLCursorStore:
+        """onestep's cursor table (created if missing); datetimes in cursors round-trip."""
+        return MySQLCursorStore(self, table, **columns)
+
+
+def _where_text(where: str | Mapping[str, Any] | None) -> str | None:
+    """The ``where`` part of the default state key: the string as onestep has it, a mapping spelt out."""
+    if where is None or isinstance(where, str):
+        return where
+    return " AND ".join(f"{column} = {value!r}" for column, value in where.items())

@@ -13,6 +13,7 @@ from django_onestep.connectors.mysql import (
     MySQLCursorStore,
     MySQLStateStore,
     TableQueueSource,
+    TableSink,
 )
 from django_onestep.core.declarative.loader import load_yaml_app
 from django_onestep.core.declarative.registry import build_resources
@@ -97,3 +98,21 @@ def test_an_incremental_source_with_its_cursor_store_from_yaml(tmp_path: Path) -
 
     state = build_resources(yaml.safe_load(path.read_text()))["state"]
     assert isinstance(state, MySQLStateStore) and state.table == "onestep_state"
+
+
+def test_a_table_sink_from_yaml(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        app: {name: scores}
+        resources:
+          db: {type: mysql, dsn: "mysql://db/games"}
+          inbox: {type: memory}
+          scores: {type: mysql_table_sink, connector: db, table: scores, mode: upsert, keys: [player, game]}
+        tasks:
+          - {name: score, handler: {ref: "tests.core.test_mysql_yaml:ship"}, source: inbox, emit: scores}
+        """,
+    )
+    sink = load_yaml_app(path).tasks[0].emit[0]
+    assert isinstance(sink, TableSink)
+    assert (sink.table, sink.mode, sink.keys) == ("scores", "upsert", ("player", "game"))

@@ -10,6 +10,7 @@ from django_onestep.connectors.mysql.delivery import TableQueueDelivery
 from django_onestep.connectors.mysql.incremental import IncrementalDelivery, IncrementalSource
 from django_onestep.connectors.mysql.queue import TableQueueSource
 from django_onestep.connectors.mysql.state_tables import MySQLCursorStore, MySQLStateStore
+from django_onestep.connectors.mysql.table_sink import TableSink
 
 __all__ = [
     "IncrementalDelivery",
@@ -19,4 +20,5 @@ __all__ = [
     "MySQLStateStore",
     "TableQueueDelivery",
     "TableQueueSource",
+    "TableSink",
 ]

@@ -24,6 +24,7 @@ from django_onestep.connectors.mysql.identifiers import checked_name, checked_ta
 from django_onestep.connectors.mysql.incremental import IncrementalSource, default_state_key
 from django_onestep.connectors.mysql.queue import TableQueueSource
 from django_onestep.connectors.mysql.state_tables import MySQLCursorStore, MySQLStateStore
+from django_onestep.connectors.mysql.table_sink import TableSink
 from django_onestep.connectors.redaction import redact_url
 from django_onestep.core.errors import ConfigurationError, MissingExtraError
 from django_onestep.core.state import CursorStore
@@ -211,6 +212,10 @@ class MySQLConnector:
             on_failure=on_failure,
             poll_interval_s=float(poll_interval_s),
         )
+
+    def table_sink(self, table: str, mode: str = "insert", keys: Sequence[str] = ()) -> TableSink:
+        """Write payloads (a row, or a list of rows) to ``table``: insert, upsert or update by ``keys``."""
+        return TableSink(self, table, mode, keys)
 
     def state_store(self, table: str = "onestep_state", **columns: Any) -> MySQLStateStore:
         """onestep's state table (created if missing): ``key_column``, ``value_column``... as onestep."""

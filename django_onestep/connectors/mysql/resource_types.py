@@ -1,5 +1,5 @@
 """YAML resource types ``mysql``, ``mysql_table_queue``, ``mysql_incremental``,
-``mysql_state_store`` and ``mysql_cursor_store`` (onestep's field names).
+``mysql_table_sink``, ``mysql_state_store`` and ``mysql_cursor_store`` (onestep's field names).
 
     resources:
       db: {type: mysql, dsn: "${LEGACY_DB_URL}"}
@@ -19,6 +19,7 @@ from django_onestep.connectors.mysql.connector import MySQLConnector
 from django_onestep.connectors.mysql.incremental import IncrementalSource
 from django_onestep.connectors.mysql.queue import TableQueueSource
 from django_onestep.connectors.mysql.state_tables import MySQLCursorStore, MySQLStateStore
+from django_onestep.connectors.mysql.table_sink import TableSink
 from django_onestep.core.declarative.registry import ResourceContext, register_resource_type
 
 __all__ = ["register"]
@@ -76,6 +77,13 @@ def _incremental(ctx: ResourceContext, spec: dict[str, Any]) -> IncrementalSourc
     return connector.incremental(**kwargs)
 
 
+def _table_sink(ctx: ResourceContext, spec: dict[str, Any]) -> TableSink:
+    connector = _mysql(ctx)
+    return connector.table_sink(
+        ctx.text("table"), mode=ctx.string("mode", "insert"), keys=ctx.string_list("keys")
+    )
+
+
 def _store(store_type: type[MySQLStateStore]) -> Any:
     def build(ctx: ResourceContext, spec: dict[str, Any]) -> MySQLStateStore:
         kwargs = {key: ctx.text(key) for key in _STORE_FIELDS - {"connector", "auto_create"} if key in spec}
@@ -90,5 +98,8 @@ def register() -> None:
     register_resource_type("mysql", _connector, fields=frozenset({"dsn", "using", "max_threads"}))
     register_resource_type("mysql_table_queue", _table_queue, fields=_QUEUE_FIELDS)
     register_resource_type("mysql_incremental", _incremental, fields=_INCREMENTAL_FIELDS)
+    register_resource_type(
+        "mysql_table_sink", _table_sink, fields=frozenset({"connector", "table", "mode", "keys"})
+    )
     register_resource_type("mysql_state_store", _store(MySQLStateStore), fields=_STORE_FIELDS)
     register_resource_type("mysql_cursor_store", _store(MySQLCursorStore), fields=_STORE_FIELDS)

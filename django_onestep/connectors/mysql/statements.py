@@ -23,6 +23,7 @@ _CLAIMS = f"`{CLAIMS_TABLE}`"
 # The token of a row retried without a ``nack`` mapping: it stays in its claim state,
 # and the expired-lease path hands it out again once its delay is over.
 RETRY_TOKEN = "retry"
+_ATTEMPTS = "__onestep_attempts"
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,14 @@ class QueueSql:
         self._in_claim_state = " AND ".join(claimed)
         self._claim_state_params = [v for v in self.claim.values() if v is not None]
 
-    def claim_batch(self, conn: Any, limit: int, token: str, lease_s: float) -> list[ClaimedRow]:
+    def claim_batch(
+        self, conn: Any, limit: int, token: str, lease_s: float, *, expired: bool = True
+    ) -> list[ClaimedRow]:
+        """Claim up to ``limit`` rows: with ``expired``, rows whose lease ran out first, then fresh ones."""
         import MySQLdb.cursors
 
         cursor = conn.cursor()
-        keys = self._expired(cursor, limit)
+        keys = self._expired(cursor, limit) if expired else []
         if len(keys) < limit:
             cursor.execute(
                 f"SELECT t.{self.key} FROM {self.table} t WHERE ({self.where}) AND NOT EXISTS ("
@@ -99,20 +103,18 @@ class QueueSql:
             " attempts = attempts + 1",
             [(self.table_name, str(key), token, int(lease_s * 1_000_000)) for key in keys],
         )
-        cursor.execute(
-            f"SELECT row_key, attempts FROM {_CLAIMS} WHERE table_name = %s AND row_key IN ({_marks(keys)})",
-            (self.table_name, *[str(key) for key in keys]),
-        )
-        attempts = {row[0]: int(row[1]) for row in cursor.fetchall()}
+        # The rows and their claims' attempt counts in one round trip.
         dict_cursor = conn.cursor(MySQLdb.cursors.DictCursor)
         dict_cursor.execute(
-            f"SELECT * FROM {self.table} WHERE {self.key} IN ({_marks(keys)}) ORDER BY {self.key}", keys
+            f"SELECT t.*, c.attempts AS {_ATTEMPTS} FROM {self.table} t JOIN {_CLAIMS} c"
+            f" ON c.table_name = %s AND c.row_key = CAST(t.{self.key} AS CHAR)"
+            f" WHERE t.{self.key} IN ({_marks(keys)}) ORDER BY t.{self.key}",
+            (self.table_name, *keys),
         )
-        rows = list(dict_cursor.fetchall())
         key_name = self.key.strip("`")
         claimed = []
-        for row in rows:
-            count = attempts.get(str(row[key_name]), 1)
+        for row in dict_cursor.fetchall():
+            count = int(row.pop(_ATTEMPTS))
             if self.attempts_column:
                 count = int(row.get(self.attempts_column) or count)
             claimed.append(ClaimedRow(row[key_name], dict(row), count))

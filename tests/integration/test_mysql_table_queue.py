@@ -205,3 +205,29 @@ async def test_ctx_complete_writes_back_and_acks_in_one_go(mysql_url: str) -> No
     assert execute(mysql_url, f"SELECT id, status, note FROM {table} ORDER BY id") == [
         (1, "done", "shipped 1"), (2, "done", "shipped 2"), (3, "done", "shipped 3"),
     ]  # fmt: skip
+
+
+async def test_an_expired_claim_on_a_row_locked_by_someone_else_is_not_lost(mysql_url: str) -> None:
+    import MySQLdb
+
+    from django_onestep.connectors.mysql.dsn import connect_params
+
+    table = orders_table(mysql_url, 1)
+    dead, alive = queue(mysql_url, table, lease_s=1), queue(mysql_url, table, lease_s=1)
+    await dead.open()
+    await dead.fetch(1)
+    await dead.close()
+    await asyncio.sleep(1.1)
+    locker = MySQLdb.connect(**connect_params(mysql_url))  # e.g. a worker settling it right now
+    locker.cursor().execute(f"SELECT * FROM {table} WHERE id = 1 FOR UPDATE")
+    await alive.open()
+    try:
+        assert await alive.fetch(1) == []  # skipped while locked...
+        locker.rollback()
+        await asyncio.sleep(1.05)  # the next look at expired leases
+        (back,) = await alive.fetch(1)  # ...and taken once free, not forgotten
+        assert back.payload["id"] == 1 and back.envelope.attempts == 1
+        await back.ack()
+    finally:
+        locker.close()
+        await alive.close()

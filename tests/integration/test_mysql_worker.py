@@ -19,7 +19,14 @@ TARGET = "tests.integration.apps.mysql_worker_app:app"
 
 def test_three_workers_ack_2000_rows_exactly_once(mysql_url: str, tmp_path: Path) -> None:
     table, out, total = orders_table(mysql_url, 2000), tmp_path / "handled.txt", 2000
-    env = {"I8_MYSQL_URL": mysql_url, "I8_TABLE": table, "I8_OUT": str(out), "I8_WORK_S": "0"}
+    # A long lease: nobody dies here, and a loaded machine must not expire a live claim.
+    env = {
+        "I8_MYSQL_URL": mysql_url,
+        "I8_TABLE": table,
+        "I8_OUT": str(out),
+        "I8_WORK_S": "0",
+        "I8_LEASE_S": "60",
+    }
     workers = [start_worker(TARGET, env, tmp_path / f"worker{n}.log") for n in range(3)]
     try:
         wait_until(lambda: statuses(mysql_url, table) == {"done": total}, 60, "every row done")

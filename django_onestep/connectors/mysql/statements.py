@@ -96,12 +96,14 @@ class QueueSql:
                 f"UPDATE {self.table} SET {column} = COALESCE({column}, 0) + 1 WHERE {self.key} IN ({_marks(keys)})",
                 keys,
             )
-        cursor.executemany(
-            f"INSERT INTO {_CLAIMS} (table_name, row_key, token, leased_until, attempts)"
-            " VALUES (%s, %s, %s, NOW(6) + INTERVAL %s MICROSECOND, 1)"
-            " ON DUPLICATE KEY UPDATE token = VALUES(token), leased_until = VALUES(leased_until),"
+        # One multi-row statement (executemany would send one per row: the lease end is no plain %s).
+        lease_us = int(lease_s * 1_000_000)
+        cursor.execute(
+            f"INSERT INTO {_CLAIMS} (table_name, row_key, token, leased_until, attempts) VALUES "
+            + ", ".join(["(%s, %s, %s, NOW(6) + INTERVAL %s MICROSECOND, 1)"] * len(keys))
+            + " ON DUPLICATE KEY UPDATE token = VALUES(token), leased_until = VALUES(leased_until),"
             " attempts = attempts + 1",
-            [(self.table_name, str(key), token, int(lease_s * 1_000_000)) for key in keys],
+            [value for key in keys for value in (self.table_name, str(key), token, lease_us)],
         )
         # The rows and their claims' attempt counts in one round trip.
         dict_cursor = conn.cursor(MySQLdb.cursors.DictCursor)
@@ -130,19 +132,25 @@ class QueueSql:
         stale = [row[0] for row in cursor.fetchall()]
         if not stale:
             return []
-        cursor.execute(
-            f"SELECT {self.key} FROM {self.table} WHERE {self.key} IN ({_marks(stale)})"
-            f" AND {self._in_claim_state} FOR UPDATE SKIP LOCKED",
-            (*stale, *self._claim_state_params),
-        )
-        keys = [row[0] for row in cursor.fetchall()]
-        gone = sorted(set(stale) - {str(key) for key in keys})
+        # Which are still in their claim state, read without locking: a row locked by a
+        # worker settling it right now must not be taken for one that left the claim state.
+        in_claim_state = f"SELECT {self.key} FROM {self.table} WHERE {self.key} IN ({_marks(stale)}) AND {self._in_claim_state}"
+        cursor.execute(in_claim_state, (*stale, *self._claim_state_params))
+        claimed = [str(row[0]) for row in cursor.fetchall()]
+        gone = sorted(set(stale) - set(claimed))
         if gone:  # settled or changed by someone else since: stop looking at them
             cursor.execute(
                 f"UPDATE {_CLAIMS} SET token = NULL WHERE table_name = %s AND row_key IN ({_marks(gone)})",
                 (self.table_name, *gone),
             )
-        return keys
+        if not claimed:
+            return []
+        cursor.execute(
+            f"SELECT {self.key} FROM {self.table} WHERE {self.key} IN ({_marks(claimed)})"
+            f" AND {self._in_claim_state} FOR UPDATE SKIP LOCKED",
+            (*claimed, *self._claim_state_params),
+        )
+        return [row[0] for row in cursor.fetchall()]
 
     def _owned(self, cursor: Any, rows: Sequence[tuple[Any, str]]) -> list[Any]:
         """The keys of ``rows`` ((key, token) pairs) whose claim still carries the token; locked."""

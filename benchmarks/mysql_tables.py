@@ -132,7 +132,7 @@ def main() -> None:
     )
     parser.add_argument("--url", default=os.environ.get("ONESTEP_TEST_MYSQL_URL"))
     parser.add_argument("--n", type=int, default=20000)
-    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--impl", choices=("ours", "onestep", "both"), default="ours")
     parser.add_argument("--repeat", type=int, default=1)

@@ -25,6 +25,7 @@ from django_onestep.connectors.mysql.incremental import IncrementalSource, defau
 from django_onestep.connectors.mysql.queue import TableQueueSource
 from django_onestep.connectors.mysql.state_tables import MySQLCursorStore, MySQLStateStore
 from django_onestep.connectors.mysql.table_sink import TableSink
+from django_onestep.connectors.ordered_cursor import ON_FAILURE
 from django_onestep.connectors.redaction import redact_url
 from django_onestep.core.errors import ConfigurationError, MissingExtraError
 from django_onestep.core.state import CursorStore
@@ -190,7 +191,7 @@ class MySQLConnector:
         int_between(f"{owner} batch_size", batch_size, 1, 100_000)
         non_negative_number(f"{owner} lag_s", lag_s)
         non_negative_number(f"{owner} poll_interval_s", poll_interval_s)
-        if on_failure not in ("fence", "dead_letter"):
+        if on_failure not in ON_FAILURE:
             raise ConfigurationError(
                 f"{owner} on_failure: must be 'fence' or 'dead_letter', got {on_failure!r}"
             )

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from django_onestep.connectors.group_commit import GroupCommit
 from django_onestep.connectors.mysql.classify import to_connector_error
 from django_onestep.connectors.mysql.delivery import TableQueueDelivery
 from django_onestep.connectors.mysql.identifiers import (
@@ -92,8 +93,7 @@ class TableQueueSource(Source):
         self.poll_interval_s = float(poll_interval_s)
         self._owner = owner
         self._held: Counter[str] = Counter()  # claim token -> deliveries not settled yet
-        self._acks: list[tuple[TableQueueDelivery, dict[str, Any] | None, asyncio.Future[None]]] = []
-        self._ack_task: asyncio.Task[None] | None = None
+        self._acks = GroupCommit(self._commit_acks, max_batch=_MAX_ACK_BATCH)
         self._lease_task: asyncio.Task[None] | None = None
         self._expired_scan_at = float("-inf")
 
@@ -143,8 +143,7 @@ class TableQueueSource(Source):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._lease_task
             self._lease_task = None
-        if self._ack_task is not None:
-            await asyncio.shield(self._ack_task)
+        await self._acks.drain()
         await self.connector.close()
 
     # -- fetching --------------------------------------------------------------------
@@ -166,41 +165,28 @@ class TableQueueSource(Source):
 
     # -- settling --------------------------------------------------------------------
     async def settle_ack(self, delivery: TableQueueDelivery, values: dict[str, Any] | None) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._acks.append((delivery, values, future))
-        if self._ack_task is None or self._ack_task.done():
-            self._ack_task = asyncio.create_task(self._flush_acks())
-        await future
+        await self._acks.submit((delivery, values))
 
-    async def _flush_acks(self) -> None:
-        await asyncio.sleep(0)  # let the acks of handlers finishing together join
-        while self._acks:
-            batch, self._acks = self._acks[:_MAX_ACK_BATCH], self._acks[_MAX_ACK_BATCH:]
-            plain = [(d.key, d.token) for d, values, _ in batch if not values]
-            completes = [(d, values) for d, values, _ in batch if values]
+    async def _commit_acks(self, batch: list[tuple[TableQueueDelivery, dict[str, Any] | None]]) -> None:
+        plain = [(d.key, d.token) for d, values in batch if not values]
+        completes = [(d, values) for d, values in batch if values]
 
-            def settle(conn: Any, plain: list[tuple[Any, str]] = plain, completes: Any = completes) -> int:
-                done = self.sql.ack_rows(conn, plain) if plain else 0
-                for delivery, values in completes:
-                    done += self.sql.ack_rows(conn, [(delivery.key, delivery.token)], values)
-                return done
+        def settle(conn: Any) -> int:
+            done = self.sql.ack_rows(conn, plain) if plain else 0
+            for delivery, values in completes:
+                done += self.sql.ack_rows(conn, [(delivery.key, delivery.token)], values)
+            return done
 
-            try:
-                done = await self._call(ConnectorOperation.ACK, settle)
-            except Exception as exc:
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            if done < len(batch):
-                logger.warning(
-                    "%s: %d of %d acked rows had lost their claim (lease expired): another worker has them",
-                    self.name, len(batch) - done, len(batch),
-                )  # fmt: skip
-            for delivery, _, future in batch:
+        try:
+            done = await self._call(ConnectorOperation.ACK, settle)
+        finally:  # settled or not, this worker stops extending their leases: a failed ack comes back
+            for delivery, _ in batch:
                 self._release(delivery.token)
-                if not future.done():
-                    future.set_result(None)
+        if done < len(batch):
+            logger.warning(
+                "%s: %d of %d acked rows had lost their claim (lease expired): another worker has them",
+                self.name, len(batch) - done, len(batch),
+            )  # fmt: skip
 
     async def settle_retry(self, delivery: TableQueueDelivery, delay_s: float, *, count: bool) -> None:
         await self._call(

@@ -189,19 +189,23 @@ class TableQueueSource(Source):
             )  # fmt: skip
 
     async def settle_retry(self, delivery: TableQueueDelivery, delay_s: float, *, count: bool) -> None:
-        await self._call(
-            ConnectorOperation.RETRY,
-            lambda conn: self.sql.retry_row(conn, delivery.key, delivery.token, delay_s, count=count),
-        )
-        self._release(delivery.token)
+        try:
+            await self._call(
+                ConnectorOperation.RETRY,
+                lambda conn: self.sql.retry_row(conn, delivery.key, delivery.token, delay_s, count=count),
+            )
+        finally:  # failed or not, its lease is no longer extended: the row comes back either way
+            self._release(delivery.token)
         if not self.sql.nack:  # the row comes back through the expired-lease path: look there next
             self._expired_scan_at = float("-inf")
 
     async def settle_fail(self, delivery: TableQueueDelivery) -> None:
-        await self._call(
-            ConnectorOperation.FAIL, lambda conn: self.sql.fail_row(conn, delivery.key, delivery.token)
-        )
-        self._release(delivery.token)
+        try:
+            await self._call(
+                ConnectorOperation.FAIL, lambda conn: self.sql.fail_row(conn, delivery.key, delivery.token)
+            )
+        finally:
+            self._release(delivery.token)
 
     async def update_row(self, delivery: TableQueueDelivery, values: dict[str, Any]) -> None:
         owner = f"{self._owner} update_current_row"

@@ -29,6 +29,7 @@ from django_onestep.connectors.mysql.identifiers import (
 )
 from django_onestep.connectors.mysql.schema import check_columns, ensure_claims_table, table_columns
 from django_onestep.connectors.mysql.statements import QueueSql
+from django_onestep.connectors.row_delivery import RowDelivery
 from django_onestep.core.base import Delivery, Source
 from django_onestep.core.errors import ConfigurationError, ConnectorOperation
 from django_onestep.core.validation import int_between, non_negative_number, positive_number
@@ -164,10 +165,10 @@ class TableQueueSource(Source):
         return [TableQueueDelivery(self, row.row, row.key, token, row.attempts) for row in rows]
 
     # -- settling --------------------------------------------------------------------
-    async def settle_ack(self, delivery: TableQueueDelivery, values: dict[str, Any] | None) -> None:
+    async def settle_ack(self, delivery: RowDelivery, values: dict[str, Any] | None) -> None:
         await self._acks.submit((delivery, values))
 
-    async def _commit_acks(self, batch: list[tuple[TableQueueDelivery, dict[str, Any] | None]]) -> None:
+    async def _commit_acks(self, batch: list[tuple[RowDelivery, dict[str, Any] | None]]) -> None:
         plain = [(d.key, d.token) for d, values in batch if not values]
         completes = [(d, values) for d, values in batch if values]
 
@@ -188,7 +189,7 @@ class TableQueueSource(Source):
                 self.name, len(batch) - done, len(batch),
             )  # fmt: skip
 
-    async def settle_retry(self, delivery: TableQueueDelivery, delay_s: float, *, count: bool) -> None:
+    async def settle_retry(self, delivery: RowDelivery, delay_s: float, *, count: bool) -> None:
         try:
             await self._call(
                 ConnectorOperation.RETRY,
@@ -199,7 +200,7 @@ class TableQueueSource(Source):
         if not self.sql.nack:  # the row comes back through the expired-lease path: look there next
             self._expired_scan_at = float("-inf")
 
-    async def settle_fail(self, delivery: TableQueueDelivery) -> None:
+    async def settle_fail(self, delivery: RowDelivery) -> None:
         try:
             await self._call(
                 ConnectorOperation.FAIL, lambda conn: self.sql.fail_row(conn, delivery.key, delivery.token)
@@ -207,7 +208,7 @@ class TableQueueSource(Source):
         finally:
             self._release(delivery.token)
 
-    async def update_row(self, delivery: TableQueueDelivery, values: dict[str, Any]) -> None:
+    async def update_row(self, delivery: RowDelivery, values: dict[str, Any]) -> None:
         owner = f"{self._owner} update_current_row"
         checked_values(owner, "values", values, required=True)
         updated = await self._call(

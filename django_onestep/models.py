@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from django.db import models
 
-__all__ = ["Cursor", "DeadLetter", "Job", "StateEntry", "TaskMetric", "WorkerHeartbeat"]
+__all__ = ["Cursor", "DeadLetter", "Job", "RowClaim", "StateEntry", "TaskMetric", "WorkerHeartbeat"]
 
 
 class JobStatus(models.TextChoices):
@@ -211,3 +211,26 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker_id} ({self.status})"
+
+
+class RowClaim(models.Model):
+    """A row of a user's model claimed by a ``ModelQueue``: lease, fencing token, attempts.
+
+    ``row_key`` is the row's primary key as the database casts it to text. Rows retried
+    without ``nack`` keep the token ``"retry"``, so the expired-lease sweep takes them
+    back after their delay.
+    """
+
+    table = models.CharField(max_length=128)
+    row_key = models.CharField(max_length=191)
+    token = models.CharField(max_length=40, null=True, blank=True)
+    leased_until = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "django_onestep_rowclaim"
+        constraints = [models.UniqueConstraint(fields=["table", "row_key"], name="onestep_rowclaim_row")]
+        indexes = [models.Index(fields=["table", "leased_until"], name="onestep_rowclaim_lease")]
+
+    def __str__(self) -> str:
+        return f"{self.table}:{self.row_key}"

@@ -33,3 +33,14 @@ def test_check_passes_when_the_columns_exist(manage, mysql_url: str) -> None:
     table = orders_table(mysql_url, 0)
     check = manage.run("onestep_check", TARGET, env={"I8_MYSQL_URL": mysql_url, "I8_TABLE": table})
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_password_in_the_dsn_is_never_printed(manage, mysql_url: str) -> None:
+    table = orders_table(mysql_url, 0)
+    url = mysql_url.replace("root@", "root:Sup3r-s3cret@")  # the server refuses it
+    env = {"I8_MYSQL_URL": url, "I8_TABLE": table}
+    check = manage.run("onestep_check", TARGET, "--json", env=env)
+    worker = manage.run("onestep_worker", TARGET, "--once", env=env)
+    for result in (check, worker):
+        assert "Sup3r-s3cret" not in result.stdout + result.stderr
+    assert "Access denied" in check.stdout + check.stderr + worker.stdout + worker.stderr

@@ -187,3 +187,13 @@ def test_a_cursor_column_the_table_lacks_is_named(mysql_url: str) -> None:
         ConfigurationError, match=rf"mysql incremental '{table}' cursor: column 'modified_at' is not in table"
     ):
         source.preflight()
+
+
+def test_lag_s_needs_a_temporal_first_cursor_column(mysql_url: str) -> None:
+    table = users_table(mysql_url, [])
+    source = MySQLConnector(mysql_url).incremental(table, "id", cursor=("id",), lag_s=5)
+    with pytest.raises(
+        ConfigurationError,
+        match=rf"incremental '{table}' lag_s: needs a date or time first cursor column; 'id' is bigint",
+    ):
+        source.preflight()

@@ -12,15 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 from django_onestep.connectors.mysql.classify import to_connector_error
 from django_onestep.connectors.mysql.identifiers import quote, quote_table
-from django_onestep.connectors.mysql.schema import check_columns, table_columns
+from django_onestep.connectors.mysql.schema import check_columns, column_type, table_columns
 from django_onestep.connectors.ordered_cursor import IncrementalDelivery, OrderedCursorSource, Position
-from django_onestep.core.errors import ConnectorOperation
+from django_onestep.core.errors import ConfigurationError, ConnectorOperation
 from django_onestep.core.state import CursorStore
 
 if TYPE_CHECKING:
     from django_onestep.connectors.mysql.connector import MySQLConnector
 
 __all__ = ["IncrementalDelivery", "IncrementalSource", "default_state_key"]
+
+_TEMPORAL = frozenset({"datetime", "timestamp", "date"})
 
 
 class IncrementalSource(OrderedCursorSource):
@@ -65,6 +67,11 @@ class IncrementalSource(OrderedCursorSource):
     def check_schema(self, conn: Any) -> None:
         used = [("key", self.key)] + [("cursor", column) for column in self.cursor]
         check_columns(self._owner, self.table, table_columns(conn, self.table), used)
+        if self.lag_s and column_type(conn, self.table, self.cursor[0]) not in _TEMPORAL:
+            raise ConfigurationError(
+                f"{self._owner} lag_s: needs a date or time first cursor column; {self.cursor[0]!r} is "
+                f"{column_type(conn, self.table, self.cursor[0])}"
+            )
 
     def preflight(self) -> None:
         conn = self.connector.connect()

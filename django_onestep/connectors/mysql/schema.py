@@ -12,7 +12,7 @@ from typing import Any
 
 from django_onestep.core.errors import ConfigurationError
 
-__all__ = ["CLAIMS_TABLE", "check_columns", "ensure_claims_table", "table_columns"]
+__all__ = ["CLAIMS_TABLE", "check_columns", "column_type", "ensure_claims_table", "table_columns"]
 
 # One row per claimed or retried row of a user table: who holds it until when, and
 # how many times it was handed out (so MaxAttempts ends a row that always fails).
@@ -40,6 +40,19 @@ def table_columns(conn: Any, table: str) -> dict[str, str]:
             (schema or None, name),
         )
         return {str(row[0]).lower(): str(row[0]) for row in cursor.fetchall()}
+
+
+def column_type(conn: Any, table: str, column: str) -> str:
+    """The column's ``DATA_TYPE`` (``datetime``, ``bigint``...), lower-cased."""
+    schema, _, name = table.rpartition(".")
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT DATA_TYPE FROM information_schema.COLUMNS"
+            " WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+            (schema or None, name, column),
+        )
+        row = cursor.fetchone()
+    return str(row[0]).lower() if row else ""
 
 
 def check_columns(owner: str, table: str, columns: dict[str, str], used: Iterable[tuple[str, str]]) -> None:

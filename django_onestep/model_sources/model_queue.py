@@ -26,17 +26,18 @@ from django.db.models import Q
 from django_onestep.connectors.group_commit import GroupCommit
 from django_onestep.connectors.row_delivery import RowDelivery
 from django_onestep.core.base import Delivery, Source
-from django_onestep.core.errors import ConfigurationError, ConnectorOperation
+from django_onestep.core.errors import ConfigurationError, ConnectorOperation, ConnectorOperationError
 from django_onestep.core.validation import int_between, positive_number
 from django_onestep.model_sources.model_claims import ClaimSql
 from django_onestep.model_sources.model_fields import checked_fields
-from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread
+from django_onestep.orm.dbthread import MYSQL_RETRY_CODES, DBThread, acquire_thread, release_thread
 
 __all__ = ["ModelQueue"]
 
 logger = logging.getLogger("django_onestep.model_sources.model_queue")
 T = TypeVar("T")
 _EXPIRED_SCAN_S = 1.0
+_DEADLOCK_TRIES = 5
 _INTEGER_KEYS = frozenset({
     "AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField", "SmallIntegerField",
     "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField",
@@ -228,4 +229,13 @@ class ModelQueue(Source):
     async def _run(self, thread: DBThread | None, operation: ConnectorOperation, fn: Callable[[], T]) -> T:
         if thread is None:
             raise RuntimeError(f"{self.name}: open() the queue first")
-        return await thread.run(fn, operation=operation, source_name=self.name)
+        for attempt in range(_DEADLOCK_TRIES):
+            try:
+                return await thread.run(fn, operation=operation, source_name=self.name)
+            except ConnectorOperationError as exc:
+                # Workers claiming and settling side by side can deadlock on MySQL/MariaDB; each
+                # transaction is whole, so running it again is safe.
+                code = getattr(exc.__cause__, "args", (None,))[0]
+                if code not in MYSQL_RETRY_CODES or attempt == _DEADLOCK_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")

@@ -108,3 +108,21 @@ def test_a_model_without_an_integer_primary_key_is_refused() -> None:
         ConfigurationError, match=r"the primary key 'session_key' must be an integer field, not CharField"
     ):
         ModelQueue(Session, Q(expire_date=None), {"session_data": "x"}, {"session_data": "y"})
+
+
+async def test_update_current_row_writes_now_and_checks_its_fields() -> None:
+    await asyncio.to_thread(rows, 1)
+    source = queue()
+    await source.open()
+    try:
+        (delivery,) = await source.fetch(1)
+        await delivery.update_current_row({"label": "half way"})
+        assert delivery.payload["label"] == "half way"
+        assert await asyncio.to_thread(lambda: list(Run.objects.values_list("task", "label"))) == [
+            ("processing", "half way")
+        ]
+        with pytest.raises(ConfigurationError, match="update_current_row: 'colour' is not a field of Run"):
+            await delivery.update_current_row({"colour": "red"})
+        await delivery.ack()
+    finally:
+        await source.close()

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     # What type checkers see: every name of _EXPORTS, imported from its module
     # (``X as X`` marks a re-export), while at runtime ``__getattr__`` loads them lazily.
     # tests/core/test_public_types.py keeps this block and _EXPORTS equal.
+    from django_onestep.connectors.mysql.connector import MySQLConnector as MySQLConnector
     from django_onestep.connectors.rabbitmq.connector import RabbitMQConnector as RabbitMQConnector
     from django_onestep.connectors.redis.connector import RedisConnector as RedisConnector
     from django_onestep.connectors.sqs.connector import SQSConnector as SQSConnector
@@ -121,6 +122,7 @@ _EXPORTS: dict[str, str] = {
     "ControlPlaneReporterConfig": "django_onestep.core.declarative.reporter",
     # broker connectors (client libraries imported only when used)
     "RedisConnector": "django_onestep.connectors.redis.connector",
+    "MySQLConnector": "django_onestep.connectors.mysql.connector",
     "RabbitMQConnector": "django_onestep.connectors.rabbitmq.connector",
     "SQSConnector": "django_onestep.connectors.sqs.connector",
     # Django layer (imports Django when touched)

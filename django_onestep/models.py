@@ -17,10 +17,12 @@ __all__ = [
     "Cursor",
     "DeadLetter",
     "Job",
+    "RowClaim",
     "Schedule",
     "ScheduleFire",
     "StateEntry",
     "TaskMetric",
+    "WebhookDelivery",
     "WorkerHeartbeat",
 ]
 
@@ -318,3 +320,26 @@ class ScheduleFire(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schedule_id} @ {self.fire_at.isoformat()}"
+
+
+class RowClaim(models.Model):
+    """A row of a user's model claimed by a ``ModelQueue``: lease, fencing token, attempts.
+
+    ``row_key`` is the row's primary key as the database casts it to text. Rows retried
+    without ``nack`` keep the token ``"retry"``, so the expired-lease sweep takes them
+    back after their delay.
+    """
+
+    table = models.CharField(max_length=128)
+    row_key = models.CharField(max_length=191)
+    token = models.CharField(max_length=40, null=True, blank=True)
+    leased_until = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "django_onestep_rowclaim"
+        constraints = [models.UniqueConstraint(fields=["table", "row_key"], name="onestep_rowclaim_row")]
+        indexes = [models.Index(fields=["table", "leased_until"], name="onestep_rowclaim_lease")]
+
+    def __str__(self) -> str:
+        return f"{self.table}:{self.row_key}"

@@ -15,8 +15,9 @@ also keeps the builtin or Django base that callers already catch. Exception tree
     ├── PoisonMessageError: an item that must never run (its reason goes to the dead letter)
     ├── UndecodableMessage (also ValueError; connectors.codec): message bytes that are
     │   not an envelope (the message becomes a poison message)
-    ├── RabbitMQError (connectors.rabbitmq.classify), SQSError (connectors.sqs.classify):
-    │   a driver error with its secrets scrubbed, kept as a ConnectorOperationError's cause
+    ├── RabbitMQError (connectors.rabbitmq.classify), SQSError (connectors.sqs.classify),
+    │   MySQLError (connectors.mysql.classify): a driver error with its secrets scrubbed,
+    │   kept as a ConnectorOperationError's cause
     ├── HttpSinkStatusError (also RuntimeError; core.http.http_sink): the server answered
     │   outside ``success_statuses``
     └── WebhookHTTPError (core.http.webhook_protocol): the error status a webhook

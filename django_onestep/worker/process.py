@@ -86,6 +86,11 @@ class Worker:
         if not names:
             raise WorkerSetupError(no_tasks_message(app, options))
         install_schedule_coordinators(app, names)
+        from django_onestep.core.runtime.resources import preflight_problems
+
+        preflight = preflight_problems(app, [spec for spec in app.tasks if spec.name in names])
+        if preflight:
+            raise WorkerSetupError(preflight[0])
         if options.concurrency is not None:
             for spec in app.tasks:
                 if spec.name in names:

@@ -29,7 +29,14 @@ def test_no_two_modules_share_a_name() -> None:
 
 
 def test_shared_role_names_live_only_in_transport_packages() -> None:
-    transports = {"connectors/redis", "connectors/rabbitmq", "connectors/sqs", "dbqueue", "project"}
+    transports = {
+        "connectors/redis",
+        "connectors/rabbitmq",
+        "connectors/sqs",
+        "connectors/mysql",
+        "dbqueue",
+        "project",
+    }
     for name in TRANSPORT_ROLES:
         for path in _module_paths().get(name, []):
             assert str(Path(path).parent) in transports, path

@@ -24,6 +24,14 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("admin.py", "_meta"): "Django's documented model metadata API",
     ("checks/__init__.py", "_meta"): "Django's documented model metadata API",
     ("dbqueue/claims.py", "_meta"): "Django's documented model metadata API",
+    **{
+        (f"model_sources/{module}.py", "_meta"): "Django's documented model metadata API"
+        for module in ("model_claims", "model_fields", "model_incremental", "model_queue", "model_sink")
+    },
+    **{
+        (f"model_sources/{module}.py", "_default_manager"): "Django's documented Model._default_manager"
+        for module in ("model_claims", "model_incremental", "model_sink")
+    },
     ("connectors/redaction.py", "_replace"): "namedtuple's documented method (urlsplit results)",
     ("core/http/http_sink.py", "_replace"): "namedtuple's documented method (urlsplit results)",
     ("worker/process.py", "_exit"): "os._exit, the documented immediate exit",

@@ -11,6 +11,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from django_onestep.core.runtime.describe import resource_summary as _resource
+from django_onestep.core.runtime.resources import preflight_problems
 from django_onestep.core.schedules.schedule import ScheduleSource
 
 if TYPE_CHECKING:
@@ -123,6 +124,10 @@ def _problems(app: OneStepApp) -> list[dict[str, Any]]:
 
 def build_report(app: OneStepApp) -> dict[str, Any]:
     problems = _problems(app)
+    problems += [
+        {"level": "error", "task": None, "message": message}
+        for message in preflight_problems(app, list(app.tasks))
+    ]
     return {
         "app": app.name,
         "shutdown_timeout_s": app.shutdown_timeout_s,

@@ -93,6 +93,24 @@ class TaskContext:
         for target in targets:
             await send_to_sink(self.app, self.logger, target, envelope)
 
+    async def update_current_row(self, values: Mapping[str, Any]) -> None:
+        """Write ``values`` to the row this delivery is (a SQL table source), keeping it claimed."""
+        await self._row_method("update_current_row", values)(dict(values))
+
+    async def complete(self, values: Mapping[str, Any]) -> None:
+        """Write ``values`` and settle the row as done in one transaction (a SQL table queue)."""
+        await self._row_method("complete", values)(dict(values))
+
+    def _row_method(self, name: str, values: Mapping[str, Any]) -> Any:
+        if not isinstance(values, Mapping):
+            raise TypeError(f"{name}() takes a mapping of column to value, got {type(values).__name__}")
+        method = getattr(self.delivery, name, None)
+        if method is None:
+            raise RuntimeError(
+                f"{name}() needs a source whose items are table rows; {self.task.name!r} has none"
+            )
+        return method
+
     def run_coroutine(self, awaitable: Awaitable[T], *, timeout_s: float | None = None) -> T:
         """From a sync handler (a worker thread), run ``awaitable`` on the app's event loop
         and return its result: ``ctx.run_coroutine(ctx.state.get("cursor"))``,

@@ -8,12 +8,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django_onestep.core.base import Source
+from django_onestep.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from django_onestep.core.runtime.app import OneStepApp
     from django_onestep.core.runtime.task import TaskSpec
 
-__all__ = ["close_resources", "open_resource", "resources_for", "task_resources"]
+__all__ = ["close_resources", "open_resource", "preflight_problems", "resources_for", "task_resources"]
+
+logger = logging.getLogger("django_onestep.core.runtime.resources")
 
 
 def resources_for(app: OneStepApp, specs: list[TaskSpec]) -> list[Any]:
@@ -84,3 +87,26 @@ async def close_resources(
                 extra={"resource_name": getattr(resource, "name", type(resource).__name__)},
             )
     return None if suppress else first
+
+
+def preflight_problems(app: OneStepApp, specs: list[TaskSpec]) -> list[str]:
+    """What the resources' ``preflight()`` hooks say before anything starts.
+
+    A resource that can only check its configuration against a server (a SQL source
+    comparing its column names with the real table) has a blocking ``preflight()``
+    that raises ConfigurationError. ``onestep_check`` reports these as errors, and the
+    worker refuses to start on the first one. A server that cannot be reached is not a
+    configuration error: it is left to ``open()`` and the runner's back-off.
+    """
+    problems: list[str] = []
+    for resource in resources_for(app, specs):
+        preflight = getattr(resource, "preflight", None)
+        if not callable(preflight):
+            continue
+        try:
+            preflight()
+        except ConfigurationError as exc:
+            problems.append(str(exc))
+        except Exception as exc:
+            logger.warning("preflight of %s skipped: %s", getattr(resource, "name", resource), exc)
+    return problems

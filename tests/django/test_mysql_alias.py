@@ -22,7 +22,9 @@ def test_the_default_alias_is_used_as_django_connects_or_refused_when_not_mysql(
     connector = MySQLConnector(using="default")
     assert repr(connector) == "MySQLConnector(using='default')"
     if connection.vendor != "mysql":
-        with pytest.raises(ConfigurationError, match="using='default': that database is sqlite"):
+        with pytest.raises(
+            ConfigurationError, match=f"using='default': that database is {connection.vendor}, not MySQL"
+        ):
             connector.params()
         return
     conn = connector.connect()

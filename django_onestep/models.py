@@ -81,10 +81,16 @@ class DeadLetterStatus(models.TextChoices):
     RESOLVED = "resolved"  # replayed or discarded
 
 
+class DeadLetterResolution(models.TextChoices):
+    REPLAYED = "replayed"
+    DISCARDED = "discarded"
+
+
 class DeadLetter(models.Model):
     """A terminal failure, written once, kept until replayed or discarded."""
 
     Status = DeadLetterStatus
+    Resolution = DeadLetterResolution
 
     id = models.BigAutoField(primary_key=True)
     app = models.CharField(max_length=100, blank=True, default="")
@@ -104,12 +110,17 @@ class DeadLetter(models.Model):
     claim_token = models.CharField(max_length=32, null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # who resolved it and how; empty when resolved by code (app.replay_task_dead_letters)
+    resolved_by = models.CharField(max_length=150, blank=True, default="")
+    resolution = models.CharField(max_length=10, choices=DeadLetterResolution.choices, blank=True, default="")
+    replay_job_id = models.BigIntegerField(null=True, blank=True)  # the job a replay enqueued
     first_failed_at = models.DateTimeField()
     last_failed_at = models.DateTimeField()
 
     class Meta:
         db_table = "django_onestep_deadletter"
         ordering = ["-id"]
+        permissions = [("replay_deadletter", "Can replay dead letters")]
         indexes = [
             models.Index(fields=["task", "status", "id"], name="onestep_dl_task"),
             models.Index(fields=["status", "id"], name="onestep_dl_status"),

@@ -10,31 +10,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, connections
-from django.db.models import Min
 from django.utils import timezone
 
 from django_onestep.conf import get_settings
-from django_onestep.models import DeadLetter, Job, WorkerHeartbeat
+from django_onestep.dbqueue.queue_stats import queue_lags_s
+from django_onestep.models import DeadLetter, WorkerHeartbeat
 
-__all__ = ["health_report", "live_workers", "queue_lags_s"]
+__all__ = ["health_report", "live_workers"]
 
 
 def live_workers(using: str, now: datetime, stale_after_s: float) -> int:
     """Workers whose heartbeat is fresher than ``stale_after_s`` and that did not stop."""
     since = now - timedelta(seconds=stale_after_s)
     return WorkerHeartbeat.objects.using(using).filter(last_seen__gte=since).exclude(status="stopped").count()
-
-
-def queue_lags_s(using: str, now: datetime) -> dict[str, float]:
-    """Per queue, how long its oldest due, queued job has waited (seconds)."""
-    rows = (
-        Job.objects.using(using)
-        .filter(status=Job.Status.QUEUED, available_at__lte=now)
-        .values("queue")
-        .annotate(oldest=Min("available_at"))
-        .order_by()
-    )
-    return {row["queue"]: max((now - row["oldest"]).total_seconds(), 0.0) for row in rows}
 
 
 def _database(using: str) -> dict[str, Any]:

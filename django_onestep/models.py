@@ -22,6 +22,7 @@ class JobStatus(models.TextChoices):
     DONE = "done"
     FAILED = "failed"
     DEAD = "dead"
+    CANCELLED = "cancelled"  # by an operator, before it ran
 
 
 class Job(models.Model):

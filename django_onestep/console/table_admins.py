@@ -1,60 +1,15 @@
-"""Read-only pages of the queue, state, metric and heartbeat tables."""
+"""Read-only pages of the state, cursor, metric and heartbeat tables."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from django_onestep.console.admin_base import ReadOnlyAdmin, flat, pre, pretty_json
-from django_onestep.models import Cursor, Job, StateEntry, TaskMetric, WorkerHeartbeat
+from django_onestep.console.admin_base import ReadOnlyAdmin, pre, pretty_json
+from django_onestep.models import Cursor, StateEntry, TaskMetric, WorkerHeartbeat
 from django_onestep.orm import lossless_json
 from django_onestep.orm.telemetry import histogram_percentile
 
-__all__ = ["CursorAdmin", "JobAdmin", "StateEntryAdmin", "TaskMetricAdmin", "WorkerHeartbeatAdmin"]
-
-
-@admin.register(Job)
-class JobAdmin(ReadOnlyAdmin):
-    list_display = (
-        "id",
-        "queue",
-        "status",
-        "priority",
-        "runs",
-        "available_at",
-        "lease_owner",
-        "created_at",
-    )
-    list_filter = ("status", "queue")
-    search_fields = ("=id", "=queue", "=dedupe_key")
-    ordering = ("-id",)
-    fields = (
-        ("id", "queue", "status"),
-        ("priority", "runs", "reclaims"),
-        "payload_pretty",
-        "meta_pretty",
-        ("available_at", "created_at", "updated_at"),
-        ("claimed_at", "finished_at", "first_failed_at"),
-        ("lease_owner", "lease_until", "claim_token"),
-        "dedupe_key",
-        "last_error_pre",
-    )
-    readonly_fields = flat(fields)
-
-    @admin.display(description="runs", ordering="attempts")
-    def runs(self, obj: Job) -> int:
-        return obj.attempts  # claims, the last one included: what a dead letter calls runs
-
-    @admin.display(description="payload")
-    def payload_pretty(self, obj: Job) -> str:
-        return pretty_json(obj.payload)
-
-    @admin.display(description="meta")
-    def meta_pretty(self, obj: Job) -> str:
-        return pretty_json(obj.meta)
-
-    @admin.display(description="last error")
-    def last_error_pre(self, obj: Job) -> str:
-        return pre(obj.last_error)
+__all__ = ["CursorAdmin", "StateEntryAdmin", "TaskMetricAdmin", "WorkerHeartbeatAdmin"]
 
 
 class _KeyValueAdmin(ReadOnlyAdmin):

@@ -14,17 +14,23 @@ from django.db.models import Count, Min
 
 from django_onestep.models import Job
 
-__all__ = ["OPEN_STATUSES", "finished_since", "queue_lags_s", "status_counts"]
+__all__ = ["OPEN_STATUSES", "finished_since", "queue_lags_s", "queue_names", "status_counts"]
 
 #: The statuses counted in full: each is a small part of a healthy table.
 OPEN_STATUSES = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.FAILED, Job.Status.DEAD)
 
 
+def queue_names(using: str) -> list[str]:
+    """Every queue with a job (a loose scan of the claim index: one step per queue)."""
+    return list(Job.objects.using(using).order_by().values_list("queue", flat=True).distinct())
+
+
 def queue_lags_s(using: str, now: datetime) -> dict[str, float]:
     """Per queue, how long its oldest due, queued job has waited (seconds)."""
+    # naming the queues lets the claim index (queue, status, ..., available_at) cover it
     rows = (
         Job.objects.using(using)
-        .filter(status=Job.Status.QUEUED, available_at__lte=now)
+        .filter(queue__in=queue_names(using), status=Job.Status.QUEUED, available_at__lte=now)
         .values("queue")
         .annotate(oldest=Min("available_at"))
         .order_by()
@@ -37,7 +43,7 @@ def status_counts(using: str, statuses: tuple[str, ...] = OPEN_STATUSES) -> dict
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     rows = (
         Job.objects.using(using)
-        .filter(status__in=statuses)
+        .filter(queue__in=queue_names(using), status__in=statuses)  # covered by the claim index
         .values("queue", "status")
         .annotate(n=Count("id"))
         .order_by()

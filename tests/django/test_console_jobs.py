@@ -179,3 +179,16 @@ def test_list_and_overview_queries_do_not_grow_with_rows(admin_client: Client) -
     for n in range(30):
         job("failed", queue=f"q{n % 5}", last_error="boom")
     assert [queries(url) for url in urls] == few and max(few) <= 15
+
+
+def test_search_is_one_indexed_lookup_id_or_queue(admin_client: Client) -> None:
+    job(queue="777777")
+    billing = job(queue="billing")
+    url = reverse(CHANGELIST)
+
+    def found(term: str) -> list[int]:
+        return [row.id for row in admin_client.get(url, {"q": term}).context["cl"].result_list]
+
+    assert found(str(billing)) == [billing]
+    assert found("billing") == [billing]
+    assert found("777777") == []  # a number is a job id, never a queue name

@@ -129,6 +129,7 @@ def test_endpoints_run_a_fixed_number_of_queries(client: Client) -> None:
         return len(captured)
 
     auth = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+    DatabaseQueue("first").send({"n": 0})
     few = (queries(reverse("onestep:health")), queries(reverse("onestep:metrics"), **auth))
     for n in range(20):
         DatabaseQueue(f"q{n}").send({"n": n})

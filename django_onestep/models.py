@@ -202,8 +202,15 @@ class TaskMetric(models.Model):
         return f"{self.task} @ {self.window_start:%Y-%m-%d %H:%M}"
 
 
+class WorkerRequest(models.TextChoices):
+    DRAIN = "drain"  # take no new work, exit once the work in hand is done
+    STOP = "stop"  # shut down now, as on SIGTERM
+
+
 class WorkerHeartbeat(models.Model):
     """One row per worker process, upserted every ``WORKER_HEARTBEAT_S``."""
+
+    Request = WorkerRequest
 
     worker_id = models.CharField(max_length=120, unique=True)
     app = models.CharField(max_length=100, blank=True, default="")
@@ -215,6 +222,8 @@ class WorkerHeartbeat(models.Model):
     in_flight = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField()
     last_seen = models.DateTimeField()
+    # set by an operator ("drain" or "stop"), read by the worker at each heartbeat
+    requested = models.CharField(max_length=10, choices=WorkerRequest.choices, blank=True, default="")
 
     class Meta:
         db_table = "django_onestep_workerheartbeat"

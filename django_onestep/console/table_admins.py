@@ -1,15 +1,15 @@
-"""Read-only pages of the state, cursor, metric and heartbeat tables."""
+"""Read-only pages of the state, cursor and metric tables."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
 from django_onestep.console.admin_base import ReadOnlyAdmin, pre, pretty_json
-from django_onestep.models import Cursor, StateEntry, TaskMetric, WorkerHeartbeat
+from django_onestep.models import Cursor, StateEntry, TaskMetric
 from django_onestep.orm import lossless_json
 from django_onestep.orm.telemetry import histogram_percentile
 
-__all__ = ["CursorAdmin", "StateEntryAdmin", "TaskMetricAdmin", "WorkerHeartbeatAdmin"]
+__all__ = ["CursorAdmin", "StateEntryAdmin", "TaskMetricAdmin"]
 
 
 class _KeyValueAdmin(ReadOnlyAdmin):
@@ -65,12 +65,3 @@ class TaskMetricAdmin(ReadOnlyAdmin):
     @admin.display(description="p95 ≤ s")
     def p95(self, obj: TaskMetric) -> float | None:
         return histogram_percentile(list(obj.histogram or []), 0.95)
-
-
-@admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(ReadOnlyAdmin):
-    list_display = ("worker_id", "app", "host", "pid", "status", "in_flight", "started_at", "last_seen")
-    list_filter = ("status", "app")
-    search_fields = ("worker_id", "host")
-    ordering = ("-last_seen",)
-    readonly_fields = [f.name for f in WorkerHeartbeat._meta.fields]

@@ -275,6 +275,7 @@ class HeartbeatWriter:
         worker_id: str | None = None,
         retention_s: float | None = -1.0,
         forget_on_stop: bool = False,
+        on_request: Callable[[str], None] | None = None,
     ) -> None:
         from django_onestep import __version__
 
@@ -287,6 +288,9 @@ class HeartbeatWriter:
         #: run is not a worker anyone needs to see afterwards).
         self.forget_on_stop = forget_on_stop
         self.in_flight = in_flight
+        #: Called with "drain" or "stop" when an operator set it on this worker's row
+        #: (read back at every beat, the first one before the app serves).
+        self.on_request = on_request
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.worker_id = worker_id or f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
@@ -330,7 +334,9 @@ class HeartbeatWriter:
         if self.in_flight is not None:
             with contextlib.suppress(Exception):
                 in_flight = max(int(self.in_flight()), 0)
-        await self._run(self._beat_sync, status, in_flight)
+        requested = await self._run(self._beat_sync, status, in_flight)
+        if requested and self.on_request is not None:
+            self.on_request(requested)
         if status == "running":
             await self._maybe_prune()
 
@@ -364,13 +370,14 @@ class HeartbeatWriter:
 
         WorkerHeartbeat.objects.using(self.using).filter(worker_id=self.worker_id).delete()
 
-    def _beat_sync(self, status: str, in_flight: int) -> None:
+    def _beat_sync(self, status: str, in_flight: int) -> str:
+        """Upsert the row; return what an operator requested of this worker ("" if nothing)."""
         from django.utils import timezone
 
         from django_onestep.models import WorkerHeartbeat
 
         now = timezone.now()
-        WorkerHeartbeat.objects.using(self.using).update_or_create(
+        row, _ = WorkerHeartbeat.objects.using(self.using).update_or_create(
             worker_id=self.worker_id,
             defaults={
                 "app": self.app_name,
@@ -384,6 +391,7 @@ class HeartbeatWriter:
                 "last_seen": now,
             },
         )
+        return str(row.requested)
 
 
 def prune_heartbeats(

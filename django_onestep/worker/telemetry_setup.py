@@ -6,14 +6,21 @@ own interval (``ONESTEP["METRICS_FLUSH_INTERVAL_S"]``, ``ONESTEP["WORKER_HEARTBE
 from their own database thread, never per event. Telemetry failures are logged by them
 and never stop the worker. A ``--once`` run deletes its heartbeat row when it stops,
 so cron-style runs leave no row behind; the heartbeat writer prunes the rows of
-workers gone for ``ONESTEP["WORKER_HEARTBEAT_RETENTION_S"]``.
+workers gone for ``ONESTEP["WORKER_HEARTBEAT_RETENTION_S"]``. Each beat reads back what
+an operator asked of this worker in the admin: "stop" shuts it down as SIGTERM does,
+"drain" stops fetching and shuts down once the work in hand is done.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any
 
 __all__ = ["WorkerTelemetry"]
+
+logger = logging.getLogger("django_onestep.worker")
 
 
 class WorkerTelemetry:
@@ -34,12 +41,35 @@ class WorkerTelemetry:
             in_flight=self.recorder.in_flight_total,
             retention_s=conf.WORKER_HEARTBEAT_RETENTION_S,
             forget_on_stop=once,
+            on_request=self._on_request,
         )
+        self.app = app
+        self._drain_waiter: asyncio.Task[None] | None = None
+        self._stop_logged = False
+
+    def _on_request(self, requested: str) -> None:
+        """An operator's request from the admin, read back with the heartbeat."""
+        if requested == "stop" and not self._stop_logged:
+            self._stop_logged = True
+            logger.info("stop requested in the admin: shutting down")
+            self.app.request_shutdown()
+        elif requested == "drain" and self._drain_waiter is None:
+            logger.info("drain requested in the admin: taking no new work, exiting once idle")
+            self.app.request_drain()
+            self._drain_waiter = asyncio.create_task(self._stop_when_drained(), name="onestep-drain")
+
+    async def _stop_when_drained(self) -> None:
+        await self.app.wait_for_drain()
+        self.app.request_shutdown()
 
     async def start(self) -> None:
         await self.recorder.start()
         await self.heartbeat.start()
 
     async def stop(self) -> None:
+        if self._drain_waiter is not None:
+            self._drain_waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drain_waiter
         await self.heartbeat.stop()
         await self.recorder.stop()

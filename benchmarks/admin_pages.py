@@ -10,7 +10,7 @@ the number of SQL queries of each. It fails (exit 1) when a page runs more than
 ``--max-queries`` queries; timings are printed, not asserted (they move with the load
 of the machine). The database is dropped after.
 
-The job mix: 95% done (finished over the last 11 days), 2% queued (a tenth of them
+Metric windows: 20 tasks, one per minute over two days. The job mix: 95% done (finished over the last 11 days), 2% queued (a tenth of them
 delayed), 1% each failed, dead and running, over 10 queues.
 """
 
@@ -52,6 +52,17 @@ SELECT 'bench', CONCAT('task', seq % 20), CONCAT('bench.q', seq % 10), JSON_OBJE
 FROM seq_1_to_{n}
 """
 
+METRICS_SQL = """
+INSERT INTO django_onestep_taskmetric (app, task, window_start, fetched, started, succeeded, retried,
+    failed, dead_lettered, cancelled, failures, duration_count, duration_sum_s, duration_max_s,
+    histogram, updated_at)
+SELECT 'bench', CONCAT('task', seq % 20),
+    DATE_FORMAT(NOW() - INTERVAL (seq DIV 20) MINUTE, '%Y-%m-%d %H:%i:00'),
+    60, 60, 55, 3, 2, 1, 0, JSON_OBJECT('error', 2, 'timeout', 3), 60, 6.0, 0.9,
+    '[5, 20, 20, 10, 3, 2, 0, 0, 0, 0, 0, 0]', NOW(6)
+FROM seq_0_to_{last}
+"""
+
 PAGES = [
     ("jobs", "admin:django_onestep_job_changelist", ""),
     ("jobs, status=queued", "admin:django_onestep_job_changelist", "?status__exact=queued"),
@@ -74,6 +85,8 @@ PAGES = [
     ("dead letter detail", "admin:django_onestep_deadletter_change", "{dead_letter}"),
     ("heartbeats", "admin:django_onestep_workerheartbeat_changelist", ""),
     ("metric windows", "admin:django_onestep_taskmetric_changelist", ""),
+    ("dashboard, last hour", "admin:django_onestep_taskmetric_dashboard", ""),
+    ("dashboard, last day", "admin:django_onestep_taskmetric_dashboard", "?range=1d"),
     ("health/", "onestep:health", ""),
     ("metrics/", "onestep:metrics", ""),
 ]
@@ -95,9 +108,13 @@ def load(jobs: int, dead_letters: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(JOBS_SQL.format(n=jobs))
         cursor.execute(DEAD_LETTERS_SQL.format(n=dead_letters))
-        cursor.execute("ANALYZE TABLE django_onestep_job, django_onestep_deadletter")
+        cursor.execute(METRICS_SQL.format(last=20 * 60 * 24 * 2 - 1))  # 20 tasks, two days of minutes
+        cursor.execute(
+            "ANALYZE TABLE django_onestep_job, django_onestep_deadletter, django_onestep_taskmetric"
+        )
         cursor.fetchall()
-    print(f"loaded {jobs:,} jobs and {dead_letters:,} dead letters in {time.perf_counter() - started:.1f} s")
+    took = time.perf_counter() - started
+    print(f"loaded {jobs:,} jobs, {dead_letters:,} dead letters, 57,600 metric windows in {took:.1f} s")
 
 
 def time_pages(repeat: int, max_queries: int, ids: dict[str, int]) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from django.db import models
 
-__all__ = ["Cursor", "DeadLetter", "Job", "StateEntry", "TaskMetric", "WorkerHeartbeat"]
+__all__ = ["Cursor", "DeadLetter", "Job", "PausedTask", "StateEntry", "TaskMetric", "WorkerHeartbeat"]
 
 
 class JobStatus(models.TextChoices):
@@ -232,3 +232,25 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker_id} ({self.status})"
+
+
+class PausedTask(models.Model):
+    """A task paused from the admin: every worker of ``app`` running it stops fetching for it.
+
+    Workers read these rows with each heartbeat; deleting the row resumes the task.
+    """
+
+    app = models.CharField(max_length=100)
+    task = models.CharField(max_length=200)
+    paused_by = models.CharField(max_length=150, blank=True, default="")
+    paused_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "django_onestep_pausedtask"
+        ordering = ["app", "task"]
+        verbose_name = "task"  # its admin page is the task catalogue
+        verbose_name_plural = "tasks"
+        constraints = [models.UniqueConstraint(fields=["app", "task"], name="onestep_paused_task")]
+
+    def __str__(self) -> str:
+        return f"{self.app}.{self.task} (paused)"

@@ -8,7 +8,8 @@ and never stop the worker. A ``--once`` run deletes its heartbeat row when it st
 so cron-style runs leave no row behind; the heartbeat writer prunes the rows of
 workers gone for ``ONESTEP["WORKER_HEARTBEAT_RETENTION_S"]``. Each beat reads back what
 an operator asked of this worker in the admin: "stop" shuts it down as SIGTERM does,
-"drain" stops fetching and shuts down once the work in hand is done.
+"drain" stops fetching and shuts down once the work in hand is done; a task paused
+there (a ``PausedTask`` row) stops fetching until the row is deleted.
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ class WorkerTelemetry:
             retention_s=conf.WORKER_HEARTBEAT_RETENTION_S,
             forget_on_stop=once,
             on_request=self._on_request,
+            on_paused=self._on_paused,
         )
         self.app = app
         self._drain_waiter: asyncio.Task[None] | None = None
         self._stop_logged = False
+        self._paused_here: set[str] = set()  # paused by the admin (not by code)
 
     def _on_request(self, requested: str) -> None:
         """An operator's request from the admin, read back with the heartbeat."""
@@ -57,6 +60,18 @@ class WorkerTelemetry:
             logger.info("drain requested in the admin: taking no new work, exiting once idle")
             self.app.request_drain()
             self._drain_waiter = asyncio.create_task(self._stop_when_drained(), name="onestep-drain")
+
+    def _on_paused(self, paused: frozenset[str]) -> None:
+        """Follow the admin's paused tasks; a task paused by code stays paused."""
+        for name in self.heartbeat.task_names:
+            if name in paused and name not in self._paused_here:
+                logger.info("task %s paused in the admin", name)
+                self._paused_here.add(name)
+                self.app.request_task_pause(name)
+            elif name not in paused and name in self._paused_here:
+                logger.info("task %s resumed in the admin", name)
+                self._paused_here.discard(name)
+                self.app.request_task_resume(name)
 
     async def _stop_when_drained(self) -> None:
         await self.app.wait_for_drain()

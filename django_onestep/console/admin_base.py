@@ -9,6 +9,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from django_onestep.console.secret_masking import mask_secrets
+
 MAX_PRETTY_CHARS = 100_000
 
 if TYPE_CHECKING:
@@ -23,7 +25,8 @@ __all__ = ["ModelAdminBase", "ReadOnlyAdmin", "flat", "pre", "pretty_json"]
 
 
 def pretty_json(value: Any) -> str:
-    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    """``value`` as indented JSON in a ``<pre>``, secrets masked (``secret_masking``)."""
+    text = json.dumps(mask_secrets(value), indent=2, sort_keys=True, ensure_ascii=False, default=str)
     if len(text) > MAX_PRETTY_CHARS:
         text = text[:MAX_PRETTY_CHARS] + "\n... (truncated)"
     return format_html('<pre class="onestep-json">{}</pre>', text)

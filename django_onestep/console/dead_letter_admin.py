@@ -23,6 +23,7 @@ from django.utils.html import format_html
 from django_onestep.console import dead_letter_actions
 from django_onestep.console.admin_base import ReadOnlyAdmin, flat, pre, pretty_json
 from django_onestep.console.forms import PayloadForm
+from django_onestep.console.secret_masking import mask_secrets, restore_masked
 from django_onestep.models import DeadLetter
 
 __all__ = ["DeadLetterAdmin"]
@@ -186,14 +187,15 @@ class DeadLetterAdmin(ReadOnlyAdmin):
             form = PayloadForm(request.POST)
             if form.is_valid():
                 if request.POST.get("confirm") == "yes":
+                    payload = restore_masked(form.cleaned_data["payload"], row.payload)
                     outcome = dead_letter_actions.replay(
-                        rows, by=request.user.get_username(), payload=form.cleaned_data["payload"]
+                        rows, by=request.user.get_username(), payload=payload
                     )
                     self._report(request, outcome, "replayed", "Payload edited, then replayed")
                     return self._back(object_id)
                 confirming = True
         else:
-            form = PayloadForm(initial={"payload": PayloadForm.initial_text(row.payload)})
+            form = PayloadForm(initial={"payload": PayloadForm.initial_text(mask_secrets(row.payload))})
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

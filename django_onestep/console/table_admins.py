@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -10,6 +12,7 @@ from django.urls import URLPattern, path
 
 from django_onestep.console.admin_base import ReadOnlyAdmin, pre, pretty_json
 from django_onestep.console.metrics_dashboard import RANGES, task_panels
+from django_onestep.console.secret_masking import mask_secrets
 from django_onestep.models import Cursor, StateEntry, TaskMetric
 from django_onestep.orm import lossless_json
 from django_onestep.orm.telemetry import histogram_percentile
@@ -28,7 +31,11 @@ class _KeyValueAdmin(ReadOnlyAdmin):
 
     @admin.display(description="value")
     def short_value(self, obj: StateEntry | Cursor) -> str:
-        return obj.value_json if len(obj.value_json) <= 80 else obj.value_json[:77] + "..."
+        try:
+            text = json.dumps(mask_secrets(lossless_json.loads(obj.value_json)), default=str)
+        except ValueError:
+            text = obj.value_json
+        return text if len(text) <= 80 else text[:77] + "..."
 
     @admin.display(description="value")
     def value_pretty(self, obj: StateEntry | Cursor) -> str:

@@ -1,4 +1,4 @@
-"""Read-only pages of the state, cursor and metric tables."""
+"""Read-only pages of the state and metric tables (and the key-value page cursors extend)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from django_onestep.models import Cursor, StateEntry, TaskMetric
 from django_onestep.orm import lossless_json
 from django_onestep.orm.telemetry import histogram_percentile
 
-__all__ = ["CursorAdmin", "StateEntryAdmin", "TaskMetricAdmin"]
+__all__ = ["KeyValueAdmin", "StateEntryAdmin", "TaskMetricAdmin"]
 
 DASHBOARD_REFRESH_S = 30  # a meta refresh: it works with JavaScript off
 
 
-class _KeyValueAdmin(ReadOnlyAdmin):
+class KeyValueAdmin(ReadOnlyAdmin):
     list_display = ("key", "short_value", "version", "updated_at")
     search_fields = ("key",)
     ordering = ("key",)
@@ -46,12 +46,7 @@ class _KeyValueAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StateEntry)
-class StateEntryAdmin(_KeyValueAdmin):
-    pass
-
-
-@admin.register(Cursor)
-class CursorAdmin(_KeyValueAdmin):
+class StateEntryAdmin(KeyValueAdmin):
     pass
 
 

@@ -1,4 +1,4 @@
-"""The console's other pages in a real browser: the dashboard draws its charts."""
+"""The console's other pages in a real browser: the dashboard draws its charts, a task pauses."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def test_the_dashboard_renders_its_charts(browser: Browser) -> None:
     browser.screenshot("metrics-dashboard")
 
 
-def test_jobs_queues_and_workers_pages_render(browser: Browser) -> None:
-    staff("looker", "view_job", "change_job", "view_workerheartbeat")
+def test_jobs_queues_workers_and_tasks_pages_render(browser: Browser) -> None:
+    staff("looker", "view_job", "change_job", "view_workerheartbeat", "view_pausedtask", "change_pausedtask")
     now = timezone.now()
     for n in range(6):
         job_id = DatabaseQueue("testapp.work").send({"label": f"job-{n}"})
@@ -58,3 +58,9 @@ def test_jobs_queues_and_workers_pages_render(browser: Browser) -> None:
     browser.wait_for_text("web-1:4242:ab12cd34")
     assert "live" in browser.text()
     browser.screenshot("workers")
+    browser.open("/admin/django_onestep/pausedtask/")
+    browser.wait_for_text("always_fails")
+    browser.css("#task-slow input.onestep-pause").click()
+    browser.wait_for_text("Task slow paused")
+    assert "paused by looker" in browser.css("#task-slow").text
+    browser.screenshot("tasks")

@@ -46,6 +46,7 @@ class WorkerTelemetry:
             on_paused=self._on_paused,
         )
         self.app = app
+        app.on_startup(self._apply_requests_at_startup)
         self._drain_waiter: asyncio.Task[None] | None = None
         self._stop_logged = False
         self._paused_here: set[str] = set()  # paused by the admin (not by code)
@@ -56,22 +57,32 @@ class WorkerTelemetry:
             self._stop_logged = True
             logger.info("stop requested in the admin: shutting down")
             self.app.request_shutdown()
-        elif requested == "drain" and self._drain_waiter is None:
-            logger.info("drain requested in the admin: taking no new work, exiting once idle")
+        elif requested == "drain" and not self.app.is_draining():
+            if self._drain_waiter is None:
+                logger.info("drain requested in the admin: taking no new work, exiting once idle")
+                self._drain_waiter = asyncio.create_task(self._stop_when_drained(), name="onestep-drain")
             self.app.request_drain()
-            self._drain_waiter = asyncio.create_task(self._stop_when_drained(), name="onestep-drain")
 
     def _on_paused(self, paused: frozenset[str]) -> None:
         """Follow the admin's paused tasks; a task paused by code stays paused."""
         for name in self.heartbeat.task_names:
-            if name in paused and name not in self._paused_here:
-                logger.info("task %s paused in the admin", name)
+            if name in paused and not self.app.is_task_paused(name):
+                if name not in self._paused_here:
+                    logger.info("task %s paused in the admin", name)
                 self._paused_here.add(name)
                 self.app.request_task_pause(name)
             elif name not in paused and name in self._paused_here:
                 logger.info("task %s resumed in the admin", name)
                 self._paused_here.discard(name)
                 self.app.request_task_resume(name)
+
+    async def _apply_requests_at_startup(self) -> None:
+        """serve() clears the pause and drain flags as it starts (after the first beat):
+        read the admin's requests again before the runners fetch anything."""
+        try:
+            await self.heartbeat.beat()
+        except Exception:  # telemetry never stops the worker; the next beat applies them
+            logger.warning("could not read the admin's requests at startup", exc_info=True)
 
     async def _stop_when_drained(self) -> None:
         await self.app.wait_for_drain()

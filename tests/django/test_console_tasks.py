@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -153,4 +154,28 @@ async def test_a_task_paused_by_code_is_not_resumed_by_the_admin() -> None:
         await telemetry.heartbeat.beat()  # no PausedTask row
         assert app.is_task_paused("noop")
     finally:
+        await telemetry.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_task_paused_before_the_worker_serves_never_runs() -> None:
+    app = OneStepApp("testproject")
+    queue = MemoryQueue("q")
+    ran: list[Any] = []
+
+    @app.task(source=queue)
+    async def noop(ctx: Any, payload: Any) -> None:
+        ran.append(payload)
+
+    await queue.publish({"n": 1})
+    await orm(lambda: PausedTask.objects.create(app="testproject", task="noop", paused_at=timezone.now()))()
+    telemetry = WorkerTelemetry(app, ["noop"])
+    await telemetry.start()  # the first beat, before serve() (which clears the pause flags)
+    serving = asyncio.create_task(app.serve())
+    try:
+        await asyncio.sleep(0.5)
+        assert app.is_task_paused("noop") and ran == []
+    finally:
+        app.request_shutdown()
+        await serving
         await telemetry.stop()

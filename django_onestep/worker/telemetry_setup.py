@@ -17,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django_onestep.core.runtime.app import OneStepApp
 
 __all__ = ["WorkerTelemetry"]
 
@@ -25,7 +28,7 @@ logger = logging.getLogger("django_onestep.worker")
 
 
 class WorkerTelemetry:
-    def __init__(self, app: Any, task_names: list[str], *, once: bool = False) -> None:
+    def __init__(self, app: OneStepApp, task_names: list[str], *, once: bool = False) -> None:
         from django_onestep.conf import get_settings
         from django_onestep.orm.telemetry import HeartbeatWriter, MetricsRecorder
 
@@ -57,7 +60,7 @@ class WorkerTelemetry:
             self._stop_logged = True
             logger.info("stop requested in the admin: shutting down")
             self.app.request_shutdown()
-        elif requested == "drain" and not self.app.is_draining():
+        elif requested == "drain" and not self.app.is_draining:
             if self._drain_waiter is None:
                 logger.info("drain requested in the admin: taking no new work, exiting once idle")
                 self._drain_waiter = asyncio.create_task(self._stop_when_drained(), name="onestep-drain")

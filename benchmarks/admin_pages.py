@@ -151,8 +151,8 @@ def time_pages(repeat: int, max_queries: int, ids: dict[str, int]) -> bool:
     return ok
 
 
-def time_bulk_action() -> None:
-    """Requeue every failed job (1% of the jobs) through the admin action, select-all."""
+def time_bulk_actions() -> None:
+    """Admin actions with "select all" on a filtered list, as an operator runs them."""
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.urls import reverse
@@ -161,15 +161,19 @@ def time_bulk_action() -> None:
 
     client = Client()
     client.force_login(get_user_model().objects.get(username="bench"))
-    failed = Job.objects.filter(status="failed")
-    selected, count = failed.values_list("id", flat=True).first(), failed.count()
-    started = time.perf_counter()
-    client.post(
-        reverse("admin:django_onestep_job_changelist") + "?status__exact=failed",
-        {"action": "requeue_selected", "_selected_action": [str(selected)], "select_across": "1"},
-    )
-    took = time.perf_counter() - started
-    print(f"requeue of every failed job (select all, {count:,} rows): {took:.1f} s")
+    for action, query, rows in [
+        ("requeue_selected", "?status__exact=failed", Job.objects.filter(status="failed")),
+        ("cancel_selected", "?status__exact=queued", Job.objects.filter(status="queued")),
+        ("delete_finished_selected", "?queue=bench.q3", Job.objects.filter(queue="bench.q3")),
+    ]:
+        selected, count = rows.values_list("id", flat=True).first(), rows.count()
+        started = time.perf_counter()
+        client.post(
+            reverse("admin:django_onestep_job_changelist") + query,
+            {"action": action, "_selected_action": [str(selected)], "select_across": "1"},
+        )
+        took = time.perf_counter() - started
+        print(f"{action} on {query[1:]} (select all, {count:,} rows): {took:.1f} s")
 
 
 def main() -> None:
@@ -200,7 +204,7 @@ def main() -> None:
         ok = time_pages(
             args.repeat, args.max_queries, {"job": args.jobs // 2, "dead_letter": args.dead_letters // 2}
         )
-        time_bulk_action()
+        time_bulk_actions()
     finally:
         server.cursor().execute(f"DROP DATABASE {name}")
         server.close()

@@ -13,7 +13,7 @@ counted as skipped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,6 @@ class Outcome:
 
     resolved: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)  # not pending, or not replayable here
-    jobs: list[int] = field(default_factory=list)
 
 
 def pending_ids(rows: QuerySet[DeadLetter], batch_size: int = BATCH_SIZE) -> Iterator[list[int]]:
@@ -71,12 +70,17 @@ def _resolve(row: DeadLetter, using: str, *, by: str, how: str, job_id: int | No
     )
 
 
-def _each_batch(
-    rows: QuerySet[DeadLetter],
-    act: Callable[[DeadLetter, str], int | None],
-    eligible: Callable[[DeadLetter], bool] = lambda row: True,
-) -> Outcome:
-    """Lock each batch's pending rows and ``act`` on the eligible ones, one transaction a batch."""
+def replayable(row: DeadLetter) -> bool:
+    """A dead letter of a database-queue job: its source names the queue."""
+    return row.job_id is not None and bool(row.source)
+
+
+def replay(rows: QuerySet[DeadLetter], *, by: str, payload: Any = _KEEP) -> Outcome:
+    """Enqueue each pending, replayable row of ``rows`` again; ``payload`` replaces theirs.
+
+    One transaction a batch: the rows are locked, each new job inserted and its dead
+    letter resolved together.
+    """
     using = get_settings().DATABASE
     outcome = Outcome()
     for ids in pending_ids(rows):
@@ -84,31 +88,14 @@ def _each_batch(
             locked = {row.id: row for row in _locked_pending(ids, using)}
             for row_id in ids:
                 row = locked.get(row_id)
-                if row is None or not eligible(row):
+                if row is None or not replayable(row):
                     outcome.skipped.append(row_id)
                     continue
-                job_id = act(row, using)
+                body = row.payload if payload is _KEEP else payload
+                job_id = insert_job(row.source, using, body, meta=row.original_meta or {}, attempts=0)
+                _resolve(row, using, by=by, how=DeadLetter.Resolution.REPLAYED, job_id=job_id)
                 outcome.resolved.append(row_id)
-                if job_id is not None:
-                    outcome.jobs.append(job_id)
     return outcome
-
-
-def replayable(row: DeadLetter) -> bool:
-    """A dead letter of a database-queue job: its source names the queue."""
-    return row.job_id is not None and bool(row.source)
-
-
-def replay(rows: QuerySet[DeadLetter], *, by: str, payload: Any = _KEEP) -> Outcome:
-    """Enqueue each pending, replayable row of ``rows`` again; ``payload`` replaces theirs."""
-
-    def act(row: DeadLetter, using: str) -> int:
-        body = row.payload if payload is _KEEP else payload
-        job_id = insert_job(row.source, using, body, meta=row.original_meta or {}, attempts=0)
-        _resolve(row, using, by=by, how=DeadLetter.Resolution.REPLAYED, job_id=job_id)
-        return job_id
-
-    return _each_batch(rows, act, replayable)
 
 
 def discard(rows: QuerySet[DeadLetter], *, by: str) -> Outcome:

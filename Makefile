@@ -6,6 +6,8 @@ PIP := $(VENV)/bin/pip
 SERVERS ?= redis mariadb postgres rabbitmq moto
 # Debian packages the real servers come from (services.md); installed only when missing.
 SERVER_PACKAGES := redis-server mariadb-server default-libmysqlclient-dev pkg-config rabbitmq-server postgresql
+# The browser tests (tests/browser) drive Debian's headless Chromium: never a browser download.
+BROWSER_PACKAGES := chromium chromium-driver
 
 .PHONY: demo test install system-deps services stop-services lint check-django test-core test-sqlite test-mariadb test-postgres bench docs clean
 
@@ -19,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 system-deps:
-	@missing=""; for p in $(SERVER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(SERVER_PACKAGES) $(BROWSER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -70,6 +70,15 @@ DEFAULTS: dict[str, Any] = {
     "LOG_FORMAT": "text",
     "LOG_SUCCESSES": True,
     "WORKER_HEARTBEAT_RETENTION_S": 24 * 3600.0,
+    "HEALTH": {},
+    "METRICS_TOKEN": None,
+}
+
+# Thresholds of the health/ endpoint; None turns a check off.
+HEALTH_DEFAULTS: dict[str, Any] = {
+    "WORKER_STALE_S": 30.0,
+    "QUEUE_LAG_S": 300.0,
+    "DEAD_LETTERS_PER_HOUR": None,
 }
 
 WEBHOOK_DEFAULTS: dict[str, Any] = {
@@ -188,6 +197,24 @@ def _webhooks(key: str, value: Any) -> dict[str, Any]:
     return merged
 
 
+def _health(key: str, value: Any) -> dict[str, Any]:
+    merged = {**HEALTH_DEFAULTS, **_mapping(key, value)}
+    unknown = sorted(set(merged) - set(HEALTH_DEFAULTS))
+    if unknown:
+        raise OneStepSettingsError(f"{key}.{unknown[0]}", unknown_key_problem(unknown[0], HEALTH_DEFAULTS))
+    for name in HEALTH_DEFAULTS:
+        merged[name] = _checked(f"{key}.{name}", validation.optional_positive_number, merged[name])
+    return merged
+
+
+def _optional_secret(key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) < 16:
+        raise OneStepSettingsError(key, "must be a string of at least 16 characters (or None to refuse all)")
+    return value
+
+
 def _log_format(key: str, value: Any) -> str:
     if value not in ("text", "json"):
         raise OneStepSettingsError(key, f"must be 'text' or 'json', got {value!r}")
@@ -222,6 +249,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "LOG_FORMAT": _log_format,
     "LOG_SUCCESSES": _flag,
     "WORKER_HEARTBEAT_RETENTION_S": lambda k, v: _checked(k, validation.optional_positive_number, v),
+    "HEALTH": _health,
+    "METRICS_TOKEN": _optional_secret,
 }
 assert set(_VALIDATORS) == set(DEFAULTS)
 
@@ -250,6 +279,8 @@ class OneStepSettings:
     LOG_FORMAT: str
     LOG_SUCCESSES: bool
     WORKER_HEARTBEAT_RETENTION_S: float | None
+    HEALTH: dict[str, Any]
+    METRICS_TOKEN: str | None
 
     def __init__(self, raw: Any) -> None:
         if raw is None:

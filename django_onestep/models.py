@@ -17,6 +17,7 @@ __all__ = [
     "Cursor",
     "DeadLetter",
     "Job",
+    "PausedTask",
     "RowClaim",
     "Schedule",
     "ScheduleFire",
@@ -33,6 +34,7 @@ class JobStatus(models.TextChoices):
     DONE = "done"
     FAILED = "failed"
     DEAD = "dead"
+    CANCELLED = "cancelled"  # by an operator, before it ran
 
 
 class Job(models.Model):
@@ -92,10 +94,16 @@ class DeadLetterStatus(models.TextChoices):
     RESOLVED = "resolved"  # replayed or discarded
 
 
+class DeadLetterResolution(models.TextChoices):
+    REPLAYED = "replayed"
+    DISCARDED = "discarded"
+
+
 class DeadLetter(models.Model):
     """A terminal failure, written once, kept until replayed or discarded."""
 
     Status = DeadLetterStatus
+    Resolution = DeadLetterResolution
 
     id = models.BigAutoField(primary_key=True)
     app = models.CharField(max_length=100, blank=True, default="")
@@ -115,12 +123,17 @@ class DeadLetter(models.Model):
     claim_token = models.CharField(max_length=32, null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # who resolved it and how; empty when resolved by code (app.replay_task_dead_letters)
+    resolved_by = models.CharField(max_length=150, blank=True, default="")
+    resolution = models.CharField(max_length=10, choices=DeadLetterResolution.choices, blank=True, default="")
+    replay_job_id = models.BigIntegerField(null=True, blank=True)  # the job a replay enqueued
     first_failed_at = models.DateTimeField()
     last_failed_at = models.DateTimeField()
 
     class Meta:
         db_table = "django_onestep_deadletter"
         ordering = ["-id"]
+        permissions = [("replay_deadletter", "Can replay dead letters")]
         indexes = [
             models.Index(fields=["task", "status", "id"], name="onestep_dl_task"),
             models.Index(fields=["status", "id"], name="onestep_dl_status"),
@@ -201,8 +214,15 @@ class TaskMetric(models.Model):
         return f"{self.task} @ {self.window_start:%Y-%m-%d %H:%M}"
 
 
+class WorkerRequest(models.TextChoices):
+    DRAIN = "drain"  # take no new work, exit once the work in hand is done
+    STOP = "stop"  # shut down now, as on SIGTERM
+
+
 class WorkerHeartbeat(models.Model):
     """One row per worker process, upserted every ``WORKER_HEARTBEAT_S``."""
+
+    Request = WorkerRequest
 
     worker_id = models.CharField(max_length=120, unique=True)
     app = models.CharField(max_length=100, blank=True, default="")
@@ -214,6 +234,8 @@ class WorkerHeartbeat(models.Model):
     in_flight = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField()
     last_seen = models.DateTimeField()
+    # set by an operator ("drain" or "stop"), read by the worker at each heartbeat
+    requested = models.CharField(max_length=10, choices=WorkerRequest.choices, blank=True, default="")
 
     class Meta:
         db_table = "django_onestep_workerheartbeat"
@@ -343,3 +365,25 @@ class RowClaim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.table}:{self.row_key}"
+
+
+class PausedTask(models.Model):
+    """A task paused from the admin: every worker of ``app`` running it stops fetching for it.
+
+    Workers read these rows with each heartbeat; deleting the row resumes the task.
+    """
+
+    app = models.CharField(max_length=100)
+    task = models.CharField(max_length=200)
+    paused_by = models.CharField(max_length=150, blank=True, default="")
+    paused_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "django_onestep_pausedtask"
+        ordering = ["app", "task"]
+        verbose_name = "task"  # its admin page is the task catalogue
+        verbose_name_plural = "tasks"
+        constraints = [models.UniqueConstraint(fields=["app", "task"], name="onestep_paused_task")]
+
+    def __str__(self) -> str:
+        return f"{self.app}.{self.task} (paused)"

@@ -29,6 +29,13 @@ def require_server(env_var: str) -> str:
     return value  # type: ignore[return-value]  # _missing raised
 
 
+def require_program(path: str, *, package: str) -> str:
+    """Return ``path`` if it is an executable, or skip (fail in CI) naming the Debian package."""
+    if not os.access(path, os.X_OK):
+        _missing(f"{path} is missing: apt-get install {package} (or run `make system-deps`)")
+    return path
+
+
 def require_module(name: str, *, extras: str = "all,dev") -> ModuleType:
     """Import an optional client library at a test module's top, or skip (fail in CI)."""
     try:

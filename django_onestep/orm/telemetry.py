@@ -282,6 +282,8 @@ class HeartbeatWriter:
         worker_id: str | None = None,
         retention_s: float | None = -1.0,
         forget_on_stop: bool = False,
+        on_request: Callable[[str], None] | None = None,
+        on_paused: Callable[[frozenset[str]], None] | None = None,
     ) -> None:
         from django_onestep import __version__
 
@@ -294,6 +296,11 @@ class HeartbeatWriter:
         #: run is not a worker anyone needs to see afterwards).
         self.forget_on_stop = forget_on_stop
         self.in_flight = in_flight
+        #: Called with "drain" or "stop" when an operator set it on this worker's row
+        #: (read back at every beat, the first one before the app serves).
+        self.on_request = on_request
+        #: Called with the app's tasks paused in the admin (``PausedTask`` rows), each beat.
+        self.on_paused = on_paused
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.worker_id = worker_id or f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
@@ -337,7 +344,11 @@ class HeartbeatWriter:
         if self.in_flight is not None:
             with contextlib.suppress(Exception):
                 in_flight = max(int(self.in_flight()), 0)
-        await self._run(self._beat_sync, status, in_flight)
+        requested, paused = await self._run(self._beat_sync, status, in_flight)
+        if requested and self.on_request is not None:
+            self.on_request(requested)
+        if self.on_paused is not None and status == "running":
+            self.on_paused(paused)
         if status == "running":
             await self._maybe_prune()
 
@@ -371,13 +382,15 @@ class HeartbeatWriter:
 
         WorkerHeartbeat.objects.using(self.using).filter(worker_id=self.worker_id).delete()
 
-    def _beat_sync(self, status: str, in_flight: int) -> None:
+    def _beat_sync(self, status: str, in_flight: int) -> tuple[str, frozenset[str]]:
+        """Upsert the row; return what an operator requested of this worker ("" if
+        nothing) and the app's paused tasks (read only when someone listens)."""
         from django.utils import timezone
 
-        from django_onestep.models import WorkerHeartbeat
+        from django_onestep.models import PausedTask, WorkerHeartbeat
 
         now = timezone.now()
-        WorkerHeartbeat.objects.using(self.using).update_or_create(
+        row, _ = WorkerHeartbeat.objects.using(self.using).update_or_create(
             worker_id=self.worker_id,
             defaults={
                 "app": self.app_name,
@@ -391,6 +404,11 @@ class HeartbeatWriter:
                 "last_seen": now,
             },
         )
+        paused: frozenset[str] = frozenset()
+        if self.on_paused is not None:
+            rows = PausedTask.objects.using(self.using).filter(app=self.app_name)
+            paused = frozenset(rows.values_list("task", flat=True))
+        return str(row.requested), paused
 
 
 def prune_heartbeats(

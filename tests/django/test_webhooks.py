@@ -332,7 +332,10 @@ def test_a_dead_letter_and_the_admin_never_show_the_credentials() -> None:
     for page in [*details, reverse("admin:django_onestep_job_changelist")]:
         html = admin.get(page).content.decode()
         assert f"Bearer {TOKEN}" not in html and "c00kie-value" not in html, page
-        assert page not in details or "[redacted]" in html, page  # the headers are shown, redacted
+        # the headers are shown, redacted: stored as "[redacted]", which the console masks again
+        assert page not in details or ("authorization" in html and ("[redacted]" in html or "***" in html)), (
+            page
+        )
 
 
 @pytest.mark.django_db

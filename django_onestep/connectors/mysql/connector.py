@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from django_onestep.connectors.mysql.aliases import resolve_alias
+from django_onestep.connectors.mysql.classify import to_connector_error
 from django_onestep.connectors.mysql.dsn import connect_params
 from django_onestep.connectors.mysql.identifiers import checked_name, checked_table, checked_where
 from django_onestep.connectors.mysql.incremental import IncrementalSource, default_state_key
@@ -27,7 +28,7 @@ from django_onestep.connectors.mysql.state_tables import MySQLCursorStore, MySQL
 from django_onestep.connectors.mysql.table_sink import TableSink
 from django_onestep.connectors.ordered_cursor import ON_FAILURE
 from django_onestep.connectors.redaction import redact_url
-from django_onestep.core.errors import ConfigurationError, MissingExtraError
+from django_onestep.core.errors import ConfigurationError, ConnectorOperation, MissingExtraError
 from django_onestep.core.state import CursorStore
 from django_onestep.core.validation import int_between, non_negative_number
 
@@ -85,6 +86,23 @@ class MySQLConnector:
         with conn.cursor() as cursor:
             cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         return conn
+
+    def check_on_own_connection(self, check: Callable[[Any], None], *, source_name: str) -> None:
+        """``check(connection)`` on a connection of its own, committed: the schema check
+        before serving (``onestep_check``, the worker), with errors classified."""
+        import MySQLdb
+
+        try:
+            conn = self.connect()
+            try:
+                check(conn)
+                conn.commit()
+            finally:
+                conn.close()
+        except MySQLdb.Error as exc:
+            raise to_connector_error(
+                exc, operation=ConnectorOperation.OPEN, source_name=source_name, tokens=self.tokens
+            ) from None
 
     def run_blocking(self, fn: Callable[[Any], T]) -> T:
         """``fn(connection)`` in one transaction on this thread's connection, committed."""

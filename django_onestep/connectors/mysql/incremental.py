@@ -74,11 +74,8 @@ class IncrementalSource(OrderedCursorSource):
             )
 
     def preflight(self) -> None:
-        conn = self.connector.connect()
-        try:
-            self.check_schema(conn)
-        finally:
-            conn.close()
+        """The schema check on a connection of its own (``onestep_check``, the worker before serving)."""
+        self.connector.check_on_own_connection(self.check_schema, source_name=self.name)
 
     async def _check(self) -> None:
         await self._call(ConnectorOperation.OPEN, self.check_schema)

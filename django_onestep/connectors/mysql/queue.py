@@ -120,19 +120,7 @@ class TableQueueSource(Source):
 
     def preflight(self) -> None:
         """The schema check on a connection of its own (``onestep_check``, the worker before serving)."""
-        import MySQLdb
-
-        try:
-            conn = self.connector.connect()
-            try:
-                self.check_schema(conn)
-                conn.commit()
-            finally:
-                conn.close()
-        except MySQLdb.Error as exc:
-            raise to_connector_error(
-                exc, operation=ConnectorOperation.OPEN, source_name=self.name, tokens=self.connector.tokens
-            ) from None
+        self.connector.check_on_own_connection(self.check_schema, source_name=self.name)
 
     async def open(self) -> None:
         await self._call(ConnectorOperation.OPEN, self.check_schema)

@@ -14,6 +14,7 @@ reclaim expired leases of any worker and prune old ``done`` rows.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import socket
@@ -122,6 +123,8 @@ class DatabaseQueue(Source, Sink):
         self._ack_thread: DBThread | None = None
         self._settler: SettleBatcher | None = None
         self._held: dict[int, DatabaseDelivery] = {}
+        # claims whose fetch was cancelled while the statement ran: token -> its future
+        self._cancelled_claims: dict[str, concurrent.futures.Future[Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake_event: asyncio.Event | None = None
         self._idle_since: float | None = None
@@ -244,6 +247,7 @@ class DatabaseQueue(Source, Sink):
             if not delivery.started and delivery.settled is None:
                 with contextlib.suppress(Exception):
                     await delivery.release_unstarted()
+        await self._release_cancelled_claims()
         if self._settler is not None:
             await self._settler.wait_idle()
         await self._release_threads()
@@ -349,6 +353,7 @@ class DatabaseQueue(Source, Sink):
             rows = await asyncio.shield(asyncio.wrap_future(future))
         except asyncio.CancelledError:
             # the claim may still commit: give those rows back instead of stranding them
+            self._cancelled_claims[token] = future
             future.add_done_callback(lambda f: self._release_after_cancel(f, token))
             raise
         except Exception as exc:
@@ -370,13 +375,30 @@ class DatabaseQueue(Source, Sink):
             deliveries.append(delivery)
         return deliveries
 
+    async def _release_cancelled_claims(self) -> None:
+        """Wait for claims cancelled mid-statement and give their rows back while the
+        threads still run: a claim committing after they closed would strand its rows
+        until their lease ran out, with an attempt counted and no run."""
+        for token, future in list(self._cancelled_claims.items()):
+            with contextlib.suppress(Exception):
+                rows = await asyncio.wrap_future(future)
+                thread = self._ack_thread
+                if rows and thread is not None:  # fenced on the token: a second release changes nothing
+                    await thread.run(
+                        maintenance.release_token, self.using, token,
+                        operation=ConnectorOperation.ACK, source_name=self.name,
+                    )  # fmt: skip
+        self._cancelled_claims.clear()
+
     def _release_after_cancel(self, future: Any, token: str) -> None:
         if future.cancelled() or future.exception() is not None or not future.result():
+            self._cancelled_claims.pop(token, None)
             return
         thread = self._ack_thread
         if thread is not None:
-            with contextlib.suppress(RuntimeError):
+            with contextlib.suppress(RuntimeError):  # closed: close() releases it instead
                 thread.submit(maintenance.release_token, self.using, token)
+                self._cancelled_claims.pop(token, None)
 
     # ----- settlement -------------------------------------------------------------
 

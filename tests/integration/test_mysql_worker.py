@@ -46,7 +46,11 @@ def test_rows_claimed_by_a_sigkilled_worker_are_processed_after_the_lease(
     log = tmp_path / "worker.log"
     worker = start_worker(TARGET, env, log)
     try:
-        wait_until(lambda: len(records(out)) >= 20, 30, "progress before the kill")
+        wait_until(
+            lambda: len(records(out)) >= 20 and statuses(mysql_url, table).get("processing", 0) > 0,
+            30,
+            "progress, and rows claimed, before the kill",
+        )
     finally:
         sigkill(worker)
     claimed = statuses(mysql_url, table).get("processing", 0)

@@ -1,6 +1,7 @@
 """The ORM statements of a ``ModelQueue``: claim a batch, settle rows, extend leases.
 
-Rows are known by their integer primary key; a claim keeps it as text (``row_key``).
+Rows are known by their primary key; a claim keeps it as text (``row_key``, see
+``row_keys``).
 Each function runs on a database thread inside one transaction. Claims lock rows with
 ``select_for_update(skip_locked=True)`` where the database has it (MariaDB, MySQL,
 PostgreSQL); SQLite has one writer at a time, so an IMMEDIATE transaction (system
@@ -13,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import BigIntegerField, F, Q, QuerySet
-from django.db.models.functions import Cast
+from django.db.models import F, Q, QuerySet
+
+from django_onestep.model_sources.row_keys import RowKeys
 
 __all__ = ["RETRY_TOKEN", "ClaimSql"]
 
@@ -26,6 +28,7 @@ class ClaimSql:
         self,
         model: Any,
         using: str,
+        keys: RowKeys,
         *,
         where: Q,
         claim: Mapping[str, Any],
@@ -33,7 +36,7 @@ class ClaimSql:
         nack: Mapping[str, Any],
         fail: Mapping[str, Any],
     ) -> None:
-        self.model, self.using = model, using
+        self.model, self.using, self.keys = model, using, keys
         self.label = model._meta.label_lower
         self.where, self.claim, self.ack, self.nack, self.fail = (
             where,
@@ -73,15 +76,10 @@ class ClaimSql:
         with transaction.atomic(using=self.using):
             pairs = self._expired(limit, now) if expired else []
             if len(pairs) < limit:
-                # Claims keep the key as text; compared as an integer, so no collation mixes in.
-                live = (
-                    self._claims()
-                    .filter(leased_until__gt=now)
-                    .annotate(_pk=Cast("row_key", BigIntegerField()))
-                )
+                live = self._claims().filter(leased_until__gt=now).annotate(_pk=self.keys.column())
                 fresh_rows = self._locked(self._rows().filter(self.where).exclude(pk__in=live.values("_pk")))
                 fresh = [
-                    (pk, str(pk))
+                    (pk, self.keys.text(pk))
                     for pk in fresh_rows.order_by("pk").values_list("pk", flat=True)[: limit - len(pairs)]
                 ]
                 if fresh:
@@ -125,13 +123,13 @@ class ClaimSql:
         if not stale:
             return []
         # Read without locks first: a row being settled right now is not one that left its claim state.
-        pks = [int(key) for key in stale]
+        pks = [self.keys.pk(key) for key in stale]
         in_state = set(self._rows().filter(pk__in=pks, **self.claim).values_list("pk", flat=True))
-        gone = [key for key in stale if int(key) not in in_state]
+        gone = [key for key in stale if self.keys.pk(key) not in in_state]
         if gone:
             self._claims().filter(row_key__in=gone).update(token=None)
         locked = self._locked(self._rows().filter(pk__in=list(in_state), **self.claim))
-        return [(pk, str(pk)) for pk in locked.values_list("pk", flat=True)]
+        return [(pk, self.keys.text(pk)) for pk in locked.values_list("pk", flat=True)]
 
     def _owned(self, rows: Sequence[tuple[Any, str, str]]) -> list[tuple[Any, str]]:
         """The (pk, row_key) of ``rows`` ((pk, row_key, token)) whose claim still has the token; locked."""

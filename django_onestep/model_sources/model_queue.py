@@ -30,6 +30,7 @@ from django_onestep.core.errors import ConfigurationError, ConnectorOperation, C
 from django_onestep.core.validation import int_between, positive_number
 from django_onestep.model_sources.model_claims import ClaimSql
 from django_onestep.model_sources.model_fields import checked_fields
+from django_onestep.model_sources.row_keys import RowKeys
 from django_onestep.orm.dbthread import MYSQL_RETRY_CODES, DBThread, acquire_thread, release_thread
 
 __all__ = ["ModelQueue"]
@@ -38,10 +39,6 @@ logger = logging.getLogger("django_onestep.model_sources.model_queue")
 T = TypeVar("T")
 _EXPIRED_SCAN_S = 1.0
 _DEADLOCK_TRIES = 5
-_INTEGER_KEYS = frozenset({
-    "AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField", "SmallIntegerField",
-    "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField",
-})  # fmt: skip
 
 
 def _mapping(owner: str, model: Any, option: str, values: Any, *, required: bool) -> dict[str, Any]:
@@ -81,11 +78,7 @@ class ModelQueue(Source):
             where = Q(**where)
         if not isinstance(where, Q):
             raise ConfigurationError(f"{owner} where: must be a Q object or a mapping, got {where!r}")
-        if model._meta.pk.get_internal_type() not in _INTEGER_KEYS:
-            raise ConfigurationError(
-                f"{owner}: the primary key {model._meta.pk.name!r} must be an integer field, "
-                f"not {model._meta.pk.get_internal_type()}"
-            )
+        keys = RowKeys(owner, model)
         int_between(f"{owner} batch_size", batch_size, 1, 10_000)
         if positive_number(f"{owner} lease_s", lease_s) < 1:
             raise ConfigurationError(f"{owner} lease_s: must be >= 1 second, got {lease_s!r}")
@@ -100,6 +93,7 @@ class ModelQueue(Source):
         self.sql = ClaimSql(
             model,
             self.using,
+            keys,
             where=where,
             claim=_mapping(owner, model, "claim", claim, required=True),
             ack=_mapping(owner, model, "ack", ack, required=True),

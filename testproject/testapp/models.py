@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 
 
@@ -23,3 +25,17 @@ class Order(models.Model):
 
     reference = models.CharField(max_length=50, unique=True)
     processed = models.BooleanField(default=False)
+
+
+class Ticket(models.Model):
+    """A row with a UUID primary key (``ModelQueue`` keeps such keys as 32 hex digits)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    state = models.CharField(max_length=20, default="new")
+
+
+class Voucher(models.Model):
+    """A row with a text primary key."""
+
+    code = models.CharField(max_length=40, primary_key=True)
+    state = models.CharField(max_length=20, default="new")

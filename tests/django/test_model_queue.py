@@ -101,15 +101,6 @@ def test_a_field_the_model_lacks_is_named_when_declared() -> None:
         ModelQueue(Run, Q(task="new"), {"status": "x"}, {"task": "done"})
 
 
-def test_a_model_without_an_integer_primary_key_is_refused() -> None:
-    from django.contrib.sessions.models import Session
-
-    with pytest.raises(
-        ConfigurationError, match=r"the primary key 'session_key' must be an integer field, not CharField"
-    ):
-        ModelQueue(Session, Q(expire_date=None), {"session_data": "x"}, {"session_data": "y"})
-
-
 async def test_update_current_row_writes_now_and_checks_its_fields() -> None:
     await asyncio.to_thread(rows, 1)
     source = queue()

@@ -72,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_HEARTBEAT_RETENTION_S": 24 * 3600.0,
     "HEALTH": {},
     "METRICS_TOKEN": None,
+    "PROCESS_POOL": {},
 }
 
 # Thresholds of the health/ endpoint; None turns a check off.
@@ -79,6 +80,13 @@ HEALTH_DEFAULTS: dict[str, Any] = {
     "WORKER_STALE_S": 30.0,
     "QUEUE_LAG_S": 300.0,
     "DEAD_LETTERS_PER_HOUR": None,
+}
+
+# The child processes of executor="process" tasks; None: the default (CPU count, no recycling).
+PROCESS_POOL_DEFAULTS: dict[str, Any] = {
+    "SIZE": None,
+    "MAX_TASKS_PER_CHILD": None,
+    "MAX_MEMORY_PER_CHILD_MB": None,
 }
 
 WEBHOOK_DEFAULTS: dict[str, Any] = {
@@ -207,6 +215,20 @@ def _health(key: str, value: Any) -> dict[str, Any]:
     return merged
 
 
+def _process_pool(key: str, value: Any) -> dict[str, Any]:
+    merged = {**PROCESS_POOL_DEFAULTS, **_mapping(key, value)}
+    unknown = sorted(set(merged) - set(PROCESS_POOL_DEFAULTS))
+    if unknown:
+        raise OneStepSettingsError(
+            f"{key}.{unknown[0]}", unknown_key_problem(unknown[0], PROCESS_POOL_DEFAULTS)
+        )
+    for name in ("SIZE", "MAX_TASKS_PER_CHILD"):
+        merged[name] = _checked(f"{key}.{name}", validation.optional_positive_int, merged[name])
+    name = "MAX_MEMORY_PER_CHILD_MB"
+    merged[name] = _checked(f"{key}.{name}", validation.optional_positive_number, merged[name])
+    return merged
+
+
 def _optional_secret(key: str, value: Any) -> str | None:
     if value is None:
         return None
@@ -251,6 +273,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "WORKER_HEARTBEAT_RETENTION_S": lambda k, v: _checked(k, validation.optional_positive_number, v),
     "HEALTH": _health,
     "METRICS_TOKEN": _optional_secret,
+    "PROCESS_POOL": _process_pool,
 }
 assert set(_VALIDATORS) == set(DEFAULTS)
 
@@ -281,6 +304,7 @@ class OneStepSettings:
     WORKER_HEARTBEAT_RETENTION_S: float | None
     HEALTH: dict[str, Any]
     METRICS_TOKEN: str | None
+    PROCESS_POOL: dict[str, Any]
 
     def __init__(self, raw: Any) -> None:
         if raw is None:

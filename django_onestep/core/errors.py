@@ -20,8 +20,12 @@ also keeps the builtin or Django base that callers already catch. Exception tree
     │   kept as a ConnectorOperationError's cause
     ├── HttpSinkStatusError (also RuntimeError; core.http.http_sink): the server answered
     │   outside ``success_statuses``
-    └── WebhookHTTPError (core.http.webhook_protocol): the error status a webhook
-        listener answers a request with
+    ├── WebhookHTTPError (core.http.webhook_protocol): the error status a webhook
+    │   listener answers a request with
+    ├── SoftTimeLimitExceeded, HardTimeLimitExceeded (also TimeoutError;
+    │   core.processes.limits): a handler past ``timeout_s`` / ``time_limit_s``
+    └── ChildProcessDied (also RuntimeError; core.processes.limits): the child process
+        running a handler exited without an answer
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ defaults to apps that users build themselves.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,10 @@ def database_dead_letter_factory(app: Any, spec: Any) -> Any:
     return DatabaseDeadLetters(app_name=app.name, task=spec.name, using=get_settings().DATABASE)
 
 
+# What each child of executor="process" tasks runs first (a path: the child imports it).
+CHILD_SETUP_PATH = "django_onestep.project.child_process:setup"
+
+
 def run_with_fresh_connections(fn: Callable[[], Any]) -> Any:
     """Run a sync handler as Django runs a request: stale connections closed around it."""
     from django.db import close_old_connections
@@ -96,6 +101,8 @@ def apply_django_defaults(app: OneStepApp) -> OneStepApp:
         app.sync_handler_wrapper = run_with_fresh_connections
     if getattr(app, "dead_letter_factory", None) is None:
         app.dead_letter_factory = database_dead_letter_factory
+    if app.process_pool_options.setup_path is None:
+        app.process_pool_options = dataclasses.replace(app.process_pool_options, setup_path=CHILD_SETUP_PATH)
     from django_onestep.signals import connect_app_signals
 
     connect_app_signals(app)

@@ -55,6 +55,7 @@ def _project_app_class() -> Any:
 def build_project_app() -> OneStepApp:
     """Create a new app from the current settings (``get_project_app`` caches one)."""
     from django_onestep.conf import get_settings
+    from django_onestep.core.processes.pool_options import ProcessPoolOptions
 
     conf = get_settings()
     cls = _project_app_class()
@@ -64,6 +65,12 @@ def build_project_app() -> OneStepApp:
         state=build_state_store(conf.STATE),
         shutdown_timeout_s=conf.SHUTDOWN_TIMEOUT_S,
         default_retry=conf.DEFAULT_RETRY,
+    )
+    pool = conf.PROCESS_POOL
+    app.process_pool_options = ProcessPoolOptions(
+        size=pool["SIZE"],
+        max_tasks_per_child=pool["MAX_TASKS_PER_CHILD"],
+        max_memory_per_child_mb=pool["MAX_MEMORY_PER_CHILD_MB"],
     )
     apply_django_defaults(app)
     return app

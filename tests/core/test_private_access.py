@@ -27,7 +27,14 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("dbqueue/claims.py", "_meta"): "Django's documented model metadata API",
     **{
         (f"model_sources/{module}.py", "_meta"): "Django's documented model metadata API"
-        for module in ("model_claims", "model_fields", "model_incremental", "model_queue", "model_sink")
+        for module in (
+            "model_claims",
+            "model_fields",
+            "model_incremental",
+            "model_queue",
+            "model_sink",
+            "row_keys",
+        )
     },
     **{
         (f"model_sources/{module}.py", "_default_manager"): "Django's documented Model._default_manager"

@@ -55,14 +55,21 @@ def _define(**options: object) -> None:
             "task 'send_email': unknown option 'acks_late' "
             "(a delivery is always acknowledged after its handler finishes)",
         ),
-        ({"time_limit": 30}, "task 'send_email': unknown option 'time_limit' (use timeout_s=...)"),
-        ({"soft_time_limit": 30}, "task 'send_email': unknown option 'soft_time_limit' (use timeout_s=...)"),
+        (
+            {"time_limit": 30},
+            "task 'send_email': unknown option 'time_limit' "
+            "(use time_limit_s=... with executor='process' (the child process is killed))",
+        ),
+        (
+            {"soft_time_limit": 30},
+            "task 'send_email': unknown option 'soft_time_limit' (use timeout_s=... (raised in the handler))",
+        ),
         # not Celery: a typo gets the close option, anything else the list of options
         ({"concurency": 2}, "task 'send_email': unknown option 'concurency' (did you mean 'concurrency'?)"),
         (
             {"colour": "red"},
             "task 'send_email': unknown option 'colour' (options: name, source, emit, dead_letter, "
-            "concurrency, retry, timeout_s, config, hooks, description)",
+            "concurrency, retry, timeout_s, config, hooks, description, executor, time_limit_s)",
         ),
         (
             {"bind": True, "queue": "emails"},

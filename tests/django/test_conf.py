@@ -90,6 +90,15 @@ def test_defaults_are_copied_not_shared() -> None:
         ),
         ({"LOG_FORMAT": "xml"}, "ONESTEP[\"LOG_FORMAT\"]: must be 'text' or 'json', got 'xml'"),
         ({"WEBHOOKS": {"MAX_BODY_BYTES": 0}}, 'ONESTEP["WEBHOOKS"]["MAX_BODY_BYTES"]: must be >= 1, got 0'),
+        ({"PROCESS_POOL": {"SIZE": 0}}, 'ONESTEP["PROCESS_POOL"]["SIZE"]: must be >= 1, got 0'),
+        (
+            {"PROCESS_POOL": {"MAX_MEMORY_PER_CHILD_MB": "1G"}},
+            'ONESTEP["PROCESS_POOL"]["MAX_MEMORY_PER_CHILD_MB"]: must be a number or None, got \'1G\'',
+        ),
+        (
+            {"PROCESS_POOL": {"MAX_TASKS": 5}},
+            'ONESTEP["PROCESS_POOL"]["MAX_TASKS"]: unknown setting; did you mean MAX_TASKS_PER_CHILD?',
+        ),
         (
             {"WEBHOOKS": {"KEEP_HEADERS": "x-a"}},
             'ONESTEP["WEBHOOKS"]["KEEP_HEADERS"]: must be a list of header names, got \'x-a\'',
@@ -406,3 +415,13 @@ def test_no_module_reads_onestep_settings_around_get_settings() -> None:
             for line in _fallbacks_around_get_settings(ast.parse(text))
         ]
     assert offenders == []
+
+
+def test_the_project_app_takes_its_process_pool_from_the_settings() -> None:
+    from django_onestep.project.project_app import build_project_app
+
+    raw = {"PROCESS_POOL": {"SIZE": 3, "MAX_TASKS_PER_CHILD": 50, "MAX_MEMORY_PER_CHILD_MB": 256}}
+    with override_settings(ONESTEP=raw):
+        options = build_project_app().process_pool_options
+    assert (options.size, options.max_tasks_per_child, options.max_memory_per_child_mb) == (3, 50, 256)
+    assert options.setup_path == "django_onestep.project.child_process:setup"

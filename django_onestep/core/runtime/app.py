@@ -27,11 +27,12 @@ import importlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, NoReturn, ParamSpec, TypeVar, cast, overload
+from typing import Any, Literal, NoReturn, ParamSpec, TypeVar, cast, overload
 
 from django_onestep.core.base import Sink, Source
 from django_onestep.core.errors import ConfigurationError
 from django_onestep.core.events import StructuredEventLogger, TaskEvent
+from django_onestep.core.processes.pool_options import ProcessPoolOptions
 from django_onestep.core.retry import RetryPolicy
 from django_onestep.core.runtime import serving
 from django_onestep.core.runtime.app_controls import AppControls
@@ -81,6 +82,7 @@ class OneStepApp(AppControls):
         self.shutdown_timeout_s = None if shutdown_timeout_s is None else float(shutdown_timeout_s)
         self.dead_letter_factory = dead_letter_factory
         self.sync_handler_wrapper: Callable[[Callable[[], Any]], Any] | None = None
+        self.process_pool_options = ProcessPoolOptions()  # executor="process" tasks
         self.events_logger = logging.getLogger(f"onestep.{name}.events")
         # What the runtime modules (serving, runners, executor, controls) share.
         self.runtime = Runtime(self, name, self.events_logger)
@@ -123,6 +125,8 @@ class OneStepApp(AppControls):
         config: Mapping[str, object] | None = None,
         hooks: TaskHooks | None = None,
         description: str | None = None,
+        executor: Literal["thread", "process"] = "thread",
+        time_limit_s: float | None = None,
     ) -> TaskDecorator: ...
 
     def task(
@@ -140,6 +144,8 @@ class OneStepApp(AppControls):
         config: Mapping[str, object] | None = None,
         hooks: TaskHooks | None = None,
         description: str | None = None,
+        executor: Literal["thread", "process"] = "thread",
+        time_limit_s: float | None = None,
         **unknown: Any,
     ) -> Any:
         """Register a handler ``(ctx, payload)``: ``@app.task(source=..., ...)``.
@@ -169,6 +175,8 @@ class OneStepApp(AppControls):
                 config=config,
                 hooks=hooks,
                 description=description,
+                executor=executor,
+                time_limit_s=time_limit_s,
             )
             if self.runtime.find_task(spec.name) is not None:
                 raise ConfigurationError(

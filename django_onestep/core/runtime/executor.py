@@ -32,6 +32,7 @@ from django_onestep.core.retry import (
     RetryDecision,
     resolve_retry_action,
 )
+from django_onestep.core.runtime.child_call import run_in_child
 from django_onestep.core.runtime.context import TaskContext
 from django_onestep.core.runtime.outcome_log import DEAD_LETTER, FAIL, RETRY, OutcomeLog
 from django_onestep.core.runtime.sinks import send_to_sink
@@ -167,6 +168,8 @@ class DeliveryExecutor:
     async def _call_sync(
         self, ctx: TaskContext, payload: Any, lingering: list[concurrent.futures.Future[Any]]
     ) -> Any:
+        if self.task.handler_path is not None:  # executor="process"
+            return await run_in_child(self.app, self.task, ctx, payload)
         call: Callable[[], Any] = functools.partial(self.task.handler, ctx, payload)
         wrapper = self.app.sync_handler_wrapper
         if wrapper is not None:

@@ -50,6 +50,7 @@ async def shutdown(app: OneStepApp) -> None:
         close_error = await close_resources(runtime.opened_resources, app.events_logger, suppress=False)
         runtime.opened_resources = []
         runtime.sync.shutdown()
+        await runtime.close_process_pool()
         if not lifecycle.serving:  # a shutdown() of its own: the stop is done (serve() clears it itself)
             lifecycle.stopping = False
     if hook_error is not None:
@@ -78,6 +79,7 @@ async def serve(app: OneStepApp, selected: list[TaskSpec], *, until_idle: bool) 
     runtime.lone_runner_stops_when_idle = until_idle and len(specs) == 1  # nothing else can feed it
     watcher: asyncio.Task[None] | None = None
     try:
+        runtime.prewarm_process_pool(specs, app.process_pool_options)
         for spec in specs:
             start_runner(app, spec)
         if until_idle and len(specs) > 1:

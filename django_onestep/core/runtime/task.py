@@ -15,6 +15,7 @@ from typing import Any
 
 from django_onestep.core.base import Sink, Source
 from django_onestep.core.errors import ConfigurationError
+from django_onestep.core.processes.task_executor import checked_executor
 from django_onestep.core.retry import NoRetry, RetryPolicy
 from django_onestep.core.validation import optional_positive_number, positive_int
 
@@ -79,6 +80,9 @@ class TaskSpec:
     config: dict[str, Any] = field(default_factory=dict)
     hooks: TaskHooks = field(default_factory=TaskHooks)
     description: str | None = None
+    executor: str = "thread"  # sync handlers: "thread" (the app's pool) or "process" (a child)
+    time_limit_s: float | None = None  # hard limit: the child is killed (executor="process")
+    handler_path: str | None = None  # "module:qualname", how a child imports the handler
 
     @property
     def sinks(self) -> tuple[Sink, ...]:
@@ -153,6 +157,8 @@ def build_task_spec(
     config: Mapping[str, Any] | None,
     hooks: TaskHooks | None,
     description: str | None,
+    executor: str = "thread",
+    time_limit_s: float | None = None,
 ) -> TaskSpec:
     """Validate decorator arguments; every error names the task and the bad value."""
     where = f"task {name!r}" if name else "app.task()"
@@ -173,6 +179,9 @@ def build_task_spec(
     if config is not None and not isinstance(config, Mapping):
         raise ConfigurationError(f"{where}: config must be a mapping, got {config!r}")
     text = description.strip() if isinstance(description, str) else None
+    handler_path = checked_executor(
+        where, handler, executor, timeout_s, time_limit_s, is_async=_is_async_callable(handler)
+    )
     return TaskSpec(
         name=name,
         handler=handler,
@@ -185,6 +194,9 @@ def build_task_spec(
         config=dict(config or {}),
         hooks=hooks or TaskHooks(),
         description=text or inspect.getdoc(handler),
+        executor=executor,
+        time_limit_s=None if time_limit_s is None else float(time_limit_s),
+        handler_path=handler_path,
     )
 
 

@@ -26,10 +26,13 @@ TASK_OPTIONS = (
     "config",
     "hooks",
     "description",
+    "executor",
+    "time_limit_s",
 )
 
 _RETRY = "use retry=MaxAttempts(n) / ExponentialBackoff(...)"
-_TIMEOUT = "use timeout_s=..."
+_TIMEOUT = "use timeout_s=... (raised in the handler)"
+_HARD_LIMIT = "use time_limit_s=... with executor='process' (the child process is killed)"
 _QUEUE = "use source=DatabaseQueue('name')"
 
 # option -> what to write instead
@@ -48,7 +51,7 @@ HINTS: dict[str, str] = {
     "countdown": "pass delay_s to enqueue()",
     "eta": "pass run_at to enqueue()",
     "priority": "pass priority to enqueue()",
-    "time_limit": _TIMEOUT,
+    "time_limit": _HARD_LIMIT,
     "soft_time_limit": _TIMEOUT,
     "timeout": _TIMEOUT,
     "rate_limit": "there is no rate limit; concurrency=N bounds the runs in flight",

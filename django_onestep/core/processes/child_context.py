@@ -29,6 +29,7 @@ class ChildTaskContext:
     task_name: str
     current: ChildEnvelope
     task_config: dict[str, Any] = field(default_factory=dict)
+    job_id: int | None = None  # the database queue's job, when the delivery is one
 
     @property
     def logger(self) -> logging.Logger:

@@ -23,6 +23,7 @@ async def run_in_child(app: OneStepApp, task: TaskSpec, ctx: TaskContext, payloa
         task_name=task.name,
         current=ChildEnvelope(attempts=envelope.attempts, meta=dict(envelope.meta or {})),
         task_config=dict(task.config),
+        job_id=getattr(ctx.delivery, "job_id", None),
     )
     pool = app.runtime.get_process_pool(app.process_pool_options)
     return await pool.run(

@@ -24,8 +24,10 @@ also keeps the builtin or Django base that callers already catch. Exception tree
     │   listener answers a request with
     ├── SoftTimeLimitExceeded, HardTimeLimitExceeded (also TimeoutError;
     │   core.processes.limits): a handler past ``timeout_s`` / ``time_limit_s``
-    └── ChildProcessDied (also RuntimeError; core.processes.limits): the child process
-        running a handler exited without an answer
+    ├── ChildProcessDied (also RuntimeError; core.processes.limits): the child process
+    │   running a handler exited without an answer
+    └── Retry, MaxRetriesExceededError (celery.exceptions): Celery's ``self.retry()``
+        asking for another run, or refusing one past ``max_retries``
 """
 
 from __future__ import annotations

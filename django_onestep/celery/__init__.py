@@ -14,8 +14,8 @@ from django_onestep.celery.exceptions import (
     SoftTimeLimitExceeded,
     TimeLimitExceeded,
 )
+from django_onestep.celery.shared_task import CeleryTask, shared_task
 from django_onestep.celery.signature import Signature
-from django_onestep.celery.task import CeleryTask, shared_task
 
 __all__ = [
     "Celery",

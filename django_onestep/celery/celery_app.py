@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django_onestep.celery.task import shared_task
+from django_onestep.celery.shared_task import shared_task
 
 __all__ = ["Celery"]
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django_onestep.celery.exceptions import MaxRetriesExceededError, Retry
 
 if TYPE_CHECKING:
-    from django_onestep.celery.task import CeleryTask
+    from django_onestep.celery.shared_task import CeleryTask
 
 __all__ = ["BoundTask", "Request"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 
+from django_onestep.celery.celery_options import CeleryTaskOptions
 from django_onestep.celery.exceptions import Retry
-from django_onestep.celery.options import CeleryTaskOptions
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.retry import FailureInfo, RetryAction, RetryDecision
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from django_onestep.celery.task import CeleryTask
+    from django_onestep.celery.shared_task import CeleryTask
 
 __all__ = ["Signature"]
 

@@ -15,10 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from django_onestep.celery.arguments import json_payload
-from django_onestep.celery.options import CeleryTaskOptions, parse_task_options
+from django_onestep.celery.celery_options import CeleryTaskOptions, parse_task_options
 from django_onestep.celery.request import BoundTask, Request
 from django_onestep.celery.retry_policy import CeleryRetryPolicy
 from django_onestep.core.errors import ConfigurationError
+from django_onestep.core.validation import positive_number
 
 __all__ = ["CeleryTask", "shared_task"]
 
@@ -174,9 +175,7 @@ class CeleryTask:
 def _expiry(where: str, expires: float | datetime) -> dict[str, Any]:
     if isinstance(expires, datetime):
         return {"expires_at": expires}
-    if isinstance(expires, bool) or not isinstance(expires, (int, float)) or expires <= 0:
-        raise ValueError(f"{where}: expires must be seconds > 0 or a datetime, got {expires!r}")
-    return {"expires_s": float(expires)}
+    return {"expires_s": positive_number(f"{where} expires", expires)}
 
 
 def shared_task(*args: Any, **options: Any) -> Any:

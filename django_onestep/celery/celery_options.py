@@ -13,8 +13,10 @@ from typing import Any
 
 from django_onestep.core.errors import ConfigurationError
 from django_onestep.core.validation import (
+    is_int,
     optional_non_negative_number,
     optional_positive_number,
+    positive_int,
 )
 
 __all__ = ["CeleryTaskOptions", "parse_task_options"]
@@ -91,12 +93,10 @@ def parse_task_options(where: str, options: Mapping[str, Any]) -> CeleryTaskOpti
     if not isinstance(queue, str) or not 0 < len(queue) <= 100:
         raise ConfigurationError(f"{where} queue: must be a queue name of 1 to 100 characters, got {queue!r}")
     priority = options.get("priority", 0)
-    if isinstance(priority, bool) or not isinstance(priority, int):
+    if not is_int(priority):
         raise ConfigurationError(f"{where} priority: must be an integer, got {priority!r}")
     max_retries = options.get("max_retries", 3)
-    if max_retries is not None and (
-        isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
-    ):
+    if max_retries is not None and (not is_int(max_retries) or max_retries < 0):
         raise ConfigurationError(
             f"{where} max_retries: must be an integer >= 0 or None (for ever), got {max_retries!r}"
         )
@@ -106,9 +106,7 @@ def parse_task_options(where: str, options: Mapping[str, Any]) -> CeleryTaskOpti
     backoff_s = optional_non_negative_number(f"{where} retry_backoff", backoff or None) or 0.0
     time_limit_s = optional_positive_number(f"{where} time_limit", options.get("time_limit"))
     soft_s = optional_positive_number(f"{where} soft_time_limit", options.get("soft_time_limit"))
-    concurrency = options.get("concurrency", 1)
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ConfigurationError(f"{where} concurrency: must be an integer >= 1, got {concurrency!r}")
+    concurrency = positive_int(f"{where} concurrency", options.get("concurrency", 1))
     return CeleryTaskOptions(
         name=name,
         bind=bool(options.get("bind", False)),

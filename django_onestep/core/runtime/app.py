@@ -123,6 +123,8 @@ class OneStepApp(AppControls):
         config: Mapping[str, object] | None = None,
         hooks: TaskHooks | None = None,
         description: str | None = None,
+        batch_size: int | None = None,
+        batch_within_s: float | None = None,
     ) -> TaskDecorator: ...
 
     def task(
@@ -140,9 +142,14 @@ class OneStepApp(AppControls):
         config: Mapping[str, object] | None = None,
         hooks: TaskHooks | None = None,
         description: str | None = None,
+        batch_size: int | None = None,
+        batch_within_s: float | None = None,
         **unknown: Any,
     ) -> Any:
         """Register a handler ``(ctx, payload)``: ``@app.task(source=..., ...)``.
+
+        With ``batch_size=N`` it is a batch handler ``(ctx, payloads)``: it gets lists of
+        up to N payloads, gathered for at most ``batch_within_s`` (docs/batches.md).
 
         Bad options raise :class:`ConfigurationError` naming the task, when the decorator
         is applied: an option this runtime does not take (Celery's ``bind``,
@@ -169,6 +176,8 @@ class OneStepApp(AppControls):
                 config=config,
                 hooks=hooks,
                 description=description,
+                batch_size=batch_size,
+                batch_within_s=batch_within_s,
             )
             if self.runtime.find_task(spec.name) is not None:
                 raise ConfigurationError(

@@ -16,6 +16,7 @@ from typing import Any
 from django_onestep.core.base import Sink, Source
 from django_onestep.core.errors import ConfigurationError
 from django_onestep.core.retry import NoRetry, RetryPolicy
+from django_onestep.core.runtime.batching import check_batch_options, check_batch_source
 from django_onestep.core.validation import optional_positive_number, positive_int
 
 __all__ = [
@@ -79,6 +80,9 @@ class TaskSpec:
     config: dict[str, Any] = field(default_factory=dict)
     hooks: TaskHooks = field(default_factory=TaskHooks)
     description: str | None = None
+    #: Set for a batch handler ``(ctx, payloads)``: see ``batching.py``.
+    batch_size: int | None = None
+    batch_within_s: float | None = None
 
     @property
     def sinks(self) -> tuple[Sink, ...]:
@@ -153,6 +157,8 @@ def build_task_spec(
     config: Mapping[str, Any] | None,
     hooks: TaskHooks | None,
     description: str | None,
+    batch_size: int | None = None,
+    batch_within_s: float | None = None,
 ) -> TaskSpec:
     """Validate decorator arguments; every error names the task and the bad value."""
     where = f"task {name!r}" if name else "app.task()"
@@ -173,6 +179,8 @@ def build_task_spec(
     if config is not None and not isinstance(config, Mapping):
         raise ConfigurationError(f"{where}: config must be a mapping, got {config!r}")
     text = description.strip() if isinstance(description, str) else None
+    batch_size, batch_within_s = check_batch_options(where, batch_size, batch_within_s)
+    check_batch_source(where, batch_size, source)
     return TaskSpec(
         name=name,
         handler=handler,
@@ -185,6 +193,8 @@ def build_task_spec(
         config=dict(config or {}),
         hooks=hooks or TaskHooks(),
         description=text or inspect.getdoc(handler),
+        batch_size=batch_size,
+        batch_within_s=batch_within_s,
     )
 
 

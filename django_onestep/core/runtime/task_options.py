@@ -26,6 +26,8 @@ TASK_OPTIONS = (
     "config",
     "hooks",
     "description",
+    "batch_size",
+    "batch_within_s",
 )
 
 _RETRY = "use retry=MaxAttempts(n) / ExponentialBackoff(...)"

@@ -92,6 +92,10 @@ class BatchExecutor(DeliveryExecutor):
             if lingering:
                 await self._hold_slot_until_thread_returns(lingering[0])
 
+    async def execute_one(self, delivery: Delivery) -> None:
+        """A batch of one (a manual run from the controls)."""
+        await self.execute_batch([delivery])
+
     async def _poison_or_release(
         self, delivery: Delivery, deliveries: Sequence[Delivery], runnable: list[Delivery]
     ) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from django_onestep import MemoryQueue, OneStepApp, load_app_config
+from django_onestep.core.declarative.check import build_report, render_report
 from django_onestep.core.errors import ConfigurationError
 
 HANDLER = "tests.core.fixtures.yaml_handlers:sync_billing"
@@ -42,3 +43,14 @@ async def test_a_manual_run_gives_a_batch_handler_a_batch_of_one() -> None:
     status = await app.run_task_once("work", payload={"n": 1})
     assert status["completion"] == "complete"
     assert seen == [[{"n": 1}]]
+
+
+def test_the_check_report_shows_the_batch_options() -> None:
+    app = OneStepApp("checked")
+
+    @app.task(source=MemoryQueue("in"), batch_size=20, batch_within_s=0.5)
+    async def work(ctx, payloads): ...
+
+    [entry] = build_report(app)["tasks"]
+    assert entry["batch"] == {"batch_size": 20, "batch_within_s": 0.5}
+    assert " batch=20 within=0.50s" in render_report(build_report(app))

@@ -117,3 +117,22 @@ async def test_shutdown_past_its_timeout_hands_the_whole_batch_back(events: Even
     await wait_until(lambda: queue.size() == 3)
     assert sorted((e.body, e.attempts) for e in queue.drain_nowait()) == [(0, 1), (1, 1), (2, 1)]
     assert events.kinds().count("cancelled") == 3
+
+
+async def test_a_stop_while_a_batch_gathers_gives_its_items_back_untouched() -> None:
+    app = OneStepApp("batches")
+    queue = MemoryQueue("in")
+    ran: list[Any] = []
+
+    @app.task(source=queue, batch_size=10, batch_within_s=30.0)
+    async def work(ctx, payloads):
+        ran.append(payloads)
+
+    queue.put_nowait("a")
+    queue.put_nowait("b")
+    serving = asyncio.create_task(app.serve())
+    await wait_until(lambda: queue.size() == 0)  # both taken; the batch waits for 8 more
+    app.request_shutdown()
+    await asyncio.wait_for(serving, 10)
+    assert ran == []
+    assert sorted((e.body, e.attempts) for e in queue.drain_nowait()) == [("a", 0), ("b", 0)]

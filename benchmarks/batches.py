@@ -7,7 +7,8 @@ Two workloads, each drained by a fresh worker process running the real runtime:
 
 * ``noop``: the handler does nothing, so the figure is the queue's own cost (claims and
   settlements). One-item: concurrency 300 (three claim batches in flight, as
-  benchmarks/dbqueue.py runs). Batch: ``batch_size=100``, concurrency 3.
+  benchmarks/dbqueue.py runs). Batch: ``batch_size=100``, concurrency 3 (the same 300
+  items in flight; ``--batch-concurrency`` changes it).
 * ``write``: the handler stores one row per job in the project's database, as a real
   consumer would. One-item: a sync handler doing ``Model.objects.create`` per job,
   concurrency 8 (the thread pool). Batch: one ``bulk_create`` per batch of 100,
@@ -53,6 +54,8 @@ def run_drain(args: argparse.Namespace) -> None:
     app = OneStepApp("bench-batches")
     queue = DatabaseQueue(QUEUE, batch_size=BATCH_SIZE, fetch_wait_s=0.2)
     concurrency, batch_size = MODES[args.mode]
+    if batch_size is not None:
+        concurrency = args.batch_concurrency
     done = {"count": 0, "at": 0.0}
 
     def count(n: int) -> None:
@@ -112,7 +115,8 @@ def drain(db_url: str, args: argparse.Namespace, workload: str, mode: str) -> di
     Run.objects.all().delete()
     DatabaseQueue(QUEUE).send_many([{"i": i} for i in range(args.n)])
     cmd = [sys.executable, __file__, "--role", "drain", "--db-url", db_url, "--n", str(args.n),
-           "--workload", workload, "--mode", mode]  # fmt: skip
+           "--workload", workload, "--mode", mode,
+           "--batch-concurrency", str(args.batch_concurrency)]  # fmt: skip
     result = last_json(subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT))
     if result["processed"] != args.n or (workload == "write" and result["rows"] != args.n):
         raise SystemExit(f"{workload} {mode}: processed {result['processed']}, rows {result['rows']}")
@@ -126,15 +130,19 @@ def bench(args: argparse.Namespace, db_url: str) -> None:
 
     call_command("migrate", verbosity=0)
     print(f"# batch handlers on the DatabaseQueue: {args.db} ({connection.vendor}), n={args.n}, "
-          f"batch_size={BATCH_SIZE}, best of {args.repeat}")  # fmt: skip
+          f"batch_size={BATCH_SIZE}, batch concurrency={args.batch_concurrency}, best of {args.repeat}")  # fmt: skip
     print(f"{'workload':<8} {'mode':<9} {'tasks/s':>10} {'CPU us/task':>12}  runs")
-    for workload in ("noop", "write"):
+    for workload in args.workloads.split(","):
+        # modes alternate run by run, so a load change on the machine hits both alike
+        runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
+        for _ in range(args.repeat):
+            for mode in MODES:
+                runs[mode].append(drain(db_url, args, workload, mode))
         best: dict[str, float] = {}
-        for mode in MODES:
-            runs = [drain(db_url, args, workload, mode) for _ in range(args.repeat)]
-            top = max(runs, key=lambda r: r["throughput"])
+        for mode, results in runs.items():
+            top = max(results, key=lambda r: r["throughput"])
             best[mode] = top["throughput"]
-            shown = ", ".join(f"{r['throughput']:,.0f}" for r in runs)
+            shown = ", ".join(f"{r['throughput']:,.0f}" for r in results)
             print(
                 f"{workload:<8} {mode:<9} {top['throughput']:>10,.0f} {top['cpu_us_per_task']:>12,.1f}  {shown}"
             )
@@ -151,6 +159,8 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "mariadb", "postgres"], default="sqlite")
     parser.add_argument("--n", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workloads", default="noop,write", help="comma-separated: noop, write")
+    parser.add_argument("--batch-concurrency", type=int, default=3, help="batches in flight")
     parser.add_argument("--role", choices=["drain"], help=argparse.SUPPRESS)
     parser.add_argument("--db-url", help=argparse.SUPPRESS)
     parser.add_argument("--workload", choices=["noop", "write"], help=argparse.SUPPRESS)

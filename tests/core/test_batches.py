@@ -198,3 +198,14 @@ def test_a_batch_as_large_as_the_prefetch_is_accepted() -> None:
     async def work(ctx, payloads): ...
 
     assert (work.task_spec.batch_size, work.task_spec.batch_within_s) == (50, 1.0)
+
+
+async def test_a_source_swapped_in_after_definition_is_checked_when_serving() -> None:
+    app = OneStepApp("batches")
+
+    @app.task(source=MemoryQueue("in"), batch_size=100)
+    async def work(ctx, payloads): ...
+
+    work.task_spec.source = CappedQueue("capped")  # TaskSpec is mutable until it serves
+    with pytest.raises(ConfigurationError, match=r"batch_size=100 is more than source 'capped'"):
+        await serve_idle(app)

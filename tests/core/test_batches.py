@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from django_onestep import ConfigurationError, MaxAttempts, MemoryQueue, OneStepApp
+from django_onestep import ConfigurationError, Envelope, MaxAttempts, MemoryQueue, OneStepApp
 
 from .conftest import EventLog, serve_idle
 
@@ -209,3 +209,32 @@ async def test_a_source_swapped_in_after_definition_is_checked_when_serving() ->
     work.task_spec.source = CappedQueue("capped")  # TaskSpec is mutable until it serves
     with pytest.raises(ConfigurationError, match=r"batch_size=100 is more than source 'capped'"):
         await serve_idle(app)
+
+
+def test_batch_marks_check_their_arguments() -> None:
+    from django_onestep.core.runtime.batch_context import Batch
+    from django_onestep.core.runtime.memory import MemoryDelivery
+
+    home = MemoryQueue("home")
+    batch = Batch([MemoryDelivery(home, Envelope(body=n)) for n in range(2)])
+    other = Batch([MemoryDelivery(home, Envelope(body="x"))])
+    with pytest.raises(
+        TypeError, match=r"^ctx\.batch\.fail\(\): exc must be an exception instance, got 'boom'$"
+    ):
+        batch.fail(0, "boom")  # type: ignore[arg-type]
+    with pytest.raises(
+        ValueError, match=r"^ctx\.batch\.retry\(\): delay_s must be a number >= 0 or None, got -1$"
+    ):
+        batch.retry(0, delay_s=-1)
+    with pytest.raises(ValueError, match="belongs to another batch"):
+        batch.dead_letter(other[0], ValueError("x"))
+    with pytest.raises(ValueError, match=r"an index 0\.\.1, got True"):
+        batch.retry(True)
+    batch.fail(1, ValueError("first"))
+    batch.retry(batch[1], delay_s=2)  # a later mark replaces the earlier one
+    assert batch.outcome(1) is not None and (batch.outcome(1).action, batch.outcome(1).delay_s) == (
+        "retry",
+        2.0,
+    )
+    assert batch.outcome(0) is None
+    assert batch.payloads == [0, 1] and len(batch) == 2

@@ -36,7 +36,7 @@ class BatchExecutor(DeliveryExecutor):
         runnable: list[Delivery] = []
         for delivery in deliveries:
             if delivery.poison_reason is not None:  # dead-lettered alone, never handed over
-                await self._poison_or_release(delivery, deliveries, runnable)
+                await self._poison_or_release(delivery, deliveries)
             else:
                 runnable.append(delivery)
         if not runnable:
@@ -52,12 +52,12 @@ class BatchExecutor(DeliveryExecutor):
             loop=None if self.is_async else asyncio.get_running_loop(),
         )
         lingering: list[concurrent.futures.Future[Any]] = []
-        started: list[Delivery] = []
+        started_count = 0  # runnable[:started_count] have started
         handled = False
         try:
             for delivery in runnable:
                 await delivery.start_processing()
-                started.append(delivery)
+                started_count += 1
                 await self._emit(TaskEventKind.STARTED, delivery)
             payloads = batch.payloads
             hooks = self.task.hooks
@@ -76,8 +76,8 @@ class BatchExecutor(DeliveryExecutor):
             await self._gather(self._settle(batch, item.index, started_at) for item in batch)
         except asyncio.CancelledError:
             if not handled:  # shutdown: every item goes back, as a cancelled one-item run does
-                for delivery in runnable:
-                    if delivery in started:
+                for index, delivery in enumerate(runnable):
+                    if index < started_count:
                         await self._cancelled(delivery, started_at)
                     else:
                         await self._release(delivery)
@@ -96,9 +96,7 @@ class BatchExecutor(DeliveryExecutor):
         """A batch of one (a manual run from the controls)."""
         await self.execute_batch([delivery])
 
-    async def _poison_or_release(
-        self, delivery: Delivery, deliveries: Sequence[Delivery], runnable: list[Delivery]
-    ) -> None:
+    async def _poison_or_release(self, delivery: Delivery, deliveries: Sequence[Delivery]) -> None:
         try:
             await self._poison(delivery, delivery.poison_reason or "")
         except asyncio.CancelledError:  # the rest never started: give them back

@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from django_onestep.core.retry import RetryDecision as RetryDecision
     from django_onestep.core.retry import RetryPolicy as RetryPolicy
     from django_onestep.core.runtime.app import OneStepApp as OneStepApp
+    from django_onestep.core.runtime.batch_context import BatchContext as BatchContext
+    from django_onestep.core.runtime.batch_context import BatchItem as BatchItem
     from django_onestep.core.runtime.context import TaskContext as TaskContext
     from django_onestep.core.runtime.memory import MemoryQueue as MemoryQueue
     from django_onestep.core.runtime.task import TaskHooks as TaskHooks
@@ -77,6 +79,8 @@ _EXPORTS: dict[str, str] = {
     # runtime core (no Django)
     "OneStepApp": "django_onestep.core.runtime.app",
     "TaskContext": "django_onestep.core.runtime.context",
+    "BatchContext": "django_onestep.core.runtime.batch_context",
+    "BatchItem": "django_onestep.core.runtime.batch_context",
     "TaskHooks": "django_onestep.core.runtime.task",
     "Envelope": "django_onestep.core.envelope",
     "Source": "django_onestep.core.base",

@@ -13,6 +13,8 @@ also keeps the builtin or Django base that callers already catch. Exception tree
     ├── MissingExtraError (also ImportError): an optional client library is not installed
     ├── ConnectorOperationError: a transport failed; ``kind`` says whether to retry
     ├── PoisonMessageError: an item that must never run (its reason goes to the dead letter)
+    ├── RetryRequested (core.runtime.batch_executor): how an item a batch handler handed
+    │   back with ``ctx.batch.retry()`` shows in events and logs (never raised)
     ├── UndecodableMessage (also ValueError; connectors.codec): message bytes that are
     │   not an envelope (the message becomes a poison message)
     ├── RabbitMQError (connectors.rabbitmq.classify), SQSError (connectors.sqs.classify),

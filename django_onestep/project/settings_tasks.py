@@ -34,6 +34,8 @@ def add_settings_tasks(app: Any, connectors: dict[str, Any], tasks: list[Any]) -
             "timeout_s": spec.timeout_s,
             "config": spec.config,
             "hooks": spec.hooks,
+            "batch_size": spec.batch_size,
+            "batch_within_s": spec.batch_within_s,
         }
         if isinstance(raw, dict) and raw.get("retry") is not None:
             options["retry"] = spec.retry  # else the project's DEFAULT_RETRY applies

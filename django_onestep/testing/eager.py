@@ -3,7 +3,8 @@
 Inside ``with eager():`` a call to ``handler.enqueue(payload)`` (or the task queue's
 ``send``/``publish``) builds a context and calls the handler immediately, returning
 its result; an exception propagates to the caller so the test sees it. Retry policies,
-hooks, emit sinks and dead letters are not involved: eager mode tests the handler with
+hooks, emit sinks and dead letters are not involved (nor a batch handler's per-item
+marks: it gets a batch of one payload and its marks are ignored): eager mode tests the handler with
 the caller's database connection (and so inside a ``TestCase`` transaction). Use
 ``run_until_idle`` to test the whole delivery path.
 """
@@ -84,6 +85,11 @@ def _context(app: Any, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any])
 
     payload, meta, _options = split_payload(args, kwargs)
     delivery = _delivery(payload, meta)
+    if spec.batch_size is not None:  # a batch handler gets a batch of one
+        from django_onestep.core.runtime.batch_context import Batch, BatchContext
+
+        batch = Batch([delivery])
+        return BatchContext(app=app, task=spec, batch=batch, state=_eager_state(app, spec)), [payload]
     return TaskContext(app=app, task=spec, delivery=delivery, state=_eager_state(app, spec)), payload
 
 

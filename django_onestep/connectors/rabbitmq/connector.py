@@ -188,6 +188,14 @@ class RabbitMQQueue(Source, Sink):
     def __repr__(self) -> str:
         return f"RabbitMQQueue({self.name!r}, connector={self.connector!r})"
 
+    # The broker stops delivering at ``prefetch`` unacked messages, so a batch handler's
+    # batch can never be larger (core/runtime/batching.py); 0 is no limit.
+    max_unsettled_option = "prefetch"
+
+    @property
+    def max_unsettled(self) -> int | None:
+        return self.prefetch or None
+
     @property
     def session(self) -> AmqpSession:
         """This event loop's connection (a queue reused under another loop gets a new one)."""

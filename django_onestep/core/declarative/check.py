@@ -72,6 +72,8 @@ def _task_entry(app: OneStepApp, spec: Any) -> dict[str, Any]:
         "timeout_s": spec.timeout_s,
         "config_keys": sorted(str(key) for key in spec.config),
     }
+    if spec.batch_size is not None:
+        entry["batch"] = {"batch_size": spec.batch_size, "batch_within_s": spec.batch_within_s}
     if isinstance(spec.source, ScheduleSource):
         entry["schedule"] = _schedule(spec.source)
     if type(spec.source).__name__ == "WebhookSource":
@@ -163,6 +165,9 @@ def render_report(report: dict[str, Any]) -> str:
             f"timeout={_fmt_seconds(task['timeout_s'])} retry={task['retry']}"
         )
         details = [f"handler={task['handler']}"]
+        batch = task.get("batch")
+        if batch:
+            details.append(f"batch={batch['batch_size']} within={_fmt_seconds(batch['batch_within_s'])}")
         schedule = task.get("schedule")
         if schedule:
             what = schedule.get("expression") or f"every {schedule.get('interval_s')}s"

@@ -9,7 +9,7 @@ Schema (onestep 1.x; ``apiVersion``/``kind`` accepted and ignored)::
         "module:attr"), hooks {before, after_success, on_failure}, concurrency,
         retry (no_retry | max_attempts | exponential_backoff | by_failure_kind, as
         ``retry_spec`` builds them),
-        timeout_s, config
+        timeout_s, config, batch_size, batch_within_s (a batch handler)
     hooks: {startup, shutdown, events}
     reporter: true | {control-plane options}
 
@@ -54,7 +54,7 @@ _TOP_LEVEL = frozenset(
 _APP_KEYS = frozenset({"name", "shutdown_timeout_s", "config", "state", "env_file", "strict_env", "logging"})
 _TASK_KEYS = frozenset(
     {"name", "description", "source", "emit", "dead_letter", "handler", "hooks"}
-    | {"concurrency", "retry", "timeout_s", "config"}
+    | {"concurrency", "retry", "timeout_s", "config", "batch_size", "batch_within_s"}
 )
 
 
@@ -214,6 +214,8 @@ def _add_task(app: OneStepApp, resources: Mapping[str, Any], raw: Any, index: in
             timeout_s=timeout_s,
             config=_mapping(task.get("config"), f"{path}.config"),
             hooks=TaskHooks(**hooks),
+            batch_size=task.get("batch_size"),
+            batch_within_s=task.get("batch_within_s"),
         )(handler)
     except ConfigurationError as exc:
         if str(exc).startswith(path):

@@ -127,6 +127,8 @@ class OneStepApp(AppControls):
         description: str | None = None,
         executor: Literal["thread", "process"] = "thread",
         time_limit_s: float | None = None,
+        batch_size: int | None = None,
+        batch_within_s: float | None = None,
     ) -> TaskDecorator: ...
 
     def task(
@@ -146,9 +148,14 @@ class OneStepApp(AppControls):
         description: str | None = None,
         executor: Literal["thread", "process"] = "thread",
         time_limit_s: float | None = None,
+        batch_size: int | None = None,
+        batch_within_s: float | None = None,
         **unknown: Any,
     ) -> Any:
         """Register a handler ``(ctx, payload)``: ``@app.task(source=..., ...)``.
+
+        With ``batch_size=N`` it is a batch handler ``(ctx, payloads)``: it gets lists of
+        up to N payloads, gathered for at most ``batch_within_s`` (docs/batches.md).
 
         Bad options raise :class:`ConfigurationError` naming the task, when the decorator
         is applied: an option this runtime does not take (Celery's ``bind``,
@@ -177,6 +184,8 @@ class OneStepApp(AppControls):
                 description=description,
                 executor=executor,
                 time_limit_s=time_limit_s,
+                batch_size=batch_size,
+                batch_within_s=batch_within_s,
             )
             if self.runtime.find_task(spec.name) is not None:
                 raise ConfigurationError(

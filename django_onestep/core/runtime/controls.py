@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
+from django_onestep.core.runtime.batch_executor import BatchExecutor
 from django_onestep.core.runtime.executor import DeliveryExecutor
 from django_onestep.core.validation import positive_int
 
@@ -280,11 +281,15 @@ class Controls:
         delivery = _ManualRunDelivery(
             Envelope(body=body, meta={"manual_run": True, "task_name": task_name}, attempts=0)
         )
-        executor = DeliveryExecutor(self.app, spec, self.app.runtime.task_logger(spec))
+        logger = self.app.runtime.task_logger(spec)
+        if spec.batch_size is None:
+            execute = DeliveryExecutor(self.app, spec, logger).execute
+        else:  # a batch handler runs it as a batch of one
+            execute = BatchExecutor(self.app, spec, logger).execute_one
         attempted = 0
         while True:
             attempted += 1
-            await executor.execute(delivery)
+            await execute(delivery)
             if delivery.acked or not delivery.retry_requested or attempted >= MAX_MANUAL_ATTEMPTS:
                 break
             delivery.retry_requested = False

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from django_onestep.core.runtime.batch_runner import BatchTaskRunner
 from django_onestep.core.runtime.resources import close_resources, open_resource, task_resources
 from django_onestep.core.runtime.task_runner import TaskRunner
 
@@ -28,7 +29,8 @@ def start_runner(app: OneStepApp, spec: TaskSpec) -> TaskRunner:
     are open)."""
     runtime = app.runtime
     lifecycle = runtime.lifecycle
-    runner = TaskRunner(app, spec, until_idle=runtime.until_idle)
+    runner_class = TaskRunner if spec.batch_size is None else BatchTaskRunner
+    runner = runner_class(app, spec, until_idle=runtime.until_idle)
     runner.stop_when_idle = runtime.lone_runner_stops_when_idle
     handle = asyncio.create_task(runner.run(), name=f"onestep-runner-{spec.name}")
     handle.add_done_callback(lambda _: lifecycle.notify_control())  # serve() watches its runners

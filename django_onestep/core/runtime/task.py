@@ -17,6 +17,7 @@ from django_onestep.core.base import Sink, Source
 from django_onestep.core.errors import ConfigurationError
 from django_onestep.core.processes.task_executor import checked_executor
 from django_onestep.core.retry import NoRetry, RetryPolicy
+from django_onestep.core.runtime.batching import check_batch_options, check_batch_source
 from django_onestep.core.validation import optional_positive_number, positive_int
 
 __all__ = [
@@ -83,6 +84,9 @@ class TaskSpec:
     executor: str = "thread"  # sync handlers: "thread" (the app's pool) or "process" (a child)
     time_limit_s: float | None = None  # hard limit: the child is killed (executor="process")
     handler_path: str | None = None  # "module:qualname", how a child imports the handler
+    #: Set for a batch handler ``(ctx, payloads)``: see ``batching.py``.
+    batch_size: int | None = None
+    batch_within_s: float | None = None
 
     @property
     def sinks(self) -> tuple[Sink, ...]:
@@ -159,6 +163,8 @@ def build_task_spec(
     description: str | None,
     executor: str = "thread",
     time_limit_s: float | None = None,
+    batch_size: int | None = None,
+    batch_within_s: float | None = None,
 ) -> TaskSpec:
     """Validate decorator arguments; every error names the task and the bad value."""
     where = f"task {name!r}" if name else "app.task()"
@@ -182,6 +188,8 @@ def build_task_spec(
     handler_path = checked_executor(
         where, handler, executor, timeout_s, time_limit_s, is_async=_is_async_callable(handler)
     )
+    batch_size, batch_within_s = check_batch_options(where, batch_size, batch_within_s)
+    check_batch_source(where, batch_size, source)
     return TaskSpec(
         name=name,
         handler=handler,
@@ -197,6 +205,8 @@ def build_task_spec(
         executor=executor,
         time_limit_s=None if time_limit_s is None else float(time_limit_s),
         handler_path=handler_path,
+        batch_size=batch_size,
+        batch_within_s=batch_within_s,
     )
 
 

@@ -28,6 +28,8 @@ TASK_OPTIONS = (
     "description",
     "executor",
     "time_limit_s",
+    "batch_size",
+    "batch_within_s",
 )
 
 _RETRY = "use retry=MaxAttempts(n) / ExponentialBackoff(...)"

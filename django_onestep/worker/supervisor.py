@@ -7,11 +7,18 @@ supervisor:
 - forwards SIGTERM/SIGINT to every child: the first makes them drain gracefully, a
   second makes them exit at once (and the supervisor with them);
 - restarts a child that exits while the pool is running: at once after a clean exit
-  (``--max-tasks`` reached: that is "max tasks per child"), with a capped backoff after
-  a crash, and stops everything with exit 2 if a child reports bad configuration;
+  (``--max-tasks``, ``--max-tasks-per-child`` or ``--max-memory-per-child`` reached: the
+  child recycled itself), with a capped backoff after a crash, and stops everything
+  with exit 2 if a child reports bad configuration;
+- stops the pool with exit 1 on a crash loop (``crash_loop.py``) instead of restarting
+  for ever;
 - with ``--once``, waits for every child to drain and exits with the worst code.
 
-With ``--healthcheck-port P``, child ``i`` (0-based) serves on port ``P + i``.
+A crashed child's in-flight work is not the supervisor's to recover: its claims expire
+with their lease and another child claims them again.
+
+With ``--healthcheck-port P``, the supervisor serves the pool's probes on ``P``
+(``pool_health.py``) and child ``i`` (0-based) its own on ``P + 1 + i``.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ import sys
 import time
 from typing import Any
 
+from django_onestep.worker.crash_loop import CrashLoopDetector
 from django_onestep.worker.options import WorkerOptions
+from django_onestep.worker.pool_health import PoolHealthServer
 
 __all__ = ["Supervisor"]
 
@@ -48,19 +57,24 @@ def child_command(options: WorkerOptions, index: int) -> list[str]:
             args += [flag, ",".join(names)]
     if options.concurrency is not None:
         args += ["--concurrency", str(options.concurrency)]
-    if options.healthcheck_port is not None:
-        args += ["--healthcheck-port", str(options.healthcheck_port + index)]
+    if options.health_enabled:
+        port = int(options.healthcheck_port or 0)
+        args += ["--healthcheck-port", str(port + 1 + index), "--healthcheck-host", options.healthcheck_host]
     if options.shutdown_timeout_s is not None:
         args += ["--shutdown-timeout", str(options.shutdown_timeout_s)]
     if options.once:
         args.append("--once")
     if options.max_tasks is not None:
         args += ["--max-tasks", str(options.max_tasks)]
+    if options.max_tasks_per_child is not None:
+        args += ["--max-tasks-per-child", str(options.max_tasks_per_child)]
+    if options.max_memory_per_child_kib is not None:
+        args += ["--max-memory-per-child", str(options.max_memory_per_child_kib)]
     if options.log_format:
         args += ["--log-format", options.log_format]
     if options.skip_local_sources or index > 0:
         args.append("--skip-local-sources")  # each schedule fires once per machine, not per child
-    args += ["--log-level", options.log_level, "--processes", "1"]
+    args += ["--log-level", options.log_level, "--processes", "1", "--pool-child"]
     return args
 
 
@@ -84,19 +98,44 @@ class Supervisor:
         self.signals_seen = 0
         self.last_signal = signal.SIGTERM
         self.final_codes: list[int] = []
+        self.crash_loop = CrashLoopDetector(options.processes)
+        self.crash_looping = False
+        self.health: PoolHealthServer | None = None
 
     def run(self) -> int:
         env = child_env()
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
+            if self.options.health_enabled:
+                self.health = PoolHealthServer(
+                    self.pool_status, int(self.options.healthcheck_port or 0), self.options.healthcheck_host
+                )
+                self.health.start()
             for index in range(self.options.processes):
                 self._start(index, env)
             logger.info("supervisor pid %s: %s worker processes", os.getpid(), self.options.processes)
             self._loop(env)
         finally:
+            if self.health is not None:
+                self.health.stop()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         return self._exit_code()
+
+    def pool_status(self) -> dict[str, Any]:
+        """What the pool's ``/readyz`` reports (read from the health thread)."""
+        children = dict(self.children)
+        alive = {index: child.pid for index, child in children.items() if child.poll() is None}
+        port = self.options.healthcheck_port
+        return {
+            "size": self.options.processes,
+            "alive": len(alive),
+            "pids": sorted(alive.values()),
+            "stopping": bool(self.signals_seen),
+            "crash_loop": self.crash_looping,
+            "recent_crashes": self.crash_loop.recent_crashes,
+            "child_ports": [port + 1 + index for index in sorted(alive)] if port else [],
+        }
 
     def _start(self, index: int, env: dict[str, str]) -> None:
         # Own session: a Ctrl-C reaches only the supervisor, which forwards it once.
@@ -119,6 +158,8 @@ class Supervisor:
     def _loop(self, env: dict[str, str]) -> None:
         while self.children or self.restart_at:
             time.sleep(_POLL_S)
+            if self.health is not None:
+                self.health.tick()
             for index, child in list(self.children.items()):
                 code = child.poll()
                 if code is None:
@@ -134,6 +175,18 @@ class Supervisor:
                     self.final_codes.append(code)
                     logger.error(
                         "worker process %s exited 2 (bad configuration): stopping the others", child.pid
+                    )
+                    self._on_signal(signal.SIGTERM, None)
+                elif code != 0 and self.crash_loop.record_crash():
+                    self.final_codes.append(code)
+                    self.crash_looping = True
+                    logger.error(
+                        "crash loop: %s worker process crashes within %.0fs (the last: pid %s exited %s): "
+                        "stopping the pool instead of restarting; fix the cause logged above and start it again",
+                        self.crash_loop.recent_crashes,
+                        self.crash_loop.window_s,
+                        child.pid,
+                        code,
                     )
                     self._on_signal(signal.SIGTERM, None)
                 else:

@@ -157,3 +157,18 @@ def test_a_crash_loop_stops_the_pool_with_exit_1(manage, tmp_path: Path) -> None
     output = pool.output()
     assert "crash loop: 5 worker process crashes within 60s" in output
     assert "stopping the pool instead of restarting" in output
+
+
+def test_max_memory_per_child_recycles_even_a_single_process(manage, tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    _enqueue(*({"name": f"m{i}"} for i in range(2)))
+    # 1 KiB: every child is over it once its first delivery settles
+    pool = manage.start(
+        "onestep_worker", TARGET, "--tasks", "work", "--max-memory-per-child", "1",
+        env={"ONESTEP_TEST_RUN_LOG": str(log)},
+    )  # fmt: skip
+    poll(lambda: len(_runs(log)) == 2, "2 jobs", 60)
+    pool.signal(signal.SIGTERM)
+    assert pool.wait(60) == 0, pool.output()
+    assert len({pid for _, pid, *_ in _runs(log)}) == 2  # a fresh process for the second job
+    assert "KiB is above --max-memory-per-child 1: this worker process stops" in pool.output()

@@ -9,7 +9,7 @@ runs against AWS::
     with LocalStepFunctions() as sfn:
         connector = StepFunctionsConnector("us-east-1", endpoint_url=sfn.url, options=sfn.credentials)
 
-Operations: ``CreateActivity``, ``CreateStateMachine``, ``StartExecution``,
+Operations: ``CreateActivity``, ``DescribeActivity``, ``CreateStateMachine``, ``StartExecution``,
 ``DescribeExecution``, ``GetActivityTask`` (a long poll, ``poll_s`` long: 60 s on AWS),
 ``SendTaskSuccess``, ``SendTaskFailure``, ``SendTaskHeartbeat``. A state machine here is
 one ``Task`` state on an activity (its ``HeartbeatSeconds`` and ``TimeoutSeconds`` are
@@ -116,6 +116,13 @@ class LocalStepFunctions:
         with self._lock:
             self._activities.setdefault(arn, deque())
         return {"activityArn": arn, "creationDate": time.time()}
+
+    def _op_DescribeActivity(self, body: dict[str, Any]) -> dict[str, Any]:
+        arn = body["activityArn"]
+        with self._lock:
+            if arn not in self._activities:
+                raise LocalServiceError("ActivityDoesNotExist", f"Activity Does Not Exist: '{arn}'")
+        return {"activityArn": arn, "name": arn.rsplit(":", 1)[-1], "creationDate": time.time()}
 
     def _op_CreateStateMachine(self, body: dict[str, Any]) -> dict[str, Any]:
         definition = json.loads(body["definition"])

@@ -232,3 +232,16 @@ def test_a_task_received_by_a_poll_outliving_the_shutdown_is_released(sfn: Local
     described = client.describe_execution(executionArn=execution)
     assert (described["status"], described["error"]) == ("FAILED", "onestep.Released")
     assert ran == []
+
+
+def test_preflight_refuses_an_activity_that_does_not_exist(sfn: LocalStepFunctions) -> None:
+    activity_arn, _ = _machine(_client(sfn), "exists")
+    connector = StepFunctionsConnector("us-east-1", endpoint_url=sfn.url, options=sfn.credentials)
+    connector.activity(activity_arn).preflight()  # no error
+    missing = activity_arn.replace("exists-activity", "missing")
+    with pytest.raises(ConfigurationError) as info:
+        connector.activity(missing).preflight()
+    assert str(info.value) == (
+        f"Step Functions activity {missing}: ActivityDoesNotExist: "
+        "create the activity, or fix its ARN, region or credentials"
+    )

@@ -7,10 +7,15 @@ import concurrent.futures
 import logging
 from typing import TYPE_CHECKING, Any
 
-from django_onestep.connectors.stepfunctions.classify import to_connector_error
+from django_onestep.connectors.stepfunctions.classify import classify, error_code, to_connector_error
 from django_onestep.connectors.stepfunctions.delivery import RELEASED, ActivityDelivery
 from django_onestep.core.base import Delivery, Source
-from django_onestep.core.errors import ConnectorOperation, MissingExtraError
+from django_onestep.core.errors import (
+    ConfigurationError,
+    ConnectorErrorKind,
+    ConnectorOperation,
+    MissingExtraError,
+)
 
 if TYPE_CHECKING:
     from django_onestep.connectors.stepfunctions.connector import StepFunctionsConnector
@@ -51,6 +56,21 @@ class ActivitySource(Source):
 
     def __repr__(self) -> str:
         return f"ActivitySource({self.arn!r}, heartbeat_s={self.heartbeat_s!r})"
+
+    def preflight(self) -> None:
+        """Before the worker serves (and in ``onestep_check``): the activity exists and the
+        credentials may read it. An unreachable endpoint is left to the fetch's back-off."""
+        try:
+            self.connector.call_sync("describe_activity", activityArn=self.arn)
+        except MissingExtraError:
+            raise
+        except Exception as exc:
+            if classify(exc) is not ConnectorErrorKind.MISCONFIGURED:
+                raise
+            raise ConfigurationError(
+                f"Step Functions activity {self.arn}: {error_code(exc) or type(exc).__name__}: "
+                "create the activity, or fix its ARN, region or credentials"
+            ) from None
 
     async def fetch(self, limit: int) -> list[Delivery]:
         future = self.connector.long_poll(

@@ -41,6 +41,9 @@ logger = logging.getLogger("django_onestep.worker")
 
 _POLL_S = 0.2
 _MAX_BACKOFF_S = 30.0
+# A child that ran this long before crashing was healthy: its restart starts the
+# backoff over instead of waiting as long as after its last crash days ago.
+_STABLE_S = 60.0
 EXIT_CONFIG = 2
 
 
@@ -95,6 +98,7 @@ class Supervisor:
         self.children: dict[int, subprocess.Popen[bytes]] = {}
         self.backoff_s: dict[int, float] = {}
         self.restart_at: dict[int, float] = {}
+        self.started_at: dict[int, float] = {}
         self.signals_seen = 0
         self.last_signal = signal.SIGTERM
         self.final_codes: list[int] = []
@@ -139,6 +143,7 @@ class Supervisor:
 
     def _start(self, index: int, env: dict[str, str]) -> None:
         # Own session: a Ctrl-C reaches only the supervisor, which forwards it once.
+        self.started_at[index] = time.monotonic()
         self.children[index] = subprocess.Popen(
             child_command(self.options, index), env=env, start_new_session=True
         )
@@ -162,45 +167,46 @@ class Supervisor:
                 self.health.tick()
             for index, child in list(self.children.items()):
                 code = child.poll()
-                if code is None:
-                    continue
-                del self.children[index]
-                if self.signals_seen and code in (-signal.SIGTERM, -signal.SIGINT):
-                    # the forwarded signal reached a child still starting up (before its
-                    # handlers existed): it had claimed nothing, so this is a clean stop
-                    code = 0
-                if self.signals_seen or self.options.once:
-                    self.final_codes.append(code)  # draining: not replaced
-                elif code == EXIT_CONFIG:
-                    self.final_codes.append(code)
-                    logger.error(
-                        "worker process %s exited 2 (bad configuration): stopping the others", child.pid
-                    )
-                    self._on_signal(signal.SIGTERM, None)
-                elif code != 0 and self.crash_loop.record_crash():
-                    self.final_codes.append(code)
-                    self.crash_looping = True
-                    logger.error(
-                        "crash loop: %s worker process crashes within %.0fs (the last: pid %s exited %s): "
-                        "stopping the pool instead of restarting; fix the cause logged above and start it again",
-                        self.crash_loop.recent_crashes,
-                        self.crash_loop.window_s,
-                        child.pid,
-                        code,
-                    )
-                    self._on_signal(signal.SIGTERM, None)
-                else:
-                    delay = 0.0 if code == 0 else self.backoff_s.get(index, 0.5)
-                    if code != 0:
-                        self.backoff_s[index] = min(delay * 2, _MAX_BACKOFF_S)
-                        logger.warning(
-                            "worker process %s exited %s: restarting in %.1fs", child.pid, code, delay
-                        )
-                    self.restart_at[index] = time.monotonic() + delay
+                if code is not None:
+                    del self.children[index]
+                    self._child_exited(index, child.pid, code)
             for index, when in list(self.restart_at.items()):
                 if time.monotonic() >= when:
                     del self.restart_at[index]
                     self._start(index, env)
+
+    def _child_exited(self, index: int, pid: int, code: int) -> None:
+        """Decide what a child's exit means: keep its code, stop the pool, or restart it."""
+        if self.signals_seen and code in (-signal.SIGTERM, -signal.SIGINT):
+            # the forwarded signal reached a child still starting up (before its
+            # handlers existed): it had claimed nothing, so this is a clean stop
+            code = 0
+        if self.signals_seen or self.options.once:
+            self.final_codes.append(code)  # draining: not replaced
+        elif code == EXIT_CONFIG:
+            self.final_codes.append(code)
+            logger.error("worker process %s exited 2 (bad configuration): stopping the others", pid)
+            self._on_signal(signal.SIGTERM, None)
+        elif code != 0 and self.crash_loop.record_crash():
+            self.final_codes.append(code)
+            self.crash_looping = True
+            logger.error(
+                "crash loop: %s worker process crashes within %.0fs (the last: pid %s exited %s): "
+                "stopping the pool instead of restarting; fix the cause logged above and start it again",
+                self.crash_loop.recent_crashes,
+                self.crash_loop.window_s,
+                pid,
+                code,
+            )
+            self._on_signal(signal.SIGTERM, None)
+        else:
+            if time.monotonic() - self.started_at.get(index, 0.0) >= _STABLE_S:
+                self.backoff_s.pop(index, None)
+            delay = 0.0 if code == 0 else self.backoff_s.get(index, 0.5)
+            if code != 0:
+                self.backoff_s[index] = min(delay * 2, _MAX_BACKOFF_S)
+                logger.warning("worker process %s exited %s: restarting in %.1fs", pid, code, delay)
+            self.restart_at[index] = time.monotonic() + delay
 
     def _exit_code(self) -> int:
         if self.signals_seen > 1:

@@ -210,3 +210,19 @@ def _unused_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_a_child_that_ran_stably_restarts_without_its_old_backoff() -> None:
+    import time
+
+    from django_onestep.worker.supervisor import Supervisor
+
+    supervisor = Supervisor(WorkerOptions(processes=2))
+    now = time.monotonic()
+    for index, ran_s in ((0, 3600.0), (1, 5.0)):
+        supervisor.started_at[index] = now - ran_s
+        supervisor.backoff_s[index] = 16.0  # left by earlier crashes
+        supervisor._child_exited(index, 4242, 1)
+    assert supervisor.restart_at[0] - now < 1  # a fresh 0.5 s backoff
+    assert supervisor.restart_at[1] - now >= 16  # still crashing soon after starting
+    assert supervisor.backoff_s == {0: 1.0, 1: 30.0}

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,6 +102,10 @@ def test_an_activity_task_completes_with_the_handlers_output(sfn: LocalStepFunct
 
 class OrderRejected(Exception):
     pass
+
+
+def echo(ctx: Any, task_input: Any) -> Any:
+    return task_input
 
 
 def test_a_failing_handler_fails_the_execution_with_the_error_name(sfn: LocalStepFunctions) -> None:
@@ -245,3 +250,21 @@ def test_preflight_refuses_an_activity_that_does_not_exist(sfn: LocalStepFunctio
         f"Step Functions activity {missing}: ActivityDoesNotExist: "
         "create the activity, or fix its ARN, region or credentials"
     )
+
+
+def test_yaml_declares_an_activity(tmp_path: Path, sfn: LocalStepFunctions) -> None:
+    from django_onestep.core.declarative.loader import load_yaml_app
+
+    activity_arn, _ = _machine(_client(sfn), "yaml")
+    path = tmp_path / "app.yaml"
+    path.write_text(
+        f"""
+        app: {{name: yaml-sfn}}
+        resources:
+          aws: {{type: stepfunctions, region_name: us-east-1, endpoint_url: "{sfn.url}"}}
+          work: {{type: stepfunctions_activity, connector: aws, arn: "{activity_arn}", heartbeat_s: 2.5}}
+        tasks: [{{name: work, source: work, handler: "tests.integration.test_stepfunctions:echo"}}]
+        """
+    )
+    [task] = load_yaml_app(path).tasks
+    assert (task.source.arn, task.source.heartbeat_s) == (activity_arn, 2.5)

@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -82,8 +83,11 @@ class PoolHealthServer:
         if pool["alive"] < pool["size"]:
             problems.append(f"{pool['alive']} of {pool['size']} worker processes alive")
         children = {}
-        for port in pool["child_ports"]:
-            ok, body = child_readiness(self.host, port)
+        ports = pool["child_ports"]
+        # all at once: one hung child must not make the probe N timeouts long
+        with ThreadPoolExecutor(max(1, len(ports)), thread_name_prefix="pool-health-child") as executor:
+            answers = list(executor.map(lambda port: child_readiness(self.host, port), ports))
+        for port, (ok, body) in zip(ports, answers, strict=True):
             children[str(port)] = body
             if not ok:
                 problems.append(f"worker process on port {port} not ready")

@@ -5,6 +5,7 @@ preflight passes on a sound project, and the probe paths answer.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -12,11 +13,13 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
 
 from tests.acceptance.conftest import ROOT
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.sqlite_only  # nothing here depends on the database
 
@@ -123,10 +126,17 @@ def test_the_probe_paths_of_the_templates_answer(manage) -> None:
         port = sock.getsockname()[1]
     worker = manage.start("onestep_worker", "--tasks", "record", "--healthcheck-port", str(port))
     worker.wait_for_output("onestep worker pid")
+
+    def answers(path: str) -> bool:
+        # /readyz is 503 for the moment between the log line and serve() starting
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+                return json.loads(response.read())["status"] in ("alive", "ready")
+        except urllib.error.HTTPError:
+            return False
+
     for path in sorted(paths):
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
-            assert response.status == 200, path
-            assert json.loads(response.read())["status"] in ("alive", "ready")
+        wait_until(functools.partial(answers, path), 30, f"{path} answering 200")
     worker.signal(signal.SIGTERM)
     assert worker.wait(60) == 0
 

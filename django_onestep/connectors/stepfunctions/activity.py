@@ -92,6 +92,10 @@ class ActivitySource(Source):
             return []  # the poll ended without a task
         return [ActivityDelivery(self, token, response.get("input", "null"))]
 
+    async def close(self) -> None:
+        # the connector's threads start again on its next call, if another activity has one
+        await self.connector.close()
+
     def _release_late_task(self, future: concurrent.futures.Future[Any]) -> None:
         if future.cancelled() or future.exception() is not None:
             return

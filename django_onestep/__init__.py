@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from django_onestep.connectors.rabbitmq.connector import RabbitMQConnector as RabbitMQConnector
     from django_onestep.connectors.redis.connector import RedisConnector as RedisConnector
     from django_onestep.connectors.sqs.connector import SQSConnector as SQSConnector
+    from django_onestep.connectors.stepfunctions.connector import (
+        StepFunctionsConnector as StepFunctionsConnector,
+    )
     from django_onestep.core.base import Delivery as Delivery
     from django_onestep.core.base import Sink as Sink
     from django_onestep.core.base import Source as Source
@@ -129,6 +132,7 @@ _EXPORTS: dict[str, str] = {
     "MySQLConnector": "django_onestep.connectors.mysql.connector",
     "RabbitMQConnector": "django_onestep.connectors.rabbitmq.connector",
     "SQSConnector": "django_onestep.connectors.sqs.connector",
+    "StepFunctionsConnector": "django_onestep.connectors.stepfunctions.connector",
     # Django layer (imports Django when touched)
     "DatabaseQueue": "django_onestep.dbqueue.queue",
     "DatabaseStateStore": "django_onestep.orm.stores",

@@ -45,6 +45,16 @@ class Delivery(abc.ABC):
     def payload(self) -> Any:
         return self.envelope.body
 
+    def record_result(self, result: Any) -> None:
+        """The handler's return value, just before ``ack``: a source that reports results
+        back to its broker (a Step Functions activity) keeps it; others ignore it."""
+        return None
+
+    def record_failure(self, failure: Any) -> None:
+        """The handler's failure (a ``FailureInfo``), before the retry policy settles the
+        delivery: a source that reports failures back to its broker keeps it."""
+        return None
+
     async def start_processing(self) -> None:
         """Called when a handler starts on this delivery (it is no longer 'unstarted')."""
         return None

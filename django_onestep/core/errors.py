@@ -18,8 +18,11 @@ also keeps the builtin or Django base that callers already catch. Exception tree
     ├── UndecodableMessage (also ValueError; connectors.codec): message bytes that are
     │   not an envelope (the message becomes a poison message)
     ├── RabbitMQError (connectors.rabbitmq.classify), SQSError (connectors.sqs.classify),
-    │   MySQLError (connectors.mysql.classify): a driver error with its secrets scrubbed,
+    │   MySQLError (connectors.mysql.classify), StepFunctionsError
+    │   (connectors.stepfunctions.classify): a driver error with its secrets scrubbed,
     │   kept as a ConnectorOperationError's cause
+    ├── LocalServiceError (testing.stepfunctions_local): an error the Step Functions
+    │   stand-in answers with, as AWS would
     ├── HttpSinkStatusError (also RuntimeError; core.http.http_sink): the server answered
     │   outside ``success_statuses``
     ├── WebhookHTTPError (core.http.webhook_protocol): the error status a webhook

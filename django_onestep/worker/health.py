@@ -1,8 +1,14 @@
-"""``--healthcheck-port P``: ``GET /`` answers 200 ``{"status": "ok", ...}`` while the
-worker serves and 503 ``{"status": "stopping", ...}`` once it is shutting down.
+"""``--healthcheck-port P``: the worker's probes, JSON bodies.
 
-It binds every interface (container probes come from outside the process); it reveals
-only the app name, task names, pid and in-flight counts.
+- ``GET /healthz`` (liveness): 200 while the event loop answers, draining included (a
+  worker finishing its work must not be killed for it).
+- ``GET /readyz`` (readiness): 200 when every check of ``readiness.py`` passes, else
+  503 with the failing ones.
+- ``GET /`` and ``/health``: 200 ``{"status": "ok", ...}`` while serving, 503
+  ``{"status": "stopping", ...}`` once shutting down (the first probe of this port).
+
+It binds ``--healthcheck-host`` (127.0.0.1 unless told otherwise) and reveals only the
+app name, task names, pid, in-flight counts and which checks fail.
 """
 
 from __future__ import annotations
@@ -12,13 +18,15 @@ import json
 import os
 from typing import Any
 
+from django_onestep.worker import readiness
+
 __all__ = ["HealthServer"]
 
 _READ_TIMEOUT_S = 5.0
 
 
 class HealthServer:
-    def __init__(self, worker: Any, port: int, host: str = "0.0.0.0") -> None:
+    def __init__(self, worker: Any, port: int, host: str = "127.0.0.1") -> None:
         self.worker = worker
         self.host = host
         self.port = port
@@ -52,12 +60,22 @@ class HealthServer:
         }
         return (503 if stopping else 200), body
 
+    async def readiness(self) -> tuple[int, dict[str, Any]]:
+        ready, checks = await readiness.evaluate(self.worker)
+        body = {"status": "ready" if ready else "not_ready", "pid": os.getpid(), "checks": checks}
+        return (200 if ready else 503), body
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request_line = await asyncio.wait_for(reader.readline(), _READ_TIMEOUT_S)
             parts = request_line.decode("latin-1").split()
-            if len(parts) >= 2 and parts[0] == "GET" and parts[1] in ("/", "/health"):
+            path = parts[1].split("?")[0] if len(parts) >= 2 and parts[0] == "GET" else None
+            if path in ("/", "/health"):
                 code, body = self.status()
+            elif path == "/healthz":
+                code, body = 200, {"status": "alive", "app": self.worker.app.name, "pid": os.getpid()}
+            elif path == "/readyz":
+                code, body = await self.readiness()
             else:
                 code, body = 404, {"status": "not_found"}
             payload = json.dumps(body, default=str).encode()

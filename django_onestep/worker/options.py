@@ -31,6 +31,7 @@ class WorkerOptions:
     concurrency: int | None = None
     processes: int = 1
     healthcheck_port: int | None = None
+    healthcheck_host: str = "127.0.0.1"
     shutdown_timeout_s: float | None = None
     once: bool = False
     max_tasks: int | None = None
@@ -39,6 +40,13 @@ class WorkerOptions:
     #: Skip tasks whose source lives inside the process (schedules, standalone webhook
     #: listeners): under --processes N only the first child runs them.
     skip_local_sources: bool = False
+    #: Recycle a pool child after this many settled deliveries / above this resident
+    #: memory (KiB, as Celery's option); either one puts even one process under the supervisor.
+    max_tasks_per_child: int | None = None
+    max_memory_per_child_kib: int | None = None
+    #: Set by the supervisor on the processes it starts: they apply the per-child limits
+    #: to themselves instead of supervising.
+    pool_child: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -48,12 +56,30 @@ class WorkerOptions:
             raise WorkerSetupError(f"--processes must be >= 1, got {self.processes}")
         if self.max_tasks is not None and self.max_tasks < 1:
             raise WorkerSetupError(f"--max-tasks must be >= 1, got {self.max_tasks}")
+        for flag, limit in (
+            ("--max-tasks-per-child", self.max_tasks_per_child),
+            ("--max-memory-per-child", self.max_memory_per_child_kib),
+        ):
+            if limit is not None and limit < 1:
+                raise WorkerSetupError(f"{flag} must be >= 1, got {limit}")
         if self.shutdown_timeout_s is not None and self.shutdown_timeout_s <= 0:
             raise WorkerSetupError(f"--shutdown-timeout must be > 0, got {self.shutdown_timeout_s}")
         if self.healthcheck_port is not None and not 0 <= self.healthcheck_port <= 65535:
             raise WorkerSetupError(f"--healthcheck-port must be 0-65535, got {self.healthcheck_port}")
         if self.log_format not in (None, "text", "json"):
             raise WorkerSetupError(f"--log-format must be text or json, got {self.log_format!r}")
+
+    @property
+    def supervised(self) -> bool:
+        """Run under the supervisor: several processes, or one recycled by its limits."""
+        if self.pool_child:
+            return False
+        recycled = self.max_tasks_per_child is not None or self.max_memory_per_child_kib is not None
+        return self.processes > 1 or recycled
+
+    @property
+    def health_enabled(self) -> bool:
+        return bool(self.healthcheck_port)  # None or 0: off
 
 
 def parse_names(values: Iterable[str] | None) -> list[str]:

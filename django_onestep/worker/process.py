@@ -99,6 +99,15 @@ class Worker:
             app.shutdown_timeout_s = options.shutdown_timeout_s
         if options.max_tasks is not None:
             app.on_event(self._count_settled)
+        if options.pool_child and (options.max_tasks_per_child or options.max_memory_per_child_kib):
+            from django_onestep.worker.recycling import ChildRecycler
+
+            recycler = ChildRecycler(
+                self.stop,
+                max_tasks=options.max_tasks_per_child,
+                max_memory_kib=options.max_memory_per_child_kib,
+            )
+            app.on_event(recycler.on_event)
         self.app = app
         self.task_names = names
         return app
@@ -113,7 +122,7 @@ class Worker:
         except (WorkerSetupError, ConfigurationError) as exc:
             logger.error("onestep_worker: %s", exc)
             return EXIT_CONFIG
-        if self.options.processes > 1:
+        if self.options.supervised:
             from django_onestep.worker.supervisor import Supervisor
 
             # everything was checked here once; the children run the same options
@@ -140,10 +149,12 @@ class Worker:
             loop.add_signal_handler(signum, self._on_signal, signum)
         telemetry = WorkerTelemetry(app, self.task_names, once=self.options.once)
         health = None
-        if self.options.healthcheck_port is not None:
+        if self.options.health_enabled:
             from django_onestep.worker.health import HealthServer
 
-            health = HealthServer(self, self.options.healthcheck_port)
+            health = HealthServer(
+                self, int(self.options.healthcheck_port or 0), self.options.healthcheck_host
+            )
             await health.start()
         logger.info(
             "onestep worker pid %s: app %r, tasks %s%s",

@@ -34,6 +34,7 @@ def test_shared_role_names_live_only_in_transport_packages() -> None:
         "connectors/rabbitmq",
         "connectors/sqs",
         "connectors/mysql",
+        "connectors/stepfunctions",
         "dbqueue",
         "project",
     }

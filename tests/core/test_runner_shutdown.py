@@ -194,8 +194,8 @@ async def test_runtime_status_reports_inflight_per_task() -> None:
         "draining": False,
         "inflight_task_count": 2,
         "tasks": {
-            "work": {"running": True, "inflight": 2, "concurrency": 3, "fetching": status["tasks"]["work"]["fetching"], "paused": False},
-            "no_source": {"running": False, "inflight": 0, "concurrency": 1, "fetching": False, "paused": False},
+            "work": {"running": True, "inflight": 2, "concurrency": 3, "fetching": status["tasks"]["work"]["fetching"], "paused": False, "fetch_failures": 0},
+            "no_source": {"running": False, "inflight": 0, "concurrency": 1, "fetching": False, "paused": False, "fetch_failures": 0},
         },
     }  # fmt: skip
     gate.set()

@@ -97,8 +97,8 @@ def test_child_command_repeats_the_options_with_one_process() -> None:
     args = child_command(options, 2)
     assert args[1:] == [
         "-m", "django", "onestep_worker", "shop.tasks:app", "--tasks", "a,b", "--concurrency", "8",
-        "--healthcheck-port", "9002", "--once", "--max-tasks", "100", "--skip-local-sources",
-        "--log-level", "DEBUG", "--processes", "1",
+        "--healthcheck-port", "9003", "--healthcheck-host", "127.0.0.1", "--once", "--max-tasks",
+        "100", "--skip-local-sources", "--log-level", "DEBUG", "--processes", "1", "--pool-child",
     ]  # fmt: skip
     # only the first child runs schedules and webhook listeners
     assert "--skip-local-sources" not in child_command(options, 0)

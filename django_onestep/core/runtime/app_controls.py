@@ -44,7 +44,8 @@ class AppControls:
 
     def runtime_status(self) -> dict[str, Any]:
         """``{"app", "serving", "stopping", "draining", "inflight_task_count", "tasks":
-        {name: {"running", "inflight", "concurrency", "fetching", "paused"}}}``."""
+        {name: {"running", "inflight", "concurrency", "fetching", "paused",
+        "fetch_failures"}}}``."""
         lifecycle = self.runtime.lifecycle
         runners = {runner.task.name: runner for runner in lifecycle.runners}
         tasks: dict[str, Any] = {}
@@ -56,6 +57,7 @@ class AppControls:
                 "concurrency": spec.concurrency,
                 "fetching": runner.is_fetching if runner is not None else False,
                 "paused": lifecycle.is_paused(spec.name),
+                "fetch_failures": runner.fetch_failures if runner is not None else 0,
             }
         return {
             "app": self.name,

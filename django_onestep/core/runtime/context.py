@@ -101,6 +101,18 @@ class TaskContext:
         """Write ``values`` and settle the row as done in one transaction (a SQL table queue)."""
         await self._row_method("complete", values)(dict(values))
 
+    def fail(self, error: str, cause: str = "") -> None:
+        """Report a business failure without raising: the handler returns normally and the
+        source settles the item as failed with ``error`` and ``cause`` (a Step Functions
+        activity sends ``SendTaskFailure``, which the state machine's ``Catch`` can route)."""
+        report = getattr(self.delivery, "report_failure", None)
+        if report is None:
+            raise RuntimeError(
+                f"fail() needs a source that reports failures to its broker (a Step Functions "
+                f"activity); task {self.task.name!r} has none: raise an exception instead"
+            )
+        report(error, cause)
+
     def _row_method(self, name: str, values: Mapping[str, Any]) -> Any:
         if not isinstance(values, Mapping):
             raise TypeError(f"{name}() takes a mapping of column to value, got {type(values).__name__}")

@@ -61,6 +61,12 @@ class TaskRunner:
     def inflight_count(self) -> int:
         return len(self._inflight)
 
+    @property
+    def fetch_failures(self) -> int:
+        """Consecutive failed fetches (0 once one succeeds): the worker's readiness probe
+        reports a task whose broker is unreachable."""
+        return self._degraded_fetches
+
     # -- wake-ups (loop thread) -----------------------------------------------------------
     def wake(self) -> None:
         waiter = self._waiter

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Any
 
@@ -58,10 +59,26 @@ class Command(BaseCommand):
             type=int,
             default=1,
             metavar="N",
-            help="Run N worker processes under a supervisor that forwards signals and restarts "
-            "dead ones (with --max-tasks: max tasks per child). Refused on SQLite (one write lock). "
-            "With --healthcheck-port P, process i serves on P+i.",
+            help="Run N worker processes under a supervisor that forwards signals, restarts "
+            "dead ones and stops the pool on a crash loop (with --max-tasks: max tasks per child). "
+            "Refused on SQLite (one write lock). With --healthcheck-port P, the supervisor serves "
+            "on P and process i on P+1+i.",
         )
+        parser.add_argument(
+            "--max-tasks-per-child",
+            type=int,
+            metavar="N",
+            help="Replace a worker process with a fresh one after N settled deliveries (even "
+            "with one process: it then runs under the supervisor).",
+        )
+        parser.add_argument(
+            "--max-memory-per-child",
+            type=int,
+            metavar="KIB",
+            help="Replace a worker process with a fresh one once its resident memory exceeds "
+            "this many KiB (checked as deliveries settle; it finishes its in-flight work first).",
+        )
+        parser.add_argument("--pool-child", action="store_true", help=argparse.SUPPRESS)
         parser.add_argument(
             "--skip-local-sources",
             action="store_true",
@@ -74,7 +91,15 @@ class Command(BaseCommand):
             "--healthcheck-port",
             type=int,
             metavar="P",
-            help='Serve GET / on this port: 200 {"status": "ok"} while running, 503 while stopping.',
+            help="Serve GET /healthz (liveness) and /readyz (database, brokers, pool) as JSON on "
+            "this port; 0 or absent: off.",
+        )
+        parser.add_argument(
+            "--healthcheck-host",
+            default="127.0.0.1",
+            metavar="HOST",
+            help="Address the health port binds (default 127.0.0.1; 0.0.0.0 in a container "
+            "probed from outside).",
         )
         parser.add_argument(
             "--shutdown-timeout",
@@ -118,12 +143,16 @@ class Command(BaseCommand):
             concurrency=options["concurrency"],
             processes=options["processes"],
             healthcheck_port=options["healthcheck_port"],
+            healthcheck_host=options["healthcheck_host"],
             shutdown_timeout_s=options["shutdown_timeout"],
             once=options["once"],
             max_tasks=options["max_tasks"],
             log_format=options["log_format"],
             log_level=level,
             skip_local_sources=options["skip_local_sources"],
+            max_tasks_per_child=options["max_tasks_per_child"],
+            max_memory_per_child_kib=options["max_memory_per_child"],
+            pool_child=options["pool_child"],
         )
         code = Worker(worker_options).run()
         if code:

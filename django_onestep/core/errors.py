@@ -20,8 +20,11 @@ also keeps the builtin or Django base that callers already catch. Exception tree
     │   kept as a ConnectorOperationError's cause
     ├── HttpSinkStatusError (also RuntimeError; core.http.http_sink): the server answered
     │   outside ``success_statuses``
-    └── WebhookHTTPError (core.http.webhook_protocol): the error status a webhook
-        listener answers a request with
+    ├── WebhookHTTPError (core.http.webhook_protocol): the error status a webhook
+    │   listener answers a request with
+    ├── JobNotFound (also LookupError; results.handle): no job has this id
+    └── JobFailed (results.handle): ``JobHandle.wait()`` on a job that finished
+        without success (failed, dead, cancelled, expired or aborted)
 """
 
 from __future__ import annotations

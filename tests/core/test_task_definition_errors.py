@@ -47,8 +47,7 @@ def _define(**options: object) -> None:
         ),
         (
             {"ignore_result": True},
-            "task 'send_email': unknown option 'ignore_result' "
-            "(results are never stored; a returned value goes to the emit= sinks)",
+            "task 'send_email': unknown option 'ignore_result' (use store_result=False)",
         ),
         (
             {"acks_late": True},
@@ -62,7 +61,7 @@ def _define(**options: object) -> None:
         (
             {"colour": "red"},
             "task 'send_email': unknown option 'colour' (options: name, source, emit, dead_letter, "
-            "concurrency, retry, timeout_s, config, hooks, description)",
+            "concurrency, retry, timeout_s, config, hooks, description, store_result)",
         ),
         (
             {"bind": True, "queue": "emails"},

@@ -123,6 +123,7 @@ class OneStepApp(AppControls):
         config: Mapping[str, object] | None = None,
         hooks: TaskHooks | None = None,
         description: str | None = None,
+        store_result: bool = True,
     ) -> TaskDecorator: ...
 
     def task(
@@ -140,6 +141,7 @@ class OneStepApp(AppControls):
         config: Mapping[str, object] | None = None,
         hooks: TaskHooks | None = None,
         description: str | None = None,
+        store_result: bool = True,
         **unknown: Any,
     ) -> Any:
         """Register a handler ``(ctx, payload)``: ``@app.task(source=..., ...)``.
@@ -169,6 +171,7 @@ class OneStepApp(AppControls):
                 config=config,
                 hooks=hooks,
                 description=description,
+                store_result=store_result,
             )
             if self.runtime.find_task(spec.name) is not None:
                 raise ConfigurationError(

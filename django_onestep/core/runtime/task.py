@@ -79,6 +79,7 @@ class TaskSpec:
     config: dict[str, Any] = field(default_factory=dict)
     hooks: TaskHooks = field(default_factory=TaskHooks)
     description: str | None = None
+    store_result: bool = True  # a result-keeping source (DatabaseQueue) stores the return value
 
     @property
     def sinks(self) -> tuple[Sink, ...]:
@@ -153,6 +154,7 @@ def build_task_spec(
     config: Mapping[str, Any] | None,
     hooks: TaskHooks | None,
     description: str | None,
+    store_result: bool = True,
 ) -> TaskSpec:
     """Validate decorator arguments; every error names the task and the bad value."""
     where = f"task {name!r}" if name else "app.task()"
@@ -172,6 +174,8 @@ def build_task_spec(
         raise ConfigurationError(f"{where}: hooks must be a TaskHooks instance, got {hooks!r}")
     if config is not None and not isinstance(config, Mapping):
         raise ConfigurationError(f"{where}: config must be a mapping, got {config!r}")
+    if not isinstance(store_result, bool):
+        raise ConfigurationError(f"{where}: store_result must be True or False, got {store_result!r}")
     text = description.strip() if isinstance(description, str) else None
     return TaskSpec(
         name=name,
@@ -185,6 +189,7 @@ def build_task_spec(
         config=dict(config or {}),
         hooks=hooks or TaskHooks(),
         description=text or inspect.getdoc(handler),
+        store_result=store_result,
     )
 
 

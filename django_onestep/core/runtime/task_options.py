@@ -26,6 +26,7 @@ TASK_OPTIONS = (
     "config",
     "hooks",
     "description",
+    "store_result",
 )
 
 _RETRY = "use retry=MaxAttempts(n) / ExponentialBackoff(...)"
@@ -52,7 +53,7 @@ HINTS: dict[str, str] = {
     "soft_time_limit": _TIMEOUT,
     "timeout": _TIMEOUT,
     "rate_limit": "there is no rate limit; concurrency=N bounds the runs in flight",
-    "ignore_result": "results are never stored; a returned value goes to the emit= sinks",
+    "ignore_result": "use store_result=False",
     "acks_late": "a delivery is always acknowledged after its handler finishes",
     "base": "there is no task base class; use hooks=TaskHooks(before=..., on_failure=...)",
     "sinks": "use emit=...",

@@ -322,3 +322,15 @@ async def test_a_running_async_handler_is_cancelled_within_one_lease_renewal() -
     assert (handle.status, handle.attempts) == ("aborted", 1)
     with pytest.raises(JobFailed, match="aborted: JobAborted"):
         await handle.aget(timeout=1)
+
+
+def test_the_project_app_and_the_package_load_a_job_by_id() -> None:
+    import django_onestep
+    from django_onestep import app
+
+    handle = queue().send({})
+    assert app.job(int(handle)) == handle
+    assert app.job(str(handle)).status == "queued"
+    assert django_onestep.get_job(handle).status == "queued"
+    with pytest.raises(django_onestep.JobNotFound):
+        app.job(987654321)

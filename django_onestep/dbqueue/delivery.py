@@ -58,6 +58,7 @@ class DatabaseDelivery(Delivery):
         self._progress: ProgressWriter | None = None
         self._abort_requested = False
         self._abort_seen = False  # the handler read should_abort() as True
+        self._settling = False
         self._handler_task: asyncio.Task[Any] | None = None
         if queue.max_deliveries is not None and reclaims >= queue.max_deliveries:
             self.poison_reason = (
@@ -78,6 +79,7 @@ class DatabaseDelivery(Delivery):
             error = "JobAborted: stopped on request while running"
             abort_error = _error_json(None, default_type="JobAborted", default_message="stopped on request")
             op = SettleOp("aborted", self.job_id, self.token, error=error, error_json=abort_error)
+        self._settling = True
         self.settled = await self.queue.settle(op)
         return self.settled
 
@@ -110,8 +112,8 @@ class DatabaseDelivery(Delivery):
 
     def request_abort(self) -> None:
         """Called on the event loop when the job's ``abort_requested_at`` is seen."""
-        if self._abort_requested or self.settled is not None:
-            return
+        if self._abort_requested or self._settling:
+            return  # settling already: the handler is done, nothing to stop
         self._abort_requested = True
         task = self._handler_task
         if task is not None and not task.done():

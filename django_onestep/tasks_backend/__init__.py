@@ -33,6 +33,10 @@ def install_configured_backends(app: Any) -> list[str]:
     configured = getattr(settings, "TASKS", None) or {}
     if not any(str(params.get("BACKEND", "")).startswith(_PREFIX) for params in configured.values()):
         return []
-    from django_onestep.tasks_backend.runner import install_task_backends
+    from django_onestep.core.errors import ConfigurationError, MissingExtraError
 
+    try:
+        from django_onestep.tasks_backend.runner import install_task_backends
+    except MissingExtraError as exc:  # a setup mistake: the worker exits 2 with this line
+        raise ConfigurationError(f"TASKS names {_PREFIX}.DatabaseBackend, but {exc}") from None
     return install_task_backends(app)

@@ -249,3 +249,24 @@ def asyncio_run(awaitable: Any) -> Any:
 async def test_aenqueue_from_async_code(backend: DatabaseBackend) -> None:
     result = await ft.add.aenqueue(20, 22)
     assert await orm(lambda: Job.objects.filter(pk=int(result.id)).exists())()
+
+
+def test_bad_worker_options_name_the_setting() -> None:
+    from django_onestep.core.errors import ConfigurationError
+
+    with (
+        override_settings(TASKS=tasks_setting(CONCURRENCY=0)),
+        pytest.raises(ConfigurationError, match=r"TASKS\['default'\]\['OPTIONS'\]\['CONCURRENCY'\]"),
+    ):
+        install_configured_backends(OneStepApp("bad"))
+    with (
+        override_settings(TASKS=tasks_setting(RETRY={"type": "max_attempts", "max_attempts": 0})),
+        pytest.raises(ConfigurationError, match=r"TASKS\['default'\]\['OPTIONS'\]\['RETRY'\]"),
+    ):
+        install_configured_backends(OneStepApp("bad"))
+    plain = OneStepApp("plain")
+    with override_settings(
+        TASKS={"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    ):
+        assert install_configured_backends(plain) == []  # another backend: nothing added
+    assert plain.tasks == []

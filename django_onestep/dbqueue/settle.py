@@ -33,6 +33,7 @@ __all__ = ["SettleBatcher", "SettleOp"]
 logger = logging.getLogger("django_onestep.dbqueue")
 
 _MAX_OPS_PER_FLUSH = 500
+_ENDS = frozenset({"ack", "fail", "dead", "aborted"})  # settlements that finish a job
 _RETRY_FIRST_DELAY_S = 0.005
 _RETRY_MAX_DELAY_S = 1.0
 
@@ -256,5 +257,12 @@ def _flush_sync(using: str, batch: list[SettleOp]) -> list[bool]:
     from django.db import connections, transaction
     from django.utils import timezone
 
+    from django_onestep.results.notify import notify_finished
+
+    connection = connections[using]
     with transaction.atomic(using=using):
-        return _apply(connections[using], batch, timezone.now())
+        results = _apply(connection, batch, timezone.now())
+        notify_finished(
+            connection, [op.job_id for op, ok in zip(batch, results, strict=True) if ok and op.kind in _ENDS]
+        )
+        return results

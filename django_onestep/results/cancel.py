@@ -21,6 +21,11 @@ def cancel_job(job_id: int, using: str) -> str | None:
     if jobs.filter(status=Job.Status.QUEUED).update(
         status=Job.Status.CANCELLED, finished_at=now, updated_at=now, dedupe_key=None
     ):
+        from django.db import connections
+
+        from django_onestep.results.notify import notify_finished
+
+        notify_finished(connections[using], [job_id])
         return "cancelled"
     if jobs.filter(status=Job.Status.RUNNING).update(abort_requested_at=now, updated_at=now):
         return "aborting"

@@ -7,6 +7,7 @@ read on the first ``status``/``result``/... access, and again on ``refresh()``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -174,10 +175,20 @@ class JobHandle(int):
     def wait(self, timeout: float | None = None) -> Any:
         """Block until the job finishes; its result, or ``JobFailed`` (``TimeoutError``
         after ``timeout`` seconds). Polls with backoff, outside any transaction."""
-        from django_onestep.results.waiting import poll_until, refuse_transaction
+        from django_onestep.results.notify import FinishedListener
+        from django_onestep.results.waiting import listen_until, poll_until, refuse_transaction
 
         refuse_transaction(self.using, int(self))
-        if not poll_until(lambda: self.refresh().finished, timeout):
+        listener = FinishedListener.open(self.using, int(self))  # before the first read
+        try:
+            if listener is None:
+                finished = poll_until(lambda: self.refresh().finished, timeout)
+            else:
+                finished = listen_until(lambda: self.refresh().finished, listener.heard, timeout)
+        finally:
+            if listener is not None:
+                listener.close()
+        if not finished:
             raise TimeoutError(f"job {int(self)} still {self.status} after {timeout}s")
         return self._outcome()
 
@@ -188,6 +199,8 @@ class JobHandle(int):
         from django_onestep.results.waiting import apoll_until, refuse_transaction
 
         await sync_to_async(refuse_transaction)(self.using, int(self))
+        if await sync_to_async(_can_listen)(self.using):  # a LISTEN blocks: in a thread of its own
+            return await sync_to_async(_closing(self.wait), thread_sensitive=False)(timeout)
         refresh = sync_to_async(self.refresh)
 
         async def done() -> bool:
@@ -213,6 +226,26 @@ class JobHandle(int):
         outcome = cancel_job(int(self), self.using)
         self._row = None
         return outcome if outcome is not None else self.refresh().status
+
+
+def _can_listen(using: str) -> bool:
+    from django.db import connections
+
+    return bool(connections[using].vendor == "postgresql")
+
+
+def _closing(wait: Callable[[float | None], Any]) -> Callable[[float | None], Any]:
+    """``wait`` in a one-off thread, whose database connection is closed after."""
+
+    def run(timeout: float | None) -> Any:
+        from django.db import connections
+
+        try:
+            return wait(timeout)
+        finally:
+            connections.close_all()
+
+    return run
 
 
 def _rebuild(job_id: int, using: str) -> JobHandle:

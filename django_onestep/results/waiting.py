@@ -1,7 +1,8 @@
 """Waiting for a job to finish: poll its row with backoff, never inside a transaction.
 
 A poll is one autocommit ``SELECT`` by primary key, at growing intervals (10 ms up to
-0.5 s). Inside ``transaction.atomic()`` a poll could keep reading one snapshot
+0.5 s). On PostgreSQL the wait LISTENs for the job's end (``notify.py``) and reads
+the row when notified, or every 2 s as a safety net. Inside ``transaction.atomic()`` a poll could keep reading one snapshot
 (MySQL's REPEATABLE READ), and a job enqueued in that transaction does not exist for
 workers until it commits, so waiting there is refused with a message saying so.
 """
@@ -12,11 +13,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-__all__ = ["apoll_until", "poll_until", "refuse_transaction"]
+__all__ = ["apoll_until", "listen_until", "poll_until", "refuse_transaction"]
 
 FIRST_POLL_S = 0.01
 MAX_POLL_S = 0.5
 BACKOFF = 1.5
+LISTENING_POLL_S = 2.0  # with PostgreSQL notifications, the safety-net poll
 
 
 def refuse_transaction(using: str, job_id: int) -> None:
@@ -39,6 +41,19 @@ def poll_until(done: Callable[[], bool], timeout: float | None) -> bool:
             return False
         time.sleep(delay_s if deadline is None else min(delay_s, deadline - now))
         delay_s = min(delay_s * BACKOFF, MAX_POLL_S)
+    return True
+
+
+def listen_until(done: Callable[[], bool], heard: Callable[[float], bool], timeout: float | None) -> bool:
+    """``poll_until``, woken by ``heard(seconds)`` (a notification) between reads."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not done():
+        wait_s = LISTENING_POLL_S
+        if deadline is not None:
+            wait_s = min(wait_s, deadline - time.monotonic())
+            if wait_s <= 0:
+                return False
+        heard(wait_s)
     return True
 
 

@@ -334,3 +334,41 @@ def test_the_project_app_and_the_package_load_a_job_by_id() -> None:
     assert django_onestep.get_job(handle).status == "queued"
     with pytest.raises(django_onestep.JobNotFound):
         app.job(987654321)
+
+
+def test_on_postgresql_a_waiting_handle_is_woken_by_the_jobs_notification(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; other databases poll")
+    from django_onestep.results import waiting
+
+    monkeypatch.setattr(waiting, "LISTENING_POLL_S", 60.0)  # only a notification ends the wait sooner
+    app, q = make_app(), queue()
+
+    @app.task(source=q)
+    async def answer(ctx: Any, payload: Any) -> str:
+        return "heard"
+
+    handle = q.send({})
+
+    def serve_soon() -> None:
+        from django.db import connections
+
+        time.sleep(0.3)  # the waiter is listening by then
+        try:
+            asyncio.run(app.serve(until_idle=True))
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=serve_soon)
+    worker.start()
+    started = time.monotonic()
+    assert handle.wait(timeout=30) == "heard"
+    assert time.monotonic() - started < 10
+    worker.join(30)
+    cancelled = q.send({})
+    threading.Timer(0.3, lambda: (JobHandle(int(cancelled)).cancel(), connection.close())).start()
+    with pytest.raises(JobFailed, match="cancelled"):
+        cancelled.wait(timeout=30)
+    assert time.monotonic() - started < 20

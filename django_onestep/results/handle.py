@@ -7,7 +7,6 @@ read on the first ``status``/``result``/... access, and again on ``refresh()``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -196,11 +195,16 @@ class JobHandle(int):
         """``wait()`` for async code: ``result = await handle.aget(timeout=5)``."""
         from asgiref.sync import sync_to_async
 
-        from django_onestep.results.waiting import apoll_until, refuse_transaction
+        from django_onestep.results.waiting import (
+            apoll_until,
+            can_listen,
+            closing_connections,
+            refuse_transaction,
+        )
 
         await sync_to_async(refuse_transaction)(self.using, int(self))
-        if await sync_to_async(_can_listen)(self.using):  # a LISTEN blocks: in a thread of its own
-            return await sync_to_async(_closing(self.wait), thread_sensitive=False)(timeout)
+        if await sync_to_async(can_listen)(self.using):  # a LISTEN blocks: in a thread of its own
+            return await sync_to_async(closing_connections(self.wait), thread_sensitive=False)(timeout)
         refresh = sync_to_async(self.refresh)
 
         async def done() -> bool:
@@ -226,26 +230,6 @@ class JobHandle(int):
         outcome = cancel_job(int(self), self.using)
         self._row = None
         return outcome if outcome is not None else self.refresh().status
-
-
-def _can_listen(using: str) -> bool:
-    from django.db import connections
-
-    return bool(connections[using].vendor == "postgresql")
-
-
-def _closing(wait: Callable[[float | None], Any]) -> Callable[[float | None], Any]:
-    """``wait`` in a one-off thread, whose database connection is closed after."""
-
-    def run(timeout: float | None) -> Any:
-        from django.db import connections
-
-        try:
-            return wait(timeout)
-        finally:
-            connections.close_all()
-
-    return run
 
 
 def _rebuild(job_id: int, using: str) -> JobHandle:

@@ -12,8 +12,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-__all__ = ["apoll_until", "listen_until", "poll_until", "refuse_transaction"]
+__all__ = [
+    "apoll_until",
+    "can_listen",
+    "closing_connections",
+    "listen_until",
+    "poll_until",
+    "refuse_transaction",
+]
 
 FIRST_POLL_S = 0.01
 MAX_POLL_S = 0.5
@@ -68,3 +76,23 @@ async def apoll_until(done: Callable[[], Awaitable[bool]], timeout_s: float | No
         await asyncio.sleep(delay_s if deadline is None else min(delay_s, deadline - now))
         delay_s = min(delay_s * BACKOFF, MAX_POLL_S)
     return True
+
+
+def can_listen(using: str) -> bool:
+    from django.db import connections
+
+    return bool(connections[using].vendor == "postgresql")
+
+
+def closing_connections(wait: Callable[[float | None], Any]) -> Callable[[float | None], Any]:
+    """``wait`` in a one-off thread, whose database connection is closed after."""
+
+    def run(timeout: float | None) -> Any:
+        from django.db import connections
+
+        try:
+            return wait(timeout)
+        finally:
+            connections.close_all()
+
+    return run

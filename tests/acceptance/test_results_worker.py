@@ -24,8 +24,9 @@ def stop(worker: Any) -> None:
 
 def test_a_return_value_is_read_back_from_another_process(manage: Any) -> None:
     worker = manage.start("onestep_worker", TARGET, "--tasks", "compute")
+    worker.wait_for_output("onestep worker pid", timeout_s=120)
     handle = DatabaseQueue("results-compute").send({"numbers": [1, 2, 3]})
-    assert handle.wait(timeout=30) == {"total": 6, "by": "worker"}
+    assert handle.wait(timeout=5) == {"total": 6, "by": "worker"}
     assert get_job(str(handle)).status == "succeeded"
     stop(worker)
 

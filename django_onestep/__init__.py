@@ -74,6 +74,11 @@ if TYPE_CHECKING:
     from django_onestep.orm.stores import DatabaseCursorStore as DatabaseCursorStore
     from django_onestep.orm.stores import DatabaseStateStore as DatabaseStateStore
     from django_onestep.project.project_app import app as app
+    from django_onestep.results.handle import JobError as JobError
+    from django_onestep.results.handle import JobFailed as JobFailed
+    from django_onestep.results.handle import JobHandle as JobHandle
+    from django_onestep.results.handle import JobNotFound as JobNotFound
+    from django_onestep.results.handle import get_job as get_job
 
 __version__ = "0.1.0"
 
@@ -138,6 +143,11 @@ _EXPORTS: dict[str, str] = {
     "DatabaseStateStore": "django_onestep.orm.stores",
     "DatabaseCursorStore": "django_onestep.orm.stores",
     "app": "django_onestep.project.project_app",
+    "JobHandle": "django_onestep.results.handle",
+    "JobError": "django_onestep.results.handle",
+    "JobFailed": "django_onestep.results.handle",
+    "JobNotFound": "django_onestep.results.handle",
+    "get_job": "django_onestep.results.handle",
 }
 
 # ``from django_onestep import *`` (as onestep code may do) must work in a plain asyncio
@@ -146,6 +156,7 @@ _DJANGO_MODULES = (
     "django_onestep.dbqueue.",
     "django_onestep.orm.stores",
     "django_onestep.project.project_app",
+    "django_onestep.results.",
 )
 __all__ = sorted(name for name, module in _EXPORTS.items() if not module.startswith(_DJANGO_MODULES))
 

@@ -35,6 +35,8 @@ class JobStatus(models.TextChoices):
     FAILED = "failed"
     DEAD = "dead"
     CANCELLED = "cancelled"  # by an operator, before it ran
+    EXPIRED = "expired"  # its expires_at passed before a worker started it
+    ABORTED = "aborted"  # cancelled while running: the handler stopped on request
 
 
 class Job(models.Model):
@@ -69,6 +71,12 @@ class Job(models.Model):
     claim_token = models.CharField(max_length=32, null=True, blank=True)
     dedupe_key = models.CharField(max_length=200, null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
+    # results, progress, cancel and expiry (django_onestep/results/)
+    result = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)  # {"type", "message", "traceback"} of the last failure
+    progress = models.JSONField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    abort_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "django_onestep_job"

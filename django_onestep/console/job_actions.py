@@ -23,7 +23,10 @@ __all__ = ["BATCH_SIZE", "cancel", "delete_finished", "id_batches", "requeue", "
 
 BATCH_SIZE = 1000
 REQUEUEABLE = (Job.Status.FAILED, Job.Status.DEAD)
-FINISHED = (Job.Status.DONE, Job.Status.FAILED, Job.Status.DEAD, Job.Status.CANCELLED)
+FINISHED = (
+    Job.Status.DONE, Job.Status.FAILED, Job.Status.DEAD, Job.Status.CANCELLED, Job.Status.EXPIRED,
+    Job.Status.ABORTED,
+)  # fmt: skip
 
 
 def id_batches(rows: QuerySet[Job], batch_size: int | None = None) -> Iterator[list[int]]:
@@ -83,6 +86,18 @@ def cancel(rows: QuerySet[Job], *, by: str) -> int:
         return int(batch.update(**ended, updated_at=now, last_error=f"cancelled by {by}"))
 
     return _each_batch(rows, (Job.Status.QUEUED,), act)
+
+
+def abort(rows: QuerySet[Job]) -> int:
+    """Running jobs are asked to stop; their worker does within one lease renewal."""
+
+    def act(batch: Any, using: str) -> int:
+        now = timezone.now()
+        return int(
+            batch.filter(abort_requested_at__isnull=True).update(abort_requested_at=now, updated_at=now)
+        )
+
+    return _each_batch(rows, (Job.Status.RUNNING,), act)
 
 
 def run_now(rows: QuerySet[Job]) -> int:

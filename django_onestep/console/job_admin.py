@@ -62,18 +62,24 @@ class JobAdmin(ReadOnlyAdmin):
     search_fields = ("=id", "=queue")  # see get_search_results: one indexed lookup a search
     ordering = ("-id",)
     paginator = CappedPaginator
-    actions = ("requeue_selected", "cancel_selected", "run_now_selected", "delete_finished_selected")
+    actions = (
+        "requeue_selected", "cancel_selected", "abort_selected", "run_now_selected", "delete_finished_selected",
+    )  # fmt: skip
     change_list_template = "admin/django_onestep/job/change_list.html"
     fields = (
         ("id", "queue", "task", "status"),
         ("priority", "runs", "reclaims", "duration"),
         "payload_pretty",
         "meta_pretty",
+        "progress_pretty",
+        "result_pretty",
         ("available_at", "created_at", "updated_at"),
+        ("expires_at", "abort_requested_at"),
         ("claimed_at", "finished_at", "first_failed_at"),
         ("lease_owner", "lease_until", "claim_token"),
         "dedupe_key",
         "last_error_pre",
+        "error_traceback_pre",
     )
     readonly_fields = flat(fields)
 
@@ -129,6 +135,19 @@ class JobAdmin(ReadOnlyAdmin):
     def last_error_pre(self, obj: Job) -> str:
         return pre(obj.last_error)
 
+    @admin.display(description="progress")
+    def progress_pretty(self, obj: Job) -> str:
+        return pretty_json(obj.progress) if obj.progress is not None else "-"
+
+    @admin.display(description="result")
+    def result_pretty(self, obj: Job) -> str:
+        return pretty_json(obj.result) if obj.result is not None else "-"
+
+    @admin.display(description="traceback")
+    def error_traceback_pre(self, obj: Job) -> str:
+        traceback = obj.error.get("traceback", "") if isinstance(obj.error, dict) else ""
+        return pre(str(traceback)) if traceback else "-"
+
     # ----- actions ------------------------------------------------------------------
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
@@ -161,6 +180,10 @@ class JobAdmin(ReadOnlyAdmin):
     @admin.action(description="Cancel selected queued jobs", permissions=["operate"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         self._done(request, job_actions.cancel(queryset, by=request.user.get_username()), "Cancelled")
+
+    @admin.action(description="Abort selected running jobs (cooperative stop)", permissions=["operate"])
+    def abort_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        self._done(request, job_actions.abort(queryset), "Asked to stop")
 
     @admin.action(description="Run selected delayed jobs now", permissions=["operate"])
     def run_now_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:

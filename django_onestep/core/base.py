@@ -9,6 +9,7 @@ source's business: it renews them for the deliveries it has handed out.
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,6 +72,24 @@ class Delivery(abc.ABC):
         dead letters live in the same database overrides this to use one transaction.
         """
         return False
+
+    # Results, progress and abort: a source that stores them (DatabaseQueue) overrides
+    # these; for the others a result, progress or abort request has nowhere to live.
+    def keep_result(self, result: Any) -> None:
+        """Called with the handler's return value before ``ack`` when the task stores results."""
+        return None
+
+    def set_progress(self, progress: Mapping[str, Any]) -> None:
+        """Record ``{"current", "total", **meta}`` for whoever watches the job (thread-safe)."""
+        return None
+
+    def abort_requested(self) -> bool:
+        """True once someone asked the running job to stop (``ctx.should_abort()``)."""
+        return False
+
+    def cancel_on_abort(self, task: asyncio.Task[Any]) -> None:
+        """The runtime names the task running an async handler: an abort cancels it."""
+        return None
 
     @abc.abstractmethod
     async def ack(self) -> None:

@@ -31,8 +31,11 @@ also keeps the builtin or Django base that callers already catch. Exception tree
     │   core.processes.limits): a handler past ``timeout_s`` / ``time_limit_s``
     ├── ChildProcessDied (also RuntimeError; core.processes.limits): the child process
     │   running a handler exited without an answer
-    └── Retry, MaxRetriesExceededError (celery.exceptions): Celery's ``self.retry()``
-        asking for another run, or refusing one past ``max_retries``
+    ├── Retry, MaxRetriesExceededError (celery.exceptions): Celery's ``self.retry()``
+    │   asking for another run, or refusing one past ``max_retries``
+    ├── JobNotFound (also LookupError; results.handle): no job has this id
+    └── JobFailed (results.handle): ``JobHandle.wait()`` on a job that finished
+        without success (failed, dead, cancelled, expired or aborted)
 """
 
 from __future__ import annotations

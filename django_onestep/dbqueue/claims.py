@@ -71,13 +71,18 @@ def _rows(raw: list[tuple[Any, ...]]) -> list[ClaimedRow]:
     return rows
 
 
+# a job whose expires_at passed is never claimed (upkeep marks it expired)
+_NOT_EXPIRED = "(expires_at IS NULL OR expires_at > %s)"
+
+
 def probe_due(connection: Any, queue: str, now: datetime) -> bool:
     """A cheap read: is any job of ``queue`` due? (Used while idle, before claiming.)"""
     table = table_sql(connection)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT 1 FROM {table} WHERE queue = %s AND status = 'queued' AND available_at <= %s LIMIT 1",
-            [queue, dt(connection, now)],
+            f"SELECT 1 FROM {table} WHERE queue = %s AND status = 'queued' AND available_at <= %s "
+            f"AND {_NOT_EXPIRED} LIMIT 1",
+            [queue, dt(connection, now), dt(connection, now)],
         )
         return cursor.fetchone() is not None
 
@@ -118,9 +123,9 @@ def _claim_sqlite(
     sql = (
         f"UPDATE {table} SET {_SET_RUNNING} WHERE id IN ("
         f"SELECT id FROM {table} WHERE queue = %s AND status = 'queued' AND available_at <= %s "
-        f"ORDER BY priority DESC, id LIMIT %s) RETURNING {_COLUMNS}"
+        f"AND {_NOT_EXPIRED} ORDER BY priority DESC, id LIMIT %s) RETURNING {_COLUMNS}"
     )
-    params = [token, owner, dt(connection, lease_until), now_db, now_db, queue, now_db, limit]
+    params = [token, owner, dt(connection, lease_until), now_db, now_db, queue, now_db, now_db, limit]
     connection.ensure_connection()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -157,14 +162,14 @@ def _claim_locking(
     lock = "FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else "FOR UPDATE"
     select = (
         f"SELECT {_COLUMNS} FROM {table} WHERE queue = %s AND status = 'queued' AND available_at <= %s "
-        f"ORDER BY priority DESC, id LIMIT %s {lock}"
+        f"AND {_NOT_EXPIRED} ORDER BY priority DESC, id LIMIT %s {lock}"
     )
     _ensure_read_committed(connection)
     now_db = dt(connection, now)
     for attempt in range(_CLAIM_RETRIES):
         try:
             with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-                cursor.execute(select, [queue, now_db, limit])
+                cursor.execute(select, [queue, now_db, now_db, limit])
                 raw = cursor.fetchall()
                 if not raw:
                     return []

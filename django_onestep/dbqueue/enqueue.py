@@ -74,7 +74,7 @@ def check_json(queue_name: str, what: str, value: Any) -> None:
         ) from None
 
 
-SEND_OPTIONS = ("delay_s", "run_at", "priority", "dedupe_key", "meta")
+SEND_OPTIONS = ("delay_s", "run_at", "priority", "dedupe_key", "meta", "expires_s", "expires_at")
 _PRIORITY_RANGE = (-(2**31), 2**31 - 1)  # the column is a 32-bit IntegerField
 
 
@@ -102,6 +102,21 @@ def resolve_available_at(now: datetime, delay_s: float | None, run_at: datetime 
     return now
 
 
+def resolve_expires_at(
+    now: datetime, expires_s: float | None, expires_at: datetime | None
+) -> datetime | None:
+    """When a job not started by then is never run (None: it waits for ever)."""
+    if expires_s is not None and expires_at is not None:
+        raise ValueError("pass expires_s or expires_at, not both")
+    if expires_at is not None:
+        if not isinstance(expires_at, datetime) or expires_at.tzinfo is None:
+            raise ValueError(f"expires_at must be an aware datetime, got {expires_at!r}")
+        return expires_at
+    if expires_s is not None:
+        return now + timedelta(seconds=non_negative_number("expires_s", expires_s))
+    return None
+
+
 def _new_job(
     queue_name: str,
     payload: Any,
@@ -112,6 +127,7 @@ def _new_job(
     priority: int,
     dedupe_key: str | None,
     now: datetime,
+    expires_at: datetime | None = None,
 ) -> Any:
     from django_onestep.models import Job
 
@@ -134,6 +150,7 @@ def _new_job(
         dedupe_key=dedupe_key,
         created_at=now,
         updated_at=now,
+        expires_at=expires_at,
     )
 
 
@@ -148,6 +165,8 @@ def insert_job(
     run_at: datetime | None = None,
     priority: int = 0,
     dedupe_key: str | None = None,
+    expires_s: float | None = None,
+    expires_at: datetime | None = None,
 ) -> int:
     """Insert one job in the current transaction of ``using``; return its id.
 
@@ -169,6 +188,7 @@ def insert_job(
         priority=priority,
         dedupe_key=dedupe_key,
         now=now,
+        expires_at=resolve_expires_at(now, expires_s, expires_at),
     )
     if dedupe_key is None:
         job.save(using=using, force_insert=True)

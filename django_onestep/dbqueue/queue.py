@@ -33,7 +33,7 @@ from django_onestep.core.validation import (
     positive_int,
     positive_number,
 )
-from django_onestep.dbqueue import maintenance, upkeep
+from django_onestep.dbqueue import job_control, maintenance, upkeep
 from django_onestep.dbqueue.claims import claim_rows, probe_due
 from django_onestep.dbqueue.delivery import DatabaseDelivery
 from django_onestep.dbqueue.enqueue import (
@@ -46,6 +46,7 @@ from django_onestep.dbqueue.enqueue import (
 from django_onestep.dbqueue.settle import SettleBatcher, SettleOp
 from django_onestep.dbqueue.wakeups import PostgresListener, acquire_listener, release_listener
 from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread
+from django_onestep.results.handle import JobHandle
 
 __all__ = ["DatabaseQueue"]
 
@@ -92,6 +93,7 @@ class DatabaseQueue(Source, Sink):
         idle_backoff_after_s: float = 1.0,
         fetch_wait_s: float = 1.0,
         prune_interval_s: float = 60.0,
+        progress_interval_s: float = 1.0,
     ) -> None:
         if not isinstance(name, str) or not 0 < len(name) <= 100:
             raise ConfigurationError(
@@ -118,6 +120,7 @@ class DatabaseQueue(Source, Sink):
         self.idle_backoff_after_s = float(idle_backoff_after_s)
         self.fetch_wait_s = positive_number("DatabaseQueue fetch_wait_s", fetch_wait_s)
         self.prune_interval_s = positive_number("DatabaseQueue prune_interval_s", prune_interval_s)
+        self.progress_interval_s = positive_number("DatabaseQueue progress_interval_s", progress_interval_s)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._claim_thread: DBThread | None = None
         self._ack_thread: DBThread | None = None
@@ -141,7 +144,8 @@ class DatabaseQueue(Source, Sink):
     # Django callers need a sync `send(payload) -> job id`; onestep's Sink.send(envelope) stays
     # awaitable for the runtime: both shapes on one name, hence the override.
     def send(self, payload_or_envelope: Any, **options: Any) -> Any:  # type: ignore[override]
-        """``send(payload, *, delay_s, run_at, priority, dedupe_key, meta) -> job id``.
+        """``send(payload, *, delay_s, run_at, priority, dedupe_key, meta, expires_s,
+        expires_at) -> JobHandle`` (the job id, with its status and result).
 
         Sync, in the caller's transaction. Given an ``Envelope`` (the Sink API the
         runtime awaits), it returns an awaitable instead: see ``asend``.
@@ -150,13 +154,13 @@ class DatabaseQueue(Source, Sink):
             return self.asend(payload_or_envelope, **options)
         _refuse_event_loop("send")
         check_send_options(self.name, "send", options)
-        return insert_job(self.name, self.using, payload_or_envelope, **options)
+        return JobHandle(insert_job(self.name, self.using, payload_or_envelope, **options), using=self.using)
 
-    def enqueue(self, payload: Any, **options: Any) -> int:
+    def enqueue(self, payload: Any, **options: Any) -> JobHandle:
         """Alias of the sync ``send(payload, ...)`` for code that prefers a verb."""
         _refuse_event_loop("enqueue")
         check_send_options(self.name, "enqueue", options)
-        return insert_job(self.name, self.using, payload, **options)
+        return JobHandle(insert_job(self.name, self.using, payload, **options), using=self.using)
 
     def send_many(
         self,
@@ -165,12 +169,13 @@ class DatabaseQueue(Source, Sink):
         delay_s: float | None = None,
         run_at: datetime | None = None,
         priority: int = 0,
-    ) -> list[int]:
-        """Bulk insert in the caller's transaction (batches of 500); returns the ids."""
+    ) -> list[JobHandle]:
+        """Bulk insert in the caller's transaction (batches of 500); returns their handles."""
         _refuse_event_loop("send_many")
-        return insert_jobs(self.name, self.using, payloads, delay_s=delay_s, run_at=run_at, priority=priority)
+        ids = insert_jobs(self.name, self.using, payloads, delay_s=delay_s, run_at=run_at, priority=priority)
+        return [JobHandle(job_id, using=self.using) for job_id in ids]
 
-    async def asend(self, envelope: Envelope, **options: Any) -> int:
+    async def asend(self, envelope: Envelope, **options: Any) -> JobHandle:
         """Write ``envelope`` (body, meta, attempts) as a new job; returns its id."""
         return await self.publish(envelope.body, meta=envelope.meta, attempts=envelope.attempts, **options)
 
@@ -184,10 +189,12 @@ class DatabaseQueue(Source, Sink):
         run_at: datetime | None = None,
         priority: int = 0,
         dedupe_key: str | None = None,
-    ) -> int:
-        """Async enqueue (autocommit, on the queue's thread); returns the job id."""
+        expires_s: float | None = None,
+        expires_at: datetime | None = None,
+    ) -> JobHandle:
+        """Async enqueue (autocommit, on the queue's thread); returns its ``JobHandle``."""
         thread = self._ensure_threads()[1]
-        return await thread.run(
+        job_id = await thread.run(
             lambda: insert_job(
                 self.name,
                 self.using,
@@ -198,10 +205,13 @@ class DatabaseQueue(Source, Sink):
                 run_at=run_at,
                 priority=priority,
                 dedupe_key=dedupe_key,
+                expires_s=expires_s,
+                expires_at=expires_at,
             ),
             operation=ConnectorOperation.SEND,
             source_name=self.name,
         )
+        return JobHandle(job_id, using=self.using)
 
     # ----- lifecycle ----------------------------------------------------------------
 
@@ -285,6 +295,10 @@ class DatabaseQueue(Source, Sink):
                 self._next_sweep_at = loop.time() + max(self.lease_s / 4, 0.25)
                 await claim_thread.run(
                     maintenance.reclaim_expired, self.using, self.name,
+                    operation=ConnectorOperation.FETCH, source_name=self.name,
+                )  # fmt: skip
+                await claim_thread.run(
+                    job_control.mark_expired, self.using, self.name,
                     operation=ConnectorOperation.FETCH, source_name=self.name,
                 )  # fmt: skip
             if self._wake_event is not None:
@@ -405,6 +419,18 @@ class DatabaseQueue(Source, Sink):
     def held_claims(self) -> list[tuple[int, str]]:
         """``(job id, claim token)`` of every job this worker holds and has not settled."""
         return [(delivery.job_id, delivery.token) for delivery in self._held.values()]
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the open queue runs on (progress timers are armed there)."""
+        return self._loop
+
+    def request_aborts(self, job_ids: set[int]) -> None:
+        """Stop the held jobs that were cancelled while running (on the event loop)."""
+        for job_id in job_ids:
+            delivery = self._held.get(job_id)
+            if delivery is not None:
+                delivery.request_abort()
 
     @property
     def write_thread(self) -> DBThread | None:

@@ -33,17 +33,22 @@ __all__ = ["SettleBatcher", "SettleOp"]
 logger = logging.getLogger("django_onestep.dbqueue")
 
 _MAX_OPS_PER_FLUSH = 500
+_ENDS = frozenset({"ack", "fail", "dead", "aborted"})  # settlements that finish a job
 _RETRY_FIRST_DELAY_S = 0.005
 _RETRY_MAX_DELAY_S = 1.0
 
 
 @dataclass
 class SettleOp:
-    kind: str  # ack | retry | fail | release | dead
+    kind: str  # ack | retry | fail | release | dead | aborted
     job_id: int
     token: str
     delay_s: float | None = None
     error: str = ""
+    # ack: the handler's return value as JSON text, when the task stores results;
+    # fail/dead/aborted: {"type", "message", "traceback"} as JSON text for the job's handle
+    result_json: str | None = None
+    error_json: str | None = None
     # dead: builds the DeadLetter row (called inside the transaction with the job's
     # first_failed_at); returns an unsaved model instance.
     dead_letter: Callable[[datetime | None], Any] | None = None
@@ -51,6 +56,11 @@ class SettleOp:
 
 
 _CLEAR_LEASE = "lease_owner = NULL, lease_until = NULL, claim_token = NULL"
+
+
+def json_param(connection: Any) -> str:
+    """A placeholder for JSON text: PostgreSQL's jsonb column needs the cast."""
+    return "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
 
 
 def _apply(connection: Any, ops: list[SettleOp], now: datetime) -> list[bool]:
@@ -68,11 +78,12 @@ def _apply(connection: Any, ops: list[SettleOp], now: datetime) -> list[bool]:
         for token, group in acks.items():
             ids = [op.job_id for _, op in group]
             marks = ", ".join(["%s"] * len(ids))
+            results_sql, results_params = _results_case(connection, [op for _, op in group])
             cursor.execute(
                 f"UPDATE {table} SET status = 'done', finished_at = %s, updated_at = %s, "
-                f"dedupe_key = NULL, {_CLEAR_LEASE} "
+                f"dedupe_key = NULL, {results_sql}{_CLEAR_LEASE} "
                 f"WHERE claim_token = %s AND status = 'running' AND id IN ({marks})",
-                [now_db, now_db, token, *ids],
+                [now_db, now_db, *results_params, token, *ids],
             )
             if cursor.rowcount == len(ids):
                 matched = set(ids)
@@ -85,6 +96,18 @@ def _apply(connection: Any, ops: list[SettleOp], now: datetime) -> list[bool]:
             for index, op in group:
                 results[index] = op.job_id in matched
     return [results[i] for i in range(len(ops))]
+
+
+def _results_case(connection: Any, ops: list[SettleOp]) -> tuple[str, list[Any]]:
+    """``result = CASE id WHEN ... END, `` for the acks that carry a result (one statement)."""
+    kept = [op for op in ops if op.result_json is not None]
+    if not kept:
+        return "", []
+    placeholder = json_param(connection)
+    whens = " ".join(f"WHEN %s THEN {placeholder}" for _ in kept)
+    return f"result = CASE id {whens} ELSE NULL END, ", [
+        v for op in kept for v in (op.job_id, op.result_json)
+    ]
 
 
 def _apply_one(connection: Any, table: str, op: SettleOp, now: datetime, now_db: Any) -> bool:
@@ -109,12 +132,13 @@ def _apply_one(connection: Any, table: str, op: SettleOp, now: datetime, now_db:
                 [now_db, *fence_params],
             )
             return bool(cursor.rowcount == 1)
-        if op.kind == "fail":
+        if op.kind in ("fail", "aborted"):
+            status = "failed" if op.kind == "fail" else "aborted"
             cursor.execute(
-                f"UPDATE {table} SET status = 'failed', finished_at = %s, updated_at = %s, "
+                f"UPDATE {table} SET status = '{status}', finished_at = %s, updated_at = %s, "
                 f"first_failed_at = COALESCE(first_failed_at, %s), last_error = %s, dedupe_key = NULL, "
-                f"{_CLEAR_LEASE} {fence}",
-                [now_db, now_db, now_db, op.error, *fence_params],
+                f"error = {json_param(connection)}, {_CLEAR_LEASE} {fence}",
+                [now_db, now_db, now_db, op.error, op.error_json, *fence_params],
             )
             return bool(cursor.rowcount == 1)
     if op.kind == "dead":
@@ -132,8 +156,8 @@ def _apply_one(connection: Any, table: str, op: SettleOp, now: datetime, now_db:
             cursor.execute(
                 f"UPDATE {table} SET status = 'dead', finished_at = %s, updated_at = %s, "
                 f"first_failed_at = COALESCE(first_failed_at, %s), last_error = %s, dedupe_key = NULL, "
-                f"{_CLEAR_LEASE} {fence}",
-                [now_db, now_db, now_db, op.error, *fence_params],
+                f"error = {json_param(connection)}, {_CLEAR_LEASE} {fence}",
+                [now_db, now_db, now_db, op.error, op.error_json, *fence_params],
             )
             op.dead_letter(rows[0]).save(using=connection.alias)
         return True
@@ -233,5 +257,12 @@ def _flush_sync(using: str, batch: list[SettleOp]) -> list[bool]:
     from django.db import connections, transaction
     from django.utils import timezone
 
+    from django_onestep.results.notify import notify_finished
+
+    connection = connections[using]
     with transaction.atomic(using=using):
-        return _apply(connections[using], batch, timezone.now())
+        results = _apply(connection, batch, timezone.now())
+        notify_finished(
+            connection, [op.job_id for op, ok in zip(batch, results, strict=True) if ok and op.kind in _ENDS]
+        )
+        return results

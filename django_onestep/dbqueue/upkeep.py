@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from django_onestep.core.errors import ConnectorOperation
-from django_onestep.dbqueue import maintenance
+from django_onestep.dbqueue import job_control, maintenance
 from django_onestep.orm.dbthread import repeat_every
 
 if TYPE_CHECKING:
@@ -21,7 +21,8 @@ async def lease_loop(queue: DatabaseQueue) -> None:
     """Extend the leases of every job ``queue`` holds, every ``lease_s / 3``.
 
     Only held jobs (claimed and not yet settled) are extended: a job whose settlement
-    failed is forgotten, so its lease runs out and another claim picks it up.
+    failed is forgotten, so its lease runs out and another claim picks it up. Each round
+    also asks which held jobs were cancelled while running, and stops them.
     """
 
     async def extend() -> None:
@@ -33,6 +34,12 @@ async def lease_loop(queue: DatabaseQueue) -> None:
             maintenance.extend_leases, queue.using, queue.worker_id, held, queue.lease_s,
             operation=ConnectorOperation.HEARTBEAT, source_name=queue.name,
         )  # fmt: skip
+        aborted = await thread.run(
+            job_control.aborts_among, queue.using, [job_id for job_id, _ in held],
+            operation=ConnectorOperation.HEARTBEAT, source_name=queue.name,
+        )  # fmt: skip
+        if aborted:
+            queue.request_aborts(aborted)
 
     await repeat_every(
         queue.lease_s / 3, extend, logger=logger, failure=f"extending leases of {queue} failed; retrying"

@@ -49,6 +49,12 @@ def _project_app_class() -> Any:
                 retry = self.default_retry
             return super().task(*args, retry=retry, **kwargs)
 
+        def job(self, job_id: int | str) -> Any:
+            """``app.job(id)``: the ``JobHandle`` of one database-queue job (``JobNotFound``)."""
+            from django_onestep.results.handle import get_job
+
+            return get_job(job_id)
+
     return ProjectApp
 
 

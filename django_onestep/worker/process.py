@@ -51,6 +51,7 @@ class Worker:
         from django_onestep.core.errors import ConfigurationError
         from django_onestep.project.defaults import apply_django_defaults
         from django_onestep.schedules_db.install import install_schedule_coordinators
+        from django_onestep.tasks_backend import install_configured_backends
         from django_onestep.webhooks.inbox import attach_inboxes
         from django_onestep.worker.sqlite_locking import use_immediate_transactions
         from django_onestep.worker.target import load_target
@@ -82,6 +83,7 @@ class Worker:
             ) from exc
         apply_django_defaults(app)
         attach_inboxes(app)  # webhook tasks read what Django's view accepted
+        install_configured_backends(app)  # Django's @task functions, when TASKS names our backend
         names = select_tasks(app, options)
         if not names:
             raise WorkerSetupError(no_tasks_message(app, options))

@@ -47,8 +47,7 @@ def _define(**options: object) -> None:
         ),
         (
             {"ignore_result": True},
-            "task 'send_email': unknown option 'ignore_result' "
-            "(results are never stored; a returned value goes to the emit= sinks)",
+            "task 'send_email': unknown option 'ignore_result' (use store_result=False)",
         ),
         (
             {"acks_late": True},
@@ -70,7 +69,7 @@ def _define(**options: object) -> None:
             {"colour": "red"},
             "task 'send_email': unknown option 'colour' (options: name, source, emit, dead_letter, "
             "concurrency, retry, timeout_s, config, hooks, description, executor, time_limit_s, "
-            "batch_size, batch_within_s)",
+            "batch_size, batch_within_s, store_result)",
         ),
         (
             {"bind": True, "queue": "emails"},
@@ -148,3 +147,14 @@ def test_a_name_clash_says_to_give_every_task_a_unique_name() -> None:
     assert str(info.value) == (
         "duplicate task name 'sync' in app 'shop' (give every task a unique name: @app.task(name=...))"
     )
+
+
+def test_store_result_must_be_a_bool_and_is_kept_on_the_spec() -> None:
+    from django_onestep.core.runtime.app import OneStepApp as App
+
+    app = App("store")
+    with pytest.raises(ConfigurationError, match="task 'keep': store_result must be True or False, got 'no'"):
+        app.task(name="keep", store_result="no")(lambda ctx, payload: None)  # type: ignore[arg-type]
+    app.task(name="off", store_result=False)(lambda ctx, payload: None)
+    app.task(name="on")(lambda ctx, payload: None)
+    assert [(spec.name, spec.store_result) for spec in app.tasks] == [("off", False), ("on", True)]

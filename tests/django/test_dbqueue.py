@@ -381,7 +381,7 @@ def test_bad_arguments_name_the_problem() -> None:
         queue.send("x", delay=5)
     assert str(info.value) == (
         f"DatabaseQueue({name}).send(): unknown option 'delay' "
-        "(options: delay_s, run_at, priority, dedupe_key, meta)"
+        "(options: delay_s, run_at, priority, dedupe_key, meta, expires_s, expires_at)"
     )
     with pytest.raises(TypeError, match=r"\.enqueue\(\): unknown option 'prio'"):
         queue.enqueue("x", prio=1)

@@ -129,6 +129,7 @@ class OneStepApp(AppControls):
         time_limit_s: float | None = None,
         batch_size: int | None = None,
         batch_within_s: float | None = None,
+        store_result: bool = True,
     ) -> TaskDecorator: ...
 
     def task(
@@ -150,6 +151,7 @@ class OneStepApp(AppControls):
         time_limit_s: float | None = None,
         batch_size: int | None = None,
         batch_within_s: float | None = None,
+        store_result: bool = True,
         **unknown: Any,
     ) -> Any:
         """Register a handler ``(ctx, payload)``: ``@app.task(source=..., ...)``.
@@ -186,6 +188,7 @@ class OneStepApp(AppControls):
                 time_limit_s=time_limit_s,
                 batch_size=batch_size,
                 batch_within_s=batch_within_s,
+                store_result=store_result,
             )
             if self.runtime.find_task(spec.name) is not None:
                 raise ConfigurationError(

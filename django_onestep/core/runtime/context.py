@@ -113,6 +113,18 @@ class TaskContext:
             )
         report(error, cause)
 
+    def set_progress(self, current: float, total: float | None = None, **meta: Any) -> None:
+        """Report how far the handler got; a job handle reads it back (sync or async handlers).
+
+        Cheap to call often: the source writes the latest value at a bounded rate.
+        """
+        self.delivery.set_progress({"current": current, "total": total, **meta})
+
+    def should_abort(self) -> bool:
+        """True once the job was cancelled while running: a sync handler checks it and
+        returns early (an async handler is cancelled instead, at its next ``await``)."""
+        return self.delivery.abort_requested()
+
     def _row_method(self, name: str, values: Mapping[str, Any]) -> Any:
         if not isinstance(values, Mapping):
             raise TypeError(f"{name}() takes a mapping of column to value, got {type(values).__name__}")

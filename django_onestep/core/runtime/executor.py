@@ -114,6 +114,10 @@ class DeliveryExecutor:
         try:
             await delivery.start_processing()
             started = True
+            if self.is_async:
+                current = asyncio.current_task()
+                if current is not None:
+                    delivery.cancel_on_abort(current)
             if self._hub.listening:
                 await self._hub.emit(self._event(TaskEventKind.STARTED, delivery))
             hooks = task.hooks
@@ -127,6 +131,8 @@ class DeliveryExecutor:
             if hooks.after_success:
                 for hook in hooks.after_success:
                     await call_flexible_async(hook, ctx, delivery.payload, result)
+            if task.store_result:
+                delivery.keep_result(result)
             if result is not None and task.emit:
                 for sink in task.emit:
                     await send_to_sink(self.app, self.logger, sink, Envelope(body=result))

@@ -87,6 +87,7 @@ class TaskSpec:
     #: Set for a batch handler ``(ctx, payloads)``: see ``batching.py``.
     batch_size: int | None = None
     batch_within_s: float | None = None
+    store_result: bool = True  # a result-keeping source (DatabaseQueue) stores the return value
 
     @property
     def sinks(self) -> tuple[Sink, ...]:
@@ -165,6 +166,7 @@ def build_task_spec(
     time_limit_s: float | None = None,
     batch_size: int | None = None,
     batch_within_s: float | None = None,
+    store_result: bool = True,
 ) -> TaskSpec:
     """Validate decorator arguments; every error names the task and the bad value."""
     where = f"task {name!r}" if name else "app.task()"
@@ -184,6 +186,8 @@ def build_task_spec(
         raise ConfigurationError(f"{where}: hooks must be a TaskHooks instance, got {hooks!r}")
     if config is not None and not isinstance(config, Mapping):
         raise ConfigurationError(f"{where}: config must be a mapping, got {config!r}")
+    if not isinstance(store_result, bool):
+        raise ConfigurationError(f"{where}: store_result must be True or False, got {store_result!r}")
     text = description.strip() if isinstance(description, str) else None
     handler_path = checked_executor(
         where, handler, executor, timeout_s, time_limit_s, is_async=_is_async_callable(handler)
@@ -207,6 +211,7 @@ def build_task_spec(
         handler_path=handler_path,
         batch_size=batch_size,
         batch_within_s=batch_within_s,
+        store_result=store_result,
     )
 
 

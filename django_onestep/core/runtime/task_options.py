@@ -30,6 +30,7 @@ TASK_OPTIONS = (
     "time_limit_s",
     "batch_size",
     "batch_within_s",
+    "store_result",
 )
 
 _RETRY = "use retry=MaxAttempts(n) / ExponentialBackoff(...)"
@@ -57,7 +58,7 @@ HINTS: dict[str, str] = {
     "soft_time_limit": _TIMEOUT,
     "timeout": _TIMEOUT,
     "rate_limit": "there is no rate limit; concurrency=N bounds the runs in flight",
-    "ignore_result": "results are never stored; a returned value goes to the emit= sinks",
+    "ignore_result": "use store_result=False",
     "acks_late": "a delivery is always acknowledged after its handler finishes",
     "base": "there is no task base class; use hooks=TaskHooks(before=..., on_failure=...)",
     "sinks": "use emit=...",

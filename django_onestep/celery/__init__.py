@@ -14,10 +14,12 @@ from django_onestep.celery.exceptions import (
     SoftTimeLimitExceeded,
     TimeLimitExceeded,
 )
+from django_onestep.celery.result import AsyncResult
 from django_onestep.celery.shared_task import CeleryTask, shared_task
 from django_onestep.celery.signature import Signature
 
 __all__ = [
+    "AsyncResult",
     "Celery",
     "CeleryTask",
     "MaxRetriesExceededError",

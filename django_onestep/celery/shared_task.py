@@ -149,7 +149,14 @@ class CeleryTask:
             send["dedupe_key"] = str(task_id)
         if expires is not None:
             send.update(_expiry(where, expires))
-        return self.queue.send(json_payload(f"{self.name}.delay()", args, kwargs), **send)
+        from django_onestep.celery.result import AsyncResult
+
+        return AsyncResult(self.queue.send(json_payload(f"{self.name}.delay()", args, kwargs), **send))
+
+    def AsyncResult(self, task_id: int | str) -> Any:
+        from django_onestep.celery.result import AsyncResult
+
+        return AsyncResult(task_id)
 
     def s(self, *args: Any, **kwargs: Any) -> Any:
         from django_onestep.celery.signature import Signature

@@ -54,3 +54,15 @@ def concat(*parts, sep=""):
 @shared_task(time_limit=30, soft_time_limit=20)
 def limited(label):
     Run.objects.create(label=label, task="limited")
+
+
+@shared_task(bind=True)
+def report_progress(self, steps):
+    for step in range(1, steps + 1):
+        self.update_state(state="PROGRESS", meta={"current": step, "total": steps})
+    return {"done": steps}
+
+
+@shared_task
+def explode(label):
+    raise ValueError(f"cannot {label}")

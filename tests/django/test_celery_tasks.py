@@ -174,3 +174,40 @@ def test_retry_raises_retry_with_the_countdown() -> None:
     with pytest.raises(Retry) as info:
         bound.retry(countdown=12)
     assert info.value.countdown_s == 12
+
+
+def test_async_result_reads_state_result_and_failure(registered: Any) -> None:
+    from django_onestep.celery import AsyncResult
+    from django_onestep.results import JobFailed
+
+    ok = registered.report_progress.delay(3)
+    bad = registered.explode.delay("parse")
+    assert (ok.state, ok.ready(), ok.result) == ("PENDING", False, None)
+    run_until_idle(tasks=[registered.report_progress.name, registered.explode.name])
+    again = AsyncResult(ok.id)
+    assert (again.state, again.ready(), again.successful()) == ("SUCCESS", True, True)
+    assert again.get(timeout=5) == {"done": 3}
+    assert again.handle.progress == {"current": 3, "total": 3, "state": "PROGRESS"}
+    assert bad.state == "FAILURE" and bad.failed()
+    with pytest.raises(JobFailed, match=r"ValueError: cannot parse"):
+        bad.get(timeout=5)
+    assert isinstance(bad.get(timeout=5, propagate=False), JobFailed)
+    assert "ValueError: cannot parse" in (bad.traceback or "")
+
+
+def test_an_unknown_id_is_never_read_as_pending() -> None:
+    from django_onestep.celery import AsyncResult
+    from django_onestep.results import JobNotFound
+
+    with pytest.raises(JobNotFound):
+        _ = AsyncResult(987654).state
+    with pytest.raises(JobNotFound):
+        AsyncResult("not-a-job").ready()
+
+
+def test_revoke_cancels_a_queued_job(registered: Any) -> None:
+    result = registered.add.delay(5, 5)
+    result.revoke()
+    run_until_idle(tasks=[registered.add.name])
+    assert result.state == "REVOKED"
+    assert runs("add") == []

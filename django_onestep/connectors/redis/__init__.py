@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from django_onestep.connectors.redis.connector import RedisConnector, RedisStream
+from django_onestep.connectors.redis.connector import PartitionedStream, RedisConnector, RedisStream
 
-__all__ = ["RedisConnector", "RedisStream"]
+__all__ = ["PartitionedStream", "RedisConnector", "RedisStream"]

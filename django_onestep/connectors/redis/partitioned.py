@@ -1,0 +1,441 @@
+"""A key-ordered partitioned stream: ``RedisConnector(url).partitioned_stream(name, ...)``.
+
+An event goes to one of ``partitions`` Redis streams (``name:0`` ...), chosen by the
+stable hash of ``key(payload)`` (``partition_hash``). Each partition is read by one
+worker at a time, the holder of its lease (``partition_leases``); partitions are spread
+round robin over the live workers and move when one joins or leaves. Inside a partition
+an event starts only after every earlier event of its key is settled
+(``partition_state``), so per-key order holds across workers, handovers and crashes.
+
+A worker hands a partition over only when nothing of it is in flight; what it read and
+did not settle stays pending in the partition's consumer group under one consumer name
+shared by all owners, and the next owner replays it first (XREADGROUP from ``0``).
+A killed worker's partitions are taken once their leases expire (``lock_ttl_s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from django_onestep.connectors.codec import UndecodableMessage, decode_message, encode_envelope
+from django_onestep.connectors.redis.classify import to_connector_error
+from django_onestep.connectors.redis.delivery import Batcher
+from django_onestep.connectors.redis.entries import entry_fields, read_reply_entries, text
+from django_onestep.connectors.redis.partition_delivery import PartitionDelivery
+from django_onestep.connectors.redis.partition_hash import key_bytes, partition_for
+from django_onestep.connectors.redis.partition_leases import (
+    PartitionKeys,
+    PartitionLeases,
+    assigned_partitions,
+)
+from django_onestep.connectors.redis.partition_state import (
+    ACTIVE,
+    HALTED,
+    RELEASING,
+    BufferedEntry,
+    PartitionState,
+)
+from django_onestep.core.base import Delivery, Sink, Source
+from django_onestep.core.envelope import Envelope
+from django_onestep.core.errors import ConfigurationError, ConnectorOperation, ConnectorOperationError
+from django_onestep.core.validation import positive_int, positive_number
+
+if TYPE_CHECKING:
+    from django_onestep.connectors.redis.connector import RedisConnector
+
+__all__ = ["EXCEPTION_POLICIES", "PartitionedStream"]
+
+logger = logging.getLogger("django_onestep.connectors.redis.partitioned")
+
+EXCEPTION_POLICIES = ("skip", "halt", "quarantine")
+CONSUMER = "owner"  # one consumer name per partition, whoever owns it: see the docstring
+_IDLE_READ_S = 0.05  # how often a worker with nothing ready looks for new entries
+
+
+class PartitionedStream(Source, Sink):
+    """Source and Sink over ``partitions`` streams; built by ``RedisConnector.partitioned_stream``."""
+
+    fetch_is_cancel_safe = False  # a cancelled XREADGROUP may have read entries
+
+    def __init__(
+        self,
+        connector: RedisConnector,
+        name: str,
+        *,
+        partitions: int,
+        key: Callable[[Any], Any],
+        group: str,
+        lock_ttl_s: float,
+        batch_size: int,
+        poll_interval_s: float,
+        exception_policy: str,
+        worker_id: str | None,
+    ) -> None:
+        Source.__init__(self, name)
+        Sink.__init__(self, name)
+        positive_int("partitioned_stream partitions", partitions)
+        positive_int("partitioned_stream batch_size", batch_size)
+        positive_number("partitioned_stream lock_ttl_s", lock_ttl_s)
+        positive_number("partitioned_stream poll_interval_s", poll_interval_s)
+        if not callable(key):
+            raise ConfigurationError(
+                f"partitioned_stream key: must be a function of the payload, got {key!r}"
+            )
+        if exception_policy not in EXCEPTION_POLICIES:
+            raise ConfigurationError(
+                f"partitioned_stream exception_policy: must be one of skip, halt, quarantine; "
+                f"got {exception_policy!r}"
+            )
+        self.connector = connector
+        self.partitions = partitions
+        self.key = key
+        self.group = group
+        self.lock_ttl_s = float(lock_ttl_s)
+        self.batch_size = batch_size
+        self.poll_interval_s = float(poll_interval_s)
+        self.exception_policy = exception_policy
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.keys = PartitionKeys(name, partitions)
+        # renew well inside the lease; rebalance at least once a second
+        self.tick_interval_s = min(1.0, self.lock_ttl_s / 3)
+        self.owned: dict[int, PartitionState] = {}
+        self.quarantined: dict[int, dict[str, Any]] = {}
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._leases: PartitionLeases | None = None
+        self._tick_task: asyncio.Task[None] | None = None
+        self._stop_ticks = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._acks: Batcher[tuple[PartitionState, BufferedEntry]] = Batcher(self._flush_acks)
+        self._sends: Batcher[tuple[int, bytes]] = Batcher(self._xadd)
+
+    def __repr__(self) -> str:
+        return f"PartitionedStream(name={self.name!r}, partitions={self.partitions})"
+
+    def partition_of(self, payload: Any) -> int:
+        return partition_for(self.key(payload), self.partitions)
+
+    # -- connection -----------------------------------------------------------------------
+
+    async def _ready(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._client is not None and self._loop is not loop:
+            self._client, self._leases, self._tick_task = None, None, None  # an ended loop's
+            self.owned = {}
+        if self._client is None:
+            self._client = await self.connector.acquire()
+            self._loop = loop
+            self._leases = PartitionLeases(self._client, self.keys, self.worker_id, self.lock_ttl_s)
+            self._wake = asyncio.Event()
+        return self._client
+
+    async def open(self) -> None:
+        await self._ready()
+        self._set_open_state(True)
+
+    async def close(self) -> None:
+        """Stop ticking, hand every partition back, leave the member list."""
+        task, self._tick_task = self._tick_task, None
+        if task is not None and task.get_loop() is asyncio.get_running_loop():
+            self._stop_ticks.set()
+            await asyncio.wait({task}, timeout=self.tick_interval_s + 5.0)
+            task.cancel()
+        await self._acks.drain()
+        await self._sends.drain()
+        leases = self._leases
+        if leases is not None and self._loop is asyncio.get_running_loop():
+            with contextlib.suppress(Exception):  # Redis away: the leases expire instead
+                for state in list(self.owned.values()):
+                    await leases.release(state.partition, state.lease)
+                await leases.leave()
+            await self.connector.release()
+        self.owned = {}
+        self._client, self._leases = None, None
+        self._set_open_state(False)
+
+    def _error(self, exc: BaseException, operation: ConnectorOperation) -> ConnectorOperationError | None:
+        return to_connector_error(
+            exc, operation=operation, source_name=self.name, tokens=self.connector.secret_tokens
+        )
+
+    # -- Sink -------------------------------------------------------------------------------
+
+    async def send(self, envelope: Envelope) -> None:
+        partition = self.partition_of(envelope.body)
+        await self._sends.add((partition, encode_envelope(envelope)))
+
+    async def send_many(self, envelopes: Iterable[Envelope]) -> None:
+        """Add many envelopes, pipelined (one round trip per 5,000)."""
+        batch: list[tuple[int, bytes]] = []
+        for envelope in envelopes:
+            batch.append((self.partition_of(envelope.body), encode_envelope(envelope)))
+            if len(batch) >= 5000:
+                await self._xadd(batch)
+                batch = []
+        if batch:
+            await self._xadd(batch)
+
+    async def publish_many(self, bodies: Iterable[Any]) -> None:
+        await self.send_many(Envelope(body=body) for body in bodies)
+
+    async def _xadd(self, items: list[tuple[int, bytes]]) -> None:
+        try:
+            client = await self._ready()
+            async with client.pipeline(transaction=False) as pipe:
+                for partition, payload in items:
+                    pipe.xadd(self.keys.stream(partition), {"body": payload})
+                await pipe.execute()
+        except Exception as exc:
+            error = self._error(exc, ConnectorOperation.SEND)
+            if error is None:
+                raise
+            raise error from exc
+
+    # -- Source -----------------------------------------------------------------------------
+
+    async def fetch(self, limit: int) -> list[Delivery]:
+        try:
+            await self._ready()
+            if self._tick_task is None or self._tick_task.done():
+                await self.tick()  # own partitions before the first read
+                self._stop_ticks = asyncio.Event()
+                self._tick_task = asyncio.create_task(self._tick_loop())
+            deadline = time.monotonic() + self.poll_interval_s
+            while True:
+                await self._read_ahead()
+                ready = self._take_ready(limit)
+                now = time.monotonic()
+                if ready or now >= deadline:
+                    return ready
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), min(_IDLE_READ_S, deadline - now))
+        except ConnectorOperationError:
+            raise
+        except Exception as exc:
+            error = self._error(exc, ConnectorOperation.FETCH)
+            if error is None:
+                raise
+            raise error from exc
+
+    def _take_ready(self, limit: int) -> list[Delivery]:
+        out: list[Delivery] = []
+        now = time.monotonic()
+        for state in list(self.owned.values()):
+            for entry in state.take_ready(limit - len(out), now):
+                out.append(PartitionDelivery(self, state, entry))
+            if len(out) >= limit:
+                break
+        return out
+
+    async def _read_ahead(self) -> None:
+        """One XREADGROUP over every owned partition whose buffer is running low."""
+        wanted = {
+            self.keys.stream(state.partition): state
+            for state in self.owned.values()
+            if state.wants_read(self.batch_size)
+        }
+        if not wanted:
+            return
+        client = self._client
+        streams = {stream: state.cursor for stream, state in wanted.items()}
+        reply = await client.xreadgroup(self.group, CONSUMER, streams, count=self.batch_size)
+        read: dict[str, list[Any]] = {stream: [] for stream in wanted}
+        for stream, entries in _by_stream(reply):
+            read.setdefault(stream, []).extend(entries)
+        for stream, entries in read.items():
+            state = wanted[stream]
+            if self.owned.get(state.partition) is not state:
+                continue  # lost or released while we read: the next owner replays these
+            buffered = [self._buffered(entry_id, fields) for entry_id, fields in entries]
+            state.add(
+                [entry for entry in buffered if entry is not None], text(entries[-1][0]) if entries else None
+            )
+
+    def _buffered(self, raw_id: Any, raw_fields: Any) -> BufferedEntry | None:
+        entry_id = text(raw_id)
+        if raw_fields is None:
+            return None  # trimmed away while pending: nothing left to process
+        fields = entry_fields(raw_fields)
+        raw = fields.get("body")
+        try:
+            if raw is None:
+                raise UndecodableMessage(f"entry has no 'body' field (fields: {sorted(fields)})")
+            decoded = decode_message(raw)
+        except UndecodableMessage as exc:
+            envelope = Envelope(
+                body=text(raw) if raw is not None else {k: text(v) for k, v in fields.items()}
+            )
+            envelope.meta = {"redis_stream": self.name, "redis_entry_id": entry_id}
+            return BufferedEntry(entry_id, envelope, entry_id.encode(), poison_reason=f"{exc}")
+        envelope = Envelope(decoded.body, decoded.meta, decoded.attempts)
+        try:
+            key = key_bytes(self.key(envelope.body))
+        except Exception as exc:  # the key function cannot place it: it cannot run in order
+            reason = f"partitioned_stream key function failed on this payload: {type(exc).__name__}: {exc}"
+            return BufferedEntry(entry_id, envelope, entry_id.encode(), poison_reason=reason)
+        return BufferedEntry(entry_id, envelope, key)
+
+    # -- settling (called by PartitionDelivery) ------------------------------------------------
+
+    async def settle_done(self, state: PartitionState, entry: BufferedEntry) -> None:
+        try:
+            await self._acks.add((state, entry))
+        finally:
+            state.remove(entry)
+            self._wake.set()
+
+    def settle_retry(
+        self, state: PartitionState, entry: BufferedEntry, delay_s: float, *, count_attempt: bool
+    ) -> None:
+        # stays at its place: the key's later entries wait for it
+        if count_attempt:
+            entry.envelope = Envelope(
+                entry.envelope.body, dict(entry.envelope.meta), entry.envelope.attempts + 1
+            )
+        entry.due_at = time.monotonic() + max(0.0, delay_s)
+        entry.in_flight = False
+        self._wake.set()
+
+    async def _flush_acks(self, items: list[tuple[PartitionState, BufferedEntry]]) -> None:
+        by_partition: dict[int, tuple[PartitionState, list[str]]] = {}
+        for state, entry in items:
+            by_partition.setdefault(state.partition, (state, []))[1].append(entry.entry_id)
+        leases = self._leases
+        if leases is None:
+            return
+        acks = [(state, state.lease, ids) for state, ids in by_partition.values()]
+        try:
+            results = await leases.ack_many(self.group, [(s.partition, lease, ids) for s, lease, ids in acks])
+        except Exception as exc:
+            error = self._error(exc, ConnectorOperation.ACK)
+            if error is None:
+                raise
+            raise error from exc
+        for (state, _lease, ids), kept in zip(acks, results, strict=True):
+            if not kept:
+                self._lost(state, f"an ack of {len(ids)} entries was refused")
+
+    def _lost(self, state: PartitionState, why: str) -> None:
+        if self.owned.get(state.partition) is state:
+            del self.owned[state.partition]
+            logger.warning(
+                "partitioned stream %r: lost partition %d (%s); its new owner replays what was not acked",
+                self.name,
+                state.partition,
+                why,
+            )
+
+    async def apply_exception_policy(
+        self, state: PartitionState, entry: BufferedEntry, exc: Exception
+    ) -> str | None:
+        """halt or quarantine the partition with ``entry`` at its head; None for skip."""
+        if self.exception_policy == "skip":
+            return None
+        entry.in_flight = False
+        reason = f"{type(exc).__name__}: {exc}"
+        if self.exception_policy == "halt":
+            state.mode = HALTED
+            state.halted_reason = f"entry {entry.entry_id}: {reason}"
+            return f"partition {state.partition} halted on entry {entry.entry_id} (exception_policy halt)"
+        record = {
+            "entry_id": entry.entry_id,
+            "error": reason[:500],
+            "worker": self.worker_id,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        leases = self._leases
+        if leases is not None and await leases.quarantine(state.partition, state.lease, record):
+            self.quarantined[state.partition] = record
+        if self.owned.get(state.partition) is state:
+            del self.owned[state.partition]
+        self._wake.set()
+        return (
+            f"partition {state.partition} quarantined on entry {entry.entry_id} (exception_policy quarantine)"
+        )
+
+    async def release_quarantine(self, partition: int) -> bool:
+        """Let workers take ``partition`` again (its failed entry runs first)."""
+        client = await self._ready()
+        self.quarantined.pop(partition, None)
+        return bool(await client.hdel(self.keys.quarantine, str(partition)))
+
+    # -- membership and leases ------------------------------------------------------------------
+
+    async def _tick_loop(self) -> None:
+        stop = self._stop_ticks
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.tick_interval_s)
+            if stop.is_set():
+                return
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis away: fetch reports it; leases expire if it lasts
+                logger.warning("partitioned stream %r: lease tick failed: %s", self.name, exc)
+
+    async def tick(self) -> None:
+        """Renew, hand over and take partitions so that this worker holds its share."""
+        leases = self._leases
+        if leases is None:
+            return
+        members = await leases.beat()
+        self.quarantined = await leases.quarantined()
+        wanted = assigned_partitions(members, self.worker_id, self.partitions) - set(self.quarantined)
+        for partition, state in list(self.owned.items()):
+            if not await leases.renew(partition, state.lease):
+                self._lost(state, "its lease expired")
+                continue
+            if partition not in wanted and state.mode != RELEASING:
+                state.mode = RELEASING
+            if state.mode == RELEASING and state.in_flight == 0:
+                del self.owned[partition]
+                await leases.release(partition, state.lease)
+                logger.info("partitioned stream %r: handed partition %d over", self.name, partition)
+        for partition in sorted(wanted - set(self.owned)):
+            lease = await leases.acquire(partition)
+            if lease is None:
+                continue  # still held by its previous owner until it lets go or expires
+            await self._ensure_group(partition)
+            self.owned[partition] = PartitionState(partition, lease)
+            logger.info("partitioned stream %r: took partition %d (%s)", self.name, partition, lease)
+        self._wake.set()
+
+    async def _ensure_group(self, partition: int) -> None:
+        try:
+            await self._client.xgroup_create(self.keys.stream(partition), self.group, id="0", mkstream=True)
+        except Exception as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    # -- introspection (readiness, check, admin) ----------------------------------------------
+
+    def local_status(self) -> dict[str, Any]:
+        """What this worker holds: owned, halted and quarantined partitions."""
+        return {
+            "stream": self.name,
+            "worker": self.worker_id,
+            "owned": sorted(p for p, s in self.owned.items() if s.mode == ACTIVE),
+            "halted": {p: s.halted_reason for p, s in self.owned.items() if s.mode == HALTED},
+            "quarantined": dict(self.quarantined),
+        }
+
+
+def _by_stream(reply: Any) -> list[tuple[str, list[Any]]]:
+    """XREADGROUP's reply as (stream, entries), for RESP2 (list) and RESP3 (dict) replies."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        return [(text(stream), read_reply_entries({stream: entries})) for stream, entries in reply.items()]
+    return [(text(stream), list(entries)) for stream, entries in reply]

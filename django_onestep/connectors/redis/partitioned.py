@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django_onestep.connectors.codec import UndecodableMessage, decode_message, encode_envelope
+from django_onestep.connectors.redis import partition_registry
 from django_onestep.connectors.redis.classify import to_connector_error
 from django_onestep.connectors.redis.delivery import Batcher
 from django_onestep.connectors.redis.entries import entry_fields, read_reply_entries, text
@@ -140,6 +141,7 @@ class PartitionedStream(Source, Sink):
 
     async def open(self) -> None:
         await self._ready()
+        partition_registry.register(self)
         self._set_open_state(True)
 
     async def close(self) -> None:
@@ -160,6 +162,7 @@ class PartitionedStream(Source, Sink):
             await self.connector.release()
         self.owned = {}
         self._client, self._leases = None, None
+        partition_registry.unregister(self)
         self._set_open_state(False)
 
     def _error(self, exc: BaseException, operation: ConnectorOperation) -> ConnectorOperationError | None:
@@ -387,9 +390,9 @@ class PartitionedStream(Source, Sink):
 
     async def tick(self) -> None:
         """Renew, hand over and take partitions so that this worker holds its share."""
+        await self._ready()
         leases = self._leases
-        if leases is None:
-            return
+        assert leases is not None  # made by _ready
         members = await leases.beat()
         self.quarantined = await leases.quarantined()
         wanted = assigned_partitions(members, self.worker_id, self.partitions) - set(self.quarantined)

@@ -1,0 +1,161 @@
+"""Partitioned streams against the real Redis, in one process: exception policies and fencing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django_onestep.connectors.redis import (
+    PartitionedStream,
+    RedisConnector,
+    halted_partitions,
+    quarantined_partitions,
+)
+from django_onestep.core.retry import MaxAttempts
+from django_onestep.core.runtime.app import OneStepApp
+from django_onestep.core.runtime.memory import MemoryQueue
+from tests.needs import require_module
+
+require_module("redis")
+
+PARTITIONS = 4
+KEYS = [f"key-{i}" for i in range(12)]
+POISON = "key-0"
+
+
+def stream(connector: RedisConnector, name: str, **options: Any) -> PartitionedStream:
+    return connector.partitioned_stream(
+        name, partitions=PARTITIONS, key=lambda payload: payload["key"], poll_interval_s=0.05, **options
+    )
+
+
+async def publish(connector: RedisConnector, name: str) -> None:
+    # three events per key; the poison key's first one always raises
+    sink = stream(connector, name)
+    await sink.publish_many({"key": key, "seq": seq} for seq in (1, 2, 3) for key in KEYS)
+
+
+async def run(app: OneStepApp, until: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    serving = asyncio.create_task(app.serve())
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not until():
+                assert not serving.done(), serving.result()
+                await asyncio.sleep(0.02)
+    finally:
+        app.request_shutdown()
+        await asyncio.wait_for(serving, 30)
+
+
+def policy_app(source: PartitionedStream, handled: list[tuple[str, int]], dead: MemoryQueue) -> OneStepApp:
+    app = OneStepApp(f"policy-{source.exception_policy}")
+
+    @app.task(source=source, concurrency=8, retry=MaxAttempts(1), dead_letter=dead)
+    async def handle(ctx: Any, payload: Any) -> None:
+        if payload["key"] == POISON and payload["seq"] == 1:
+            raise ValueError("poisoned")
+        handled.append((payload["key"], payload["seq"]))
+
+    return app
+
+
+def others_of(source: PartitionedStream) -> set[tuple[str, int]]:
+    """The events not behind the poison one: keys of other partitions."""
+    bad = source.partition_of({"key": POISON})
+    return {(k, s) for k in KEYS for s in (1, 2, 3) if source.partition_of({"key": k}) != bad}
+
+
+async def test_skip_dead_letters_the_event_and_processes_everything_else(redis_url: str) -> None:
+    connector, name = RedisConnector(redis_url), f"pol-{uuid.uuid4().hex[:8]}"
+    await publish(connector, name)
+    source, handled, dead = stream(connector, name, exception_policy="skip"), [], MemoryQueue("dead")
+    app = policy_app(source, handled, dead)
+    await run(app, lambda: len(handled) == len(KEYS) * 3 - 1)
+    assert (POISON, 2) in handled and (POISON, 3) in handled
+    assert dead.size() == 1
+    await connector.close()
+
+
+async def test_halt_stops_the_partition_and_reports_it(redis_url: str) -> None:
+    connector, name = RedisConnector(redis_url), f"pol-{uuid.uuid4().hex[:8]}"
+    await publish(connector, name)
+    source, handled, dead = stream(connector, name, exception_policy="halt"), [], MemoryQueue("dead")
+    app = policy_app(source, handled, dead)
+    bad = source.partition_of({"key": POISON})
+    reported: list[list[dict[str, Any]]] = []
+
+    def others_done_and_halted() -> bool:
+        reported.append(halted_partitions())
+        return others_of(source) <= set(handled) and bool(reported[-1])
+
+    await run(app, others_done_and_halted)
+    assert not any(key == POISON for key, _seq in handled)  # its later events wait behind it
+    assert dead.size() == 0
+    assert reported[-1] == [
+        {"stream": name, "partition": bad, "reason": reported[-1][0]["reason"]},
+    ]
+    assert "ValueError: poisoned" in reported[-1][0]["reason"]
+    await connector.close()
+
+
+async def test_quarantine_parks_the_partition_for_every_worker_until_released(redis_url: str) -> None:
+    connector, name = RedisConnector(redis_url), f"pol-{uuid.uuid4().hex[:8]}"
+    await publish(connector, name)
+    source, handled, dead = stream(connector, name, exception_policy="quarantine"), [], MemoryQueue("dead")
+    bad = source.partition_of({"key": POISON})
+    seen: list[list[dict[str, Any]]] = []
+
+    def others_done_and_listed() -> bool:
+        seen.append(quarantined_partitions())
+        return others_of(source) <= set(handled) and bool(seen[-1])
+
+    await run(policy_app(source, handled, dead), others_done_and_listed)
+    assert [(row["stream"], row["partition"]) for row in seen[-1]] == [(name, bad)]
+    assert "ValueError: poisoned" in seen[-1][0]["error"]
+    assert not any(key == POISON for key, _seq in handled)
+    # a fresh worker does not take the parked partition either
+    again = stream(connector, name, exception_policy="quarantine")
+    await run(policy_app(again, handled, dead), lambda: bool(again.quarantined), timeout_s=5)
+    assert bad not in again.owned and not any(key == POISON for key, _seq in handled)
+    # released: the poison event runs first again (and fails again: parked again)
+    assert await again.release_quarantine(bad)
+    fixed = stream(connector, name, exception_policy="quarantine")
+    healed: list[tuple[str, int]] = []
+    app = OneStepApp("healed")
+
+    @app.task(source=fixed, concurrency=8)
+    async def handle(ctx: Any, payload: Any) -> None:
+        healed.append((payload["key"], payload["seq"]))
+
+    await run(app, lambda: (POISON, 3) in healed)
+    assert [seq for key, seq in healed if key == POISON] == [1, 2, 3]
+    await connector.close()
+
+
+async def test_a_worker_that_lost_its_lease_cannot_ack(redis_url: str) -> None:
+    connector, name = RedisConnector(redis_url), f"pol-{uuid.uuid4().hex[:8]}"
+    sink = stream(connector, name)
+    await sink.publish({"key": "a", "seq": 1})
+    partition = sink.partition_of({"key": "a"})
+    stalled = stream(connector, name, worker_id="w-stalled")
+    [delivery] = await stalled.fetch(1)
+    # the handler "stalls" past the lease: it expires, and another worker takes over
+    client = await connector.acquire()
+    await client.delete(f"{name}:onestep:lease:{partition}")
+    await client.zrem(f"{name}:onestep:members", "w-stalled")
+    taker = stream(connector, name, worker_id="w-taker")
+    await taker.tick()
+    assert partition in taker.owned, "the expired lease was not taken"
+    await delivery.ack()  # the stalled worker wakes and acks: refused by the fence
+    assert (await client.xpending(f"{name}:{partition}", "onestep"))["pending"] == 1
+    assert partition not in stalled.owned  # and it knows it lost the partition
+    [replayed] = await taker.fetch(1)
+    assert replayed.payload == {"key": "a", "seq": 1}  # the new owner replays it
+    await replayed.ack()
+    assert (await client.xpending(f"{name}:{partition}", "onestep"))["pending"] == 0
+    await connector.release()
+    for each in (stalled, taker):
+        await each.close()
+    await connector.close()

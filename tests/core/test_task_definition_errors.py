@@ -62,7 +62,7 @@ def _define(**options: object) -> None:
         (
             {"colour": "red"},
             "task 'send_email': unknown option 'colour' (options: name, source, emit, dead_letter, "
-            "concurrency, retry, timeout_s, config, hooks, description)",
+            "concurrency, retry, timeout_s, config, hooks, description, leader_only)",
         ),
         (
             {"bind": True, "queue": "emails"},

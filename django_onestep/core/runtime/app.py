@@ -37,6 +37,7 @@ from django_onestep.core.runtime import serving
 from django_onestep.core.runtime.app_controls import AppControls
 from django_onestep.core.runtime.controls import Controls
 from django_onestep.core.runtime.describe import describe_app
+from django_onestep.core.runtime.leader_option import make_leader_only
 from django_onestep.core.runtime.runtime_state import Runtime
 from django_onestep.core.runtime.task import TaskHooks, TaskSpec, attach_enqueue, build_task_spec
 from django_onestep.core.runtime.task_function import TaskDecorator, TaskFunction
@@ -123,6 +124,7 @@ class OneStepApp(AppControls):
         config: Mapping[str, object] | None = None,
         hooks: TaskHooks | None = None,
         description: str | None = None,
+        leader_only: bool = False,
     ) -> TaskDecorator: ...
 
     def task(
@@ -140,6 +142,7 @@ class OneStepApp(AppControls):
         config: Mapping[str, object] | None = None,
         hooks: TaskHooks | None = None,
         description: str | None = None,
+        leader_only: bool = False,
         **unknown: Any,
     ) -> Any:
         """Register a handler ``(ctx, payload)``: ``@app.task(source=..., ...)``.
@@ -175,6 +178,8 @@ class OneStepApp(AppControls):
                     f"duplicate task name {spec.name!r} in app {self.name!r} "
                     "(give every task a unique name: @app.task(name=...))"
                 )
+            if leader_only:
+                make_leader_only(spec.name, source)
             validate = getattr(source, "validate_task", None)
             if callable(validate):
                 validate(spec.name)

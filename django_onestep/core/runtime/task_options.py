@@ -26,6 +26,7 @@ TASK_OPTIONS = (
     "config",
     "hooks",
     "description",
+    "leader_only",
 )
 
 _RETRY = "use retry=MaxAttempts(n) / ExponentialBackoff(...)"

@@ -89,6 +89,25 @@ end
 return redis.call('XACK', KEYS[2], ARGV[2], unpack(ARGV, 3))
 """
 
+# FENCED_ACK for several partitions in one call. KEYS: lease, stream, lease, stream...
+# ARGV: group, then per partition: value, count, that many entry ids. One result each.
+FENCED_ACK_MANY = """
+local results = {}
+local at = 2
+for i = 1, #KEYS, 2 do
+  local value, count = ARGV[at], tonumber(ARGV[at + 1])
+  local ids = {}
+  for j = 1, count do ids[j] = ARGV[at + 1 + j] end
+  at = at + 2 + count
+  if redis.call('GET', KEYS[i]) ~= value then
+    results[#results + 1] = -1
+  else
+    results[#results + 1] = redis.call('XACK', KEYS[i + 1], ARGV[1], unpack(ids))
+  end
+end
+return results
+"""
+
 # KEYS: lease, quarantine. ARGV: value, partition, reason JSON. 1 = parked, -1 = lease lost.
 QUARANTINE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
@@ -150,6 +169,7 @@ class PartitionLeases:
         self._renew = client.register_script(RENEW)
         self._release = client.register_script(RELEASE)
         self._ack = client.register_script(FENCED_ACK)
+        self._ack_many = client.register_script(FENCED_ACK_MANY)
         self._quarantine = client.register_script(QUARANTINE)
         self._leave = client.register_script(LEAVE)
 
@@ -179,14 +199,12 @@ class PartitionLeases:
 
     async def ack_many(self, group: str, acks: Sequence[tuple[int, str, Sequence[str]]]) -> list[bool]:
         """``ack`` for several partitions (partition, lease, ids) in one round trip."""
-        if len(acks) == 1:  # no pipeline: it would check the script exists first
-            partition, value, ids = acks[0]
-            return [await self.ack(partition, value, group, ids)]
-        async with self._client.pipeline(transaction=False) as pipe:
-            for partition, value, ids in acks:
-                keys = [self.keys.lease(partition), self.keys.stream(partition)]
-                await self._ack(keys=keys, args=[value, group, *ids], client=pipe)
-            results = await pipe.execute()
+        keys: list[str] = []
+        args: list[str | int] = [group]
+        for partition, value, ids in acks:
+            keys += [self.keys.lease(partition), self.keys.stream(partition)]
+            args += [value, len(ids), *ids]
+        results = await self._ack_many(keys=keys, args=args)
         return [int(result) >= 0 for result in results]
 
     async def quarantine(self, partition: int, value: str, reason: dict[str, Any]) -> bool:

@@ -157,7 +157,10 @@ class PartitionedStream(Source, Sink):
         if leases is not None and self._loop is asyncio.get_running_loop():
             with contextlib.suppress(Exception):  # Redis away: the leases expire instead
                 for state in list(self.owned.values()):
-                    await leases.release(state.partition, state.lease)
+                    # a handler still running (shutdown timed out) keeps its key's lease
+                    # until it expires: releasing it would let the key's next event start
+                    if state.in_flight == 0:
+                        await leases.release(state.partition, state.lease)
                 await leases.leave()
             await self.connector.release()
         self.owned = {}

@@ -49,7 +49,7 @@ async def prepare(url: str, name: str) -> None:
 
 def client_with(*codenames: str) -> Client:
     username = f"op-{uuid.uuid4().hex[:6]}"
-    user = get_user_model().objects.create_user(username, password="pw", is_staff=True)
+    user = get_user_model().objects.create_user(username, is_staff=True)  # no password: no hashing
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
     client = Client()
     client.force_login(user)

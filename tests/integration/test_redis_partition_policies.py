@@ -159,3 +159,17 @@ async def test_a_worker_that_lost_its_lease_cannot_ack(redis_url: str) -> None:
     for each in (stalled, taker):
         await each.close()
     await connector.close()
+
+
+async def test_one_slot_is_shared_by_every_partition(redis_url: str) -> None:
+    connector, name = RedisConnector(redis_url), f"pol-{uuid.uuid4().hex[:8]}"
+    source = stream(connector, name)
+    await source.publish_many({"key": key, "seq": seq} for seq in range(1, 21) for key in KEYS)
+    partitions_seen: list[int] = []
+    for _ in range(PARTITIONS):  # concurrency 1: one event per fetch
+        [delivery] = await source.fetch(1)
+        partitions_seen.append(source.partition_of(delivery.payload))
+        await delivery.ack()
+    assert sorted(partitions_seen) == list(range(PARTITIONS)), "a busy partition kept the slot"
+    await source.close()
+    await connector.close()

@@ -110,6 +110,7 @@ class PartitionedStream(Source, Sink):
         self.tick_interval_s = min(1.0, self.lock_ttl_s / 3)
         self.owned: dict[int, PartitionState] = {}
         self.quarantined: dict[int, dict[str, Any]] = {}
+        self._rotation = 0
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._leases: PartitionLeases | None = None
@@ -236,7 +237,10 @@ class PartitionedStream(Source, Sink):
     def _take_ready(self, limit: int) -> list[Delivery]:
         out: list[Delivery] = []
         now = time.monotonic()
-        for state in list(self.owned.values()):
+        states = list(self.owned.values())
+        # start one partition further each time: a busy partition cannot starve the others
+        self._rotation = (self._rotation + 1) % max(1, len(states))
+        for state in states[self._rotation :] + states[: self._rotation]:
             for entry in state.take_ready(limit - len(out), now):
                 out.append(PartitionDelivery(self, state, entry))
             if len(out) >= limit:

@@ -92,3 +92,24 @@ def test_the_task_option_marks_its_schedule_leader_only() -> None:
         return None
 
     assert source.leader_only
+
+
+def test_check_marks_a_leader_only_schedule() -> None:
+    from django_onestep.core.declarative.check import build_report, render_report
+
+    app = OneStepApp("demo")
+
+    @app.task(source=IntervalSource.every(seconds=5, timezone="UTC"), leader_only=True)
+    def lead(ctx, payload) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    @app.task(source=IntervalSource.every(seconds=5, timezone="UTC", name="other"))
+    def anywhere(ctx, payload) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    report = build_report(app)
+    assert report["tasks"][0]["schedule"]["leader_only"] is True
+    assert "leader_only" not in report["tasks"][1]["schedule"]
+    lines = render_report(report).splitlines()
+    assert " misfire=run_once leader-only next=" in lines[4]  # lead's details line
+    assert "leader-only" not in lines[6]  # anywhere's

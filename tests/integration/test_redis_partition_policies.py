@@ -173,3 +173,21 @@ async def test_one_slot_is_shared_by_every_partition(redis_url: str) -> None:
     assert sorted(partitions_seen) == list(range(PARTITIONS)), "a busy partition kept the slot"
     await source.close()
     await connector.close()
+
+
+async def test_a_deleted_partition_stream_is_made_again(redis_url: str) -> None:
+    connector, name = RedisConnector(redis_url), f"pol-{uuid.uuid4().hex[:8]}"
+    source = stream(connector, name)
+    await source.publish({"key": "a", "seq": 1})
+    [first] = await source.fetch(1)
+    await first.ack()
+    client = await connector.acquire()
+    await client.delete(f"{name}:{source.partition_of({'key': 'a'})}")  # an operator's DEL
+    await connector.release()
+    assert await source.fetch(1) == []  # no error: the group is made again
+    await source.publish({"key": "a", "seq": 2})
+    [second] = await source.fetch(1)
+    assert second.payload == {"key": "a", "seq": 2}
+    await second.ack()
+    await source.close()
+    await connector.close()

@@ -258,7 +258,16 @@ class PartitionedStream(Source, Sink):
             return
         client = self._client
         streams = {stream: state.cursor for stream, state in wanted.items()}
-        reply = await client.xreadgroup(self.group, CONSUMER, streams, count=self.batch_size)
+        try:
+            reply = await client.xreadgroup(self.group, CONSUMER, streams, count=self.batch_size)
+        except Exception as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # a partition stream was deleted (or a Redis without persistence restarted):
+            # make the groups again and read on the next round
+            for state in wanted.values():
+                await self._ensure_group(state.partition)
+            return
         read: dict[str, list[Any]] = {stream: [] for stream in wanted}
         for stream, entries in _by_stream(reply):
             read.setdefault(stream, []).extend(entries)

@@ -7,6 +7,9 @@ the handler returns, so the file holds every worker's processing order.
 
 P_REDIS_URL  server URL      P_STREAM  stream name     P_OUT  record file
 P_LOCK_TTL_S lease (10)      P_WORK_S  seconds per event (0)
+
+A second task reads ``<P_STREAM>.guarded`` (4 partitions, exception_policy quarantine),
+raising on events with ``"poison": true``; it records to ``<P_OUT>.guarded``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,23 @@ app = OneStepApp("partitions", shutdown_timeout_s=10)
 
 logging.basicConfig(level=logging.WARNING)
 logging.getLogger("django_onestep.connectors.redis").setLevel(logging.INFO)
+
+
+# a second stream whose events with "poison" always raise: its partition is quarantined
+guarded = redis.partitioned_stream(
+    f"{os.environ.get('P_STREAM', 'partitions')}.guarded",
+    partitions=4,
+    key=lambda payload: payload["key"],
+    poll_interval_s=0.2,
+    exception_policy="quarantine",
+)
+
+
+@app.task(source=guarded, concurrency=8)
+async def guard(ctx: Any, payload: Any) -> None:
+    if payload.get("poison"):
+        raise ValueError("poisoned event")
+    record(f"{OUT}.guarded", f"{payload['key']} {payload['seq']} {os.getpid()} {time.time():.3f}")
 
 
 @app.task(source=events, concurrency=64)

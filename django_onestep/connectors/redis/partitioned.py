@@ -17,34 +17,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from django_onestep.connectors.codec import UndecodableMessage, decode_message, encode_envelope
 from django_onestep.connectors.redis import partition_registry
 from django_onestep.connectors.redis.classify import to_connector_error
 from django_onestep.connectors.redis.delivery import Batcher
-from django_onestep.connectors.redis.entries import entry_fields, read_reply_entries, text
+from django_onestep.connectors.redis.entries import text
 from django_onestep.connectors.redis.partition_delivery import PartitionDelivery
-from django_onestep.connectors.redis.partition_hash import key_bytes, partition_for
-from django_onestep.connectors.redis.partition_leases import (
-    PartitionKeys,
-    PartitionLeases,
-    assigned_partitions,
-)
-from django_onestep.connectors.redis.partition_state import (
-    ACTIVE,
-    HALTED,
-    RELEASING,
-    BufferedEntry,
-    PartitionState,
-)
+from django_onestep.connectors.redis.partition_entries import buffered_entry, by_stream
+from django_onestep.connectors.redis.partition_hash import partition_for
+from django_onestep.connectors.redis.partition_leases import PartitionKeys, PartitionLeases
+from django_onestep.connectors.redis.partition_ownership import PartitionOwnership
+from django_onestep.connectors.redis.partition_state import BufferedEntry, PartitionState
+from django_onestep.connectors.redis.partition_writer import PartitionWriter
 from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConfigurationError, ConnectorOperation, ConnectorOperationError
@@ -55,14 +45,12 @@ if TYPE_CHECKING:
 
 __all__ = ["EXCEPTION_POLICIES", "PartitionedStream"]
 
-logger = logging.getLogger("django_onestep.connectors.redis.partitioned")
-
 EXCEPTION_POLICIES = ("skip", "halt", "quarantine")
 CONSUMER = "owner"  # one consumer name per partition, whoever owns it: see the docstring
 _IDLE_READ_S = 0.05  # how often a worker with nothing ready looks for new entries
 
 
-class PartitionedStream(Source, Sink):
+class PartitionedStream(PartitionWriter, PartitionOwnership, Source, Sink):
     """Source and Sink over ``partitions`` streams; built by ``RedisConnector.partitioned_stream``."""
 
     fetch_is_cancel_safe = False  # a cancelled XREADGROUP may have read entries
@@ -174,39 +162,6 @@ class PartitionedStream(Source, Sink):
             exc, operation=operation, source_name=self.name, tokens=self.connector.secret_tokens
         )
 
-    # -- Sink -------------------------------------------------------------------------------
-
-    async def send(self, envelope: Envelope) -> None:
-        partition = self.partition_of(envelope.body)
-        await self._sends.add((partition, encode_envelope(envelope)))
-
-    async def send_many(self, envelopes: Iterable[Envelope]) -> None:
-        """Add many envelopes, pipelined (one round trip per 5,000)."""
-        batch: list[tuple[int, bytes]] = []
-        for envelope in envelopes:
-            batch.append((self.partition_of(envelope.body), encode_envelope(envelope)))
-            if len(batch) >= 5000:
-                await self._xadd(batch)
-                batch = []
-        if batch:
-            await self._xadd(batch)
-
-    async def publish_many(self, bodies: Iterable[Any]) -> None:
-        await self.send_many(Envelope(body=body) for body in bodies)
-
-    async def _xadd(self, items: list[tuple[int, bytes]]) -> None:
-        try:
-            client = await self._ready()
-            async with client.pipeline(transaction=False) as pipe:
-                for partition, payload in items:
-                    pipe.xadd(self.keys.stream(partition), {"body": payload})
-                await pipe.execute()
-        except Exception as exc:
-            error = self._error(exc, ConnectorOperation.SEND)
-            if error is None:
-                raise
-            raise error from exc
-
     # -- Source -----------------------------------------------------------------------------
 
     async def fetch(self, limit: int) -> list[Delivery]:
@@ -269,40 +224,16 @@ class PartitionedStream(Source, Sink):
                 await self._ensure_group(state.partition)
             return
         read: dict[str, list[Any]] = {stream: [] for stream in wanted}
-        for stream, entries in _by_stream(reply):
+        for stream, entries in by_stream(reply):
             read.setdefault(stream, []).extend(entries)
         for stream, entries in read.items():
             state = wanted[stream]
             if self.owned.get(state.partition) is not state:
                 continue  # lost or released while we read: the next owner replays these
-            buffered = [self._buffered(entry_id, fields) for entry_id, fields in entries]
+            buffered = [buffered_entry(self.name, self.key, entry_id, fields) for entry_id, fields in entries]
             state.add(
                 [entry for entry in buffered if entry is not None], text(entries[-1][0]) if entries else None
             )
-
-    def _buffered(self, raw_id: Any, raw_fields: Any) -> BufferedEntry | None:
-        entry_id = text(raw_id)
-        if raw_fields is None:
-            return None  # trimmed away while pending: nothing left to process
-        fields = entry_fields(raw_fields)
-        raw = fields.get("body")
-        try:
-            if raw is None:
-                raise UndecodableMessage(f"entry has no 'body' field (fields: {sorted(fields)})")
-            decoded = decode_message(raw)
-        except UndecodableMessage as exc:
-            envelope = Envelope(
-                body=text(raw) if raw is not None else {k: text(v) for k, v in fields.items()}
-            )
-            envelope.meta = {"redis_stream": self.name, "redis_entry_id": entry_id}
-            return BufferedEntry(entry_id, envelope, entry_id.encode(), poison_reason=f"{exc}")
-        envelope = Envelope(decoded.body, decoded.meta, decoded.attempts)
-        try:
-            key = key_bytes(self.key(envelope.body))
-        except Exception as exc:  # the key function cannot place it: it cannot run in order
-            reason = f"partitioned_stream key function failed on this payload: {type(exc).__name__}: {exc}"
-            return BufferedEntry(entry_id, envelope, entry_id.encode(), poison_reason=reason)
-        return BufferedEntry(entry_id, envelope, key)
 
     # -- settling (called by PartitionDelivery) ------------------------------------------------
 
@@ -343,118 +274,3 @@ class PartitionedStream(Source, Sink):
         for (state, _lease, ids), kept in zip(acks, results, strict=True):
             if not kept:
                 self._lost(state, f"an ack of {len(ids)} entries was refused")
-
-    def _lost(self, state: PartitionState, why: str) -> None:
-        if self.owned.get(state.partition) is state:
-            del self.owned[state.partition]
-            logger.warning(
-                "partitioned stream %r: lost partition %d (%s); its new owner replays what was not acked",
-                self.name,
-                state.partition,
-                why,
-            )
-
-    async def apply_exception_policy(
-        self, state: PartitionState, entry: BufferedEntry, exc: Exception
-    ) -> str | None:
-        """halt or quarantine the partition with ``entry`` at its head; None for skip."""
-        if self.exception_policy == "skip":
-            return None
-        entry.in_flight = False
-        reason = f"{type(exc).__name__}: {exc}"
-        if self.exception_policy == "halt":
-            state.mode = HALTED
-            state.halted_reason = f"entry {entry.entry_id}: {reason}"
-            return f"partition {state.partition} halted on entry {entry.entry_id} (exception_policy halt)"
-        record = {
-            "entry_id": entry.entry_id,
-            "error": reason[:500],
-            "worker": self.worker_id,
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        leases = self._leases
-        if leases is not None and await leases.quarantine(state.partition, state.lease, record):
-            self.quarantined[state.partition] = record
-        if self.owned.get(state.partition) is state:
-            del self.owned[state.partition]
-        self._wake.set()
-        return (
-            f"partition {state.partition} quarantined on entry {entry.entry_id} (exception_policy quarantine)"
-        )
-
-    async def release_quarantine(self, partition: int) -> bool:
-        """Let workers take ``partition`` again (its failed entry runs first)."""
-        client = await self._ready()
-        self.quarantined.pop(partition, None)
-        return bool(await client.hdel(self.keys.quarantine, str(partition)))
-
-    # -- membership and leases ------------------------------------------------------------------
-
-    async def _tick_loop(self) -> None:
-        stop = self._stop_ticks
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.tick_interval_s)
-            if stop.is_set():
-                return
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis away: fetch reports it; leases expire if it lasts
-                logger.warning("partitioned stream %r: lease tick failed: %s", self.name, exc)
-
-    async def tick(self) -> None:
-        """Renew, hand over and take partitions so that this worker holds its share."""
-        await self._ready()
-        leases = self._leases
-        assert leases is not None  # made by _ready
-        members = await leases.beat()
-        self.quarantined = await leases.quarantined()
-        wanted = assigned_partitions(members, self.worker_id, self.partitions) - set(self.quarantined)
-        for partition, state in list(self.owned.items()):
-            if not await leases.renew(partition, state.lease):
-                self._lost(state, "its lease expired")
-                continue
-            if partition not in wanted and state.mode != RELEASING:
-                state.mode = RELEASING
-            if state.mode == RELEASING and state.in_flight == 0:
-                del self.owned[partition]
-                await leases.release(partition, state.lease)
-                logger.info("partitioned stream %r: handed partition %d over", self.name, partition)
-        for partition in sorted(wanted - set(self.owned)):
-            lease = await leases.acquire(partition)
-            if lease is None:
-                continue  # still held by its previous owner until it lets go or expires
-            await self._ensure_group(partition)
-            self.owned[partition] = PartitionState(partition, lease)
-            logger.info("partitioned stream %r: took partition %d (%s)", self.name, partition, lease)
-        self._wake.set()
-
-    async def _ensure_group(self, partition: int) -> None:
-        try:
-            await self._client.xgroup_create(self.keys.stream(partition), self.group, id="0", mkstream=True)
-        except Exception as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    # -- introspection (readiness, check, admin) ----------------------------------------------
-
-    def local_status(self) -> dict[str, Any]:
-        """What this worker holds: owned, halted and quarantined partitions."""
-        return {
-            "stream": self.name,
-            "worker": self.worker_id,
-            "owned": sorted(p for p, s in self.owned.items() if s.mode == ACTIVE),
-            "halted": {p: s.halted_reason for p, s in self.owned.items() if s.mode == HALTED},
-            "quarantined": dict(self.quarantined),
-        }
-
-
-def _by_stream(reply: Any) -> list[tuple[str, list[Any]]]:
-    """XREADGROUP's reply as (stream, entries), for RESP2 (list) and RESP3 (dict) replies."""
-    if not reply:
-        return []
-    if isinstance(reply, dict):
-        return [(text(stream), read_reply_entries({stream: entries})) for stream, entries in reply.items()]
-    return [(text(stream), list(entries)) for stream, entries in reply]

@@ -191,3 +191,23 @@ async def test_a_deleted_partition_stream_is_made_again(redis_url: str) -> None:
     await second.ack()
     await source.close()
     await connector.close()
+
+
+async def test_quarantine_lets_the_other_keys_in_flight_ack(redis_url: str) -> None:
+    connector, name = RedisConnector(redis_url), f"pol-{uuid.uuid4().hex[:8]}"
+    source = stream(connector, name, exception_policy="quarantine")
+    bad = source.partition_of({"key": POISON})
+    sibling = next(k for k in KEYS[1:] if source.partition_of({"key": k}) == bad)
+    await source.publish_many([{"key": POISON, "seq": 1}, {"key": sibling, "seq": 1}])
+    deliveries = {d.payload["key"]: d for d in await source.fetch(10)}
+    assert set(deliveries) == {POISON, sibling}  # both in flight, side by side
+    assert await deliveries[POISON].hold_after_failure(ValueError("poisoned"))  # as the runner does
+    await deliveries[sibling].ack()  # still ours: the ack goes through
+    client = await connector.acquire()
+    assert (await client.xpending(f"{name}:{bad}", "onestep"))["pending"] == 1  # only the poisoned
+    await source.tick()  # nothing in flight any more: the parked partition is let go
+    assert bad not in source.owned
+    assert await client.get(f"{name}:onestep:lease:{bad}") is None
+    await connector.release()
+    await source.close()
+    await connector.close()

@@ -109,12 +109,12 @@ return results
 """
 
 # KEYS: lease, quarantine. ARGV: value, partition, reason JSON. 1 = parked, -1 = lease lost.
+# The lease stays: its holder lets go once the partition's other keys in flight are acked.
 QUARANTINE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return -1
 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-redis.call('DEL', KEYS[1])
 return 1
 """
 
@@ -208,7 +208,7 @@ class PartitionLeases:
         return [int(result) >= 0 for result in results]
 
     async def quarantine(self, partition: int, value: str, reason: dict[str, Any]) -> bool:
-        """Park ``partition`` (no worker takes it) and give up its lease; False if lost."""
+        """Park ``partition``: no worker takes it once this one lets go; False if the lease was lost."""
         keys = [self.keys.lease(partition), self.keys.quarantine]
         args = [value, str(partition), json.dumps(reason, sort_keys=True)]
         return int(await self._quarantine(keys=keys, args=args)) > 0

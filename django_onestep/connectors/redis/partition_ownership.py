@@ -131,8 +131,8 @@ class PartitionOwnership:
         leases = self._leases
         if leases is not None and await leases.quarantine(state.partition, state.lease, record):
             self.quarantined[state.partition] = record
-        if self.owned.get(state.partition) is state:
-            del self.owned[state.partition]
+        # hand nothing more out; the next tick lets go once the other keys in flight settled
+        state.mode = RELEASING
         self._wake.set()
         return (
             f"partition {state.partition} quarantined on entry {entry.entry_id} (exception_policy quarantine)"

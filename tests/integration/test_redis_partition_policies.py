@@ -7,12 +7,16 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from django_onestep.connectors.redis import (
     PartitionedStream,
     RedisConnector,
     halted_partitions,
     quarantined_partitions,
 )
+from django_onestep.connectors.redis.partition_leases import PartitionLeases
+from django_onestep.core.errors import ConnectorOperationError
 from django_onestep.core.retry import MaxAttempts
 from django_onestep.core.runtime.app import OneStepApp
 from django_onestep.core.runtime.memory import MemoryQueue
@@ -209,5 +213,33 @@ async def test_quarantine_lets_the_other_keys_in_flight_ack(redis_url: str) -> N
     assert bad not in source.owned
     assert await client.get(f"{name}:onestep:lease:{bad}") is None
     await connector.release()
+    await source.close()
+    await connector.close()
+
+
+async def test_a_failed_ack_holds_the_key_until_the_partition_is_replayed(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector, name = RedisConnector(redis_url), f"pol-{uuid.uuid4().hex[:8]}"
+    source = stream(connector, name)
+    await source.publish_many([{"key": "a", "seq": 1}, {"key": "a", "seq": 2}])
+    [first] = await source.fetch(10)
+    real_ack_many = PartitionLeases.ack_many
+
+    async def unreachable(*args: Any, **kwargs: Any) -> list[bool]:
+        raise ConnectionError("Redis went away mid-ack")
+
+    monkeypatch.setattr(PartitionLeases, "ack_many", unreachable)
+    with pytest.raises(ConnectorOperationError):
+        await first.ack()
+    assert await source.fetch(10) == []  # seq 2 does not pass the unacked seq 1
+    monkeypatch.setattr(PartitionLeases, "ack_many", real_ack_many)
+    await source.tick()  # Redis back: the partition is let go and taken again
+    [again] = await source.fetch(10)
+    assert again.payload == {"key": "a", "seq": 1}  # replayed first, in order
+    await again.ack()
+    [second] = await source.fetch(10)
+    assert second.payload == {"key": "a", "seq": 2}
+    await second.ack()
     await source.close()
     await connector.close()

@@ -33,7 +33,7 @@ from django_onestep.connectors.redis.partition_entries import buffered_entry, by
 from django_onestep.connectors.redis.partition_hash import partition_for
 from django_onestep.connectors.redis.partition_leases import PartitionKeys, PartitionLeases
 from django_onestep.connectors.redis.partition_ownership import PartitionOwnership
-from django_onestep.connectors.redis.partition_state import BufferedEntry, PartitionState
+from django_onestep.connectors.redis.partition_state import RELEASING, BufferedEntry, PartitionState
 from django_onestep.connectors.redis.partition_writer import PartitionWriter
 from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
@@ -240,8 +240,16 @@ class PartitionedStream(PartitionWriter, PartitionOwnership, Source, Sink):
     async def settle_done(self, state: PartitionState, entry: BufferedEntry) -> None:
         try:
             await self._acks.add((state, entry))
-        finally:
+        except BaseException:
+            # The ack may not have reached Redis: the entry stays pending there, and the
+            # key's next event must not pass it. Hand nothing more out; the tick lets the
+            # partition go once idle and takes it again, replaying its pending list in order.
+            entry.in_flight = False
+            state.mode = RELEASING
+            raise
+        else:
             state.remove(entry)
+        finally:
             self._wake.set()
 
     def settle_retry(

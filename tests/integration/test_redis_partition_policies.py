@@ -243,3 +243,27 @@ async def test_a_failed_ack_holds_the_key_until_the_partition_is_replayed(
     await second.ack()
     await source.close()
     await connector.close()
+
+
+async def test_a_quarantine_that_cannot_be_written_lets_the_partition_go(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector, name = RedisConnector(redis_url), f"pol-{uuid.uuid4().hex[:8]}"
+    source = stream(connector, name, exception_policy="quarantine")
+    await source.publish({"key": POISON, "seq": 1})
+    [poisoned] = await source.fetch(10)
+
+    async def unreachable(*args: Any, **kwargs: Any) -> bool:
+        raise ConnectionError("Redis went away")
+
+    monkeypatch.setattr(PartitionLeases, "quarantine", unreachable)
+    assert "quarantined" in (await poisoned.hold_after_failure(ValueError("poisoned")) or "")
+    assert source.quarantined == {}  # not parked: nothing says so in Redis
+    assert await source.fetch(10) == []  # and nothing more is handed out meanwhile
+    monkeypatch.undo()
+    await source.tick()  # let go and taken again: the event runs again
+    [again] = await source.fetch(10)
+    assert again.payload == {"key": POISON, "seq": 1}
+    await again.ack()
+    await source.close()
+    await connector.close()

@@ -129,8 +129,16 @@ class PartitionOwnership:
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         leases = self._leases
-        if leases is not None and await leases.quarantine(state.partition, state.lease, record):
-            self.quarantined[state.partition] = record
+        try:
+            if leases is not None and await leases.quarantine(state.partition, state.lease, record):
+                self.quarantined[state.partition] = record
+        except Exception as write_error:  # Redis away: the event runs again when it is back
+            logger.error(
+                "partitioned stream %r: could not park partition %d (%s); it is let go instead",
+                self.name,
+                state.partition,
+                write_error,
+            )
         # hand nothing more out; the next tick lets go once the other keys in flight settled
         state.mode = RELEASING
         self._wake.set()

@@ -155,7 +155,7 @@ class DatabaseScheduleCoordinator:
         await self._run(functools.partial(self.rows.outcome, outcome, keep_lease=self.leader_only))
 
     def _elect_with_lease(self) -> None:
-        """Leader-only: the run lease becomes the election (see leadership.md in docs/design)."""
+        """Leader-only: the run lease becomes the election (docs/design/schedules.md says why)."""
         self.leader_only = True
         self.rows.lease_s = get_settings().LEASE_S
 

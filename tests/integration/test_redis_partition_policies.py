@@ -267,3 +267,28 @@ async def test_a_quarantine_that_cannot_be_written_lets_the_partition_go(
     await again.ack()
     await source.close()
     await connector.close()
+
+
+async def test_an_idle_worker_waits_in_redis_and_wakes_on_a_new_event(redis_url: str) -> None:
+    connector, name = RedisConnector(redis_url), f"pol-{uuid.uuid4().hex[:8]}"
+    source = connector.partitioned_stream(name, partitions=4, key=lambda p: p["key"], poll_interval_s=1.0)
+    assert await source.fetch(1) == []  # takes its partitions, nothing there yet
+    client = await connector.acquire()
+
+    async def reads() -> int:
+        stats = await client.info("commandstats")
+        return int(stats.get("cmdstat_xreadgroup", {}).get("calls", 0))
+
+    before = await reads()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    fetching = asyncio.create_task(source.fetch(1))
+    await asyncio.sleep(0.3)
+    await client.xadd(f"{name}:{source.partition_of({'key': 'a'})}", {"body": '{"key": "a"}'})
+    [delivery] = await fetching
+    assert loop.time() - started < 0.9  # woken by the event, not by the end of the wait
+    assert await reads() - before <= 2  # one blocking read (polling would be about six)
+    await delivery.ack()
+    await connector.release()
+    await source.close()
+    await connector.close()

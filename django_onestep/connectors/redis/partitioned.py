@@ -173,7 +173,7 @@ class PartitionedStream(PartitionWriter, PartitionOwnership, Source, Sink):
                 self._tick_task = asyncio.create_task(self._tick_loop())
             deadline = time.monotonic() + self.poll_interval_s
             while True:
-                await self._read_ahead()
+                await self._read_ahead(deadline)
                 ready = self._take_ready(limit)
                 now = time.monotonic()
                 if ready or now >= deadline:
@@ -202,8 +202,12 @@ class PartitionedStream(PartitionWriter, PartitionOwnership, Source, Sink):
                 break
         return out
 
-    async def _read_ahead(self) -> None:
-        """One XREADGROUP over every owned partition whose buffer is running low."""
+    async def _read_ahead(self, deadline: float) -> None:
+        """One XREADGROUP over every owned partition whose buffer is running low.
+
+        A worker with nothing buffered, in flight or replaying waits in Redis (BLOCK, up
+        to ``deadline``) instead of polling: no settle can make anything ready meanwhile.
+        """
         wanted = {
             self.keys.stream(state.partition): state
             for state in self.owned.values()
@@ -213,8 +217,15 @@ class PartitionedStream(PartitionWriter, PartitionOwnership, Source, Sink):
             return
         client = self._client
         streams = {stream: state.cursor for stream, state in wanted.items()}
+        idle = all(not state.buffer and state.cursor == ">" for state in self.owned.values())
+        block_ms = int((deadline - time.monotonic()) * 1000) if idle else 0
         try:
-            reply = await client.xreadgroup(self.group, CONSUMER, streams, count=self.batch_size)
+            if block_ms > 0:
+                reply = await client.xreadgroup(
+                    self.group, CONSUMER, streams, count=self.batch_size, block=block_ms
+                )
+            else:
+                reply = await client.xreadgroup(self.group, CONSUMER, streams, count=self.batch_size)
         except Exception as exc:
             if "NOGROUP" not in str(exc):
                 raise

@@ -89,3 +89,18 @@ def test_replay_moves_to_new_entries_after_an_empty_page() -> None:
     assert state.cursor == "5-0"
     state.add([], None)
     assert state.cursor == ">"
+
+
+def test_a_forked_child_is_a_member_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django_onestep.connectors.redis import RedisConnector
+
+    stream = RedisConnector("redis://localhost:6379/0").partitioned_stream("s", key=lambda p: p)
+    parent = stream.worker_id
+    assert stream.worker_id == parent  # stable within a process
+    monkeypatch.setattr("os.getpid", lambda: 999_999)  # as in a child forked after import
+    child = stream.worker_id
+    assert child != parent and "-999999-" in child
+    given = RedisConnector("redis://localhost:6379/0").partitioned_stream(
+        "s", key=lambda p: p, worker_id="w-1"
+    )
+    assert given.worker_id == "w-1"

@@ -39,7 +39,6 @@ class PartitionOwnership:
     group: str
     keys: PartitionKeys
     partitions: int
-    worker_id: str
     exception_policy: str
     tick_interval_s: float
     owned: dict[int, PartitionState]
@@ -48,6 +47,10 @@ class PartitionOwnership:
     _leases: PartitionLeases | None
     _stop_ticks: asyncio.Event
     _wake: asyncio.Event
+
+    @property
+    def worker_id(self) -> str:
+        raise NotImplementedError
 
     async def _ready(self) -> Any:
         raise NotImplementedError

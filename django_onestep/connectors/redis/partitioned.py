@@ -92,7 +92,8 @@ class PartitionedStream(PartitionWriter, PartitionOwnership, Source, Sink):
         self.batch_size = batch_size
         self.poll_interval_s = float(poll_interval_s)
         self.exception_policy = exception_policy
-        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._given_worker_id = worker_id
+        self._own_worker_id: tuple[int, str] | None = None
         self.keys = PartitionKeys(name, partitions)
         # renew well inside the lease; rebalance at least once a second
         self.tick_interval_s = min(1.0, self.lock_ttl_s / 3)
@@ -113,6 +114,20 @@ class PartitionedStream(PartitionWriter, PartitionOwnership, Source, Sink):
 
     def partition_of(self, payload: Any) -> int:
         return partition_for(self.key(payload), self.partitions)
+
+    @property
+    def worker_id(self) -> str:
+        """This worker's member id: ``<host>-<pid>-<random>`` unless one was given.
+
+        Made again in a forked child, so that a stream built before a fork does not make
+        every child the same member (which would let two processes read one partition).
+        """
+        if self._given_worker_id:
+            return self._given_worker_id
+        pid = os.getpid()
+        if self._own_worker_id is None or self._own_worker_id[0] != pid:
+            self._own_worker_id = (pid, f"{socket.gethostname()}-{pid}-{uuid.uuid4().hex[:6]}")
+        return self._own_worker_id[1]
 
     # -- connection -----------------------------------------------------------------------
 

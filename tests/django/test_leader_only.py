@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -22,10 +23,11 @@ from tests.core.schedule_helpers import FakeClock
 pytestmark = pytest.mark.django_db(transaction=True)
 
 START = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
+Pair = tuple[ScheduleSource, ScheduleSource, FakeClock]
 
 
 @pytest.fixture
-async def pair() -> AsyncIterator[tuple[ScheduleSource, ScheduleSource, FakeClock]]:
+async def pair() -> AsyncIterator[Pair]:
     clock = FakeClock(START)
     sources = []
     for name in ("worker-a", "worker-b"):
@@ -46,14 +48,16 @@ async def tick(source: ScheduleSource, n: int) -> bool:
     return claimed
 
 
-async def test_the_first_claimer_leads_every_tick_until_its_lease_lapses(pair) -> None:  # type: ignore[no-untyped-def]
+async def test_the_first_claimer_leads_every_tick_until_its_lease_lapses(pair: Pair) -> None:
     a, b, _clock = pair
     assert await tick(a, 1)
     for n in range(2, 6):  # b is never the one, even on the ticks it sees first
         assert not await tick(b, n)
         assert await tick(a, n)
     # a run ending keeps the lease: it is the election, not the run's
-    await a.coordinator.record_outcome("succeeded")  # type: ignore[attr-defined]
+    coordinator = a.coordinator
+    assert isinstance(coordinator, DatabaseScheduleCoordinator)
+    await coordinator.record_outcome("succeeded")
     assert not await tick(b, 6)
     row = await Schedule.objects.aget(key="demo:lead")
     assert row.running_owner == "worker-a"
@@ -66,7 +70,7 @@ async def test_the_first_claimer_leads_every_tick_until_its_lease_lapses(pair) -
     assert await tick(b, 8)
 
 
-async def test_a_leader_stopping_hands_over_at_once(pair) -> None:  # type: ignore[no-untyped-def]
+async def test_a_leader_stopping_hands_over_at_once(pair: Pair) -> None:
     a, b, _clock = pair
     assert await tick(a, 1)
     await a.close()  # graceful: the lease is released, no wait for it to lapse
@@ -79,7 +83,7 @@ def test_leader_only_on_a_queue_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match=r"task 'q': leader_only=True needs a schedule source"):
 
         @app.task(name="q", source=MemoryQueue("jobs"), leader_only=True)
-        def q(ctx, payload) -> None:  # type: ignore[no-untyped-def]
+        def q(ctx: Any, payload: Any) -> None:
             return None
 
 
@@ -88,7 +92,7 @@ def test_the_task_option_marks_its_schedule_leader_only() -> None:
     source = IntervalSource.every(seconds=5)
 
     @app.task(source=source, leader_only=True)
-    def lead(ctx, payload) -> None:  # type: ignore[no-untyped-def]
+    def lead(ctx: Any, payload: Any) -> None:
         return None
 
     assert source.leader_only
@@ -100,11 +104,11 @@ def test_check_marks_a_leader_only_schedule() -> None:
     app = OneStepApp("demo")
 
     @app.task(source=IntervalSource.every(seconds=5, timezone="UTC"), leader_only=True)
-    def lead(ctx, payload) -> None:  # type: ignore[no-untyped-def]
+    def lead(ctx: Any, payload: Any) -> None:
         return None
 
     @app.task(source=IntervalSource.every(seconds=5, timezone="UTC", name="other"))
-    def anywhere(ctx, payload) -> None:  # type: ignore[no-untyped-def]
+    def anywhere(ctx: Any, payload: Any) -> None:
         return None
 
     report = build_report(app)

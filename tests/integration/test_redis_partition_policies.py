@@ -292,3 +292,21 @@ async def test_an_idle_worker_waits_in_redis_and_wakes_on_a_new_event(redis_url:
     await connector.release()
     await source.close()
     await connector.close()
+
+
+async def test_serving_until_idle_waits_for_a_retry_held_in_its_partition(redis_url: str) -> None:
+    connector, name = RedisConnector(redis_url), f"pol-{uuid.uuid4().hex[:8]}"
+    source = stream(connector, name)
+    await source.publish({"key": "a", "seq": 1})
+    attempts: list[int] = []
+    app = OneStepApp("until-idle")
+
+    @app.task(source=source, retry=MaxAttempts(2, delay_s=0.3))
+    async def flaky(ctx: Any, payload: Any) -> None:
+        attempts.append(ctx.current.attempts)
+        if len(attempts) == 1:
+            raise ValueError("first time")
+
+    await asyncio.wait_for(app.serve(until_idle=True), 15)
+    assert attempts == [0, 1]  # the held retry ran before serve() called it idle
+    await connector.close()

@@ -204,6 +204,19 @@ class PartitionedStream(PartitionWriter, PartitionOwnership, Source, Sink):
                 raise
             raise error from exc
 
+    def pending_count(self) -> int:
+        """Retries waiting at their place in this worker's partitions.
+
+        The runner's ``until_idle`` mode (``--once``, ``run_until_idle``) keeps going while
+        this is non-zero, so a retry due in a moment is not left for the next run.
+        """
+        return sum(
+            1
+            for state in self.owned.values()
+            for entry in state.buffer
+            if not entry.in_flight and entry.due_at
+        )
+
     def _take_ready(self, limit: int) -> list[Delivery]:
         out: list[Delivery] = []
         now = time.monotonic()

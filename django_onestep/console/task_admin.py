@@ -8,6 +8,7 @@ task"), running now ``add_job``; each is written to the admin's history.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.contrib import admin, messages
@@ -21,6 +22,7 @@ from django.utils import timezone
 from django_onestep.conf import get_settings
 from django_onestep.console.admin_base import ReadOnlyAdmin
 from django_onestep.console.forms import PayloadForm
+from django_onestep.console.partition_admin import partitions_view
 from django_onestep.console.task_catalogue import catalogue, find_task
 from django_onestep.dbqueue.enqueue import insert_job
 from django_onestep.dbqueue.queue import DatabaseQueue
@@ -44,6 +46,11 @@ class PausedTaskAdmin(ReadOnlyAdmin):
             path("<str:task>/pause/", wrap(self.pause_view), name="django_onestep_pausedtask_pause"),
             path("<str:task>/resume/", wrap(self.resume_view), name="django_onestep_pausedtask_resume"),
             path("<str:task>/run/", wrap(self.run_view), name="django_onestep_pausedtask_run"),
+            path(
+                "<str:task>/partitions/",
+                wrap(functools.partial(partitions_view, self)),
+                name="django_onestep_pausedtask_partitions",
+            ),
             *super().get_urls(),
         ]
 

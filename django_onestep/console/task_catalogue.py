@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import Max, Sum
 from django.utils import timezone
 
+from django_onestep.connectors.redis.partitioned import PartitionedStream
 from django_onestep.core.schedules.schedule import ScheduleSource
 from django_onestep.dbqueue.queue import DatabaseQueue
 from django_onestep.models import PausedTask, TaskMetric
@@ -37,6 +38,7 @@ class TaskRow:
     failure_rate: str
     paused_by: str | None  # None: not paused
     queue: str | None  # the database queue "run now" enqueues to
+    partitioned: bool = False  # on a partitioned stream: the partitions page applies
 
 
 def _describe(resource: Any) -> str:
@@ -93,6 +95,7 @@ def catalogue(now: datetime | None = None) -> list[TaskRow]:
                 failure_rate=rates.get(spec.name, "-"),
                 paused_by=paused.get(spec.name),
                 queue=source.name if isinstance(source, DatabaseQueue) else None,
+                partitioned=isinstance(source, PartitionedStream),
             )
         )
     return rows

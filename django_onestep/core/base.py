@@ -91,6 +91,15 @@ class Delivery(abc.ABC):
         """The runtime names the task running an async handler: an abort cancels it."""
         return None
 
+    async def hold_after_failure(self, exc: Exception) -> str | None:
+        """Keep a terminally failed item in its source instead of dead-lettering it.
+
+        Return what was done (for the log line) when the source held it, settling the
+        delivery itself (a partitioned stream's ``halt`` or ``quarantine`` policy parks
+        the partition with the item still at its head), or None to dead-letter as usual.
+        """
+        return None
+
     @abc.abstractmethod
     async def ack(self) -> None:
         raise NotImplementedError

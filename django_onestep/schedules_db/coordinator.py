@@ -8,6 +8,7 @@ database alias, so a worker with many schedules holds no extra connection.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import os
@@ -16,10 +17,11 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django_onestep.conf import get_settings
 from django_onestep.core.errors import ConnectorOperation
 from django_onestep.core.events import TaskEventKind
 from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread, stop_task
-from django_onestep.schedules_db.schedule_rows import RUN_LEASE_S, ScheduleRows
+from django_onestep.schedules_db.schedule_rows import ScheduleRows
 
 if TYPE_CHECKING:
     from django_onestep.core.schedules.schedule import ScheduleSource
@@ -62,6 +64,7 @@ class DatabaseScheduleCoordinator:
         self._renewal: asyncio.Task[None] | None = None
         self._manual_runs: set[datetime] = set()
         self._next_request_poll_s = 0.0
+        self.leader_only = False
 
     @property
     def worker(self) -> str:
@@ -80,6 +83,11 @@ class DatabaseScheduleCoordinator:
     async def close(self) -> None:
         await stop_task(self._renewal)
         self._renewal = None
+        if self.leader_only and self._thread is not None:
+            try:
+                await self._run(self.rows.release)
+            except Exception:  # the database is away: the lease expires instead
+                logger.warning("schedule %s: releasing the leader lease failed", self.key, exc_info=True)
         if self._thread is not None:
             thread, self._thread = self._thread, None
             await asyncio.to_thread(release_thread, thread)
@@ -93,14 +101,16 @@ class DatabaseScheduleCoordinator:
         return restored
 
     async def claim(self, source: ScheduleSource, scheduled_at: datetime) -> bool:
+        if source.leader_only and not self.leader_only:
+            self._elect_with_lease()
         if scheduled_at in self._manual_runs:
             manual: bool = await self._run(self.rows.claim_requested, scheduled_at)
             if not manual:
                 self._manual_runs.discard(scheduled_at)
             return manual
-        hold_run = source.overlap != "allow"
+        hold_run = source.overlap != "allow" or self.leader_only
         claimed: bool = await self._run(self.rows.claim, scheduled_at, hold_run)
-        if claimed and hold_run and self._renewal is None:
+        if claimed and hold_run and (self._renewal is None or self._renewal.done()):
             self._renewal = asyncio.get_running_loop().create_task(self._renew_run_lease())
         return claimed
 
@@ -137,16 +147,25 @@ class DatabaseScheduleCoordinator:
         await self._run(self.rows.next_fire, next_fire_at)
 
     async def record_outcome(self, outcome: str) -> None:
-        """The run ended (any way): remember how, and let the next tick start anywhere."""
-        await stop_task(self._renewal)
-        self._renewal = None
-        await self._run(self.rows.outcome, outcome)
+        """The run ended (any way): remember how, and let the next tick start anywhere
+        (a leader keeps its lease, so the next tick starts on it)."""
+        if not self.leader_only:
+            await stop_task(self._renewal)
+            self._renewal = None
+        await self._run(functools.partial(self.rows.outcome, outcome, keep_lease=self.leader_only))
+
+    def _elect_with_lease(self) -> None:
+        """Leader-only: the run lease becomes the election (docs/design/schedules.md says why)."""
+        self.leader_only = True
+        self.rows.lease_s = get_settings().LEASE_S
 
     async def _renew_run_lease(self) -> None:
         while True:
-            await asyncio.sleep(RUN_LEASE_S / 3)
+            await asyncio.sleep(self.rows.lease_s / 3)
             try:
                 if not await self._run(self.rows.renew):
+                    if self.leader_only:
+                        logger.warning("schedule %s: this worker lost the leader lease", self.key)
                     return
             except Exception:
                 logger.warning("renewing the run lease of schedule %s failed", self.key, exc_info=True)

@@ -18,19 +18,23 @@ __all__ = ["CLAIM_RETENTION", "RUN_LEASE_S", "ScheduleRows"]
 # claimed again: a worker that wakes from a day-long stall cannot re-fire it.
 CLAIM_RETENTION = timedelta(days=1)
 # overlap "skip"/"queue": a run holds the schedule for this long, renewed while it runs,
-# so a killed worker blocks the schedule for at most this long
+# so a killed worker blocks the schedule for at most this long (leader-only schedules
+# hold the same lease between runs too, for ONESTEP["LEASE_S"])
 RUN_LEASE_S = 30.0
 
 
 class ScheduleRows:
     """The rows of schedule ``key``, as seen by ``worker``."""
 
-    def __init__(self, *, key: str, app: str, task: str, using: str, worker: str) -> None:
+    def __init__(
+        self, *, key: str, app: str, task: str, using: str, worker: str, lease_s: float = RUN_LEASE_S
+    ) -> None:
         self.key = key
         self.app = app
         self.task = task
         self.using = using
         self.worker = worker
+        self.lease_s = lease_s
 
     def restore(self, definition: str, source: ScheduleSource, first: datetime) -> datetime | None:
         """The persisted next fire; None (and ``first`` stored) for a new or changed rule."""
@@ -88,7 +92,7 @@ class ScheduleRows:
                         | Q(running_owner=self.worker)
                     )
                     taken = rows.filter(free).update(
-                        running_owner=self.worker, running_until=now + timedelta(seconds=RUN_LEASE_S)
+                        running_owner=self.worker, running_until=now + timedelta(seconds=self.lease_s)
                     )
                     if not taken:
                         return False  # a run is in flight on another worker
@@ -152,7 +156,7 @@ class ScheduleRows:
 
         from django_onestep.models import Schedule
 
-        lease_until = timezone.now() + timedelta(seconds=RUN_LEASE_S)
+        lease_until = timezone.now() + timedelta(seconds=self.lease_s)
         renewed: int = (
             Schedule.objects.using(self.using)
             .filter(key=self.key, running_owner=self.worker, running_until__isnull=False)
@@ -185,7 +189,7 @@ class ScheduleRows:
             next_fire_at=next_fire_at, updated_at=timezone.now()
         )
 
-    def outcome(self, outcome: str) -> None:
+    def outcome(self, outcome: str, *, keep_lease: bool = False) -> None:
         from django.utils import timezone
 
         from django_onestep.models import Schedule
@@ -193,4 +197,13 @@ class ScheduleRows:
         now = timezone.now()
         rows = Schedule.objects.using(self.using).filter(key=self.key)
         rows.update(last_outcome=outcome, last_outcome_at=now, updated_at=now)
-        rows.filter(running_owner=self.worker).update(running_owner="", running_until=None)
+        if not keep_lease:  # a leader keeps it between runs: it is its election
+            rows.filter(running_owner=self.worker).update(running_owner="", running_until=None)
+
+    def release(self) -> None:
+        """Give the lease up now (a leader stopping), so the next tick starts elsewhere."""
+        from django_onestep.models import Schedule
+
+        Schedule.objects.using(self.using).filter(key=self.key, running_owner=self.worker).update(
+            running_owner="", running_until=None
+        )

@@ -65,6 +65,7 @@ def _add_webhook_urls(report: dict[str, Any]) -> None:
 def build_django_report(target: str | None) -> dict[str, Any]:
     """The whole document; never raises for bad settings or targets (they become errors)."""
     from django_onestep.conf import OneStepSettingsError, get_settings
+    from django_onestep.connectors.redis.partition_status import add_partition_status
     from django_onestep.core.declarative.check import build_report
     from django_onestep.core.errors import ConfigurationError
     from django_onestep.project.defaults import apply_django_defaults
@@ -84,6 +85,7 @@ def build_django_report(target: str | None) -> dict[str, Any]:
             _add_webhook_urls(report)
             add_stored_schedule_state(app, report, alias)
             add_admin_schedules(app, report, alias)
+            add_partition_status(app, report)
     except Exception as exc:  # bad target, or the target's module raised
         if not isinstance(exc, WorkerSetupError | ConfigurationError | ImportError):
             first_line = (str(exc).strip().splitlines() or [""])[0]
@@ -96,6 +98,7 @@ def build_django_report(target: str | None) -> dict[str, Any]:
 
 
 def render_django_report(report: dict[str, Any]) -> str:
+    from django_onestep.connectors.redis.partition_status import render_partition_status
     from django_onestep.core.declarative.check import render_report
 
     lines: list[str] = []
@@ -104,6 +107,7 @@ def render_django_report(report: dict[str, Any]) -> str:
         if core_lines and core_lines[-1] in ("OK", "FAILED"):
             core_lines.pop()  # the verdict below also counts the Django checks
         lines.extend(core_lines)
+        lines.extend(render_partition_status(report))
         admin_schedules = report.get("admin_schedules") or []
         if admin_schedules:
             lines.append(f"Admin-defined schedules: {len(admin_schedules)}")

@@ -69,7 +69,7 @@ def _define(**options: object) -> None:
             {"colour": "red"},
             "task 'send_email': unknown option 'colour' (options: name, source, emit, dead_letter, "
             "concurrency, retry, timeout_s, config, hooks, description, executor, time_limit_s, "
-            "batch_size, batch_within_s, store_result)",
+            "batch_size, batch_within_s, store_result, leader_only)",
         ),
         (
             {"bind": True, "queue": "emails"},

@@ -20,16 +20,17 @@ Example::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django_onestep.connectors.redis.classify import redact_url, secret_tokens
+from django_onestep.connectors.redis.partitioned import PartitionedStream
 from django_onestep.connectors.redis.stream import RedisStream
 from django_onestep.connectors.redis.stream_options import StreamOptions
 from django_onestep.connectors.settings_checks import checked_options, checked_url
 from django_onestep.core.errors import ConfigurationError, MissingExtraError
 
-__all__ = ["RedisConnector", "RedisStream"]
+__all__ = ["PartitionedStream", "RedisConnector", "RedisStream"]
 
 _SCHEMES = ("redis://", "rediss://", "unix://")
 # Defaults for the client unless the user's options say otherwise: a dead or stalled
@@ -113,6 +114,34 @@ class RedisConnector:
                 f"shorter than the connector's socket_timeout ({timeout_s}s)"
             )
         return RedisStream(self, options)
+
+    def partitioned_stream(
+        self,
+        name: str,
+        *,
+        partitions: int = 16,
+        key: Callable[[Any], Any],
+        group: str = "onestep",
+        lock_ttl_s: float = 30.0,
+        batch_size: int = 100,
+        poll_interval_s: float = 1.0,
+        exception_policy: str = "skip",
+        worker_id: str | None = None,
+    ) -> PartitionedStream:
+        """Streams ``name:0`` ... processed in strict per-key order across workers
+        (see docs/connectors/redis-partitions.md)."""
+        return PartitionedStream(
+            self,
+            name,
+            partitions=partitions,
+            key=key,
+            group=group,
+            lock_ttl_s=lock_ttl_s,
+            batch_size=batch_size,
+            poll_interval_s=poll_interval_s,
+            exception_policy=exception_policy,
+            worker_id=worker_id,
+        )
 
     # -- shared client ------------------------------------------------------------------
 

@@ -41,6 +41,8 @@ def _schedule(source: ScheduleSource) -> dict[str, Any]:
     if interval_s is not None:
         info["interval_s"] = interval_s
     info["misfire"] = source.misfire
+    if source.leader_only:
+        info["leader_only"] = True
     upcoming = [tick.isoformat() for tick in source.upcoming_fire_times(3)]
     info["next_fire_at"] = upcoming[0]
     info["next_fire_times"] = upcoming
@@ -175,6 +177,8 @@ def render_report(report: dict[str, Any]) -> str:
                 f"schedule={what!r} tz={schedule['timezone']} overlap={schedule['overlap']} "
                 f"misfire={schedule['misfire']}"
             )
+            if schedule.get("leader_only"):
+                details.append("leader-only")
             if schedule.get("paused"):
                 details.append("paused")
             details.append(f"next={', '.join(schedule['next_fire_times'])}")

@@ -38,6 +38,7 @@ from django_onestep.core.runtime import serving
 from django_onestep.core.runtime.app_controls import AppControls
 from django_onestep.core.runtime.controls import Controls
 from django_onestep.core.runtime.describe import describe_app
+from django_onestep.core.runtime.leader_option import make_leader_only
 from django_onestep.core.runtime.runtime_state import Runtime
 from django_onestep.core.runtime.task import TaskHooks, TaskSpec, attach_enqueue, build_task_spec
 from django_onestep.core.runtime.task_function import TaskDecorator, TaskFunction
@@ -130,6 +131,7 @@ class OneStepApp(AppControls):
         batch_size: int | None = None,
         batch_within_s: float | None = None,
         store_result: bool = True,
+        leader_only: bool = False,
     ) -> TaskDecorator: ...
 
     def task(
@@ -152,6 +154,7 @@ class OneStepApp(AppControls):
         batch_size: int | None = None,
         batch_within_s: float | None = None,
         store_result: bool = True,
+        leader_only: bool = False,
         **unknown: Any,
     ) -> Any:
         """Register a handler ``(ctx, payload)``: ``@app.task(source=..., ...)``.
@@ -195,6 +198,8 @@ class OneStepApp(AppControls):
                     f"duplicate task name {spec.name!r} in app {self.name!r} "
                     "(give every task a unique name: @app.task(name=...))"
                 )
+            if leader_only:
+                make_leader_only(spec.name, source)
             validate = getattr(source, "validate_task", None)
             if callable(validate):
                 validate(spec.name)

@@ -262,6 +262,11 @@ class DeliveryExecutor:
             self.outcome_log.retrying(delivery, exc, failure, action.delay_s, duration_s)
             await self._emit(TaskEventKind.RETRIED, delivery, failure=failure, duration_s=duration_s)
             return
+        held = await delivery.hold_after_failure(exc)
+        if held is not None:
+            self.outcome_log.gave_up(delivery, exc, failure, held, duration_s)
+            await self._emit(TaskEventKind.FAILED, delivery, failure=failure, duration_s=duration_s)
+            return
         decision = await self._terminal(delivery, exc, failure, duration_s)
         self.outcome_log.gave_up(delivery, exc, failure, decision, duration_s)
 

@@ -31,6 +31,7 @@ TASK_OPTIONS = (
     "batch_size",
     "batch_within_s",
     "store_result",
+    "leader_only",
 )
 
 _RETRY = "use retry=MaxAttempts(n) / ExponentialBackoff(...)"

@@ -174,6 +174,9 @@ class ScheduleSource(Source):
     """Base for sources that produce ticks from a clock. Subclasses compute fire times."""
 
     supports_manual_run = True
+    #: Set by ``@app.task(leader_only=True)``: a coordinator fires its ticks on one
+    #: elected worker only (the database coordinator holds a lease for it).
+    leader_only = False
 
     _next_fire_at: datetime | None
     _last_fire_at: datetime | None
@@ -219,6 +222,10 @@ class ScheduleSource(Source):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         self._reset_runtime()
+
+    def make_leader_only(self) -> None:
+        """Fire on the elected leader only (``@app.task(leader_only=True)`` calls this)."""
+        self.leader_only = True
 
     # -- what subclasses provide -------------------------------------------------------
     def initial_fire_at(self, now: datetime) -> datetime:

@@ -20,7 +20,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django_onestep.connectors.broker_send import SyncSend, remember_queue
 from django_onestep.connectors.codec import encode_envelope, plain_envelopes
+from django_onestep.connectors.rabbitmq.amqp_publish import AmqpPublish
 from django_onestep.connectors.rabbitmq.classify import redact_url, secret_tokens
 from django_onestep.connectors.rabbitmq.delivery import ATTEMPTS_HEADER, RabbitMQDelivery
 from django_onestep.connectors.rabbitmq.session import AmqpSession, Incoming
@@ -153,7 +155,7 @@ class RabbitMQConnector:
         )
 
 
-class RabbitMQQueue(Source, Sink):
+class RabbitMQQueue(AmqpPublish, SyncSend, Source, Sink):  # type: ignore[misc]  # send: see SyncSend
     """A queue you can consume (Source) and publish to (Sink)."""
 
     def __init__(
@@ -184,6 +186,7 @@ class RabbitMQQueue(Source, Sink):
         self.publish_timeout_s = publish_timeout_s
         self._session: AmqpSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
+        remember_queue(self)
 
     def __repr__(self) -> str:
         return f"RabbitMQQueue({self.name!r}, connector={self.connector!r})"
@@ -226,7 +229,7 @@ class RabbitMQQueue(Source, Sink):
         items = await self.session.get(max(1, min(limit, self.batch_size)), self.poll_interval_s)
         return [RabbitMQDelivery(self, item) for item in items]
 
-    async def send(self, envelope: Envelope) -> None:
+    async def asend(self, envelope: Envelope) -> None:
         properties = self._properties(headers={ATTEMPTS_HEADER: envelope.attempts})
         exchange = self.topology.exchange or ""
         await self.session.publish(
@@ -260,14 +263,17 @@ class RabbitMQQueue(Source, Sink):
         self._set_open_state(False)
 
     # ------------------------------------------------------ used by the deliveries
-    def _properties(self, *, headers: dict[str, Any]) -> Any:
+    def _properties(
+        self, *, headers: dict[str, Any], message_id: str | None = None, priority: int | None = None
+    ) -> Any:
         import pika
 
         return pika.BasicProperties(
             content_type="application/json",
             delivery_mode=pika.DeliveryMode.Persistent if self.persistent else pika.DeliveryMode.Transient,
             headers=headers,
-            message_id=uuid.uuid4().hex,
+            message_id=message_id or uuid.uuid4().hex,
+            priority=priority,
         )
 
     def copy_properties(self, original: Any, *, attempts: int) -> Any:

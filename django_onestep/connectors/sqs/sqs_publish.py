@@ -1,0 +1,81 @@
+"""Publishing one message; the SendMessage response is the confirm (sync callers, the outbox).
+
+On a FIFO queue ``group_id`` is the MessageGroupId (else the queue's own setting) and
+``dedupe_key`` the MessageDeduplicationId (else the queue's factory, else our message
+id: a relay that publishes a message twice within SQS's five-minute window is
+deduplicated by SQS itself). ``delay_s`` is DelaySeconds (standard queues, up to 900).
+SQS has no priority: refused by name, as are a delay on FIFO and FIFO ids on a
+standard queue.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import TYPE_CHECKING, Any
+
+from django_onestep.connectors.broker_send import MESSAGE_ID_KEY, PublishOptions
+from django_onestep.core.envelope import Envelope
+from django_onestep.core.errors import ConfigurationError, ConnectorOperation
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+__all__ = ["SqsPublish"]
+
+_MAX_DELAY_S = 900
+
+
+class SqsPublish:
+    """Mixed into SQSQueue (the ``SyncSend`` members of an SQS queue)."""
+
+    url: str
+    fifo: bool
+    deduplication_id_factory: Callable[[Envelope], str] | None
+    _leases: Any
+    _leases_loop: Any
+
+    if TYPE_CHECKING:  # provided by the queue class; a stub here would shadow it
+
+        def _send_params(self, envelope: Envelope) -> dict[str, Any]:
+            raise NotImplementedError
+
+        async def _call(self, op: ConnectorOperation, method: str, **params: Any) -> Any:
+            raise NotImplementedError
+
+    @property
+    def publish_target(self) -> str:
+        return f"sqs:{self.url}"
+
+    def check_publish_options(self, options: PublishOptions) -> None:
+        where = f"sqs queue {self.url}"
+        if self.fifo:
+            options.refuse(where, "an SQS FIFO queue", ("priority", "delay_s"))
+        else:
+            options.refuse(where, "a standard SQS queue", ("priority", "dedupe_key", "group_id"))
+        if options.delay_s is not None and options.delay_s > _MAX_DELAY_S:
+            raise ConfigurationError(
+                f"{where}: delay_s must be at most {_MAX_DELAY_S}, got {options.delay_s!r}"
+            )
+
+    def publisher_twin(self) -> SqsPublish:
+        # boto3 clients are thread-safe and sends keep no per-loop state: share the
+        # connector, drop the leases (a twin never receives).
+        twin = copy.copy(self)
+        twin._leases = None
+        twin._leases_loop = None
+        return twin
+
+    async def publish_confirmed(self, envelope: Envelope, options: PublishOptions) -> None:
+        params: dict[str, Any] = self._send_params(envelope)
+        if self.fifo:
+            if options.group_id is not None:
+                params["MessageGroupId"] = options.group_id
+            if options.dedupe_key is not None:
+                params["MessageDeduplicationId"] = options.dedupe_key
+            elif self.deduplication_id_factory is None and envelope.meta.get(MESSAGE_ID_KEY):
+                params["MessageDeduplicationId"] = str(envelope.meta[MESSAGE_ID_KEY])
+        elif options.delay_s:
+            params["DelaySeconds"] = math.ceil(options.delay_s)
+        await self._call(ConnectorOperation.SEND, "send_message", QueueUrl=self.url, **params)

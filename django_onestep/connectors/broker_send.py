@@ -161,6 +161,18 @@ class SyncSend:
         """Publish and return once the broker accepted the message (raise otherwise)."""
         raise NotImplementedError
 
+    async def publish_confirmed_many(self, envelopes: list[Envelope], options: PublishOptions) -> None:
+        """Publish all; return once the broker accepted every one, raise if any was refused.
+
+        Concurrent single publishes here; transports override it with their bulk send.
+        """
+        results = await asyncio.gather(
+            *(self.publish_confirmed(envelope, options) for envelope in envelopes), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
     # Django callers need a sync `send(payload) -> message id`; onestep's Sink.send(envelope)
     # stays awaitable for the runtime: both shapes on one name, as DatabaseQueue does.
     def send(self, payload_or_envelope: Any, **options: Any) -> Any:

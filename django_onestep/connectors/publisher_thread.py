@@ -58,8 +58,24 @@ async def _publish(queue: Any, envelope: Envelope, options: PublishOptions) -> N
 
 
 async def _publish_all(items: Sequence[tuple[Any, Envelope, PublishOptions]]) -> list[BaseException | None]:
-    results = await asyncio.gather(*(_publish(*item) for item in items), return_exceptions=True)
-    return [result if isinstance(result, BaseException) else None for result in results]
+    # One bulk publish per queue and options (a pipeline, a confirm batch, SendMessageBatch);
+    # a refused group is reported against each of its items.
+    groups: dict[tuple[str, PublishOptions], list[int]] = {}
+    for index, (queue, _envelope, options) in enumerate(items):
+        groups.setdefault((queue.publish_target, options), []).append(index)
+
+    async def publish_group(indexes: list[int]) -> None:
+        queue, _envelope, options = items[indexes[0]]
+        await _twin(queue).publish_confirmed_many([items[i][1] for i in indexes], options)
+
+    outcomes = await asyncio.gather(
+        *(publish_group(group) for group in groups.values()), return_exceptions=True
+    )
+    results: list[BaseException | None] = [None] * len(items)
+    for indexes, outcome in zip(groups.values(), outcomes, strict=True):
+        for index in indexes:
+            results[index] = outcome if isinstance(outcome, BaseException) else None
+    return results
 
 
 def publish_now(queue: Any, envelope: Envelope, options: PublishOptions) -> None:

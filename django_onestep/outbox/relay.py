@@ -51,7 +51,8 @@ class OutboxRelay:
         self.batch_size = positive_int("batch_size", batch_size)
         self.lease_s = positive_number("lease_s", lease_s)
 
-    def _claim(self) -> tuple[str, list[Any]]:
+    def claim(self) -> tuple[str, list[Any]]:
+        """Claim up to ``batch_size`` due rows under a new token; returns it and the rows."""
         from django_onestep.models import OutboxMessage
 
         token = uuid.uuid4().hex
@@ -77,7 +78,7 @@ class OutboxRelay:
         """One pass: claim, publish, settle. Returns what it did."""
         from django_onestep.models import OutboxMessage
 
-        token, claimed = self._claim()
+        token, claimed = self.claim()
         if not claimed:
             return RelayPass()
         items, sendable, errors = [], [], {}

@@ -140,3 +140,24 @@ def test_delay_s_holds_the_message_back(kind: str, name: str) -> None:
     assert read_all(kind, name, quiet_s=0.5) == []
     (message,) = read_all(kind, name, count=1, timeout_s=15)
     assert message.body == {"later": True}
+
+
+def test_a_relay_that_dies_before_deleting_publishes_again_with_the_same_id(
+    kind: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = broker_queue(kind, name)
+    message_id = queue.send({"twice": True}, outbox=True)
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise SystemExit("the relay died after the broker accepted, before deleting the row")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("django.db.models.query.QuerySet.delete", die)
+        with pytest.raises(SystemExit):
+            OutboxRelay(using="default", lease_s=0.2).run_once()
+    assert OutboxMessage.objects.count() == 1
+    wait_until(lambda: OutboxRelay(using="default").run_once().published == 1, 10, "the lease ran out")
+    assert OutboxMessage.objects.count() == 0
+    copies = read_all(kind, name, count=2)
+    assert [m.body for m in copies] == [{"twice": True}] * 2
+    assert {m.meta["message_id"] for m in copies} == {message_id}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from django_onestep.connectors.broker_send import MESSAGE_ID_KEY, PublishOptions
+from django_onestep.connectors.broker_send import MESSAGE_ID_KEY, PublishOptions, SyncSend
 from django_onestep.connectors.codec import encode_envelope
 from django_onestep.connectors.rabbitmq.classify import redact_url
 from django_onestep.connectors.rabbitmq.delivery import ATTEMPTS_HEADER, delay_bucket_ms
@@ -20,6 +20,8 @@ from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConnectorOperation
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from django_onestep.connectors.rabbitmq.connector import RabbitMQConnector
     from django_onestep.connectors.rabbitmq.session import AmqpSession
     from django_onestep.connectors.rabbitmq.topology import QueueTopology
@@ -48,6 +50,8 @@ class AmqpPublish:
         ) -> Any:
             raise NotImplementedError
 
+        async def send_many(self, envelopes: Iterable[Envelope]) -> None: ...
+
         async def retry_route(self, delay_ms: int) -> str:
             raise NotImplementedError
 
@@ -68,6 +72,12 @@ class AmqpPublish:
         twin._session = None  # its own connection, on the loop that first uses it
         twin._session_loop = None
         return twin
+
+    async def publish_confirmed_many(self, envelopes: list[Envelope], options: PublishOptions) -> None:
+        if options.delay_s or options.priority is not None:
+            await SyncSend.publish_confirmed_many(self, envelopes, options)  # type: ignore[arg-type]
+        else:
+            await self.send_many(envelopes)  # publishes all, then waits for every confirm
 
     async def publish_confirmed(self, envelope: Envelope, options: PublishOptions) -> None:
         properties = self._properties(

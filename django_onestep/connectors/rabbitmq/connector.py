@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django_onestep.connectors.broker_send import SyncSend, remember_queue
+from django_onestep.connectors.broker_send import MESSAGE_ID_KEY, SyncSend, remember_queue
 from django_onestep.connectors.codec import encode_envelope, plain_envelopes
 from django_onestep.connectors.rabbitmq.amqp_publish import AmqpPublish
 from django_onestep.connectors.rabbitmq.classify import redact_url, secret_tokens
@@ -230,7 +230,9 @@ class RabbitMQQueue(AmqpPublish, SyncSend, Source, Sink):  # type: ignore[misc] 
         return [RabbitMQDelivery(self, item) for item in items]
 
     async def asend(self, envelope: Envelope) -> None:
-        properties = self._properties(headers={ATTEMPTS_HEADER: envelope.attempts})
+        properties = self._properties(
+            headers={ATTEMPTS_HEADER: envelope.attempts}, message_id=envelope.meta.get(MESSAGE_ID_KEY)
+        )
         exchange = self.topology.exchange or ""
         await self.session.publish(
             exchange,
@@ -244,7 +246,12 @@ class RabbitMQQueue(AmqpPublish, SyncSend, Source, Sink):  # type: ignore[misc] 
     async def send_many(self, envelopes: Iterable[Envelope]) -> None:
         """Publish many envelopes, then wait once for all their confirms (fast enqueue)."""
         messages = [
-            (encode_envelope(env), self._properties(headers={ATTEMPTS_HEADER: env.attempts}))
+            (
+                encode_envelope(env),
+                self._properties(
+                    headers={ATTEMPTS_HEADER: env.attempts}, message_id=env.meta.get(MESSAGE_ID_KEY)
+                ),
+            )
             for env in envelopes
         ]
         exchange = self.topology.exchange or ""
@@ -264,15 +271,16 @@ class RabbitMQQueue(AmqpPublish, SyncSend, Source, Sink):  # type: ignore[misc] 
 
     # ------------------------------------------------------ used by the deliveries
     def _properties(
-        self, *, headers: dict[str, Any], message_id: str | None = None, priority: int | None = None
+        self, *, headers: dict[str, Any], message_id: Any = None, priority: int | None = None
     ) -> Any:
+        """``message_id``: the envelope's own (sync sends, the outbox) or a new one."""
         import pika
 
         return pika.BasicProperties(
             content_type="application/json",
             delivery_mode=pika.DeliveryMode.Persistent if self.persistent else pika.DeliveryMode.Transient,
             headers=headers,
-            message_id=message_id or uuid.uuid4().hex,
+            message_id=message_id if isinstance(message_id, str) and message_id else uuid.uuid4().hex,
             priority=priority,
         )
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django_onestep.connectors.broker_send import MESSAGE_ID_KEY, PublishOptions
+from django_onestep.connectors.broker_send import MESSAGE_ID_KEY, PublishOptions, SyncSend
 from django_onestep.connectors.codec import encode_envelope
 from django_onestep.connectors.redis.classify import redact_url
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConnectorOperation
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterable
 
     from django_onestep.connectors.redis.connector import RedisConnector
     from django_onestep.connectors.redis.stream_options import StreamOptions
@@ -45,6 +45,8 @@ class StreamPublish:
         async def ensure_group(self) -> None:
             raise NotImplementedError
 
+        async def send_many(self, envelopes: Iterable[Envelope]) -> list[str]: ...
+
         async def _xadd_pipelined(self, payloads: list[bytes]) -> list[str]:
             raise NotImplementedError
 
@@ -63,6 +65,12 @@ class StreamPublish:
     def publisher_twin(self) -> StreamPublish:
         own = type(self.connector)(self.connector.url, self.connector.options)
         return type(self)(own, self.options)  # type: ignore[call-arg]  # RedisStream's
+
+    async def publish_confirmed_many(self, envelopes: list[Envelope], options: PublishOptions) -> None:
+        if options.delay_s:
+            await SyncSend.publish_confirmed_many(self, envelopes, options)  # type: ignore[arg-type]
+        else:
+            await self.send_many(envelopes)  # pipelined bulk adds; returns once Redis replied
 
     async def publish_confirmed(self, envelope: Envelope, options: PublishOptions) -> None:
         if not options.delay_s:

@@ -14,12 +14,12 @@ import copy
 import math
 from typing import TYPE_CHECKING, Any
 
-from django_onestep.connectors.broker_send import MESSAGE_ID_KEY, PublishOptions
+from django_onestep.connectors.broker_send import MESSAGE_ID_KEY, PublishOptions, SyncSend
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConfigurationError, ConnectorOperation
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
 
 __all__ = ["SqsPublish"]
@@ -40,6 +40,8 @@ class SqsPublish:
 
         def _send_params(self, envelope: Envelope) -> dict[str, Any]:
             raise NotImplementedError
+
+        async def send_many(self, envelopes: Iterable[Envelope]) -> None: ...
 
         async def _call(self, op: ConnectorOperation, method: str, **params: Any) -> Any:
             raise NotImplementedError
@@ -66,6 +68,12 @@ class SqsPublish:
         twin._leases = None
         twin._leases_loop = None
         return twin
+
+    async def publish_confirmed_many(self, envelopes: list[Envelope], options: PublishOptions) -> None:
+        if self.fifo or options.delay_s:  # per-message ids or DelaySeconds
+            await SyncSend.publish_confirmed_many(self, envelopes, options)  # type: ignore[arg-type]
+        else:
+            await self.send_many(envelopes)  # SendMessageBatch, ten per call
 
     async def publish_confirmed(self, envelope: Envelope, options: PublishOptions) -> None:
         params: dict[str, Any] = self._send_params(envelope)

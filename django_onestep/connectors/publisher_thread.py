@@ -84,12 +84,23 @@ def publish_now(queue: Any, envelope: Envelope, options: PublishOptions) -> None
     future.result(PUBLISH_TIMEOUT_S)
 
 
-def publish_batch(items: Sequence[tuple[Any, Envelope, PublishOptions]]) -> list[BaseException | None]:
-    """Publish concurrently; per item None (accepted) or the error that refused it."""
+def publish_batch(
+    items: Sequence[tuple[Any, Envelope, PublishOptions]], timeout_s: float = PUBLISH_TIMEOUT_S
+) -> list[BaseException | None]:
+    """Publish concurrently; per item None (accepted) or the error that refused it.
+
+    Past ``timeout_s`` every item counts as not confirmed (``TimeoutError``), though
+    some may still be published: the caller publishes them again, with their ids.
+    """
     if not items:
         return []
     future = asyncio.run_coroutine_threadsafe(_publish_all(items), _running_loop())
-    return future.result(PUBLISH_TIMEOUT_S)
+    try:
+        return future.result(timeout_s)
+    except TimeoutError:
+        future.cancel()
+        error = TimeoutError(f"no confirm within {timeout_s:g} s")
+        return [error] * len(items)
 
 
 async def _close_twins() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 
 __all__ = ["OutboxLag", "outbox_lag"]
 
@@ -19,28 +19,23 @@ class OutboxLag:
 
 
 def outbox_lag(using: str, now: datetime) -> list[OutboxLag]:
-    """One entry per queue with messages waiting (the table is small: rows are deleted once sent)."""
+    """One entry per queue with messages waiting, in one query (rows are deleted once sent)."""
     from django_onestep.models import OutboxMessage
 
     rows = (
         OutboxMessage.objects.using(using)
         .values("target")
-        .annotate(waiting=Count("id"), oldest=Min("created_at"))
+        .annotate(
+            waiting=Count("id"), oldest=Min("created_at"), failing=Count("id", filter=~Q(last_error=""))
+        )
         .order_by("target")
-    )
-    failing = dict(
-        OutboxMessage.objects.using(using)
-        .exclude(last_error="")
-        .values("target")
-        .annotate(n=Count("id"))
-        .values_list("target", "n")
     )
     return [
         OutboxLag(
             target=row["target"],
             waiting=row["waiting"],
             oldest_age_s=max(0.0, (now - row["oldest"]).total_seconds()),
-            failing=failing.get(row["target"], 0),
+            failing=row["failing"],
         )
         for row in rows
     ]

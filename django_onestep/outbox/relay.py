@@ -89,7 +89,9 @@ class OutboxRelay:
                 continue
             items.append((queue, decode_message(row.envelope), PublishOptions.from_dict(row.options)))
             sendable.append(row)
-        for row, error in zip(sendable, publish_batch(items), strict=True):
+        # within the lease, so no other relay takes these rows while we still wait
+        results = publish_batch(items, timeout_s=self.lease_s * 0.8)
+        for row, error in zip(sendable, results, strict=True):
             if error is not None:
                 errors[row.id] = f"{type(error).__name__}: {error}"
         published = [row.id for row in claimed if row.id not in errors]

@@ -117,7 +117,7 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """What the relay publishes; an item whose body has "refuse" is refused."""
     sent: list[Any] = []
 
-    def publish_batch(items: list[Any]) -> list[BaseException | None]:
+    def publish_batch(items: list[Any], timeout_s: float) -> list[BaseException | None]:
         results: list[BaseException | None] = []
         for _queue, envelope, _options in items:
             refused = isinstance(envelope.body, dict) and "refuse" in envelope.body

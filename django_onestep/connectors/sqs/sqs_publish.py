@@ -10,6 +10,7 @@ standard queue.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import math
 from typing import TYPE_CHECKING, Any
@@ -73,7 +74,14 @@ class SqsPublish:
         if self.fifo or options.delay_s:  # per-message ids or DelaySeconds
             await SyncSend.publish_confirmed_many(self, envelopes, options)  # type: ignore[arg-type]
         else:
-            await self.send_many(envelopes)  # SendMessageBatch, ten per call
+            # SendMessageBatch, ten per call, the calls side by side (the connector's threads)
+            chunks = [envelopes[i : i + 10] for i in range(0, len(envelopes), 10)]
+            results = await asyncio.gather(
+                *(self.send_many(chunk) for chunk in chunks), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
 
     async def publish_confirmed(self, envelope: Envelope, options: PublishOptions) -> None:
         params: dict[str, Any] = self._send_params(envelope)

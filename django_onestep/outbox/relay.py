@@ -58,8 +58,10 @@ class OutboxRelay:
         token = uuid.uuid4().hex
         now = timezone.now()
         rows = OutboxMessage.objects.using(self.using)
+        due = rows.filter(lease_until__lte=now).order_by("id")
+        if not due.exists():  # the idle case, without a write transaction (SQLite's is a lock)
+            return token, []
         with transaction.atomic(using=self.using):
-            due = rows.filter(lease_until__lte=now).order_by("id")
             ids = list(
                 due.select_for_update(skip_locked=True).values_list("id", flat=True)[: self.batch_size]
             )

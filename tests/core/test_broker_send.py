@@ -5,10 +5,13 @@ No broker is contacted: every call here fails (or returns) before publishing.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 
 import pytest
 
+from django_onestep.connectors.broker_send import PublishOptions
+from django_onestep.connectors.publisher_thread import publish_batch, shutdown
 from django_onestep.connectors.rabbitmq import RabbitMQConnector
 from django_onestep.connectors.redis import RedisConnector
 from django_onestep.connectors.sqs import SQSConnector
@@ -78,3 +81,36 @@ async def test_a_sync_send_on_a_running_event_loop_says_what_to_use() -> None:
 def test_targets_name_the_queue_without_secrets() -> None:
     assert rabbitmq.publish_target == "rabbitmq:amqp://u:***@127.0.0.1:1/::q"
     assert redis.publish_target == "redis:redis://127.0.0.1:1/0:s"
+
+
+def test_a_fifo_send_without_a_group_fails_at_the_call() -> None:
+    with pytest.raises(ConfigurationError, match="a FIFO queue needs group_id="):
+        fifo.send({"n": 1})
+
+
+class SlowQueue:
+    """Confirms after ``confirm_s``; its own twin."""
+
+    publish_target = "slow:q"
+
+    def __init__(self, confirm_s: float) -> None:
+        self.confirm_s = confirm_s
+
+    def publisher_twin(self) -> SlowQueue:
+        return self
+
+    async def publish_confirmed_many(self, envelopes: list[Envelope], options: PublishOptions) -> None:
+        await asyncio.sleep(self.confirm_s)
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_batch_not_confirmed_in_time_counts_as_not_published() -> None:
+    items = [(SlowQueue(5.0), Envelope(body=n), PublishOptions()) for n in range(3)]
+    try:
+        results = publish_batch(items, timeout_s=0.1)
+    finally:
+        shutdown()
+    assert [type(r) for r in results] == [TimeoutError] * 3
+    assert "no confirm within 0.1 s" in str(results[0])

@@ -16,6 +16,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from django_onestep.connectors.broker_send import MESSAGE_ID_KEY, PublishOptions, SyncSend
+from django_onestep.connectors.codec import encode_envelope
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConfigurationError, ConnectorOperation
 
@@ -34,12 +35,14 @@ class SqsPublish:
     url: str
     fifo: bool
     deduplication_id_factory: Callable[[Envelope], str] | None
+    message_group_id: Any
+    message_group_field: str | None
     _leases: Any
     _leases_loop: Any
 
     if TYPE_CHECKING:  # provided by the queue class; a stub here would shadow it
 
-        def _send_params(self, envelope: Envelope) -> dict[str, Any]:
+        def _group_id(self, envelope: Envelope) -> str:
             raise NotImplementedError
 
         async def send_many(self, envelopes: Iterable[Envelope]) -> None: ...
@@ -57,6 +60,10 @@ class SqsPublish:
             options.refuse(where, "an SQS FIFO queue", ("priority", "delay_s"))
         else:
             options.refuse(where, "a standard SQS queue", ("priority", "dedupe_key", "group_id"))
+        if self.fifo and options.group_id is None and not (self.message_group_id or self.message_group_field):
+            raise ConfigurationError(
+                f"{where}: a FIFO queue needs group_id= (or the queue's message_group_id)"
+            )
         if options.delay_s is not None and options.delay_s > _MAX_DELAY_S:
             raise ConfigurationError(
                 f"{where}: delay_s must be at most {_MAX_DELAY_S}, got {options.delay_s!r}"
@@ -84,13 +91,15 @@ class SqsPublish:
                     raise result
 
     async def publish_confirmed(self, envelope: Envelope, options: PublishOptions) -> None:
-        params: dict[str, Any] = self._send_params(envelope)
+        params: dict[str, Any] = {"MessageBody": encode_envelope(envelope).decode("utf-8")}
         if self.fifo:
-            if options.group_id is not None:
-                params["MessageGroupId"] = options.group_id
+            group_id = options.group_id if options.group_id is not None else self._group_id(envelope)
+            params["MessageGroupId"] = group_id
             if options.dedupe_key is not None:
                 params["MessageDeduplicationId"] = options.dedupe_key
-            elif self.deduplication_id_factory is None and envelope.meta.get(MESSAGE_ID_KEY):
+            elif self.deduplication_id_factory is not None:
+                params["MessageDeduplicationId"] = str(self.deduplication_id_factory(envelope))
+            elif envelope.meta.get(MESSAGE_ID_KEY):
                 params["MessageDeduplicationId"] = str(envelope.meta[MESSAGE_ID_KEY])
         elif options.delay_s:
             params["DelaySeconds"] = math.ceil(options.delay_s)

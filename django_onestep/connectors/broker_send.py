@@ -31,7 +31,6 @@ __all__ = [
     "MODE_OPTIONS",
     "PublishOptions",
     "SyncSend",
-    "enqueue_hook",
     "known_queue",
     "new_message_id",
     "refuse_event_loop",
@@ -108,10 +107,6 @@ def set_enqueue_hook(hook: EnqueueHook | None) -> None:
     """Installed by the Django layer: decides between at once, on commit and outbox."""
     global _hook
     _hook = hook
-
-
-def enqueue_hook() -> EnqueueHook | None:
-    return _hook
 
 
 def remember_queue(queue: Any) -> None:

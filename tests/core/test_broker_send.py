@@ -10,6 +10,7 @@ import inspect
 
 import pytest
 
+from django_onestep.connectors import broker_send
 from django_onestep.connectors.broker_send import PublishOptions
 from django_onestep.connectors.publisher_thread import publish_batch, shutdown
 from django_onestep.connectors.rabbitmq import RabbitMQConnector
@@ -114,3 +115,15 @@ def test_a_batch_not_confirmed_in_time_counts_as_not_published() -> None:
         shutdown()
     assert [type(r) for r in results] == [TimeoutError] * 3
     assert "no confirm within 0.1 s" in str(results[0])
+
+
+def test_without_django_a_send_publishes_at_once_and_refuses_the_outbox(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent: list[Envelope] = []
+    monkeypatch.setattr(broker_send, "_hook", None)  # as in a plain asyncio program
+    monkeypatch.setattr(broker_send, "publish_now", lambda queue, envelope, options: sent.append(envelope))
+    message_id = redis.send({"n": 1}, meta={"trace": "t1"})
+    assert [(e.body, e.meta) for e in sent] == [({"n": 1}, {"trace": "t1", "message_id": message_id})]
+    with pytest.raises(ConfigurationError, match="outbox=True needs Django"):
+        redis.send({"n": 2}, outbox=True)

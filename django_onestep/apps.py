@@ -30,6 +30,7 @@ class OneStepConfig(AppConfig):
         from django_onestep import checks
         from django_onestep.checks import urlconf_guard
         from django_onestep.conf import OneStepSettingsError, get_settings
+        from django_onestep.outbox import enqueue_modes
         from django_onestep.project import mysql_alias, resource_types
         from django_onestep.webhooks import route_checks  # noqa: F401 - registers them
 
@@ -37,6 +38,7 @@ class OneStepConfig(AppConfig):
         urlconf_guard.install()  # a bad tasks.py met by the URL checks: a check error, no traceback
         resource_types.register()  # database_queue, django_state_store... for YAML targets
         mysql_alias.register()  # MySQLConnector(using="alias") reads DATABASES through Django
+        enqueue_modes.install()  # sync sends to broker queues: on commit or through the outbox
         try:
             conf = get_settings()
         except OneStepSettingsError:

@@ -73,6 +73,8 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH": {},
     "METRICS_TOKEN": None,
     "PROCESS_POOL": {},
+    "OUTBOX": False,
+    "OUTBOX_RELAY_IN_WORKER": True,
 }
 
 # Thresholds of the health/ endpoint; None turns a check off.
@@ -243,6 +245,15 @@ def _log_format(key: str, value: Any) -> str:
     return str(value)
 
 
+def _outbox(key: str, value: Any) -> bool | list[str]:
+    # True/False for every broker queue, or the names of the queues that use it
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(name, str) and name for name in value):
+        return list(value)
+    raise OneStepSettingsError(key, f"must be True, False or a list of queue names, got {value!r}")
+
+
 def _flag(key: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise OneStepSettingsError(key, f"must be True or False, got {value!r}")
@@ -274,6 +285,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "HEALTH": _health,
     "METRICS_TOKEN": _optional_secret,
     "PROCESS_POOL": _process_pool,
+    "OUTBOX": _outbox,
+    "OUTBOX_RELAY_IN_WORKER": _flag,
 }
 assert set(_VALIDATORS) == set(DEFAULTS)
 
@@ -305,6 +318,8 @@ class OneStepSettings:
     HEALTH: dict[str, Any]
     METRICS_TOKEN: str | None
     PROCESS_POOL: dict[str, Any]
+    OUTBOX: bool | list[str]
+    OUTBOX_RELAY_IN_WORKER: bool
 
     def __init__(self, raw: Any) -> None:
         if raw is None:

@@ -17,6 +17,7 @@ __all__ = [
     "Cursor",
     "DeadLetter",
     "Job",
+    "OutboxMessage",
     "PausedTask",
     "RowClaim",
     "Schedule",
@@ -395,3 +396,36 @@ class PausedTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app}.{self.task} (paused)"
+
+
+class OutboxMessage(models.Model):
+    """A broker message written in the caller's transaction, waiting for the relay.
+
+    ``envelope`` is the exact JSON the broker will carry (its ``meta`` holds
+    ``message_id``); ``options`` the publish options (delay, priority, ids). The relay
+    claims rows whose ``lease_until`` has passed (a new row's is its creation time),
+    publishes them with the broker's confirms and deletes them only then.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    target = models.CharField(max_length=300)
+    message_id = models.CharField(max_length=64)
+    envelope = models.TextField()
+    options = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    lease_until = models.DateTimeField()
+    claim_token = models.CharField(max_length=32, null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "django_onestep_outboxmessage"
+        ordering = ["id"]
+        verbose_name = "outbox message"
+        indexes = [
+            models.Index(fields=["lease_until", "id"], name="onestep_outbox_due"),
+            models.Index(fields=["created_at"], name="onestep_outbox_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target} {self.message_id}"

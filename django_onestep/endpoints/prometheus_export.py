@@ -20,6 +20,7 @@ from django_onestep.dbqueue.queue_stats import queue_lags_s, status_counts
 from django_onestep.endpoints.health_report import live_workers
 from django_onestep.models import DeadLetter, TaskMetric, WorkerHeartbeat
 from django_onestep.orm.telemetry import DURATION_BUCKETS_S
+from django_onestep.outbox.outbox_metrics import OutboxCollector
 
 __all__ = ["CONTENT_TYPE", "render_metrics"]
 
@@ -107,4 +108,5 @@ def render_metrics() -> bytes:
     settings = get_settings()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_TablesCollector(settings.DATABASE, settings.HEALTH["WORKER_STALE_S"] or 30.0))
+    registry.register(OutboxCollector(settings.DATABASE))
     return bytes(generate_latest(registry))

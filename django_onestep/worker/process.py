@@ -143,6 +143,7 @@ class Worker:
     async def _serve(self) -> None:
         from django_onestep.conf import get_settings
         from django_onestep.schedules_db.admin_defined import AdminScheduleRunner
+        from django_onestep.worker.outbox_relay_setup import start_worker_relay
         from django_onestep.worker.telemetry_setup import WorkerTelemetry
 
         app = self.app
@@ -171,11 +172,14 @@ class Worker:
         # like code-defined schedules, admin-defined ones stay off --skip-local-sources workers
         if not self.options.once and not self.options.skip_local_sources:
             await admin_schedules.start()
+        relay = start_worker_relay(self.options)
         try:
             # A signal during the startup awaits above is not lost: serve() honours a
             # shutdown requested before it (it starts and stops at once).
             await app.serve(until_idle=self.options.once, tasks=self.task_names)
         finally:
+            if relay is not None:
+                await asyncio.to_thread(relay.stop)
             await admin_schedules.stop()
             await telemetry.stop()
             if health is not None:

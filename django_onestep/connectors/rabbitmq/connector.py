@@ -20,7 +20,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django_onestep.connectors.broker_send import MESSAGE_ID_KEY, SyncSend, remember_queue
 from django_onestep.connectors.codec import encode_envelope, plain_envelopes
+from django_onestep.connectors.rabbitmq.amqp_publish import AmqpPublish
 from django_onestep.connectors.rabbitmq.classify import redact_url, secret_tokens
 from django_onestep.connectors.rabbitmq.delivery import ATTEMPTS_HEADER, RabbitMQDelivery
 from django_onestep.connectors.rabbitmq.session import AmqpSession, Incoming
@@ -153,7 +155,7 @@ class RabbitMQConnector:
         )
 
 
-class RabbitMQQueue(Source, Sink):
+class RabbitMQQueue(AmqpPublish, SyncSend, Source, Sink):  # type: ignore[misc]  # send: see SyncSend
     """A queue you can consume (Source) and publish to (Sink)."""
 
     def __init__(
@@ -184,6 +186,7 @@ class RabbitMQQueue(Source, Sink):
         self.publish_timeout_s = publish_timeout_s
         self._session: AmqpSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
+        remember_queue(self)
 
     def __repr__(self) -> str:
         return f"RabbitMQQueue({self.name!r}, connector={self.connector!r})"
@@ -234,8 +237,10 @@ class RabbitMQQueue(Source, Sink):
         items = await self.session.get(max(1, min(limit, self.batch_size)), self.poll_interval_s)
         return [RabbitMQDelivery(self, item) for item in items]
 
-    async def send(self, envelope: Envelope) -> None:
-        properties = self._properties(headers={ATTEMPTS_HEADER: envelope.attempts})
+    async def asend(self, envelope: Envelope) -> None:
+        properties = self._properties(
+            headers={ATTEMPTS_HEADER: envelope.attempts}, message_id=envelope.meta.get(MESSAGE_ID_KEY)
+        )
         exchange = self.topology.exchange or ""
         await self.session.publish(
             exchange,
@@ -249,7 +254,12 @@ class RabbitMQQueue(Source, Sink):
     async def send_many(self, envelopes: Iterable[Envelope]) -> None:
         """Publish many envelopes, then wait once for all their confirms (fast enqueue)."""
         messages = [
-            (encode_envelope(env), self._properties(headers={ATTEMPTS_HEADER: env.attempts}))
+            (
+                encode_envelope(env),
+                self._properties(
+                    headers={ATTEMPTS_HEADER: env.attempts}, message_id=env.meta.get(MESSAGE_ID_KEY)
+                ),
+            )
             for env in envelopes
         ]
         exchange = self.topology.exchange or ""
@@ -268,14 +278,18 @@ class RabbitMQQueue(Source, Sink):
         self._set_open_state(False)
 
     # ------------------------------------------------------ used by the deliveries
-    def _properties(self, *, headers: dict[str, Any]) -> Any:
+    def _properties(
+        self, *, headers: dict[str, Any], message_id: Any = None, priority: int | None = None
+    ) -> Any:
+        """``message_id``: the envelope's own (sync sends, the outbox) or a new one."""
         import pika
 
         return pika.BasicProperties(
             content_type="application/json",
             delivery_mode=pika.DeliveryMode.Persistent if self.persistent else pika.DeliveryMode.Transient,
             headers=headers,
-            message_id=uuid.uuid4().hex,
+            message_id=message_id if isinstance(message_id, str) and message_id else uuid.uuid4().hex,
+            priority=priority,
         )
 
     def copy_properties(self, original: Any, *, attempts: int) -> Any:

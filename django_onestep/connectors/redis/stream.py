@@ -21,12 +21,14 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from django_onestep.connectors.broker_send import SyncSend, remember_queue
 from django_onestep.connectors.codec import encode_envelope
 from django_onestep.connectors.redis import scripts
 from django_onestep.connectors.redis.classify import to_connector_error
 from django_onestep.connectors.redis.delivery import Batcher
 from django_onestep.connectors.redis.entries import decode_entry, entry_fields, read_reply_entries, text
 from django_onestep.connectors.redis.stream_options import StreamOptions
+from django_onestep.connectors.redis.stream_publish import StreamPublish
 from django_onestep.connectors.redis.writer import StreamWriter
 from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
@@ -44,7 +46,7 @@ _MOVE_LIMIT = 500  # delayed retries moved per script call
 _GC_INTERVAL_S = 300.0
 
 
-class RedisStream(StreamWriter, Source, Sink):
+class RedisStream(StreamPublish, StreamWriter, SyncSend, Source, Sink):  # type: ignore[misc]  # send: see SyncSend
     """Source and Sink over one stream and consumer group; built by ``RedisConnector.stream``."""
 
     fetch_is_cancel_safe = False  # a cancelled XREADGROUP may already have claimed entries
@@ -75,6 +77,7 @@ class RedisStream(StreamWriter, Source, Sink):
         self._next_gc_at = 0.0
         self._failures = 0
         self._local_delayed: list[float] = []  # monotonic due times of our delayed retries
+        remember_queue(self)
 
     def __repr__(self) -> str:
         return f"RedisStream(name={self.name!r}, group={self.group!r}, consumer={self.consumer!r})"

@@ -39,7 +39,7 @@ class StreamWriter:
     def _recovered(self) -> None:
         raise NotImplementedError
 
-    async def send(self, envelope: Envelope) -> None:
+    async def asend(self, envelope: Envelope) -> None:
         # Concurrent sends (handlers emitting results) share one bulk-add command.
         await self._sends.add(encode_envelope(envelope))
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -67,6 +68,7 @@ class SQSConnector:
         self.max_threads = max_threads
         self._client = client
         self._executor: ThreadPoolExecutor | None = None
+        self._client_lock = threading.Lock()
         self.tokens = secret_tokens(self.options)
 
     def __repr__(self) -> str:
@@ -95,13 +97,21 @@ class SQSConnector:
             "sqs", region_name=self.region_name, endpoint_url=self.endpoint_url, config=config, **options
         )
 
+    def _client_once(self) -> Any:
+        # Many concurrent first calls (a relay's batch) must build one client, not one
+        # each: building a boto3 client costs ~100 ms of CPU.
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
+
     async def call(self, method: str, **params: Any) -> Any:
         """Run one client method in the connector's threads."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self.max_threads, thread_name_prefix="onestep-sqs")
         loop = asyncio.get_running_loop()
         if self._client is None:
-            self._client = await loop.run_in_executor(self._executor, self._make_client)
+            await loop.run_in_executor(self._executor, self._client_once)
         return await loop.run_in_executor(
             self._executor, functools.partial(getattr(self._client, method), **params)
         )

@@ -14,10 +14,12 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from django_onestep.connectors.broker_send import SyncSend, remember_queue
 from django_onestep.connectors.codec import encode_envelope, plain_envelopes
 from django_onestep.connectors.sqs.classify import error_code, to_connector_error
 from django_onestep.connectors.sqs.delivery import SQSDelivery
 from django_onestep.connectors.sqs.leases import LeaseKeeper
+from django_onestep.connectors.sqs.sqs_publish import SqsPublish
 from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import (
@@ -39,7 +41,7 @@ _SQS_DEFAULT_VISIBILITY_S = 30
 _FETCH_BACKOFF_CAP_S = 30.0
 
 
-class SQSQueue(Source, Sink):
+class SQSQueue(SqsPublish, SyncSend, Source, Sink):  # type: ignore[misc]  # send: see SyncSend
     """An existing SQS queue (standard or ``.fifo``) to consume and send to."""
 
     # A receive in flight cannot be taken back: the runner waits for it and then
@@ -68,6 +70,7 @@ class SQSQueue(Source, Sink):
         self._fetch_failures = 0
         self._leases: LeaseKeeper | None = None
         self._leases_loop: asyncio.AbstractEventLoop | None = None
+        remember_queue(self)
 
     def __repr__(self) -> str:
         return f"SQSQueue({self.url!r})"
@@ -230,7 +233,7 @@ class SQSQueue(Source, Sink):
                 params["MessageDeduplicationId"] = str(self.deduplication_id_factory(envelope))
         return params
 
-    async def send(self, envelope: Envelope) -> None:
+    async def asend(self, envelope: Envelope) -> None:
         await self._call(
             ConnectorOperation.SEND, "send_message", QueueUrl=self.url, **self._send_params(envelope)
         )

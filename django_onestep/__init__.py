@@ -69,6 +69,12 @@ if TYPE_CHECKING:
     from django_onestep.orm.stores import DatabaseCursorStore as DatabaseCursorStore
     from django_onestep.orm.stores import DatabaseStateStore as DatabaseStateStore
     from django_onestep.project.project_app import app as app
+    from django_onestep.submissions.handle import Submission as Submission
+    from django_onestep.submissions.handle import SubmissionFailed as SubmissionFailed
+    from django_onestep.submissions.producer import asubmit as asubmit
+    from django_onestep.submissions.producer import submit as submit
+    from django_onestep.submissions.source import SubmissionSource as SubmissionSource
+    from django_onestep.submissions.strategies import prefer_distinct as prefer_distinct
 
 __version__ = "0.1.0"
 
@@ -130,6 +136,12 @@ _EXPORTS: dict[str, str] = {
     "DatabaseStateStore": "django_onestep.orm.stores",
     "DatabaseCursorStore": "django_onestep.orm.stores",
     "app": "django_onestep.project.project_app",
+    "submit": "django_onestep.submissions.producer",
+    "asubmit": "django_onestep.submissions.producer",
+    "Submission": "django_onestep.submissions.handle",
+    "SubmissionFailed": "django_onestep.submissions.handle",
+    "SubmissionSource": "django_onestep.submissions.source",
+    "prefer_distinct": "django_onestep.submissions.strategies",
 }
 
 # ``from django_onestep import *`` (as onestep code may do) must work in a plain asyncio
@@ -138,6 +150,7 @@ _DJANGO_MODULES = (
     "django_onestep.dbqueue.",
     "django_onestep.orm.stores",
     "django_onestep.project.project_app",
+    "django_onestep.submissions.",
 )
 __all__ = sorted(name for name, module in _EXPORTS.items() if not module.startswith(_DJANGO_MODULES))
 

@@ -49,6 +49,15 @@ class Delivery(abc.ABC):
         """Called when a handler starts on this delivery (it is no longer 'unstarted')."""
         return None
 
+    def note_result(self, result: Any) -> None:
+        """Called with the handler's return value just before ``ack`` (for sources that
+        keep results, such as batch submissions)."""
+        return None
+
+    def note_failure(self, exc: BaseException) -> None:
+        """Called with the handler's exception before the retry policy settles the item."""
+        return None
+
     async def release_unstarted(self) -> None:
         """Give a fetched-but-never-started item back at once (graceful shutdown)."""
         return None

@@ -129,6 +129,7 @@ class DeliveryExecutor:
             if result is not None and task.emit:
                 for sink in task.emit:
                     await send_to_sink(self.app, self.logger, sink, Envelope(body=result))
+            delivery.note_result(result)
             await delivery.ack()
             acked = True
             self.outcome_log.succeeded(delivery, started_at)
@@ -231,6 +232,7 @@ class DeliveryExecutor:
     ) -> None:
         duration_s = time.perf_counter() - started_at
         failure = FailureInfo.from_exception(exc, kind=kind)
+        delivery.note_failure(exc)
         try:
             for hook in self.task.hooks.on_failure:
                 try:

@@ -9,6 +9,7 @@ from django_onestep.console import (
     cursor_admin,
     dead_letter_admin,
     job_admin,
+    submission_admin,
     table_admins,
     task_admin,
     worker_admin,
@@ -17,7 +18,15 @@ from django_onestep.models import Schedule
 from django_onestep.project.schedule_tasks import queue_task_problem
 from django_onestep.schedules_db.schedule_admin import ScheduleAdmin
 
-__all__ = ["cursor_admin", "dead_letter_admin", "job_admin", "table_admins", "task_admin", "worker_admin"]
+__all__ = [
+    "cursor_admin",
+    "dead_letter_admin",
+    "job_admin",
+    "submission_admin",
+    "table_admins",
+    "task_admin",
+    "worker_admin",
+]
 
 
 @admin.register(Schedule)

@@ -8,9 +8,10 @@ from datetime import datetime
 from django_onestep.models import SubmissionChunk, SubmissionRecord, SubmissionStatus
 from django_onestep.submissions.payload_files import delete_payload
 
-__all__ = ["purge_ended_before", "purge_submission"]
+__all__ = ["ENDED", "purge_ended", "purge_ended_before", "purge_submission"]
 
 _CHUNK_BATCH = 1000
+ENDED = (SubmissionStatus.COMPLETED, SubmissionStatus.FAILED, SubmissionStatus.CANCELLED)
 
 
 def purge_submission(using: str, submission_id: int) -> int:
@@ -31,6 +32,14 @@ def purge_submission(using: str, submission_id: int) -> int:
     return deleted
 
 
+def purge_ended(using: str, submission_id: int) -> bool:
+    """Purge the submission if it ended (a running one is left to its workers)."""
+    if not SubmissionRecord.objects.using(using).filter(id=submission_id, status__in=ENDED).exists():
+        return False
+    purge_submission(using, submission_id)
+    return True
+
+
 def purge_ended_before(
     using: str, cutoff: datetime, *, progress: Callable[[int, int], None] | None = None
 ) -> tuple[int, int]:
@@ -38,10 +47,7 @@ def purge_ended_before(
 
     Returns ``(submissions, chunks)`` deleted; ``progress(done, total)`` after each one.
     """
-    ended = SubmissionRecord.objects.using(using).filter(
-        status__in=[SubmissionStatus.COMPLETED, SubmissionStatus.FAILED, SubmissionStatus.CANCELLED],
-        finished_at__lt=cutoff,
-    )
+    ended = SubmissionRecord.objects.using(using).filter(status__in=ENDED, finished_at__lt=cutoff)
     ids = list(ended.order_by("id").values_list("id", flat=True))
     chunks = 0
     for done, submission_id in enumerate(ids, start=1):

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import OperationalError, connections, transaction
+from django.db import OperationalError, transaction
 from django.db.models import F
 
 from django_onestep.models import ChunkStatus, SubmissionChunk, SubmissionRecord
 from django_onestep.orm.dbthread import MYSQL_RETRY_CODES
-from django_onestep.submissions.strategies import PreferDistinct, Strategy, pending_chunks
+from django_onestep.submissions.strategies import PreferDistinct, Strategy, candidate_ids
 
 __all__ = ["ReservedChunk", "reserve_chunk"]
 
@@ -54,12 +54,8 @@ def reserve_chunk(
 def _reserve_once(
     using: str, queue: str, strategy: Strategy, token: str, until: datetime, now: datetime
 ) -> ReservedChunk | None:
-    features = connections[using].features
     with transaction.atomic(using=using):
-        candidates = pending_chunks(using, queue, strategy)
-        if features.has_select_for_update:
-            candidates = candidates.select_for_update(skip_locked=features.has_select_for_update_skip_locked)
-        for chunk_id in candidates.values_list("id", flat=True)[:3]:
+        for chunk_id in candidate_ids(using, queue, strategy):
             matched = (
                 SubmissionChunk.objects.using(using)
                 .filter(id=chunk_id, status=ChunkStatus.PENDING)

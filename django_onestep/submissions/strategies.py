@@ -14,14 +14,15 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Max, Min, QuerySet
+from django.db import connections
 
 from django_onestep.core.errors import ConfigurationError
-from django_onestep.models import ChunkStatus, SubmissionChunk, SubmissionRecord, SubmissionStatus
+from django_onestep.models import SubmissionRecord, SubmissionStatus
 
-__all__ = ["PreferDistinct", "Strategy", "pending_chunks", "prefer_distinct", "resolve_strategy"]
+__all__ = ["PreferDistinct", "Strategy", "candidate_ids", "prefer_distinct", "resolve_strategy"]
 
 _NAMED = ("oldest", "newest", "random")
+CHUNK_TABLE = "django_onestep_submissionchunk"  # SubmissionChunk's db_table
 
 
 @dataclass(frozen=True)
@@ -54,27 +55,65 @@ def resolve_strategy(where: str, strategy: Any) -> Strategy:
     )
 
 
-def pending_chunks(using: str, queue: str, strategy: Strategy) -> QuerySet[SubmissionChunk]:
-    """The pending chunks in the strategy's order (the caller takes the first it can lock)."""
-    pending = SubmissionChunk.objects.using(using).filter(queue=queue, status=ChunkStatus.PENDING)
+def candidate_ids(using: str, queue: str, strategy: Strategy, *, limit: int = 3) -> list[int]:
+    """Up to ``limit`` pending chunk ids in the strategy's order, locked (SKIP LOCKED
+    where the database has it) for the caller's transaction."""
+    connection = connections[using]
+    table = connection.ops.quote_name(CHUNK_TABLE)
+    features = connection.features
+    lock = ""
+    if features.has_select_for_update:
+        lock = " FOR UPDATE SKIP LOCKED" if features.has_select_for_update_skip_locked else " FOR UPDATE"
+    # MariaDB prefers a `ref` on (queue, status) and filters the id range row by row
+    # (O(backlog)); the hint makes it seek the id range inside the index instead
+    hint = " FORCE INDEX (onestep_chunk_reserve)" if connection.vendor == "mysql" else ""
+    params: list[Any] = [queue]
+    where = "queue = %s AND status = 'pending'"
+    order = "id"
     if strategy == "newest":
-        return pending.order_by("-id")
-    if strategy == "random":
-        bounds = pending.aggregate(low=Min("id"), high=Max("id"))
-        if bounds["low"] is not None:
-            pivot = random.randint(bounds["low"], bounds["high"])
-            if pending.filter(id__gte=pivot).exists():
-                return pending.filter(id__gte=pivot).order_by("id")
-        return pending.order_by("id")
-    if isinstance(strategy, PreferDistinct):
-        submission_id = _least_recently_served(using, queue, strategy.metadata_key)
-        if submission_id is not None:
-            return pending.filter(submission_id=submission_id).order_by("id")
-    return pending.order_by("id")
+        order = "id DESC"
+    elif strategy == "random":
+        pivot = _random_pending_id(connection, table, hint, where, params)
+        if pivot is not None:
+            ids = _select_ids(
+                connection, table, hint, f"{where} AND id >= %s", [*params, pivot], "id", limit, lock
+            )
+            if ids:
+                return ids
+    elif isinstance(strategy, PreferDistinct):
+        hint = " FORCE INDEX (onestep_chunk_fair)" if connection.vendor == "mysql" else ""
+        for submission_id in _rotation(using, queue, strategy.metadata_key):
+            where = "submission_id = %s AND status = 'pending'"
+            ids = _select_ids(connection, table, hint, where, [submission_id], "id", limit, lock)
+            if ids:
+                return ids
+        return []
+    return _select_ids(connection, table, hint, where, params, order, limit, lock)
 
 
-def _least_recently_served(using: str, queue: str, key: str) -> int | None:
-    """The oldest running submission of the submitter served longest ago (never: first)."""
+def _select_ids(
+    connection: Any, table: str, hint: str, where: str, params: list[Any], order: str, limit: int, lock: str
+) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table}{hint} WHERE {where} ORDER BY {order} LIMIT {int(limit)}{lock}", params
+        )
+        return [int(row[0]) for row in cursor.fetchall()]
+
+
+def _random_pending_id(connection: Any, table: str, hint: str, where: str, params: list[Any]) -> int | None:
+    """A random id between the lowest and highest pending ids (both ends of the index)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MIN(id), MAX(id) FROM {table}{hint} WHERE {where}", params)
+        low, high = cursor.fetchone()
+    if low is None:
+        return None
+    return random.randint(int(low), int(high))
+
+
+def _rotation(using: str, queue: str, key: str) -> list[int]:
+    """Running submissions, the submitter served longest ago (or never) first, each
+    submitter's oldest submission first."""
     running = (
         SubmissionRecord.objects.using(using)
         .filter(queue=queue, status=SubmissionStatus.RUNNING)
@@ -82,28 +121,18 @@ def _least_recently_served(using: str, queue: str, key: str) -> int | None:
         .values_list("id", "metadata", "last_reserved_at")
     )
     served: dict[str, Any] = {}  # submitter -> its latest reservation (None: never)
-    first_of: dict[str, int] = {}  # submitter -> its oldest submission with pending chunks
+    submissions: dict[str, list[int]] = {}  # submitter -> its submissions, oldest first
     for submission_id, metadata, last_reserved_at in running:
         submitter = str((metadata or {}).get(key, ""))
-        if last_reserved_at is not None and (
-            served.get(submitter) is None or last_reserved_at > served[submitter]
-        ):
+        submissions.setdefault(submitter, []).append(submission_id)
+        latest = served.get(submitter)
+        if last_reserved_at is not None and (latest is None or last_reserved_at > latest):
             served[submitter] = last_reserved_at
         else:
             served.setdefault(submitter, None)
-        if submitter not in first_of and _has_pending(using, submission_id):
-            first_of[submitter] = submission_id
-    if not first_of:
-        return None
-    never = [s for s in first_of if served[s] is None]
-    if never:
-        return first_of[min(never, key=lambda s: first_of[s])]
-    return first_of[min(first_of, key=lambda s: served[s])]
-
-
-def _has_pending(using: str, submission_id: int) -> bool:
-    return (
-        SubmissionChunk.objects.using(using)
-        .filter(submission_id=submission_id, status=ChunkStatus.PENDING)
-        .exists()
+    # never served first (in order of their first submission), then the longest ago
+    order = sorted(
+        submissions,
+        key=lambda s: (served[s] is not None, served[s] or submissions[s][0], submissions[s][0]),
     )
+    return [submission_id for submitter in order for submission_id in submissions[submitter]]

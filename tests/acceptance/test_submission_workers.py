@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 
 from django_onestep import Submission, SubmissionFailed, submit
-from django_onestep.models import SubmissionChunk, SubmissionRecord
+from django_onestep.models import DeadLetter, SubmissionChunk, SubmissionRecord
 from tests.waiting import poll
 
 TARGET = "tests.acceptance.submission_app:app"
@@ -115,6 +115,7 @@ def test_a_chunk_that_always_raises_fails_the_submission_after_3_attempts(
     with pytest.raises(SubmissionFailed) as failed:
         submission.wait(timeout=5)
     assert (failed.value.chunk_index, failed.value.exception_type) == (1, "LookupError")
+    assert not DeadLetter.objects.filter(task="picky").exists()  # the submission holds the failure
     statuses = chunk_statuses(submission)
     assert statuses["failed"] == 1 and statuses.get("skipped", 0) >= 1 and "pending" not in statuses
 

@@ -3,6 +3,7 @@ results in order, the failure budget, cancel and the fenced completion."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -173,6 +174,21 @@ async def test_collect_errors_makes_a_failed_op_a_result() -> None:
         {"error": "ZeroDivisionError: division by zero"},
         0.25,
     ]
+
+
+async def test_a_chunk_running_longer_than_its_lease_keeps_it_by_heartbeats() -> None:
+    app = OneStepApp("subs")
+    source = SubmissionSource(unique_name("long"), per="chunk", lease_s=0.3, poll_interval_s=0.05)
+
+    @app.task(source=source, concurrency=2)  # a free slot keeps fetching, and sweeping expired leases
+    async def long_chunk(ctx: Any, ops: list[int]) -> list[int]:
+        await asyncio.sleep(1.0)  # over three leases: only the heartbeat keeps the reservation
+        return ops
+
+    submission = await orm(submit)(long_chunk, range(3), chunk_size=3)
+    await app.serve(until_idle=True)
+    (chunk,) = await orm(chunk_rows_of)(submission)
+    assert (chunk["status"], chunk["attempts"]) == ("done", 1)
 
 
 def reserve(queue: str, token: str, *, lease_s: float = 30, strategy: Any = "oldest") -> Any:

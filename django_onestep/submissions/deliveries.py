@@ -60,6 +60,8 @@ class HeldChunk:
         await self._one_settled()
 
     async def chunk_succeeded(self, results: Any) -> None:
+        if results is None:  # a handler run for its side effects: no result per operation
+            results = [None] * len(self.ops)
         if not isinstance(results, list) or len(results) != len(self.ops):
             got = f"a list of {len(results)}" if isinstance(results, list) else type(results).__name__
             self.error = (

@@ -115,6 +115,19 @@ async def test_per_chunk_handler_gets_the_list_and_returns_the_results() -> None
     assert await orm(lambda: list(submission.results()))() == [n * n for n in range(25)]
 
 
+async def test_a_per_chunk_handler_returning_nothing_completes_with_no_results() -> None:
+    app = OneStepApp("subs")
+    source = SubmissionSource(unique_name("effects"), per="chunk", poll_interval_s=0.05)
+
+    @app.task(source=source)
+    def touch(ctx: Any, ops: list[int]) -> None:
+        return None
+
+    submission = await orm(submit)(touch, range(3), chunk_size=2)
+    await app.serve(until_idle=True)
+    assert await orm(lambda: list(submission.results()))() == [None, None, None]
+
+
 async def test_a_per_chunk_handler_returning_the_wrong_length_fails_the_attempt() -> None:
     app = OneStepApp("subs")
     source = SubmissionSource(unique_name("short"), per="chunk", poll_interval_s=0.05)

@@ -30,7 +30,7 @@ def record(event: str, ops: list[Any]) -> None:
             os.close(fd)
 
 
-@app.task(source=SubmissionSource("acc-ints", lease_s=LEASE_S, poll_interval_s=0.05), concurrency=16)
+@app.task(source=SubmissionSource("acc-ints", lease_s=LEASE_S, poll_interval_s=0.05), concurrency=100)
 async def echo(ctx: Any, n: int) -> int:
     return n
 

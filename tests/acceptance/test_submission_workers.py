@@ -2,7 +2,7 @@
 
 Several worker processes need a database with row locks: those tests run on MariaDB
 and PostgreSQL only (SQLite's single writer gains nothing from more processes), the
-100,000-operation one on MariaDB only; the single-process cases run on every database.
+four-worker one on MariaDB only; the single-process cases run on every database.
 """
 
 from __future__ import annotations
@@ -46,12 +46,14 @@ def stop(workers: list[Any]) -> None:
         assert worker.wait(60) == 0, worker.output()
 
 
-OPS = 100_000
+# The done-when size is 100,000 (13 to 38 s here, with the machine's load):
+# `benchmarks/submissions.py --parts full` runs it; the suite runs a fifth of it.
+OPS = 20_000
 
 
 def test_four_workers_progress_monotonic_results_in_order(manage: Any, tmp_path: Path) -> None:
-    if connection.vendor != "mysql":  # the full size (about 13 s) in one pass is enough
-        pytest.skip("100,000 operations through four workers: the MariaDB pass")
+    if connection.vendor != "mysql":  # one pass is enough
+        pytest.skip("four workers through a large submission: the MariaDB pass")
     workers = [manage.start("onestep_worker", TARGET, "--tasks", "echo") for _ in range(4)]
     for worker in workers:
         worker.wait_for_output("onestep worker pid", timeout_s=120)

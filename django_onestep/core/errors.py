@@ -20,8 +20,10 @@ also keeps the builtin or Django base that callers already catch. Exception tree
     │   kept as a ConnectorOperationError's cause
     ├── HttpSinkStatusError (also RuntimeError; core.http.http_sink): the server answered
     │   outside ``success_statuses``
-    └── WebhookHTTPError (core.http.webhook_protocol): the error status a webhook
-        listener answers a request with
+    ├── WebhookHTTPError (core.http.webhook_protocol): the error status a webhook
+    │   listener answers a request with
+    └── SubmissionFailed (submissions.handle): a batch submission's chunk used up its
+        attempts (``wait()`` raises it with the chunk index and the exception's name)
 """
 
 from __future__ import annotations

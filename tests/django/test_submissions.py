@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_onestep import Submission, SubmissionFailed, SubmissionSource, submit
+from django_onestep import Submission, SubmissionFailed, SubmissionSource, asubmit, submit
 from django_onestep.core.errors import ConfigurationError
 from django_onestep.core.runtime.app import OneStepApp
 from django_onestep.models import SubmissionChunk, SubmissionRecord
@@ -59,6 +59,14 @@ def test_a_submission_rolled_back_with_the_callers_transaction_was_never_submitt
         raise RuntimeError("the view failed")
     assert not SubmissionRecord.objects.filter(queue=queue).exists()
     assert not SubmissionChunk.objects.filter(queue=queue).exists()
+
+
+async def test_asubmit_from_async_code() -> None:
+    queue = unique_name("async")
+    submission = await asubmit(SubmissionSource(queue), iter(range(5)), chunk_size=2)
+    progress = await orm(lambda: submission.progress)()
+    assert (progress.chunks_total, progress.ops_total) == (3, 5)
+    assert await orm(lambda: Submission(submission.id).status)() == "running"
 
 
 def test_submit_names_the_bad_option() -> None:

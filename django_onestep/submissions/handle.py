@@ -15,7 +15,7 @@ from django_onestep.core.errors import OneStepError
 from django_onestep.models import SubmissionChunk, SubmissionRecord, SubmissionStatus
 from django_onestep.submissions import chunk_rows
 
-__all__ = ["Progress", "Submission", "SubmissionFailed"]
+__all__ = ["Progress", "Submission", "SubmissionFailed", "cancel_submission", "eta_of", "rate_of"]
 
 _RESULT_PAGE_CHUNKS = 4  # results() holds at most this many chunks' results at once
 _FINAL = (SubmissionStatus.COMPLETED, SubmissionStatus.FAILED, SubmissionStatus.CANCELLED)

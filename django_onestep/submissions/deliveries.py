@@ -3,8 +3,9 @@
 ``per="op"``: one ``OpDelivery`` per operation; the chunk settles once all of them
 have (results in input order, whatever order they ran in). ``per="chunk"``: one
 ``ChunkDelivery`` whose payload is the list of operations and whose handler returns
-the list of results. Any failed operation fails the chunk's attempt, unless the
-submission collects errors, in which case the error is that operation's result.
+the list of results. Any failed operation fails the chunk's attempt (its operations
+not handed out yet are dropped), unless the submission collects errors, in which case
+the error is that operation's result.
 
 The runtime's retry policy does not apply here: an attempt is a chunk's, and the
 submission's ``max_chunk_attempts`` is its failure budget.
@@ -53,6 +54,8 @@ class HeldChunk:
             self.results[position] = {"error": error}
         elif self.error is None:
             self.error = error
+            # the attempt has failed: its operations not handed out yet need not run
+            self.outstanding -= self.source.drop_unstarted(self)
         await self._one_settled()
 
     async def op_released(self) -> None:

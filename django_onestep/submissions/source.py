@@ -145,6 +145,15 @@ class SubmissionSource(Source):
         count = max(1, min(int(limit), len(self._ready)))
         return [self._ready.popleft() for _ in range(count)]
 
+    def drop_unstarted(self, held: HeldChunk) -> int:
+        """Forget ``held``'s deliveries not handed to the runner yet; how many."""
+        dropped = [d for d in self._ready if isinstance(d, OpDelivery) and d.held is held]
+        if dropped:
+            self._ready = deque(d for d in self._ready if not (isinstance(d, OpDelivery) and d.held is held))
+            for delivery in dropped:
+                delivery.mark_settled()
+        return len(dropped)
+
     async def _reserve(self) -> HeldChunk | None:
         claim_thread = self._threads()[0]
         loop = asyncio.get_running_loop()

@@ -180,6 +180,24 @@ async def test_a_chunk_out_of_attempts_fails_the_submission_and_skips_the_rest()
     assert await orm(lambda: submission.status)() == "failed"
 
 
+async def test_a_failed_op_stops_the_rest_of_its_chunk_from_running() -> None:
+    app = OneStepApp("subs")
+    source = SubmissionSource(unique_name("doomed"), poll_interval_s=0.05)
+    runs: list[int] = []
+
+    @app.task(source=source)  # one at a time: the chunk's other ops wait in the source
+    async def doomed(ctx: Any, n: int) -> int:
+        runs.append(n)
+        if n == 0:
+            raise ValueError("the first op fails")
+        return n
+
+    submission = await orm(submit)(doomed, range(50), chunk_size=50, max_chunk_attempts=2)
+    await app.serve(until_idle=True)
+    assert runs == [0, 0]  # each attempt stopped at its failure, not 2 x 50 runs
+    assert await orm(lambda: submission.status)() == "failed"
+
+
 async def test_collect_errors_makes_a_failed_op_a_result() -> None:
     app = OneStepApp("subs")
     source = SubmissionSource(unique_name("best-effort"), poll_interval_s=0.05)

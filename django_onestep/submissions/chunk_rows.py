@@ -23,6 +23,7 @@ __all__ = [
     "fail_submission",
     "reclaim_expired",
     "release_chunk",
+    "retry_delay_after",
 ]
 
 _MAX_ERROR_CHARS = 4000
@@ -51,8 +52,23 @@ def complete_chunk(
     return True
 
 
-def fail_chunk(using: str, *, chunk_id: int, token: str, error: str, now: datetime) -> bool:
-    """One failed attempt: back to pending, or, out of attempts, fail the submission."""
+_MAX_RETRY_DELAY_S = 300.0
+
+
+def retry_delay_after(attempts: int, retry_delay_s: float) -> float:
+    """The wait after failed attempt number ``attempts``: doubling, at most five minutes."""
+    return float(min(retry_delay_s * 2 ** (attempts - 1), _MAX_RETRY_DELAY_S))
+
+
+def fail_chunk(
+    using: str, *, chunk_id: int, token: str, error: str, now: datetime, retry_delay_s: float = 0.0
+) -> bool:
+    """One failed attempt: back to pending, or, out of attempts, fail the submission.
+
+    With ``retry_delay_s`` the chunk is not reserved again before ``retry_delay_s *
+    2 ** (attempts - 1)`` seconds (at most five minutes): ``reserved_until`` then means
+    "not before", which the reservation query honours.
+    """
     error = error[:_MAX_ERROR_CHARS]
     with transaction.atomic(using=using):
         row = (
@@ -68,7 +84,11 @@ def fail_chunk(using: str, *, chunk_id: int, token: str, error: str, now: dateti
             id=chunk_id, token=token, status=ChunkStatus.RESERVED
         )
         if attempts < max_attempts:
-            matched = chunks.update(status=ChunkStatus.PENDING, token=None, reserved_until=None, error=error)
+            delay_s = retry_delay_after(attempts, retry_delay_s)
+            not_before = now + timedelta(seconds=delay_s) if delay_s > 0 else None
+            matched = chunks.update(
+                status=ChunkStatus.PENDING, token=None, reserved_until=not_before, error=error
+            )
             return bool(matched)
         if not chunks.update(
             status=ChunkStatus.FAILED, token=None, reserved_until=None, error=error, finished_at=now

@@ -35,6 +35,7 @@ class ReservedChunk:
     payload: Any
     payload_file: str
     collect_errors: bool
+    max_attempts: int  # the submission's max_chunk_attempts
 
 
 def reserve_chunk(
@@ -55,7 +56,7 @@ def _reserve_once(
     using: str, queue: str, strategy: Strategy, token: str, until: datetime, now: datetime
 ) -> ReservedChunk | None:
     with transaction.atomic(using=using):
-        for chunk_id in candidate_ids(using, queue, strategy):
+        for chunk_id in candidate_ids(using, queue, strategy, now):
             matched = (
                 SubmissionChunk.objects.using(using)
                 .filter(id=chunk_id, status=ChunkStatus.PENDING)
@@ -80,6 +81,7 @@ def _load(using: str, chunk_id: int, token: str, strategy: Strategy, now: dateti
             "payload",
             "payload_file",
             "submission__collect_errors",
+            "submission__max_chunk_attempts",
         )
         .get()
     )
@@ -96,4 +98,5 @@ def _load(using: str, chunk_id: int, token: str, strategy: Strategy, now: dateti
         payload=row[4],
         payload_file=row[5],
         collect_errors=row[6],
+        max_attempts=row[7],
     )

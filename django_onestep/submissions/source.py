@@ -20,7 +20,7 @@ from typing import Any
 from django_onestep.conf import get_settings
 from django_onestep.core.base import Delivery, Source
 from django_onestep.core.errors import ConfigurationError, ConnectorOperation
-from django_onestep.core.validation import positive_number
+from django_onestep.core.validation import non_negative_number, positive_number
 from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread, repeat_every
 from django_onestep.submissions import chunk_rows
 from django_onestep.submissions.deliveries import ChunkDelivery, HeldChunk, OpDelivery
@@ -57,6 +57,7 @@ class SubmissionSource(Source):
         strategy: Any = "oldest",
         lease_s: float | None = None,
         poll_interval_s: float | None = None,
+        retry_delay_s: float = 0.0,
         using: str | None = None,
     ) -> None:
         if not isinstance(name, str) or not 0 < len(name) <= 100:
@@ -75,12 +76,14 @@ class SubmissionSource(Source):
         self.poll_interval_s = positive_number(
             f"SubmissionSource({name!r}) poll_interval_s", poll_interval_s or get_settings().POLL_INTERVAL_S
         )
+        self.retry_delay_s = non_negative_number(f"SubmissionSource({name!r}) retry_delay_s", retry_delay_s)
         self.batch_size = 1 if per == "chunk" else 1000
         self._claim_thread: DBThread | None = None
         self._write_thread: DBThread | None = None
         self._held: dict[int, HeldChunk] = {}
         self._ready: deque[Delivery] = deque()
         self._lease_task: asyncio.Task[None] | None = None
+        self._delayed_due: dict[int, float] = {}  # chunk id -> loop time its retry delay ends
         self._next_sweep_at = 0.0
 
     def __repr__(self) -> str:
@@ -177,6 +180,7 @@ class SubmissionSource(Source):
         if reserved is None:
             return None
         chunk, ops = reserved
+        self._delayed_due.pop(chunk.id, None)
         held = HeldChunk(self, chunk, ops)
         self._held[chunk.id] = held
         return held
@@ -201,13 +205,33 @@ class SubmissionSource(Source):
 
     async def fail(self, held: HeldChunk, error: str) -> bool:
         chunk = held.chunk
+        self._note_delayed(chunk)
         return await self._write(
             ConnectorOperation.FAIL,
             held,
             lambda: chunk_rows.fail_chunk(
-                self.using, chunk_id=chunk.id, token=chunk.token, error=error, now=_now()
+                self.using,
+                chunk_id=chunk.id,
+                token=chunk.token,
+                error=error,
+                now=_now(),
+                retry_delay_s=self.retry_delay_s,
             ),
         )
+
+    def _note_delayed(self, chunk: ReservedChunk) -> None:
+        if self.retry_delay_s > 0 and chunk.attempts < chunk.max_attempts:
+            delay_s = chunk_rows.retry_delay_after(chunk.attempts, self.retry_delay_s)
+            self._delayed_due[chunk.id] = asyncio.get_running_loop().time() + delay_s
+
+    def pending_count(self) -> int:
+        """Chunks this worker failed that wait out their retry delay (``--once`` waits)."""
+        if not self._delayed_due:
+            return 0
+        now = asyncio.get_running_loop().time()
+        for chunk_id in [c for c, due in self._delayed_due.items() if due < now - self.lease_s]:
+            del self._delayed_due[chunk_id]  # due long ago: another worker took it
+        return len(self._delayed_due)
 
     async def release(self, held: HeldChunk) -> bool:
         chunk = held.chunk

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connections
@@ -55,10 +56,14 @@ def resolve_strategy(where: str, strategy: Any) -> Strategy:
     )
 
 
-def candidate_ids(using: str, queue: str, strategy: Strategy, *, limit: int = 3) -> list[int]:
+def candidate_ids(using: str, queue: str, strategy: Strategy, now: datetime, *, limit: int = 3) -> list[int]:
     """Up to ``limit`` pending chunk ids in the strategy's order, locked (SKIP LOCKED
-    where the database has it) for the caller's transaction."""
+    where the database has it) for the caller's transaction. A pending chunk whose
+    ``reserved_until`` is still ahead waits out its retry delay (only those few rows
+    are read and passed over)."""
     connection = connections[using]
+    due = " AND (reserved_until IS NULL OR reserved_until <= %s)"
+    now_db = connection.ops.adapt_datetimefield_value(now)
     table = connection.ops.quote_name(CHUNK_TABLE)
     features = connection.features
     lock = ""
@@ -76,19 +81,26 @@ def candidate_ids(using: str, queue: str, strategy: Strategy, *, limit: int = 3)
         pivot = _random_pending_id(connection, table, hint, where, params)
         if pivot is not None:
             ids = _select_ids(
-                connection, table, hint, f"{where} AND id >= %s", [*params, pivot], "id", limit, lock
+                connection,
+                table,
+                hint,
+                f"{where} AND id >= %s{due}",
+                [*params, pivot, now_db],
+                "id",
+                limit,
+                lock,
             )
             if ids:
                 return ids
     elif isinstance(strategy, PreferDistinct):
         hint = " FORCE INDEX (onestep_chunk_fair)" if connection.vendor == "mysql" else ""
         for submission_id in _rotation(using, queue, strategy.metadata_key):
-            where = "submission_id = %s AND status = 'pending'"
-            ids = _select_ids(connection, table, hint, where, [submission_id], "id", limit, lock)
+            where = f"submission_id = %s AND status = 'pending'{due}"
+            ids = _select_ids(connection, table, hint, where, [submission_id, now_db], "id", limit, lock)
             if ids:
                 return ids
         return []
-    return _select_ids(connection, table, hint, where, params, order, limit, lock)
+    return _select_ids(connection, table, hint, f"{where}{due}", [*params, now_db], order, limit, lock)
 
 
 def _select_ids(

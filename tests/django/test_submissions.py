@@ -4,6 +4,7 @@ results in order, the failure budget, cancel and the fenced completion."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -269,6 +270,50 @@ def test_an_expired_reservation_that_spends_the_budget_fails_the_submission() ->
     with pytest.raises(SubmissionFailed, match="chunk 0 raised reservation expired"):
         submission.wait(timeout=1)
     assert [c["status"] for c in chunk_rows_of(submission)] == ["failed", "skipped"]
+
+
+def test_a_failed_attempt_waits_out_its_retry_delay_doubling_each_time() -> None:
+    queue = unique_name("delay")
+    submit(queue, range(2), chunk_size=2)
+    start = timezone.now()
+
+    def reserve_at(offset_s: float, token: str) -> Any:
+        at = start + timedelta(seconds=offset_s)
+        return reserve_chunk("default", queue, "oldest", token=token, lease_s=1, now=at)
+
+    def fail_at(chunk: Any, offset_s: float) -> None:
+        at = start + timedelta(seconds=offset_s)
+        assert chunk_rows.fail_chunk(
+            "default", chunk_id=chunk.id, token=chunk.token, error="E: x", now=at, retry_delay_s=10
+        )
+
+    fail_at(reserve_at(0, "a" * 32), 0)  # attempt 1 failed: 10 s before the next
+    assert reserve_at(9, "b" * 32) is None
+    second = reserve_at(11, "c" * 32)
+    assert second is not None and second.attempts == 2
+    fail_at(second, 11)  # attempt 2 failed: 20 s
+    assert reserve_at(30, "d" * 32) is None
+    assert reserve_at(32, "e" * 32).attempts == 3
+
+
+async def test_the_source_applies_its_retry_delay_between_attempts() -> None:
+    app = OneStepApp("subs")
+    source = SubmissionSource(unique_name("later"), per="chunk", retry_delay_s=0.4, poll_interval_s=0.05)
+    started: list[float] = []
+
+    @app.task(source=source, concurrency=2)
+    def flaky(ctx: Any, ops: list[int]) -> list[int]:
+        started.append(time.monotonic())
+        if len(started) == 1:
+            raise ConnectionError("the search cluster is restarting")
+        return ops
+
+    submission = await orm(submit)(flaky, range(3), chunk_size=3)
+    await app.serve(until_idle=True)
+    assert len(started) == 2 and started[1] - started[0] >= 0.4
+    assert await orm(lambda: list(submission.results()))() == [0, 1, 2]
+    with pytest.raises(ConfigurationError, match="retry_delay_s"):
+        SubmissionSource("q", retry_delay_s=-1)
 
 
 def test_the_heartbeat_extends_only_reservations_still_held() -> None:

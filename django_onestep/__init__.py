@@ -79,6 +79,12 @@ if TYPE_CHECKING:
     from django_onestep.results.handle import JobHandle as JobHandle
     from django_onestep.results.handle import JobNotFound as JobNotFound
     from django_onestep.results.handle import get_job as get_job
+    from django_onestep.submissions.producer import asubmit as asubmit
+    from django_onestep.submissions.producer import submit as submit
+    from django_onestep.submissions.source import SubmissionSource as SubmissionSource
+    from django_onestep.submissions.strategies import prefer_distinct as prefer_distinct
+    from django_onestep.submissions.submission_handle import Submission as Submission
+    from django_onestep.submissions.submission_handle import SubmissionFailed as SubmissionFailed
 
 __version__ = "0.1.0"
 
@@ -148,6 +154,12 @@ _EXPORTS: dict[str, str] = {
     "JobFailed": "django_onestep.results.handle",
     "JobNotFound": "django_onestep.results.handle",
     "get_job": "django_onestep.results.handle",
+    "submit": "django_onestep.submissions.producer",
+    "asubmit": "django_onestep.submissions.producer",
+    "Submission": "django_onestep.submissions.submission_handle",
+    "SubmissionFailed": "django_onestep.submissions.submission_handle",
+    "SubmissionSource": "django_onestep.submissions.source",
+    "prefer_distinct": "django_onestep.submissions.strategies",
 }
 
 # ``from django_onestep import *`` (as onestep code may do) must work in a plain asyncio
@@ -157,6 +169,7 @@ _DJANGO_MODULES = (
     "django_onestep.orm.stores",
     "django_onestep.project.project_app",
     "django_onestep.results.",
+    "django_onestep.submissions.",
 )
 __all__ = sorted(name for name, module in _EXPORTS.items() if not module.startswith(_DJANGO_MODULES))
 

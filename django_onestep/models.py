@@ -23,6 +23,8 @@ __all__ = [
     "Schedule",
     "ScheduleFire",
     "StateEntry",
+    "SubmissionChunk",
+    "SubmissionRecord",
     "TaskMetric",
     "WebhookDelivery",
     "WorkerHeartbeat",
@@ -429,3 +431,111 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.target} {self.message_id}"
+
+
+# ----- batch submissions (django_onestep.submissions) ----------------------------------
+#
+# Index notes:
+#
+# * ``SubmissionChunk`` reservation index ``(queue, status, id)``: the oldest, newest and
+#   random strategies each read one end of (or one point in) it, so reserving costs the
+#   same with ten thousand or a million chunks waiting.
+# * ``(submission, index)`` is unique and serves ``results()`` (chunks in input order)
+#   and purging; ``(submission, status, id)`` finds a submission's oldest pending chunk
+#   for the fairness strategy.
+# * ``(status, reserved_until)`` keeps the expired-reservation sweep cheap.
+
+
+class SubmissionStatus(models.TextChoices):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ChunkStatus(models.TextChoices):
+    PENDING = "pending"
+    RESERVED = "reserved"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # its submission failed or was cancelled before it ran
+
+
+class SubmissionRecord(models.Model):
+    """One batch (``Submission`` is its handle): ``queue`` is the ``SubmissionSource`` name."""
+
+    Status = SubmissionStatus
+
+    id = models.BigAutoField(primary_key=True)
+    queue = models.CharField(max_length=100)
+    status = models.CharField(
+        max_length=10, choices=SubmissionStatus.choices, default=SubmissionStatus.RUNNING
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    chunk_size = models.PositiveIntegerField()
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    ops_total = models.PositiveBigIntegerField(default=0)
+    ops_done = models.PositiveBigIntegerField(default=0)
+    max_chunk_attempts = models.PositiveIntegerField(default=10)
+    collect_errors = models.BooleanField(default=False)
+    failed_chunk_index = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # prefer_distinct rotates between submitters by this: the latest reservation of a chunk
+    last_reserved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "django_onestep_submission"
+        verbose_name = "submission"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["queue", "status"], name="onestep_submission_open"),
+            models.Index(fields=["status", "finished_at"], name="onestep_submission_purge"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue}#{self.pk}"
+
+
+class SubmissionChunk(models.Model):
+    """Up to ``chunk_size`` operations and, once done, their results in the same order.
+
+    ``attempts`` counts reservations (an expired one included). ``token`` fences every
+    write of the worker holding the chunk: a completion after the reservation expired,
+    was taken again or was skipped by a cancel changes nothing. ``payload_file`` names
+    the storage file of a payload too large for the row (``payload`` is then null).
+    """
+
+    Status = ChunkStatus
+
+    id = models.BigAutoField(primary_key=True)
+    submission = models.ForeignKey(SubmissionRecord, on_delete=models.CASCADE, related_name="chunks")
+    queue = models.CharField(max_length=100)
+    index = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=ChunkStatus.choices, default=ChunkStatus.PENDING)
+    ops = models.PositiveIntegerField()
+    payload = models.JSONField(null=True, blank=True)
+    payload_file = models.CharField(max_length=255, blank=True, default="")
+    results = models.JSONField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    token = models.CharField(max_length=32, null=True, blank=True)
+    reserved_until = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "django_onestep_submissionchunk"
+        ordering = ["submission_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "index"], name="onestep_chunk_index"),
+        ]
+        indexes = [
+            models.Index(fields=["queue", "status", "id"], name="onestep_chunk_reserve"),
+            models.Index(fields=["submission", "status", "id"], name="onestep_chunk_fair"),
+            models.Index(fields=["status", "reserved_until"], name="onestep_chunk_lease"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.submission_id}[{self.index}]"

@@ -46,14 +46,16 @@ class Delivery(abc.ABC):
     def payload(self) -> Any:
         return self.envelope.body
 
-    def record_result(self, result: Any) -> None:
-        """The handler's return value, just before ``ack``: a source that reports results
-        back to its broker (a Step Functions activity) keeps it; others ignore it."""
+    def record_result(self, result: Any, *, keep: bool = True) -> None:
+        """The handler's return value, just before ``ack``. ``keep`` is the task's
+        ``store_result``: a source that stores results on its own (the database queue)
+        keeps it only then; one that reports results back to its broker (a Step Functions
+        activity) or collects them (batch submissions) uses it either way."""
         return None
 
-    def record_failure(self, failure: Any) -> None:
-        """The handler's failure (a ``FailureInfo``), before the retry policy settles the
-        delivery: a source that reports failures back to its broker keeps it."""
+    def record_failure(self, exc: BaseException, failure: Any) -> None:
+        """The handler's exception and its ``FailureInfo``, before the retry policy
+        settles the delivery: a source that reports or collects failures keeps them."""
         return None
 
     async def start_processing(self) -> None:
@@ -75,10 +77,6 @@ class Delivery(abc.ABC):
 
     # Results, progress and abort: a source that stores them (DatabaseQueue) overrides
     # these; for the others a result, progress or abort request has nowhere to live.
-    def keep_result(self, result: Any) -> None:
-        """Called with the handler's return value before ``ack`` when the task stores results."""
-        return None
-
     def set_progress(self, progress: Mapping[str, Any]) -> None:
         """Record ``{"current", "total", **meta}`` for whoever watches the job (thread-safe)."""
         return None

@@ -34,8 +34,10 @@ also keeps the builtin or Django base that callers already catch. Exception tree
     ├── Retry, MaxRetriesExceededError (celery.exceptions): Celery's ``self.retry()``
     │   asking for another run, or refusing one past ``max_retries``
     ├── JobNotFound (also LookupError; results.handle): no job has this id
-    └── JobFailed (results.handle): ``JobHandle.wait()`` on a job that finished
-        without success (failed, dead, cancelled, expired or aborted)
+    ├── JobFailed (results.handle): ``JobHandle.wait()`` on a job that finished
+    │   without success (failed, dead, cancelled, expired or aborted)
+    └── SubmissionFailed (submissions.submission_handle): a batch submission's chunk used up its
+        attempts (``wait()`` raises it with the chunk index and the exception's name)
 """
 
 from __future__ import annotations

@@ -85,9 +85,9 @@ class DatabaseDelivery(Delivery):
 
     # ----- results, progress and abort ------------------------------------------------
 
-    def keep_result(self, result: Any) -> None:
-        if result is None:
-            return  # the column's NULL already says "no value"
+    def record_result(self, result: Any, *, keep: bool = True) -> None:
+        if not keep or result is None:
+            return  # store_result=False; or the column's NULL already says "no value"
         try:
             self._result_json = json.dumps(result, allow_nan=False)
         except (TypeError, ValueError) as exc:

@@ -63,10 +63,10 @@ class ActivityDelivery(Delivery):
         self._heartbeat: asyncio.Task[None] | None = None
 
     # -- what the handler produced -------------------------------------------------------
-    def record_result(self, result: Any) -> None:
+    def record_result(self, result: Any, *, keep: bool = True) -> None:
         self._result = result
 
-    def record_failure(self, failure: Any) -> None:
+    def record_failure(self, exc: BaseException, failure: Any) -> None:
         cause = failure.message if not failure.traceback else f"{failure.message}\n\n{failure.traceback}"
         self._failure = (failure.exception_type, cause)
 

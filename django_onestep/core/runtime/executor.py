@@ -131,12 +131,10 @@ class DeliveryExecutor:
             if hooks.after_success:
                 for hook in hooks.after_success:
                     await call_flexible_async(hook, ctx, delivery.payload, result)
-            if task.store_result:
-                delivery.keep_result(result)
+            delivery.record_result(result, keep=task.store_result)
             if result is not None and task.emit:
                 for sink in task.emit:
                     await send_to_sink(self.app, self.logger, sink, Envelope(body=result))
-            delivery.record_result(result)
             await delivery.ack()
             acked = True
             self.outcome_log.succeeded(delivery, started_at)
@@ -241,7 +239,7 @@ class DeliveryExecutor:
     ) -> None:
         duration_s = time.perf_counter() - started_at
         failure = FailureInfo.from_exception(exc, kind=kind)
-        delivery.record_failure(failure)
+        delivery.record_failure(exc, failure)
         try:
             for hook in self.task.hooks.on_failure:
                 try:

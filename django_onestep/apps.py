@@ -45,6 +45,11 @@ class OneStepConfig(AppConfig):
         self.imported_task_modules = autodiscover_tasks(conf.TASK_MODULES)
         if conf.TASKS:
             load_settings_tasks(conf.CONNECTORS, conf.TASKS)
+        if conf.PUSH_ENABLED:
+            from django_onestep.project.project_app import get_project_app
+            from django_onestep.push.push_task import install_push_task
+
+            install_push_task(get_project_app())
 
 
 def load_settings_tasks(connectors: dict[str, object], tasks: list[object]) -> list[str]:

@@ -72,6 +72,12 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_HEARTBEAT_RETENTION_S": 24 * 3600.0,
     "HEALTH": {},
     "METRICS_TOKEN": None,
+    "PUSH_ENABLED": False,
+    "PUSH_CONCURRENCY": 16,
+    "PUSH_ALLOWED_HOSTS": [],
+    "PUSH_SECRETS": {},
+    "PUSH_HOST_LIMITS": {},
+    "PUSH_API_TOKEN": None,
 }
 
 # Thresholds of the health/ endpoint; None turns a check off.
@@ -227,6 +233,15 @@ def _flag(key: str, value: Any) -> bool:
     return value
 
 
+def _host_names(key: str, value: Any) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise OneStepSettingsError(key, f"must be a list of host names or IP addresses, got {value!r}")
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise OneStepSettingsError(key, f"{item!r} is not a host name or IP address")
+    return [item.strip().lower() for item in value]
+
+
 _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "APP_NAME": _name,
     "CONFIG": _mapping,
@@ -251,6 +266,12 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "WORKER_HEARTBEAT_RETENTION_S": lambda k, v: _checked(k, validation.optional_positive_number, v),
     "HEALTH": _health,
     "METRICS_TOKEN": _optional_secret,
+    "PUSH_ENABLED": _flag,
+    "PUSH_CONCURRENCY": _positive_int,
+    "PUSH_ALLOWED_HOSTS": _host_names,
+    "PUSH_SECRETS": _mapping,
+    "PUSH_HOST_LIMITS": _mapping,
+    "PUSH_API_TOKEN": _optional_secret,
 }
 assert set(_VALIDATORS) == set(DEFAULTS)
 
@@ -281,6 +302,12 @@ class OneStepSettings:
     WORKER_HEARTBEAT_RETENTION_S: float | None
     HEALTH: dict[str, Any]
     METRICS_TOKEN: str | None
+    PUSH_ENABLED: bool
+    PUSH_CONCURRENCY: int
+    PUSH_ALLOWED_HOSTS: list[str]
+    PUSH_SECRETS: dict[str, Any]
+    PUSH_HOST_LIMITS: dict[str, Any]
+    PUSH_API_TOKEN: str | None
 
     def __init__(self, raw: Any) -> None:
         if raw is None:

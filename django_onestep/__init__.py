@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     from django_onestep.orm.stores import DatabaseCursorStore as DatabaseCursorStore
     from django_onestep.orm.stores import DatabaseStateStore as DatabaseStateStore
     from django_onestep.project.project_app import app as app
-    from django_onestep.push.outbox import push as push
+    from django_onestep.pushes.outbox import push as push
 
 __version__ = "0.1.0"
 
@@ -131,7 +131,7 @@ _EXPORTS: dict[str, str] = {
     "DatabaseStateStore": "django_onestep.orm.stores",
     "DatabaseCursorStore": "django_onestep.orm.stores",
     "app": "django_onestep.project.project_app",
-    "push": "django_onestep.push.outbox",
+    "push": "django_onestep.pushes.outbox",
 }
 
 # ``from django_onestep import *`` (as onestep code may do) must work in a plain asyncio
@@ -140,7 +140,7 @@ _DJANGO_MODULES = (
     "django_onestep.dbqueue.",
     "django_onestep.orm.stores",
     "django_onestep.project.project_app",
-    "django_onestep.push.",
+    "django_onestep.pushes.",
 )
 __all__ = sorted(name for name, module in _EXPORTS.items() if not module.startswith(_DJANGO_MODULES))
 

@@ -47,7 +47,7 @@ class OneStepConfig(AppConfig):
             load_settings_tasks(conf.CONNECTORS, conf.TASKS)
         if conf.PUSH_ENABLED:
             from django_onestep.project.project_app import get_project_app
-            from django_onestep.push.push_task import install_push_task
+            from django_onestep.pushes.push_task import install_push_task
 
             install_push_task(get_project_app())
 

@@ -8,9 +8,9 @@ from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConfigurationError
 from django_onestep.core.http.webhook_hmac import HmacAuth, sign_timestamped
 from django_onestep.core.retry import FailureInfo, FailureKind, RetryDecision
-from django_onestep.push.address_policy import PushTargetRefused, check_target
-from django_onestep.push.host_limits import HostLimiter, TokenBucket, parse_host_limits
-from django_onestep.push.retry_policy import PushAttemptFailed, PushDeferred, PushRetry, backoff_from_row
+from django_onestep.pushes.address_policy import PushTargetRefused, check_target
+from django_onestep.pushes.host_limits import HostLimiter, TokenBucket, parse_host_limits
+from django_onestep.pushes.retry_policy import PushAttemptFailed, PushDeferred, PushRetry, backoff_from_row
 
 
 class Clock:

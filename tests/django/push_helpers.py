@@ -13,7 +13,7 @@ from typing import Any
 
 from django_onestep import OneStepApp
 from django_onestep.project.defaults import apply_django_defaults
-from django_onestep.push.push_task import PUSH_TASK, install_push_task
+from django_onestep.pushes.push_task import PUSH_TASK, install_push_task
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 
 from django_onestep import HmacAuth, OneStepApp, WebhookSource
-from django_onestep.push.api import push_urlpatterns
+from django_onestep.pushes.api import push_urlpatterns
 from django_onestep.webhooks.urlpatterns import webhook_urlpatterns
 
 PARTNER_SECRET = "partner-secret-for-tests"

@@ -11,9 +11,9 @@ from django.test import override_settings
 
 from django_onestep import ExponentialBackoff, HmacAuth, push
 from django_onestep.models import DeadLetter, PushDelivery
-from django_onestep.push.address_policy import PushTargetRefused
-from django_onestep.push.operations import set_paused
-from django_onestep.push.push_task import PUSH_TASK
+from django_onestep.pushes.address_policy import PushTargetRefused
+from django_onestep.pushes.operations import set_paused
+from django_onestep.pushes.push_task import PUSH_TASK
 from tests.django.push_helpers import Endpoint, serving
 from tests.waiting import wait_until
 

@@ -13,8 +13,8 @@ from django.test import Client, override_settings
 
 from django_onestep import ExponentialBackoff, OneStepApp, push
 from django_onestep.models import Job, PushDelivery, PushHost
-from django_onestep.push.cron_push import cron_push
-from django_onestep.push.outbox import PUSH_QUEUE
+from django_onestep.pushes.cron_push import cron_push
+from django_onestep.pushes.outbox import PUSH_QUEUE
 from tests.django.push_helpers import Endpoint, serving
 from tests.django.push_urls import PARTNER_SECRET
 from tests.waiting import wait_until
@@ -164,3 +164,10 @@ def test_a_django_onestep_webhook_verifies_our_signed_push(live_server: Any) -> 
     inbox = Job.objects.filter(queue="webhook:from_partner")
     assert [job.payload["body"] for job in inbox] == [{"order": 7}]
     assert push_urls.app.get_task("from_partner")
+
+
+def test_push_imported_from_the_package_is_the_function_after_the_feature_loaded() -> None:
+    import django_onestep
+    import django_onestep.pushes.push_task
+
+    assert callable(django_onestep.push) and django_onestep.push.__module__ == "django_onestep.pushes.outbox"

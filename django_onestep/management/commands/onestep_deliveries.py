@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_onestep.push.operations import STATES, list_deliveries, requeue, set_paused
+from django_onestep.pushes.operations import STATES, list_deliveries, requeue, set_paused
 
 
 class Command(BaseCommand):

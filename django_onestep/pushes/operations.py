@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from django_onestep.conf import get_settings
-from django_onestep.push.outbox import queue_delivery
+from django_onestep.pushes.outbox import queue_delivery
 
 __all__ = ["STATES", "delivery_as_dict", "list_deliveries", "requeue", "set_paused"]
 

@@ -13,8 +13,8 @@ from django_onestep.conf import get_settings
 from django_onestep.core.errors import ConfigurationError
 from django_onestep.core.retry import ExponentialBackoff
 from django_onestep.core.validation import non_negative_number, positive_int, positive_number
-from django_onestep.push.address_policy import check_target
-from django_onestep.push.retry_policy import DEFAULT_BACKOFF, backoff_to_row
+from django_onestep.pushes.address_policy import check_target
+from django_onestep.pushes.retry_policy import DEFAULT_BACKOFF, backoff_to_row
 
 __all__ = ["PUSH_QUEUE", "push", "queue_delivery"]
 

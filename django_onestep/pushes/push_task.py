@@ -18,9 +18,9 @@ PUSH_TASK = "onestep.push"
 def install_push_task(app: Any) -> Any:
     """Register the push task on ``app`` (once); returns its spec."""
     from django_onestep.dbqueue.queue import DatabaseQueue
-    from django_onestep.push.deliver import PushHandler
-    from django_onestep.push.outbox import PUSH_QUEUE
-    from django_onestep.push.retry_policy import PushRetry
+    from django_onestep.pushes.deliver import PushHandler
+    from django_onestep.pushes.outbox import PUSH_QUEUE
+    from django_onestep.pushes.retry_policy import PushRetry
 
     existing = app.runtime.find_task(PUSH_TASK)
     if existing is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django_onestep.core.schedules.cron import CronSource
-from django_onestep.push.outbox import push
+from django_onestep.pushes.outbox import push
 
 __all__ = ["cron_push"]
 

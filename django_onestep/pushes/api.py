@@ -24,9 +24,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from django_onestep.conf import get_settings
 from django_onestep.core.errors import ConfigurationError
-from django_onestep.push.address_policy import PushTargetRefused
-from django_onestep.push.operations import delivery_as_dict, list_deliveries, requeue
-from django_onestep.push.outbox import push
+from django_onestep.pushes.address_policy import PushTargetRefused
+from django_onestep.pushes.operations import delivery_as_dict, list_deliveries, requeue
+from django_onestep.pushes.outbox import push
 
 __all__ = ["push_urlpatterns"]
 

@@ -16,10 +16,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from django_onestep.conf import get_settings
-from django_onestep.push.address_policy import PushTargetRefused, check_target
-from django_onestep.push.host_limits import HostLimiter, parse_host_limits
-from django_onestep.push.http_attempt import build_headers, encode_body, send_once, signing_headers
-from django_onestep.push.retry_policy import PushAttemptFailed, PushDeferred, backoff_from_row
+from django_onestep.pushes.address_policy import PushTargetRefused, check_target
+from django_onestep.pushes.host_limits import HostLimiter, parse_host_limits
+from django_onestep.pushes.http_attempt import build_headers, encode_body, send_once, signing_headers
+from django_onestep.pushes.retry_policy import PushAttemptFailed, PushDeferred, backoff_from_row
 
 __all__ = ["PushHandler"]
 

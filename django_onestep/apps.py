@@ -50,6 +50,12 @@ class OneStepConfig(AppConfig):
             from django_onestep.pushes.push_task import install_push_task
 
             install_push_task(get_project_app())
+        from django_onestep.live.job_events import live_enabled
+
+        if live_enabled():
+            from django_onestep.live.dashboard_feed import connect_dashboard_feed
+
+            connect_dashboard_feed()
 
 
 def load_settings_tasks(connectors: dict[str, object], tasks: list[object]) -> list[str]:

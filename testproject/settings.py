@@ -106,3 +106,12 @@ if os.environ.get("ONESTEP_TEST_PUSH"):
             "LEASE_S": 2.0,
         }
     )
+
+# Live-update acceptance tests: processes share a Redis channel layer.
+if os.environ.get("ONESTEP_TEST_CHANNEL_LAYER_URL"):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [os.environ["ONESTEP_TEST_CHANNEL_LAYER_URL"]]},
+        }
+    }

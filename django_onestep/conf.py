@@ -78,6 +78,7 @@ DEFAULTS: dict[str, Any] = {
     "PUSH_SECRETS": {},
     "PUSH_HOST_LIMITS": {},
     "PUSH_API_TOKEN": None,
+    "CONTROL_PLANE": None,
 }
 
 # Thresholds of the health/ endpoint; None turns a check off.
@@ -233,6 +234,12 @@ def _flag(key: str, value: Any) -> bool:
     return value
 
 
+def _control_plane(key: str, value: Any) -> bool | dict[str, Any] | None:
+    if value is None or isinstance(value, bool):
+        return value
+    return _mapping(key, value)
+
+
 def _host_names(key: str, value: Any) -> list[str]:
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise OneStepSettingsError(key, f"must be a list of host names or IP addresses, got {value!r}")
@@ -272,6 +279,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "PUSH_SECRETS": _mapping,
     "PUSH_HOST_LIMITS": _mapping,
     "PUSH_API_TOKEN": _optional_secret,
+    "CONTROL_PLANE": _control_plane,
 }
 assert set(_VALIDATORS) == set(DEFAULTS)
 
@@ -308,6 +316,7 @@ class OneStepSettings:
     PUSH_SECRETS: dict[str, Any]
     PUSH_HOST_LIMITS: dict[str, Any]
     PUSH_API_TOKEN: str | None
+    CONTROL_PLANE: bool | dict[str, Any] | None
 
     def __init__(self, raw: Any) -> None:
         if raw is None:

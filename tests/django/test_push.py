@@ -200,3 +200,16 @@ def test_a_delayed_push_waits_for_its_delay() -> None:
         with serving():
             wait_until(lambda: state_of(delivery_id) == "succeeded", 30, "the delivery")
     assert endpoint.received[0].at - started >= 1.0
+
+
+@override_settings(ONESTEP=SETTINGS)
+def test_replaying_the_dead_letter_gives_the_delivery_a_fresh_set_of_attempts() -> None:
+    from django_onestep.console.dead_letter_actions import replay
+
+    with Endpoint([500, 200]) as endpoint:
+        delivery_id = push(endpoint.url, {"n": 3}, max_attempts=1)
+        with serving():
+            wait_until(lambda: DeadLetter.objects.filter(task=PUSH_TASK).exists(), 30, "the dead letter")
+            assert replay(DeadLetter.objects.filter(task=PUSH_TASK), by="ops").resolved
+            wait_until(lambda: state_of(delivery_id) == "succeeded", 30, "the replayed delivery")
+    assert [r.headers["x-onestep-attempt"] for r in endpoint.received] == ["1", "1"]

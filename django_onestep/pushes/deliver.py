@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from django_onestep.conf import get_settings
+from django_onestep.core.errors import ConfigurationError
 from django_onestep.pushes.address_policy import PushTargetRefused, check_target
 from django_onestep.pushes.host_limits import HostLimiter, parse_host_limits
 from django_onestep.pushes.http_attempt import build_headers, encode_body, send_once, signing_headers
@@ -56,9 +57,12 @@ class PushHandler:
         if PushHost.objects.filter(host=row.host, paused=True).exists():
             raise PushDeferred(f"host {row.host} is paused", PAUSED_RECHECK_S)
         conf = get_settings()
+        body = encode_body(row.payload)
         try:
             check_target(row.url, conf.PUSH_ALLOWED_HOSTS)
-        except PushTargetRefused as exc:
+            # a signing name no longer in the settings cannot be fixed by retrying
+            signed = signing_headers(row.signing, conf.PUSH_SECRETS, body)
+        except (PushTargetRefused, ConfigurationError) as exc:
             self._finish(row, status=None, error=str(exc), dead=True)
             raise PushAttemptFailed(str(exc), final=True, delay_s=0.0) from None
         wait_s = self.limiter.try_start(row.host, max_wait_s=MAX_LIMIT_WAIT_S)
@@ -69,12 +73,8 @@ class PushHandler:
                 time.sleep(wait_s)
             PushDelivery.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
             attempt = PushDelivery.objects.values_list("attempts", flat=True).get(pk=row.pk)
-            body = encode_body(row.payload)
             headers = build_headers(
-                delivery_id=str(row.pk),
-                attempt=attempt,
-                user_headers=row.headers,
-                signed=signing_headers(row.signing, conf.PUSH_SECRETS, body),
+                delivery_id=str(row.pk), attempt=attempt, user_headers=row.headers, signed=signed
             )
             result = send_once(row.url, row.method, headers, body, row.timeout_s)
         finally:

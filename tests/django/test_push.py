@@ -213,3 +213,14 @@ def test_replaying_the_dead_letter_gives_the_delivery_a_fresh_set_of_attempts() 
             assert replay(DeadLetter.objects.filter(task=PUSH_TASK), by="ops").resolved
             wait_until(lambda: state_of(delivery_id) == "succeeded", 30, "the replayed delivery")
     assert [r.headers["x-onestep-attempt"] for r in endpoint.received] == ["1", "1"]
+
+
+def test_a_signing_name_removed_from_the_settings_ends_the_delivery_dead_unsent() -> None:
+    with Endpoint([200]) as endpoint:
+        with override_settings(ONESTEP=SETTINGS):
+            delivery_id = push(endpoint.url, {}, signing="partner")
+        with override_settings(ONESTEP={**SETTINGS, "PUSH_SECRETS": {}}), serving():
+            wait_until(lambda: state_of(delivery_id) == "dead", 30, "the delivery to die")
+    assert endpoint.received == []
+    row = PushDelivery.objects.get(pk=delivery_id)
+    assert ('PUSH_SECRETS"]["partner"]' in row.last_error, row.attempts) == (True, 0)

@@ -20,6 +20,10 @@ also keeps the builtin or Django base that callers already catch. Exception tree
     │   kept as a ConnectorOperationError's cause
     ├── HttpSinkStatusError (also RuntimeError; core.http.http_sink): the server answered
     │   outside ``success_statuses``
+    ├── PushTargetRefused (also ValueError; pushes.address_policy): a push URL that is not
+    │   http(s) or resolves to an internal address
+    ├── PushDeferred, PushAttemptFailed (also RuntimeError; pushes.retry_policy): a push
+    │   put back unsent, or an attempt without a 2xx (what the push task's retry policy reads)
     └── WebhookHTTPError (core.http.webhook_protocol): the error status a webhook
         listener answers a request with
 """

@@ -13,12 +13,14 @@ import socket
 import urllib.parse
 from collections.abc import Callable, Iterable
 
+from django_onestep.core.errors import OneStepError
+
 __all__ = ["PushTargetRefused", "check_target", "target_host"]
 
 Resolver = Callable[[str], list[str]]
 
 
-class PushTargetRefused(ValueError):
+class PushTargetRefused(OneStepError, ValueError):
     """The URL is not http(s), or its host resolves to an address pushes may not reach."""
 
 

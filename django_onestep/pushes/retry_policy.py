@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django_onestep.core.envelope import Envelope
+from django_onestep.core.errors import OneStepError
 from django_onestep.core.retry import ExponentialBackoff, FailureInfo, RetryAction, RetryDecision
 
 __all__ = ["DEFAULT_BACKOFF", "PushAttemptFailed", "PushDeferred", "PushRetry", "backoff_from_row"]
@@ -19,7 +20,7 @@ DEFAULT_BACKOFF = ExponentialBackoff(max_attempts=10, min_delay_s=1.0, max_delay
 _INFRASTRUCTURE_RETRY_S = 5.0
 
 
-class PushDeferred(Exception):
+class PushDeferred(OneStepError, RuntimeError):
     """Not attempted now (host paused, rate or concurrency limit): try again later."""
 
     def __init__(self, reason: str, delay_s: float) -> None:
@@ -27,7 +28,7 @@ class PushDeferred(Exception):
         self.delay_s = delay_s
 
 
-class PushAttemptFailed(Exception):
+class PushAttemptFailed(OneStepError, RuntimeError):
     """An attempt got no 2xx; ``final`` once the delivery is dead."""
 
     def __init__(self, message: str, *, final: bool, delay_s: float) -> None:

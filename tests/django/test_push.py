@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import time
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from django_onestep import ExponentialBackoff, HmacAuth, push
 from django_onestep.models import DeadLetter, PushDelivery
@@ -23,6 +25,7 @@ SETTINGS = {
     "APP_NAME": "testproject",
     "PUSH_ALLOWED_HOSTS": ["127.0.0.1"],
     "PUSH_SECRETS": {"partner": {"HMAC": SECRET}, "legacy": {"AUTH_KEY": "plain-key"}},
+    "PUSH_API_TOKEN": "push-api-token-0123456789",
 }
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sqlite_only]
@@ -82,6 +85,13 @@ def test_an_always_500_endpoint_with_three_attempts_ends_dead_in_the_dead_letter
     assert (row.attempts, row.last_status, row.last_error) == (3, 500, "HTTP 500 Internal Server Error")
     dead = DeadLetter.objects.get(task=PUSH_TASK)
     assert str(delivery_id) in str(dead.payload)
+    listed = Client().get(
+        "/onestep/push/deliveries/?state=dead", HTTP_AUTHORIZATION="Bearer push-api-token-0123456789"
+    )
+    assert [row["id"] for row in listed.json()["results"]] == [str(delivery_id)]
+    out = io.StringIO()
+    call_command("onestep_deliveries", "list", "--state", "dead", stdout=out)
+    assert out.getvalue().startswith(f"{delivery_id}  dead       3/3  500  POST {endpoint.url}")
 
 
 @override_settings(ONESTEP=SETTINGS)

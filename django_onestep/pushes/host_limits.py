@@ -20,6 +20,7 @@ from django_onestep.core.errors import ConfigurationError
 __all__ = ["HostLimit", "HostLimiter", "TokenBucket", "parse_host_limits"]
 
 _KEYS = ("RATE_PER_S", "BURST", "CONCURRENCY")
+CONCURRENCY_RECHECK_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ class HostLimiter:
             self._running[host] = max(0, self._running.get(host, 0) - 1)
 
     def retry_in_s(self, host: str) -> float:
-        """When a refused start is worth trying again."""
+        """When a refused start is worth trying again: its token's time, or a short recheck
+        for a host at its concurrency (a request's end is not signalled across deliveries)."""
         bucket = self._buckets.get(host)
         due = bucket.due_in_s() if bucket is not None else 0.0
-        return max(0.05, due)
+        return max(CONCURRENCY_RECHECK_S, due)

@@ -32,6 +32,8 @@ class Endpoint:
         self.sleep_s = sleep_s
         self.received: list[Received] = []
         self.released = threading.Event()  # set at close: a sleeping answer ends at once
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         endpoint = self
 
@@ -47,8 +49,12 @@ class Endpoint:
                     )
                     index = len(endpoint.received) - 1
                     status = endpoint.statuses[min(index, len(endpoint.statuses) - 1)]
+                    endpoint.in_flight += 1
+                    endpoint.max_in_flight = max(endpoint.max_in_flight, endpoint.in_flight)
                 if endpoint.sleep_s:
                     endpoint.released.wait(endpoint.sleep_s)
+                with endpoint._lock:
+                    endpoint.in_flight -= 1
                 self.send_response(status)
                 if 300 <= status < 400:
                     self.send_header("Location", "/redirected")

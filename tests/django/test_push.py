@@ -234,3 +234,27 @@ def test_a_signing_name_removed_from_the_settings_ends_the_delivery_dead_unsent(
     assert endpoint.received == []
     row = PushDelivery.objects.get(pk=delivery_id)
     assert ('PUSH_SECRETS"]["partner"]' in row.last_error, row.attempts) == (True, 0)
+
+
+@override_settings(
+    ONESTEP={
+        **SETTINGS,
+        "PUSH_ALLOWED_HOSTS": ["127.0.0.1", "localhost"],
+        "PUSH_CONCURRENCY": 3,
+        "PUSH_HOST_LIMITS": {"127.0.0.1": {"CONCURRENCY": 1}},
+    }
+)
+def test_a_slow_host_at_its_concurrency_limit_does_not_hold_up_another_host() -> None:
+    with Endpoint([200], sleep_s=0.5) as slow, Endpoint([200]) as fast:
+        slow_ids = [push(slow.url, {"n": n}) for n in range(4)]
+        fast_ids = [push(fast.url.replace("127.0.0.1", "localhost"), {"n": n}) for n in range(6)]
+        with serving():
+            wait_until(
+                lambda: all(state_of(i) == "succeeded" for i in fast_ids), 30, "the fast host's pushes"
+            )
+            assert len(slow.received) < len(slow_ids)  # the slow host is still being served, one at a time
+            wait_until(
+                lambda: all(state_of(i) == "succeeded" for i in slow_ids), 30, "the slow host's pushes"
+            )
+    assert slow.max_in_flight == 1
+    assert len(fast.received) == 6

@@ -25,6 +25,8 @@ from django_onestep.pushes.retry_policy import PushAttemptFailed, PushDeferred, 
 __all__ = ["PushHandler"]
 
 PAUSED_RECHECK_S = 1.0
+# paused hosts are read at most this often per process: one query a second, not one a push
+PAUSED_CACHE_S = 1.0
 # A token due within this long is waited for in the thread; a later one frees the slot.
 MAX_LIMIT_WAIT_S = 1.0
 
@@ -36,6 +38,8 @@ class PushHandler:
 
     def __init__(self) -> None:
         self._limiter: HostLimiter | None = None
+        self._paused: frozenset[str] = frozenset()
+        self._paused_until = 0.0
 
     @property
     def limiter(self) -> HostLimiter:
@@ -44,7 +48,7 @@ class PushHandler:
         return self._limiter
 
     def __call__(self, ctx: Any, payload: Any) -> None:
-        from django_onestep.models import PushDelivery, PushHost
+        from django_onestep.models import PushDelivery
 
         delivery_id = payload["delivery_id"]
         row = PushDelivery.objects.filter(pk=delivery_id).first()
@@ -54,7 +58,8 @@ class PushHandler:
             PushDelivery.objects.filter(pk=row.pk, state=row.state).update(
                 state=PushDelivery.State.IN_FLIGHT, attempts=0, finished_at=None
             )
-        if PushHost.objects.filter(host=row.host, paused=True).exists():
+            row.attempts = 0
+        if row.host in self._paused_hosts():
             raise PushDeferred(f"host {row.host} is paused", PAUSED_RECHECK_S)
         conf = get_settings()
         body = encode_body(row.payload)
@@ -72,7 +77,7 @@ class PushHandler:
             if wait_s > 0:
                 time.sleep(wait_s)
             PushDelivery.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
-            attempt = PushDelivery.objects.values_list("attempts", flat=True).get(pk=row.pk)
+            attempt = row.attempts + 1  # the job's claim makes this worker the only one on it
             headers = build_headers(
                 delivery_id=str(row.pk), attempt=attempt, user_headers=row.headers, signed=signed
             )
@@ -90,6 +95,15 @@ class PushHandler:
             final=final,
             delay_s=delay_s,
         )
+
+    def _paused_hosts(self) -> frozenset[str]:
+        from django_onestep.models import PushHost
+
+        now = time.monotonic()
+        if now >= self._paused_until:
+            self._paused = frozenset(PushHost.objects.filter(paused=True).values_list("host", flat=True))
+            self._paused_until = now + PAUSED_CACHE_S
+        return self._paused
 
     @staticmethod
     def _finish(

@@ -74,6 +74,7 @@ if TYPE_CHECKING:
     from django_onestep.orm.stores import DatabaseCursorStore as DatabaseCursorStore
     from django_onestep.orm.stores import DatabaseStateStore as DatabaseStateStore
     from django_onestep.project.project_app import app as app
+    from django_onestep.pushes.outbox import push as push
     from django_onestep.results.handle import JobError as JobError
     from django_onestep.results.handle import JobFailed as JobFailed
     from django_onestep.results.handle import JobHandle as JobHandle
@@ -160,6 +161,7 @@ _EXPORTS: dict[str, str] = {
     "SubmissionFailed": "django_onestep.submissions.submission_handle",
     "SubmissionSource": "django_onestep.submissions.source",
     "prefer_distinct": "django_onestep.submissions.strategies",
+    "push": "django_onestep.pushes.outbox",
 }
 
 # ``from django_onestep import *`` (as onestep code may do) must work in a plain asyncio
@@ -170,6 +172,7 @@ _DJANGO_MODULES = (
     "django_onestep.project.project_app",
     "django_onestep.results.",
     "django_onestep.submissions.",
+    "django_onestep.pushes.",
 )
 __all__ = sorted(name for name, module in _EXPORTS.items() if not module.startswith(_DJANGO_MODULES))
 

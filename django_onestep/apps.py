@@ -47,6 +47,17 @@ class OneStepConfig(AppConfig):
         self.imported_task_modules = autodiscover_tasks(conf.TASK_MODULES)
         if conf.TASKS:
             load_settings_tasks(conf.CONNECTORS, conf.TASKS)
+        if conf.PUSH_ENABLED:
+            from django_onestep.project.project_app import get_project_app
+            from django_onestep.pushes.push_task import install_push_task
+
+            install_push_task(get_project_app())
+        from django_onestep.live.job_events import live_enabled
+
+        if live_enabled():
+            from django_onestep.live.dashboard_feed import connect_dashboard_feed
+
+            connect_dashboard_feed()
 
 
 def load_settings_tasks(connectors: dict[str, object], tasks: list[object]) -> list[str]:

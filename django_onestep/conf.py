@@ -75,6 +75,13 @@ DEFAULTS: dict[str, Any] = {
     "PROCESS_POOL": {},
     "OUTBOX": False,
     "OUTBOX_RELAY_IN_WORKER": True,
+    "PUSH_ENABLED": False,
+    "PUSH_CONCURRENCY": 16,
+    "PUSH_ALLOWED_HOSTS": [],
+    "PUSH_SECRETS": {},
+    "PUSH_HOST_LIMITS": {},
+    "PUSH_API_TOKEN": None,
+    "CONTROL_PLANE": None,
 }
 
 # Thresholds of the health/ endpoint; None turns a check off.
@@ -260,6 +267,21 @@ def _flag(key: str, value: Any) -> bool:
     return value
 
 
+def _control_plane(key: str, value: Any) -> bool | dict[str, Any] | None:
+    if value is None or isinstance(value, bool):
+        return value
+    return _mapping(key, value)
+
+
+def _host_names(key: str, value: Any) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise OneStepSettingsError(key, f"must be a list of host names or IP addresses, got {value!r}")
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise OneStepSettingsError(key, f"{item!r} is not a host name or IP address")
+    return [item.strip().lower() for item in value]
+
+
 _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "APP_NAME": _name,
     "CONFIG": _mapping,
@@ -287,6 +309,13 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "PROCESS_POOL": _process_pool,
     "OUTBOX": _outbox,
     "OUTBOX_RELAY_IN_WORKER": _flag,
+    "PUSH_ENABLED": _flag,
+    "PUSH_CONCURRENCY": _positive_int,
+    "PUSH_ALLOWED_HOSTS": _host_names,
+    "PUSH_SECRETS": _mapping,
+    "PUSH_HOST_LIMITS": _mapping,
+    "PUSH_API_TOKEN": _optional_secret,
+    "CONTROL_PLANE": _control_plane,
 }
 assert set(_VALIDATORS) == set(DEFAULTS)
 
@@ -320,6 +349,13 @@ class OneStepSettings:
     PROCESS_POOL: dict[str, Any]
     OUTBOX: bool | list[str]
     OUTBOX_RELAY_IN_WORKER: bool
+    PUSH_ENABLED: bool
+    PUSH_CONCURRENCY: int
+    PUSH_ALLOWED_HOSTS: list[str]
+    PUSH_SECRETS: dict[str, Any]
+    PUSH_HOST_LIMITS: dict[str, Any]
+    PUSH_API_TOKEN: str | None
+    CONTROL_PLANE: bool | dict[str, Any] | None
 
     def __init__(self, raw: Any) -> None:
         if raw is None:

@@ -19,6 +19,8 @@ __all__ = [
     "Job",
     "OutboxMessage",
     "PausedTask",
+    "PushDelivery",
+    "PushHost",
     "RowClaim",
     "Schedule",
     "ScheduleFire",
@@ -539,3 +541,62 @@ class SubmissionChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.submission_id}[{self.index}]"
+
+
+class PushState(models.TextChoices):
+    IN_FLIGHT = "in_flight"  # waiting for its first or next attempt
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+
+
+class PushDelivery(models.Model):
+    """One ``push(url, payload)``: written with its queue job, in the caller's transaction.
+
+    ``id`` is the stable ``X-Onestep-Delivery-Id`` of every attempt. ``signing`` names an
+    entry of ``ONESTEP["PUSH_SECRETS"]``: the secret itself is never stored.
+    """
+
+    State = PushState
+
+    id = models.UUIDField(primary_key=True)
+    url = models.TextField()
+    host = models.CharField(max_length=255)
+    method = models.CharField(max_length=10, default="POST")
+    headers = models.JSONField(default=dict, blank=True)
+    payload = models.JSONField(null=True)
+    signing = models.CharField(max_length=100, blank=True, default="")
+    timeout_s = models.FloatField(default=10.0)
+    max_attempts = models.PositiveIntegerField(default=10)
+    backoff = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=PushState.choices, default=PushState.IN_FLIGHT)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status = models.IntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "django_onestep_pushdelivery"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["state", "created_at"], name="onestep_push_state"),
+            models.Index(fields=["host", "state"], name="onestep_push_host"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.method} {self.host} ({self.state})"
+
+
+class PushHost(models.Model):
+    """A push target host an operator paused (``onestep_deliveries pause HOST``)."""
+
+    host = models.CharField(max_length=255, primary_key=True)
+    paused = models.BooleanField(default=False)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "django_onestep_pushhost"
+
+    def __str__(self) -> str:
+        return f"{self.host} ({'paused' if self.paused else 'active'})"

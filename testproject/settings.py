@@ -94,3 +94,24 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+
+# Push acceptance tests: the worker subprocess serves pushes, may reach the test's
+# local endpoint, and takes back a killed worker's claims after a short lease.
+if os.environ.get("ONESTEP_TEST_PUSH"):
+    ONESTEP.update(
+        {
+            "PUSH_ENABLED": True,
+            "PUSH_ALLOWED_HOSTS": ["127.0.0.1"],
+            "PUSH_SECRETS": {"test": {"HMAC": "push-test-secret"}},
+            "LEASE_S": 2.0,
+        }
+    )
+
+# Live-update acceptance tests: processes share a Redis channel layer.
+if os.environ.get("ONESTEP_TEST_CHANNEL_LAYER_URL"):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [os.environ["ONESTEP_TEST_CHANNEL_LAYER_URL"]]},
+        }
+    }

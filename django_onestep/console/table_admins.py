@@ -10,9 +10,11 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
+from django_onestep.conf import get_settings
 from django_onestep.console.admin_base import ReadOnlyAdmin, pre, pretty_json
 from django_onestep.console.metrics_dashboard import RANGES, task_panels
 from django_onestep.console.secret_masking import mask_secrets
+from django_onestep.live.job_events import live_dashboard_path
 from django_onestep.models import Cursor, StateEntry, TaskMetric
 from django_onestep.orm import lossless_json
 from django_onestep.orm.telemetry import histogram_percentile
@@ -89,6 +91,8 @@ class TaskMetricAdmin(ReadOnlyAdmin):
             "tasks": TaskMetric.objects.order_by().values_list("task", flat=True).distinct(),
             "panels": task_panels(range_name, task),
             "refresh_s": DASHBOARD_REFRESH_S,
+            "live_socket": live_dashboard_path(),
+            "flush_s": get_settings().METRICS_FLUSH_INTERVAL_S,
         }
         return TemplateResponse(request, "admin/django_onestep/taskmetric/dashboard.html", context)
 

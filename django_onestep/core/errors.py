@@ -25,6 +25,10 @@ also keeps the builtin or Django base that callers already catch. Exception tree
     │   stand-in answers with, as AWS would
     ├── HttpSinkStatusError (also RuntimeError; core.http.http_sink): the server answered
     │   outside ``success_statuses``
+    ├── PushTargetRefused (also ValueError; pushes.address_policy): a push URL that is not
+    │   http(s) or resolves to an internal address
+    ├── PushDeferred, PushAttemptFailed (also RuntimeError; pushes.push_retry_policy): a push
+    │   put back unsent, or an attempt without a 2xx (what the push task's retry policy reads)
     ├── WebhookHTTPError (core.http.webhook_protocol): the error status a webhook
     │   listener answers a request with
     ├── SoftTimeLimitExceeded, HardTimeLimitExceeded (also TimeoutError;

@@ -9,7 +9,8 @@ at module level while Django is still loading apps. What it adds to a plain
 - tasks that name no ``dead_letter`` sink store terminal failures in ``DeadLetter``;
 - sync handlers run between ``close_old_connections()`` calls, as Django requests do;
 - ``ONESTEP["DEFAULT_RETRY"]`` is the retry policy of tasks that pass none;
-- task events are sent as Django signals (``django_onestep.signals``).
+- task events are sent as Django signals (``django_onestep.signals``);
+- ``ONESTEP["CONTROL_PLANE"]`` attaches the control-plane reporter.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from django_onestep.project.control_plane import attach_control_plane
 from django_onestep.project.defaults import apply_django_defaults, build_state_store
 
 if TYPE_CHECKING:
@@ -79,6 +81,7 @@ def build_project_app() -> OneStepApp:
         max_memory_per_child_mb=pool["MAX_MEMORY_PER_CHILD_MB"],
     )
     apply_django_defaults(app)
+    attach_control_plane(app, conf.CONTROL_PLANE)
     return app
 
 

@@ -2,8 +2,12 @@
 
 The endpoints are the ones onestep's README lists: ``POST /api/v1/agents/sync``,
 ``/heartbeat``, ``/metrics`` and ``/events`` (JSON, ``Authorization: Bearer``).
-Reporting never affects task execution: every failure is logged and dropped, and
-posts run in a thread so a slow control plane never blocks the event loop.
+Reporting never affects task execution: every failure is logged, posts run in a
+thread so a slow control plane never blocks the event loop, and startup does not wait
+for the control plane (the first heartbeat and sync are the reporting loop's first
+step). What a refused post carried is kept for the next try: the topology until a sync
+is accepted, a metrics window merged into the next one, events up to
+``_MAX_BUFFERED_BATCHES`` batches (the oldest are dropped past that, and counted).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import socket
 import time
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -34,6 +38,8 @@ __all__ = ["ControlPlaneReporter", "ControlPlaneReporterConfig"]
 
 logger = logging.getLogger("onestep.reporter")
 _IMPORTANT = frozenset({"retried", "failed", "dead_lettered", "cancelled"})
+# a control plane down for long must not grow the worker's memory without bound
+_MAX_BUFFERED_BATCHES = 10
 _FLOAT_ENV = {
     "heartbeat_interval_s": "ONESTEP_CONTROL_PLANE_HEARTBEAT_INTERVAL_S",
     "metrics_interval_s": "ONESTEP_CONTROL_PLANE_METRICS_INTERVAL_S",
@@ -114,6 +120,8 @@ class ControlPlaneReporter:
         self._synced_hash: str | None = None
         self._started = time.monotonic()
         self._loop_task: asyncio.Task[None] | None = None
+        self.dropped_events = 0
+        self._first_heartbeat: asyncio.Task[None] | None = None
 
     def attach(self, app: OneStepApp) -> ControlPlaneReporter:
         self._app = app
@@ -161,6 +169,10 @@ class ControlPlaneReporter:
                     "failure": event.failure.as_dict() if event.failure is not None else None,
                 }
             )
+            overflow = len(self._events) - _MAX_BUFFERED_BATCHES * self.config.event_batch_size
+            if overflow > 0:
+                del self._events[:overflow]
+                self.dropped_events += overflow
 
     # -- transport -----------------------------------------------------------------------
     def _post_blocking(self, endpoint: str, payload: dict[str, Any]) -> int:
@@ -203,14 +215,33 @@ class ControlPlaneReporter:
 
     async def flush_metrics(self) -> None:
         window, self._window = self._window, {}
-        start, self._window_start = self._window_start, datetime.now(UTC)
-        if window:
-            payload = {"window_start": start.isoformat(), "window_end": self._window_start.isoformat()}
-            await self.post("metrics", {**payload, "tasks": window})
+        start, end = self._window_start, datetime.now(UTC)
+        if not window:
+            self._window_start = end
+            return
+        payload = {"window_start": start.isoformat(), "window_end": end.isoformat()}
+        if await self.post("metrics", {**payload, "tasks": window}):
+            self._window_start = end
+            return
+        # refused: merged into the window still open, which keeps the older start
+        for task, counts in window.items():
+            current = self._window.setdefault(task, {})
+            for key, value in counts.items():
+                if key == "duration_s_max":
+                    current[key] = max(current.get(key, 0.0), value)
+                else:
+                    current[key] = current.get(key, 0) + value
 
     async def _on_startup(self) -> None:
-        await self.heartbeat()
+        # not awaited here: a slow or broken control plane must not delay the tasks
+        self._first_heartbeat = asyncio.create_task(self._guarded(self.heartbeat, "heartbeat"))
         self._loop_task = asyncio.create_task(self._run(), name="onestep-control-plane-reporter")
+
+    async def _guarded(self, step: Callable[[], Awaitable[Any]], what: str) -> None:
+        try:
+            await step()
+        except Exception as exc:  # a bug or a bad topology: logged, the loop goes on
+            logger.warning("control-plane %s failed: %s: %s", what, exc.__class__.__name__, exc)
 
     async def _on_shutdown(self) -> None:
         if self._loop_task is not None:
@@ -218,8 +249,11 @@ class ControlPlaneReporter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
-        await self.flush_events()
-        await self.flush_metrics()
+        if self._first_heartbeat is not None and not self._first_heartbeat.done():
+            # a run shorter than one post still reports that it started (or why it could not)
+            await asyncio.wait({self._first_heartbeat}, timeout=self.config.timeout_s)
+        await self._guarded(self.flush_events, "events")
+        await self._guarded(self.flush_metrics, "metrics")
 
     async def _run(self) -> None:
         c = self.config
@@ -227,15 +261,17 @@ class ControlPlaneReporter:
         next_at["events"] = c.event_flush_interval_s
         elapsed = 0.0
         step_s = min(next_at.values())
+        if self._first_heartbeat is not None:
+            await asyncio.shield(self._first_heartbeat)  # the startup heartbeat and sync
         while True:
             await asyncio.sleep(step_s)
             elapsed += step_s
             if elapsed >= next_at["events"]:
                 next_at["events"] += c.event_flush_interval_s
-                await self.flush_events()
+                await self._guarded(self.flush_events, "events")
             if elapsed >= next_at["metrics"]:
                 next_at["metrics"] += c.metrics_interval_s
-                await self.flush_metrics()
+                await self._guarded(self.flush_metrics, "metrics")
             if elapsed >= next_at["heartbeat"]:
                 next_at["heartbeat"] += c.heartbeat_interval_s
-                await self.heartbeat()
+                await self._guarded(self.heartbeat, "heartbeat")

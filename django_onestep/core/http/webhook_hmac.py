@@ -26,10 +26,25 @@ from django_onestep.core.errors import ConfigurationError
 from django_onestep.core.http.webhook_protocol import WebhookHTTPError
 from django_onestep.core.validation import positive_number
 
-__all__ = ["HmacAuth"]
+__all__ = ["ONESTEP_SIGNATURE_HEADER", "HmacAuth", "sign_timestamped"]
+
+#: Where django-onestep's own pushes carry ``t=<unix>,v1=<hex>`` (the Stripe layout).
+ONESTEP_SIGNATURE_HEADER = "Onestep-Signature"
 
 #: Builds the signed bytes from the (lower-case) headers and the raw body.
 MessageBuilder = Callable[[Mapping[str, str], bytes], bytes]
+
+
+def _timestamped_digest(secret: bytes, timestamp: str, body: bytes) -> bytes:
+    """HMAC-SHA256 over ``"<timestamp>.<body>"``: what a timestamped signature covers."""
+    return hmac.new(secret, timestamp.encode("ascii") + b"." + body, "sha256").digest()
+
+
+def sign_timestamped(secret: str | bytes, body: bytes, *, timestamp: int | None = None) -> str:
+    """``t=<unix>,v1=<hex>``: the header value ``HmacAuth.onestep`` (and Stripe) verify."""
+    key = secret.encode("utf-8") if isinstance(secret, str) else secret
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    return f"t={stamp},v1={_timestamped_digest(key, stamp, body).hex()}"
 
 
 def _unauthorized() -> WebhookHTTPError:
@@ -105,6 +120,17 @@ class HmacAuth:
         """Stripe: ``Stripe-Signature: t=...,v1=...`` with a timestamp tolerance."""
         return StripeAuth(secret, tolerance_s=tolerance_s, clock=clock)
 
+    @classmethod
+    def onestep(
+        cls,
+        secret: str | bytes | Sequence[str | bytes],
+        tolerance_s: float = 300.0,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> HmacAuth:
+        """Another django-onestep site's pushes: ``Onestep-Signature: t=...,v1=...``."""
+        return StripeAuth(secret, tolerance_s=tolerance_s, clock=clock, header=ONESTEP_SIGNATURE_HEADER)
+
     def authorize(self, headers: Mapping[str, str]) -> None:
         """Before the body is read: the signature header must be present."""
         if not headers.get(self.header, "").strip():
@@ -136,7 +162,10 @@ class HmacAuth:
 
 
 class StripeAuth(HmacAuth):
-    """``Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]`` over ``"<t>.<body>"``."""
+    """``Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]`` over ``"<t>.<body>"``.
+
+    Always SHA-256, as Stripe signs; ``header`` moves it (``HmacAuth.onestep``).
+    """
 
     def __init__(
         self,
@@ -144,8 +173,9 @@ class StripeAuth(HmacAuth):
         *,
         tolerance_s: float = 300.0,
         clock: Callable[[], float] = time.time,
+        header: str = "Stripe-Signature",
     ) -> None:
-        super().__init__(secret, header="Stripe-Signature")
+        super().__init__(secret, header=header)
         self.tolerance_s = positive_number("HmacAuth.stripe tolerance_s", tolerance_s)
         self.clock = clock
 
@@ -165,9 +195,8 @@ class StripeAuth(HmacAuth):
             raise _unauthorized()
         if abs(self.clock() - int(timestamp)) > self.tolerance_s:
             raise _unauthorized()  # a replayed (or badly clocked) delivery
-        signed = timestamp.encode("ascii") + b"." + body
         for secret in self._secrets:
-            expected = self._digest(secret, signed)
+            expected = _timestamped_digest(secret, timestamp, body)
             if any(hmac.compare_digest(expected, signature) for signature in signatures):
                 return
         raise _unauthorized()

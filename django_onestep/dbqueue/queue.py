@@ -28,6 +28,7 @@ from django_onestep.core.base import Delivery, Sink, Source
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConfigurationError, ConnectorOperation
 from django_onestep.core.validation import (
+    non_negative_int,
     optional_positive_int,
     optional_positive_number,
     positive_int,
@@ -43,6 +44,7 @@ from django_onestep.dbqueue.enqueue import (
     notify_enqueued,
     register_listener,
 )
+from django_onestep.dbqueue.prefetch import Prefetched
 from django_onestep.dbqueue.settle import SettleBatcher, SettleOp
 from django_onestep.dbqueue.wakeups import PostgresListener, acquire_listener, release_listener
 from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread
@@ -92,6 +94,8 @@ class DatabaseQueue(Source, Sink):
         idle_backoff_after_s: float = 1.0,
         fetch_wait_s: float = 1.0,
         prune_interval_s: float = 60.0,
+        prefetch: int | None = None,
+        prefetch_hold_s: float = 1.0,
     ) -> None:
         if not isinstance(name, str) or not 0 < len(name) <= 100:
             raise ConfigurationError(
@@ -118,6 +122,12 @@ class DatabaseQueue(Source, Sink):
         self.idle_backoff_after_s = float(idle_backoff_after_s)
         self.fetch_wait_s = positive_number("DatabaseQueue fetch_wait_s", fetch_wait_s)
         self.prune_interval_s = positive_number("DatabaseQueue prune_interval_s", prune_interval_s)
+        self._prefetched = Prefetched(
+            self.batch_size if prefetch is None else non_negative_int("DatabaseQueue prefetch", prefetch),
+            positive_number("DatabaseQueue prefetch_hold_s", prefetch_hold_s),
+        )
+        self._prefetch_timer: asyncio.TimerHandle | None = None
+        self._releasing: set[asyncio.Task[None]] = set()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._claim_thread: DBThread | None = None
         self._ack_thread: DBThread | None = None
@@ -243,10 +253,13 @@ class DatabaseQueue(Source, Sink):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._background = []
+        self._stop_prefetch()
         for delivery in list(self._held.values()):
             if not delivery.started and delivery.settled is None:
                 with contextlib.suppress(Exception):
                     await delivery.release_unstarted()
+        if self._releasing:
+            await asyncio.gather(*self._releasing, return_exceptions=True)
         await self._release_cancelled_claims()
         if self._settler is not None:
             await self._settler.wait_idle()
@@ -278,6 +291,10 @@ class DatabaseQueue(Source, Sink):
         claim_thread = self._ensure_threads()[0]
         loop = asyncio.get_running_loop()
         limit = max(1, min(int(limit), self.batch_size))
+        kept: list[Delivery] = list(self._prefetched.take(limit))
+        if len(kept) == limit:
+            return kept
+        limit -= len(kept)  # top up with a claim: one batch never waits for the next
         deadline = loop.time() + self.fetch_wait_s
         woken = False
         while True:
@@ -289,10 +306,17 @@ class DatabaseQueue(Source, Sink):
                 )  # fmt: skip
             if self._wake_event is not None:
                 self._wake_event.clear()
-            deliveries = await self._claim(claim_thread, limit, probe_first=self._idle_since is not None)
+            ahead = min(self.batch_size - limit, self._prefetched.target)
+            deliveries = await self._claim(
+                claim_thread, limit + ahead, probe_first=self._idle_since is not None
+            )
             if deliveries:
                 self._idle_since = None
-                return deliveries
+                if len(deliveries) > limit:
+                    self._keep_ahead(deliveries[limit:], loop)
+                return kept + deliveries[:limit]
+            if kept:
+                return kept
             now = loop.time()
             if self._idle_since is None:
                 self._idle_since = now
@@ -325,7 +349,34 @@ class DatabaseQueue(Source, Sink):
         self._idle_since = None  # woken (a local enqueue, the last held job settled): poll fast again
         return True
 
-    async def _claim(self, thread: DBThread, limit: int, *, probe_first: bool) -> list[Delivery]:
+    # ----- prefetch ------------------------------------------------------------------
+
+    def _keep_ahead(self, deliveries: list[DatabaseDelivery], loop: asyncio.AbstractEventLoop) -> None:
+        self._prefetched.keep(deliveries, loop.time())
+        if self._prefetch_timer is None:
+            self._prefetch_timer = loop.call_later(self._prefetched.hold_s, self._release_stale, loop)
+
+    def _release_stale(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Give back the jobs kept past ``prefetch_hold_s``; look again while any remain."""
+        self._prefetch_timer = None
+        for delivery in self._prefetched.expired(loop.time()):
+            self._release_soon(delivery)
+        if len(self._prefetched):
+            self._prefetch_timer = loop.call_later(self._prefetched.hold_s / 4, self._release_stale, loop)
+
+    def _release_soon(self, delivery: DatabaseDelivery) -> None:
+        task = asyncio.ensure_future(delivery.release_unstarted())
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    def _stop_prefetch(self) -> None:
+        """Closing: forget the kept jobs (close() releases them with every unstarted one)."""
+        if self._prefetch_timer is not None:
+            self._prefetch_timer.cancel()
+            self._prefetch_timer = None
+        self._prefetched.drain()
+
+    async def _claim(self, thread: DBThread, limit: int, *, probe_first: bool) -> list[DatabaseDelivery]:
         from django.utils import timezone
 
         token = uuid.uuid4().hex
@@ -364,7 +415,7 @@ class DatabaseQueue(Source, Sink):
             if isinstance(exc, DatabaseError):
                 raise wrap_db_error(exc, operation=ConnectorOperation.FETCH, source_name=self.name) from exc
             raise
-        deliveries: list[Delivery] = []
+        deliveries: list[DatabaseDelivery] = []
         for row in rows:
             envelope = Envelope(body=row.payload, meta=row.meta, attempts=max(row.attempts - 1, 0))
             delivery = DatabaseDelivery(

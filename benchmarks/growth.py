@@ -1,0 +1,188 @@
+"""The database queue as its table grows: drain rate and claim latency with an empty
+table, then with 1,000,000 queued jobs of another queue and 5,000,000 done rows, then
+while done rows are pruned.
+
+    .venv/bin/python benchmarks/growth.py --db sqlite
+    source .services/env && .venv/bin/python benchmarks/growth.py --db postgres
+
+The rows are written by one ``INSERT ... SELECT`` over a generated series (no Python
+loop), so filling takes about a minute. Each drain is ``benchmarks/dbqueue.py``'s
+worker process (the real runtime, telemetry on, concurrency 16). The claim latency is
+the time of one ``fetch(100)`` of 100 due jobs, measured in this process 30 times.
+The database is a fresh temporary one, dropped after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+QUEUE = "bench"  # the queue benchmarks/dbqueue.py's worker drains
+
+COLUMNS = (
+    "queue, status, priority, payload, meta, attempts, reclaims, available_at, created_at, "
+    "updated_at, finished_at, last_error"
+)
+
+
+def fill(queued: int, done: int) -> float:
+    """Insert ``queued`` jobs of queue 'backlog' and ``done`` finished jobs of the
+    benchmark queue (finished 30 days ago: all prunable); return the seconds it took."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for queue, status, count in (("backlog", "queued", queued), (QUEUE, "done", done)):
+            if connection.vendor == "postgresql":
+                ago = "now() - interval '30 days'"
+                finished = ago if status == "done" else "NULL"
+                cursor.execute(
+                    f"INSERT INTO django_onestep_job ({COLUMNS}) SELECT %s, %s, 0, '{{}}'::jsonb, "
+                    f"'{{}}'::jsonb, 1, 0, {ago}, {ago}, {ago}, {finished}, '' FROM generate_series(1, %s)",
+                    [queue, status, count],
+                )
+            else:  # SQLite stores datetimes as ISO text
+                ago = "strftime('%Y-%m-%d %H:%M:%f', 'now', '-30 days')"
+                finished = ago if status == "done" else "NULL"
+                cursor.execute(
+                    f"WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < %s) "
+                    f"INSERT INTO django_onestep_job ({COLUMNS}) SELECT %s, %s, 0, '{{}}', '{{}}', 1, 0, "
+                    f"{ago}, {ago}, {ago}, {finished}, '' FROM s",
+                    [count, queue, status],
+                )
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE django_onestep_job")
+        else:
+            cursor.execute("ANALYZE")
+    return time.perf_counter() - started
+
+
+def claim_latency_ms(samples: int = 30) -> tuple[float, float]:
+    """p50 / max of one ``fetch(100)`` with 100+ due jobs, acked after each."""
+    from django_onestep.dbqueue.queue import DatabaseQueue
+
+    DatabaseQueue(QUEUE).send_many([{"i": i} for i in range(samples * 100)])
+
+    async def measure() -> list[float]:
+        queue = DatabaseQueue(QUEUE, prefetch=0)
+        timings: list[float] = []
+        await queue.open()
+        try:
+            for _ in range(samples):
+                started = time.perf_counter()
+                deliveries = await queue.fetch(100)
+                timings.append((time.perf_counter() - started) * 1000)
+                for delivery in deliveries:
+                    await delivery.ack()
+        finally:
+            await queue.close()
+        return timings
+
+    timings = sorted(asyncio.run(measure()))
+    return statistics.median(timings), timings[-1]
+
+
+def drain(db_url: str, n: int) -> dict[str, Any]:
+    from django_onestep.dbqueue.queue import DatabaseQueue
+
+    DatabaseQueue(QUEUE).send_many([{"i": i} for i in range(n)])
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "dbqueue.py"), "--role", "drain", "--db-url", db_url,
+           "--n", str(n), "--concurrency", "16", "--batch-size", "100", "--telemetry"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def prune_while(stop: threading.Event, deleted: list[int]) -> None:
+    """Prune done rows (retention 0 s: every done row is due) in the worker's batches."""
+    from django.db import connection
+
+    from django_onestep.dbqueue import maintenance
+
+    try:
+        while not stop.is_set():
+            count = maintenance.prune_done("default", QUEUE, 1.0, max_batches=20, batch_size=1000)
+            deleted.append(count)
+            if count == 0:
+                time.sleep(0.05)
+    finally:
+        connection.close()
+
+
+def bench(args: argparse.Namespace, db_url: str) -> None:
+    os.environ["DATABASE_URL"] = db_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testproject.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    print(f"# {args.db}: n={args.n}, then {args.queued:,} queued + {args.done:,} done rows")
+    empty = drain(db_url, args.n)
+    empty_claim = claim_latency_ms()
+    print(f"empty table:      drain {empty['throughput']:8,.0f} tasks/s, {empty['cpu_us_per_task']:.0f} us CPU/task; "
+          f"claim of 100 p50 {empty_claim[0]:.2f} ms (max {empty_claim[1]:.2f})")  # fmt: skip
+    print(f"filled in {fill(args.queued, args.done):.0f} s")
+    full = drain(db_url, args.n)
+    full_claim = claim_latency_ms()
+    ratio = full["throughput"] / empty["throughput"]
+    print(f"{args.queued + args.done:,} rows: drain {full['throughput']:8,.0f} tasks/s ({ratio:.0%} of empty), "
+          f"{full['cpu_us_per_task']:.0f} us CPU/task; claim of 100 p50 {full_claim[0]:.2f} ms "
+          f"(max {full_claim[1]:.2f})")  # fmt: skip
+    stop, deleted = threading.Event(), []
+    pruner = threading.Thread(target=prune_while, args=(stop, deleted))
+    pruner.start()
+    try:
+        pruning = drain(db_url, args.n)
+        pruning_claim = claim_latency_ms()
+    finally:
+        stop.set()
+        pruner.join()
+    print(f"while pruning:    drain {pruning['throughput']:8,.0f} tasks/s, claim of 100 p50 "
+          f"{pruning_claim[0]:.2f} ms (max {pruning_claim[1]:.2f}); {sum(deleted):,} done rows deleted "
+          f"meanwhile")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--n", type=int, default=20000, help="jobs per drain")
+    parser.add_argument("--queued", type=int, default=1_000_000)
+    parser.add_argument("--done", type=int, default=5_000_000)
+    args = parser.parse_args()
+    if args.db == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            bench(args, f"sqlite:///{tmp}/bench.sqlite3")
+        return
+    base = os.environ.get("ONESTEP_TEST_PG_URL")
+    if not base:
+        raise SystemExit("--db postgres needs ONESTEP_TEST_PG_URL (source .services/env)")
+    import psycopg
+
+    parts, name = urlsplit(base), f"bench_growth_{os.getpid()}"
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    try:
+        bench(args, urlunsplit((parts.scheme, parts.netloc, "/" + name, "", "")))
+    finally:
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@ table, then with 1,000,000 queued jobs of another queue and 5,000,000 done rows,
 while done rows are pruned.
 
     .venv/bin/python benchmarks/growth.py --db sqlite
+    .venv/bin/python benchmarks/growth.py --db sqlite --memory-n 1000000
     source .services/env && .venv/bin/python benchmarks/growth.py --db postgres
 
 The rows are written by one ``INSERT ... SELECT`` over a generated series (no Python
@@ -108,7 +109,8 @@ def claim_latency_ms(samples: int = 30, *, pruning: bool = False) -> tuple[float
 def drain(db_url: str, n: int) -> dict[str, Any]:
     from django_onestep.dbqueue.queue import DatabaseQueue
 
-    DatabaseQueue(QUEUE).send_many([{"i": i} for i in range(n)])
+    for start in range(0, n, 100_000):
+        DatabaseQueue(QUEUE).send_many([{"i": i} for i in range(start, min(n, start + 100_000))])
     cmd = [sys.executable, str(ROOT / "benchmarks" / "dbqueue.py"), "--role", "drain", "--db-url", db_url,
            "--n", str(n), "--concurrency", "16", "--batch-size", "100", "--telemetry"]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True)
@@ -141,6 +143,11 @@ def bench(args: argparse.Namespace, db_url: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    if args.memory_n:
+        small, large = drain(db_url, args.n), drain(db_url, args.memory_n)
+        print(f"worker peak RSS: {small['rss_mb']:.0f} MB over {args.n:,} jobs, {large['rss_mb']:.0f} MB over "
+              f"{args.memory_n:,} jobs ({large['throughput']:,.0f} tasks/s)")  # fmt: skip
+        return
     print(f"# {args.db}: n={args.n}, then {args.queued:,} queued + {args.done:,} done rows")
     empty = drain(db_url, args.n)
     empty_claim = claim_latency_ms()
@@ -176,6 +183,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20000, help="jobs per drain")
     parser.add_argument("--queued", type=int, default=1_000_000)
     parser.add_argument("--done", type=int, default=5_000_000)
+    parser.add_argument(
+        "--memory-n",
+        type=int,
+        default=0,
+        help="only compare the worker's peak RSS over --n and this many jobs",
+    )
     args = parser.parse_args()
     if args.db == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:

@@ -35,6 +35,8 @@ counter_queue = DatabaseQueue("reliability-counter", lease_s=LEASE_S)
 wakeup_queue = DatabaseQueue(
     "reliability-wakeup", lease_s=LEASE_S, idle_backoff_after_s=0.5, max_idle_poll_s=10, fetch_wait_s=10
 )
+# one job at a time, the rest of each batch claimed ahead and kept for a minute
+prefetch_queue = DatabaseQueue("reliability-prefetch", lease_s=LEASE_S, batch_size=10, prefetch_hold_s=60)
 
 
 def _inject_locked_dead_letter_writes(times: int) -> None:
@@ -71,6 +73,13 @@ async def work(ctx: Any, payload: dict[str, Any]) -> None:
     record_run(f"{payload['n']} {os.getpid()}")
     # yield once, so a SIGKILL can land between the run and its ack
     await asyncio.sleep(float(payload.get("sleep_s", 0.001)))
+
+
+@app.task(source=prefetch_queue)
+async def one_at_a_time(ctx: Any, payload: dict[str, Any]) -> None:
+    record_run(f"{payload['n']} {os.getpid()}")
+    # slow on its first attempt only, so the worker is killed while it runs
+    await asyncio.sleep(float(payload.get("sleep_s", 0.001)) if ctx.current.attempts == 0 else 0.001)
 
 
 @app.task(source=fails_queue, retry=MaxAttempts(3))

@@ -75,6 +75,26 @@ def test_sigkill_five_times_loses_nothing_and_strands_nothing(manage: Any, tmp_p
     assert all(attempts[n] >= 2 for n in twice)
 
 
+def test_jobs_claimed_ahead_by_a_killed_worker_come_back(manage: Any, tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    env = worker_env(log)
+    queue = "reliability-prefetch"
+    DatabaseQueue(queue).send_many([{"n": n, "sleep_s": 30.0 if n == 0 else 0.001} for n in range(10)])
+    worker = start_worker(manage, env, "--tasks", "one_at_a_time")
+    poll(lambda: run_lines(log) != [], "the first job running")
+    # concurrency 1, yet the one claim took the whole batch: 9 jobs kept, none started
+    assert statuses(queue) == {"running": 10}
+    worker.kill()  # SIGKILL
+    worker = start_worker(manage, env, "--tasks", "one_at_a_time")
+    poll(lambda: statuses(queue) == {"done": 10}, "every job done after the lease", timeout_s=60)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(60) == 0, worker.output()
+    runs = collections.Counter(int(line.split()[0]) for line in run_lines(log))
+    assert runs == {0: 2, **dict.fromkeys(range(1, 10), 1)}  # the kept ones ran once, after the kill
+    reclaimed = Job.objects.filter(queue=queue, payload__n__gte=1).values_list("reclaims", flat=True)
+    assert set(reclaimed) == {1}  # back through the lease sweep
+
+
 def test_two_workers_never_run_a_job_twice(manage: Any, tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
     env = worker_env(log)

@@ -99,6 +99,8 @@ class CeleryTask:
         return self.run(*args, **kwargs)
 
     def _arguments(self, payload: Any) -> tuple[list[Any], dict[str, Any]]:
+        if payload is None:  # a schedule's tick without a payload (celery beat's entries without args)
+            return [], {}
         if not isinstance(payload, Mapping) or not isinstance(payload.get("args", []), list):
             raise ValueError(
                 f"task {self.name!r}: a job's payload must be {{'args': [...], 'kwargs': {{...}}}} "

@@ -106,7 +106,10 @@ class CeleryTask:
                 f"task {self.name!r}: a job's payload must be {{'args': [...], 'kwargs': {{...}}}} "
                 f"(enqueue with .delay() or .apply_async()), got {payload!r}"
             )
-        return list(payload.get("args", [])), dict(payload.get("kwargs", {}))
+        if "kwargs" in payload:
+            return list(payload.get("args", [])), dict(payload["kwargs"])
+        # a schedule's payload, as onestep_import_beat writes it: {"args": [...], **kwargs}
+        return list(payload.get("args", [])), {key: value for key, value in payload.items() if key != "args"}
 
     # -- calling ------------------------------------------------------------------------
     def delay(self, *args: Any, **kwargs: Any) -> Any:

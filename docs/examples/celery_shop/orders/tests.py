@@ -62,6 +62,15 @@ def test_a_gateway_timeout_is_retried_until_paid(celery_eager):
 
 
 @pytest.mark.django_db
+def test_only_a_paid_order_ships(celery_eager):
+    pending = Order.objects.create(customer="ada", email="ada@example.com")
+    paid = Order.objects.create(customer="bob", email="bob@example.com", status="paid")
+    tasks.ship_order.delay(pending.pk)
+    tasks.ship_order.delay(paid.pk)
+    assert dict(Order.objects.values_list("customer", "status")) == {"ada": "pending", "bob": "shipped"}
+
+
+@pytest.mark.django_db
 def test_paying_syncs_the_erp_and_renders_the_invoice(client, celery_eager):
     order = Order.objects.create(customer="ada", email="ada@example.com", total=Decimal("19.00"))
     response = client.post(f"/orders/{order.pk}/pay/")

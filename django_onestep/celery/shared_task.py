@@ -99,12 +99,17 @@ class CeleryTask:
         return self.run(*args, **kwargs)
 
     def _arguments(self, payload: Any) -> tuple[list[Any], dict[str, Any]]:
+        if payload is None:  # a schedule's tick without a payload (celery beat's entries without args)
+            return [], {}
         if not isinstance(payload, Mapping) or not isinstance(payload.get("args", []), list):
             raise ValueError(
                 f"task {self.name!r}: a job's payload must be {{'args': [...], 'kwargs': {{...}}}} "
                 f"(enqueue with .delay() or .apply_async()), got {payload!r}"
             )
-        return list(payload.get("args", [])), dict(payload.get("kwargs", {}))
+        if "kwargs" in payload:
+            return list(payload.get("args", [])), dict(payload["kwargs"])
+        # a schedule's payload, as onestep_import_beat writes it: {"args": [...], **kwargs}
+        return list(payload.get("args", [])), {key: value for key, value in payload.items() if key != "args"}
 
     # -- calling ------------------------------------------------------------------------
     def delay(self, *args: Any, **kwargs: Any) -> Any:

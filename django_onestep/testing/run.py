@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django_onestep.testing.child_databases import child_processes_use_test_databases
+
 __all__ = ["RunSummary", "arun_until_idle", "run_until_idle"]
 
 
@@ -99,7 +101,8 @@ async def arun_until_idle(
     collector = _collector(app)
     collector.active.append(summary)
     try:
-        await asyncio.wait_for(app.serve(until_idle=True, tasks=names), timeout_s)
+        with child_processes_use_test_databases():
+            await asyncio.wait_for(app.serve(until_idle=True, tasks=names), timeout_s)
     finally:
         collector.active.remove(summary)
     return summary

@@ -379,6 +379,13 @@ class DatabaseQueue(Source, Sink):
         return True
 
     # ----- prefetch ------------------------------------------------------------------
+    def claim_no_more_than_asked(self) -> None:
+        """Turn claim-ahead off: each fetch claims at most what the runner asked for.
+
+        A pool child that retires after ``--max-tasks-per-child`` tasks gates its fetches
+        on its free slots: jobs claimed ahead would only be given back when it exits.
+        """
+        self._prefetched.limit = self._prefetched.target = 0
 
     def _keep_ahead(self, deliveries: list[DatabaseDelivery], loop: asyncio.AbstractEventLoop) -> None:
         self._prefetched.keep(deliveries, loop.time())

@@ -110,6 +110,11 @@ class Worker:
                 max_memory_kib=options.max_memory_per_child_kib,
             )
             app.on_event(recycler.on_event)
+        if options.pool_child and options.max_tasks_per_child:
+            for spec in app.tasks:
+                gate = getattr(spec.source, "claim_no_more_than_asked", None)
+                if spec.name in names and callable(gate):
+                    gate()
         self.app = app
         self.task_names = names
         return app

@@ -10,31 +10,19 @@ handlers, and an idle child has nothing to leak.
 from __future__ import annotations
 
 import logging
-import os
-import resource
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ChildRecycler", "resident_memory_kib"]
+from django_onestep.core.processes.memory import resident_memory_kib
+
+__all__ = ["ChildRecycler"]
 
 logger = logging.getLogger("django_onestep.worker")
 
 _SETTLED_KINDS = frozenset({"succeeded", "failed", "retried"})
 # Reading /proc costs a few microseconds; a busy child still need not do it per delivery.
 _MEMORY_CHECK_INTERVAL_S = 0.5
-
-
-def resident_memory_kib() -> int:
-    """The process's current resident set in KiB (its peak where /proc is missing)."""
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            pages = int(statm.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") // 1024
-    except (OSError, ValueError, IndexError):
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS
 
 
 class ChildRecycler:

@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 
 from django_onestep.core.errors import ConfigurationError
+from django_onestep.core.processes.memory import resident_memory_kib
 from django_onestep.worker import readiness
 from django_onestep.worker.crash_loop import CrashLoopDetector
 from django_onestep.worker.health import HealthServer
 from django_onestep.worker.options import WorkerOptions
 from django_onestep.worker.pool_health import PoolHealthServer
-from django_onestep.worker.recycling import ChildRecycler, resident_memory_kib
+from django_onestep.worker.recycling import ChildRecycler
 from django_onestep.worker.supervisor import child_command
 
 

@@ -10,9 +10,7 @@ replaces it.
 
 from __future__ import annotations
 
-import os
 import pickle
-import resource
 import signal
 import traceback
 from collections.abc import Callable
@@ -23,6 +21,7 @@ from typing import Any
 from django_onestep.core.processes.child_context import ChildTaskContext
 from django_onestep.core.processes.handler_ref import import_path
 from django_onestep.core.processes.limits import SoftTimeLimitExceeded
+from django_onestep.core.processes.memory import resident_memory_kib
 
 __all__ = ["child_main", "rss_mb"]
 
@@ -30,12 +29,7 @@ Wrapper = Callable[[Callable[[], Any]], Any]
 
 
 def rss_mb() -> float:
-    """This process's resident memory now (Linux), else its peak."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return resident_memory_kib() / 1024
 
 
 def _on_soft_limit(signum: int, frame: FrameType | None) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django_onestep.core.processes.memory import resident_memory_kib
+from django_onestep.core.processes.resident_memory import resident_memory_kib
 
 __all__ = ["ChildRecycler"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from django_onestep.core.errors import ConfigurationError
-from django_onestep.core.processes.memory import resident_memory_kib
+from django_onestep.core.processes.resident_memory import resident_memory_kib
 from django_onestep.worker import readiness
 from django_onestep.worker.crash_loop import CrashLoopDetector
 from django_onestep.worker.health import HealthServer

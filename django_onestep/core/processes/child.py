@@ -21,7 +21,7 @@ from typing import Any
 from django_onestep.core.processes.child_context import ChildTaskContext
 from django_onestep.core.processes.handler_ref import import_path
 from django_onestep.core.processes.limits import SoftTimeLimitExceeded
-from django_onestep.core.processes.memory import resident_memory_kib
+from django_onestep.core.processes.resident_memory import resident_memory_kib
 
 __all__ = ["child_main", "rss_mb"]
 

@@ -12,12 +12,21 @@ from django_onestep.console import (
     table_admins,
     task_admin,
     worker_admin,
+    workflow_admin,
 )
 from django_onestep.models import Schedule
 from django_onestep.project.schedule_tasks import queue_task_problem
 from django_onestep.schedules_db.schedule_admin import ScheduleAdmin
 
-__all__ = ["cursor_admin", "dead_letter_admin", "job_admin", "table_admins", "task_admin", "worker_admin"]
+__all__ = [
+    "cursor_admin",
+    "dead_letter_admin",
+    "job_admin",
+    "table_admins",
+    "task_admin",
+    "worker_admin",
+    "workflow_admin",
+]
 
 
 @admin.register(Schedule)

@@ -27,7 +27,7 @@ class OneStepConfig(AppConfig):
     imported_task_modules: list[str] = []
 
     def ready(self) -> None:
-        from django_onestep import checks
+        from django_onestep import checks, workflows
         from django_onestep.checks import urlconf_guard
         from django_onestep.conf import OneStepSettingsError, get_settings
         from django_onestep.project import mysql_alias, resource_types
@@ -37,6 +37,7 @@ class OneStepConfig(AppConfig):
         urlconf_guard.install()  # a bad tasks.py met by the URL checks: a check error, no traceback
         resource_types.register()  # database_queue, django_state_store... for YAML targets
         mysql_alias.register()  # MySQLConnector(using="alias") reads DATABASES through Django
+        workflows.install()  # chains and chords move on in the settle transaction of their steps
         try:
             conf = get_settings()
         except OneStepSettingsError:

@@ -1,0 +1,156 @@
+"""Workflows: chain, group, chord, link/link_error and on_error, run by the database queue."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
+
+from django_onestep.celery import AsyncResult, chain, chord, group
+from django_onestep.dbqueue.settle import SettleOp
+from django_onestep.models import Job, Workflow, WorkflowStep
+from django_onestep.project.project_app import get_project_app
+from django_onestep.testing import run_until_idle
+from django_onestep.workflows import WorkflowFailed, step
+from django_onestep.workflows.advance import advance_workflows
+from testproject.testapp import workflow_tasks
+from testproject.testapp.models import Run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def wt() -> Any:
+    """The tasks, registered on the current project app (a test elsewhere may have reset it)."""
+    if get_project_app().runtime.find_task(workflow_tasks.wf_add.name) is None:
+        importlib.reload(workflow_tasks)
+    return workflow_tasks
+
+
+def run() -> None:
+    run_until_idle(tasks=workflow_tasks.TASKS)
+
+
+def labels(task: str) -> list[str]:
+    return list(Run.objects.filter(task=task).order_by("id").values_list("label", flat=True))
+
+
+def test_a_chain_passes_each_result_on_as_the_first_argument(wt: Any) -> None:
+    result = chain(wt.wf_add.s(2, 3), wt.wf_mul.s(10), wt.wf_add.s(1)).apply_async()
+    assert result.state == "PENDING"
+    assert Job.objects.count() == 1  # only the first step is queued
+    run()
+    assert result.get(timeout=5) == 51
+    assert labels("wf_add") == ["5", "51"] and labels("wf_mul") == ["50"]
+    assert result.successful() and result.state == "SUCCESS"
+
+
+def test_an_immutable_signature_ignores_the_previous_result(wt: Any) -> None:
+    result = chain(wt.wf_add.s(1, 1), wt.wf_add.si(7, 7)).delay()
+    run()
+    assert result.get(timeout=5) == 14
+
+
+def test_delay_arguments_go_to_the_first_step(wt: Any) -> None:
+    result = (chain(wt.wf_add.s(1)) | wt.wf_mul.s(3)).delay(4)
+    run()
+    assert result.get(timeout=5) == 15
+
+
+def test_a_group_returns_its_results_in_order(wt: Any) -> None:
+    result = group([wt.wf_mul.s(i, i) for i in range(5)]).apply_async()
+    assert Job.objects.count() == 5
+    run()
+    assert result.get(timeout=5) == [0, 1, 4, 9, 16]
+
+
+def test_a_chord_runs_its_callback_once_with_the_ordered_results(wt: Any) -> None:
+    result = chord([wt.wf_add.s(i, 0) for i in range(6)], wt.wf_total.s()).apply_async()
+    run()
+    assert result.get(timeout=5) == 15
+    assert labels("wf_total") == ["15"]
+    [callback] = WorkflowStep.objects.filter(workflow_id=result.workflow_id, stage=1)
+    assert Job.objects.get(id=callback.job_id).payload == {"args": [[0, 1, 2, 3, 4, 5]], "kwargs": {}}
+
+
+def test_chord_header_then_body_call_form(wt: Any) -> None:
+    result = chord(wt.wf_add.s(i, i) for i in range(3))(wt.wf_total.s())
+    run()
+    assert result.get(timeout=5) == 6
+
+
+def test_a_failing_member_calls_the_error_callback_once_and_never_the_body(wt: Any) -> None:
+    header = [wt.wf_add.s(1, 1), wt.wf_fail.s(2), wt.wf_add.s(3, 3)]
+    result = chord(header, wt.wf_total.s()).apply_async(link_error=wt.wf_errback.s())
+    run()
+    failed = Job.objects.get(queue=wt.wf_fail.name)
+    assert labels("wf_errback") == [f"errback:{failed.id}"]
+    assert labels("wf_total") == []
+    with pytest.raises(WorkflowFailed, match="Broken: member 2 broke"):
+        result.get(timeout=5)
+    workflow = Workflow.objects.get(id=result.workflow_id)
+    assert workflow.status == "failed" and f"job {failed.id} of task {wt.wf_fail.name!r}" in workflow.error
+    assert result.state == "FAILURE"
+
+
+def test_on_error_covers_every_step_of_a_chain(wt: Any) -> None:
+    flow = chain(wt.wf_add.s(1, 1), wt.wf_fail.s(), wt.wf_add.s(5)).on_error(wt.wf_errback.s(label="chain"))
+    result = flow.apply_async()
+    run()
+    assert result.get(timeout=5, propagate=False).error.startswith("stage 1: job")
+    assert len(labels("wf_errback")) == 1 and labels("wf_errback")[0].startswith("chain:")
+    assert labels("wf_add") == ["2"]  # the step after the failure never ran
+    assert WorkflowStep.objects.get(workflow_id=result.workflow_id, stage=2).status == "pending"
+
+
+def test_link_runs_after_the_task_and_apply_async_returns_the_tasks_own_result(wt: Any) -> None:
+    first = wt.wf_add.apply_async((2, 2), link=wt.wf_mul.s(5))
+    assert isinstance(first, AsyncResult)
+    run()
+    assert first.get(timeout=5) == 4
+    assert labels("wf_mul") == ["20"]
+
+
+def test_link_error_on_a_single_task(wt: Any) -> None:
+    first = wt.wf_fail.apply_async((9,), link_error=wt.wf_errback.s())
+    run()
+    assert labels("wf_errback") == [f"errback:{first.id}"]
+
+
+def test_app_task_handlers_take_part_through_step(wt: Any) -> None:
+    """``step(handler, payload)``; ``step(handler)`` takes the previous result as payload."""
+    result = chain(step(wt.wf_double, 5), step(wt.wf_double), wt.wf_add.s(1)).apply_async()
+    run()
+    assert result.get(timeout=5) == 21
+    fan = chord([step(wt.wf_double, i) for i in (1, 2, 3)], step(wt.wf_summary)).apply_async()
+    run()
+    assert fan.get(timeout=5) == {"sum": 12, "count": 3}
+
+
+def test_a_step_must_be_on_a_database_queue(wt: Any) -> None:
+    from django_onestep.core.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="source is a DatabaseQueue"):
+        step(lambda ctx, payload: None)
+
+
+def test_a_non_json_argument_fails_when_the_workflow_is_built(wt: Any) -> None:
+    with pytest.raises(TypeError, match="does not travel as JSON"):
+        chain(wt.wf_add.s(object())).apply_async()
+    assert Workflow.objects.count() == 0
+
+
+def test_a_settlement_seen_twice_moves_the_workflow_on_once(wt: Any) -> None:
+    """The hook is idempotent: a replayed ack for the last member enqueues no second callback."""
+    from django.db import connection, transaction
+
+    result = chord([wt.wf_add.s(1, 1), wt.wf_add.s(2, 2)], wt.wf_total.s()).apply_async()
+    jobs = list(WorkflowStep.objects.filter(workflow_id=result.workflow_id, stage=0).order_by("index"))
+    acks = [SettleOp("ack", row.job_id, "t", result_json=str(n)) for row, n in zip(jobs, (2, 4), strict=True)]
+    for _ in range(2):
+        with transaction.atomic():
+            advance_workflows(connection, acks)
+    [callback] = WorkflowStep.objects.filter(workflow_id=result.workflow_id, stage=1)
+    assert Job.objects.filter(id=callback.job_id).count() == 1
+    assert Job.objects.filter(queue=wt.wf_total.name).count() == 1

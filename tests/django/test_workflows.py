@@ -154,3 +154,63 @@ def test_a_settlement_seen_twice_moves_the_workflow_on_once(wt: Any) -> None:
     [callback] = WorkflowStep.objects.filter(workflow_id=result.workflow_id, stage=1)
     assert Job.objects.filter(id=callback.job_id).count() == 1
     assert Job.objects.filter(queue=wt.wf_total.name).count() == 1
+
+
+def _lock_waiters() -> int:
+    from django.db import connection
+
+    sql = {
+        "postgresql": "SELECT count(*) FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        "mysql": "SELECT count(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'",
+    }[connection.vendor]
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return int(cursor.fetchone()[0])
+
+
+def test_the_last_two_members_settling_at_once_enqueue_the_callback_once(wt: Any) -> None:
+    """Two settle transactions for a chord's last two members: the second waits for the
+    first's lock on the workflow row, then sees its member succeeded, so exactly one of
+    them enqueues the callback (without the lock, each would see the other still queued)."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    from tests.waiting import wait_until
+
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite has one writer: the settle transaction's first write already serialises them")
+    result = chord([wt.wf_add.s(1, 1), wt.wf_add.s(2, 2)], wt.wf_total.s()).apply_async()
+    rows = list(WorkflowStep.objects.filter(workflow_id=result.workflow_id, stage=0).order_by("index"))
+    first_in, second_waiting, errors = threading.Event(), threading.Event(), []
+
+    def settle(row: Any, value: int, hold: bool) -> None:
+        try:
+            with transaction.atomic():
+                advance_workflows(
+                    connections["default"], [SettleOp("ack", row.job_id, "t", result_json=str(value))]
+                )
+                if hold:
+                    first_in.set()
+                    assert second_waiting.wait(10), "the second settlement never waited for the lock"
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+        finally:
+            connections["default"].close()
+
+    first = threading.Thread(target=settle, args=(rows[0], 2, True))
+    first.start()
+    assert first_in.wait(10)
+    second = threading.Thread(target=settle, args=(rows[1], 4, False))
+    second.start()
+    # InnoDB refreshes innodb_trx only when it was not read for 0.1 s: poll slower than that
+    wait_until(lambda: _lock_waiters() >= 1, 10, "the second settlement waiting on the workflow row", 0.15)
+    second_waiting.set()
+    first.join(10)
+    second.join(10)
+    assert errors == []
+    callbacks = list(WorkflowStep.objects.filter(workflow_id=result.workflow_id, stage=1))
+    assert [row.status for row in callbacks] == ["queued"]
+    assert Job.objects.filter(queue=wt.wf_total.name).count() == 1
+    assert Job.objects.get(id=callbacks[0].job_id).payload == {"args": [[2, 4]], "kwargs": {}}

@@ -214,3 +214,48 @@ def test_the_last_two_members_settling_at_once_enqueue_the_callback_once(wt: Any
     assert [row.status for row in callbacks] == ["queued"]
     assert Job.objects.filter(queue=wt.wf_total.name).count() == 1
     assert Job.objects.get(id=callbacks[0].job_id).payload == {"args": [[2, 4]], "kwargs": {}}
+
+
+def test_the_admin_shows_a_failed_chord_with_its_steps_states_and_why(wt: Any, admin_client: Any) -> None:
+    from django.urls import reverse
+
+    result = chord([wt.wf_add.s(1, 1), wt.wf_fail.s(2)], wt.wf_total.s()).apply_async()
+    run()
+    listing = admin_client.get(reverse("admin:django_onestep_workflow_changelist")).content.decode()
+    assert "chord" in listing and "failed" in listing and "Broken: member 2 broke" in listing
+    page = admin_client.get(reverse("admin:django_onestep_workflow_change", args=[result.workflow_id]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    for task, status in (
+        (wt.wf_add.name, "succeeded"),
+        (wt.wf_fail.name, "failed"),
+        (wt.wf_total.name, "pending"),
+    ):
+        assert task in html and status in html
+    failed_job = WorkflowStep.objects.get(workflow_id=result.workflow_id, task=wt.wf_fail.name).job_id
+    assert reverse("admin:django_onestep_job_change", args=[failed_job]) in html
+    assert admin_client.get(reverse("admin:django_onestep_workflow_add")).status_code == 403
+
+
+def test_chains_nest_groups_and_chords_and_first_arguments_reach_a_first_group(wt: Any) -> None:
+    """``chain(a, group(...), b)`` is a chord inside a chain; ``delay(x)`` feeds each first member."""
+    inner = chord([wt.wf_mul.s(2), wt.wf_mul.s(3)], wt.wf_total.s())
+    result = chain(wt.wf_add.s(1), inner, wt.wf_add.s(100)).delay(4)  # 5 -> [10, 15] -> 25 -> 125
+    run()
+    assert result.get(timeout=5) == 125
+    fan = group(wt.wf_add.s(1), wt.wf_add.s(2)).delay(10)
+    run()
+    assert fan.get(timeout=5) == [11, 12]
+    first = chain(step(wt.wf_double), step(wt.wf_double)).delay(3)
+    run()
+    assert first.get(timeout=5) == 12
+
+
+def test_member_options_reach_their_jobs(wt: Any) -> None:
+    from django.utils import timezone
+
+    result = chain(wt.wf_add.s(1, 1).set(countdown=3600, priority=9), wt.wf_add.s(1)).apply_async()
+    [job] = Job.objects.filter(id__in=[row.job_id for row in result.steps() if row.job_id])
+    assert job.available_at > timezone.now() and job.priority == 9
+    with pytest.raises(TypeError, match="option 'expires'"):
+        chain(wt.wf_add.s(1, 1).set(expires=5)).apply_async()

@@ -42,7 +42,9 @@ def main() -> None:
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*manage, "migrate", "--noinput"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL
+    )
     import django
 
     django.setup()
@@ -63,7 +65,9 @@ def main() -> None:
         per_step_ms: list[float] = []
         handoffs_ms: list[float] = []
         for _ in range(args.chains):
-            calls = [step(workflow_tasks.next_number, 0)] + [step(workflow_tasks.next_number)] * (args.steps - 1)
+            calls = [step(workflow_tasks.next_number, 0)] + [step(workflow_tasks.next_number)] * (
+                args.steps - 1
+            )
             started = time.perf_counter()
             result = chain(*calls).apply_async()
             assert result.get(timeout=120) == args.steps

@@ -466,7 +466,7 @@ class WorkflowStep(models.Model):
 
     class Meta:
         db_table = "django_onestep_workflowstep"
-        ordering = ["workflow", "role", "stage", "index"]
+        ordering = ["workflow", "-role", "stage", "index"]  # steps, then error callbacks
         indexes = [models.Index(fields=["job_id"], name="onestep_workflowstep_job")]
 
     def __str__(self) -> str:

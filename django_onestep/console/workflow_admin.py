@@ -24,7 +24,7 @@ class WorkflowStepInline(admin.TabularInline):  # type: ignore[type-arg]
     can_delete = False
     fields = ("role", "stage", "index", "task", "status", "job_link", "result_shown", "error")
     readonly_fields = fields
-    ordering = ("role", "stage", "index")
+    ordering = ("-role", "stage", "index")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

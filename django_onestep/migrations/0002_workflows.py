@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "db_table": "django_onestep_workflowstep",
-                "ordering": ["workflow", "role", "stage", "index"],
+                "ordering": ["workflow", "-role", "stage", "index"],
                 "indexes": [models.Index(fields=["job_id"], name="onestep_workflowstep_job")],
             },
         ),

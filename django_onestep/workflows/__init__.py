@@ -17,8 +17,11 @@ __all__ = ["StepCall", "WorkflowFailed", "WorkflowResult", "install", "start_wor
 
 
 def install() -> None:
-    """Advance workflows in every settle transaction of this process's database queues."""
+    """Advance workflows in every settle transaction of this process's database queues,
+    and fail them when a step's queued job is cancelled."""
     from django_onestep.dbqueue.settle import register_settle_hook
-    from django_onestep.workflows.advance import advance_workflows
+    from django_onestep.results.cancel import register_cancel_hook
+    from django_onestep.workflows.advance import advance_workflows, cancelled_step
 
     register_settle_hook(advance_workflows)
+    register_cancel_hook(cancelled_step)

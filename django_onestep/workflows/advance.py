@@ -21,9 +21,9 @@ from typing import Any
 
 from django_onestep.workflows.calls import job_payload
 
-__all__ = ["advance_workflows", "enqueue_step"]
+__all__ = ["advance_workflows", "cancelled_step", "enqueue_step"]
 
-_FAILURE_KINDS = {"fail": "failed", "dead": "dead-lettered", "aborted": "aborted"}
+_FAILURE_KINDS = {"fail": "failed", "dead": "dead-lettered", "aborted": "aborted", "cancelled": "cancelled"}
 
 
 def enqueue_step(using: str, row: Any, previous: Any) -> None:
@@ -53,6 +53,13 @@ def advance_workflows(connection: Any, ended: list[Any]) -> None:
         for row in per_workflow[workflow_id]:
             _record(using, row, by_job[row.job_id])
         _move_on(using, workflow)
+
+
+def cancelled_step(connection: Any, job_id: int) -> None:
+    """Cancel hook: a step's job cancelled before it ran fails its workflow, as a failure would."""
+    from django_onestep.dbqueue.settle import SettleOp
+
+    advance_workflows(connection, [SettleOp("cancelled", job_id, "", error="cancelled before it ran")])
 
 
 def _record(using: str, row: Any, op: Any) -> None:

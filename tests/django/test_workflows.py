@@ -259,3 +259,15 @@ def test_member_options_reach_their_jobs(wt: Any) -> None:
     assert job.available_at > timezone.now() and job.priority == 9
     with pytest.raises(TypeError, match="option 'expires'"):
         chain(wt.wf_add.s(1, 1).set(expires=5)).apply_async()
+
+
+def test_revoking_a_queued_step_fails_the_workflow_and_runs_its_error_callback(wt: Any) -> None:
+    result = chain(wt.wf_add.s(1, 1), wt.wf_mul.s(3)).on_error(wt.wf_errback.s()).apply_async()
+    [first] = result.steps()[:1]
+    assert AsyncResult(first.job_id).revoke() is None
+    run()
+    assert labels("wf_add") == [] and labels("wf_errback") == [f"errback:{first.job_id}"]
+    with pytest.raises(
+        WorkflowFailed, match=f"job {first.job_id} of task .* cancelled: cancelled before it ran"
+    ):
+        result.get(timeout=5)

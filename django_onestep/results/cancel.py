@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["cancel_job", "register_cancel_hook"]
+__all__ = ["cancel_job", "register_cancel_hook", "run_cancel_hooks"]
 
 # Called in the transaction that cancels a queued job (a workflow fails its step there)
 _cancel_hooks: list[Callable[[Any, int], None]] = []
@@ -20,6 +20,13 @@ def register_cancel_hook(hook: Callable[[Any, int], None]) -> None:
     """Run ``hook(connection, job_id)`` when a queued job is cancelled (once per hook)."""
     if hook not in _cancel_hooks:
         _cancel_hooks.append(hook)
+
+
+def run_cancel_hooks(connection: Any, job_ids: list[int]) -> None:
+    """For code that cancels queued jobs itself (the admin): call inside its transaction."""
+    for job_id in job_ids:
+        for hook in _cancel_hooks:
+            hook(connection, job_id)
 
 
 def cancel_job(job_id: int, using: str) -> str | None:
@@ -37,8 +44,7 @@ def cancel_job(job_id: int, using: str) -> str | None:
             status=Job.Status.CANCELLED, finished_at=now, updated_at=now, dedupe_key=None
         ):
             notify_finished(connections[using], [job_id])
-            for hook in _cancel_hooks:
-                hook(connections[using], job_id)
+            run_cancel_hooks(connections[using], [job_id])
             return "cancelled"
     if jobs.filter(status=Job.Status.RUNNING).update(abort_requested_at=now, updated_at=now):
         return "aborting"

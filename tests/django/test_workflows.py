@@ -271,3 +271,12 @@ def test_revoking_a_queued_step_fails_the_workflow_and_runs_its_error_callback(w
         WorkflowFailed, match=f"job {first.job_id} of task .* cancelled: cancelled before it ran"
     ):
         result.get(timeout=5)
+
+
+def test_cancelling_a_steps_job_from_the_admin_fails_the_workflow(wt: Any) -> None:
+    from django_onestep.console.job_actions import cancel
+
+    result = chord([wt.wf_add.s(1, 1), wt.wf_add.s(2, 2)], wt.wf_total.s()).apply_async()
+    assert cancel(Job.objects.filter(queue=wt.wf_add.name), by="ops") == 2
+    assert result.get(timeout=5, propagate=False).error.endswith("cancelled: cancelled before it ran")
+    assert not Job.objects.filter(queue=wt.wf_total.name).exists()

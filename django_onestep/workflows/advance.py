@@ -89,8 +89,11 @@ def _move_on(using: str, workflow: Any) -> None:
 
     if workflow.status != "running":
         return  # already failed: a late member's outcome is recorded, nothing more
+    # a locking read sees the latest committed rows even under REPEATABLE READ (MySQL's
+    # default, if a project sets it), where a plain read would miss a member just settled
     current = list(
         WorkflowStep.objects.using(using)
+        .select_for_update()
         .filter(workflow=workflow, role="step", stage=workflow.stage)
         .order_by("index")
     )

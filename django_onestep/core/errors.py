@@ -34,8 +34,10 @@ also keeps the builtin or Django base that callers already catch. Exception tree
     ├── Retry, MaxRetriesExceededError (celery.exceptions): Celery's ``self.retry()``
     │   asking for another run, or refusing one past ``max_retries``
     ├── JobNotFound (also LookupError; results.handle): no job has this id
-    └── JobFailed (results.handle): ``JobHandle.wait()`` on a job that finished
-        without success (failed, dead, cancelled, expired or aborted)
+    ├── JobFailed (results.handle): ``JobHandle.wait()`` on a job that finished
+    │   without success (failed, dead, cancelled, expired or aborted)
+    └── WorkflowFailed (workflows.workflow_result): ``WorkflowResult.get()`` on a chain, group
+        or chord one of whose steps failed
 """
 
 from __future__ import annotations

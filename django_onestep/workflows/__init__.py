@@ -10,8 +10,8 @@ step of an ``@app.task`` handler whose source is a ``DatabaseQueue``.
 from __future__ import annotations
 
 from django_onestep.workflows.calls import StepCall, step
-from django_onestep.workflows.result import WorkflowFailed, WorkflowResult
 from django_onestep.workflows.start import start_workflow
+from django_onestep.workflows.workflow_result import WorkflowFailed, WorkflowResult
 
 __all__ = ["StepCall", "WorkflowFailed", "WorkflowResult", "install", "start_workflow", "step"]
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django_onestep.workflows.calls import NO_INPUT, StepCall
-from django_onestep.workflows.result import WorkflowResult
+from django_onestep.workflows.workflow_result import WorkflowResult
 
 __all__ = ["Stage", "start_workflow"]
 

@@ -175,7 +175,12 @@ class chord(_Canvas):
         return self.header.stages() + _to_stages(self.body, "chord() body")
 
     def __call__(self, *args: Any, **kwargs: Any) -> WorkflowResult:
-        if self.body is None and len(args) == 1 and not kwargs and isinstance(args[0], (Signature, _Canvas)):
+        if (
+            self.body is None
+            and len(args) == 1
+            and not kwargs
+            and isinstance(args[0], (Signature, StepCall, _Canvas))
+        ):
             self.body = args[0]
             return self.apply_async()
         return self.apply_async(args, kwargs)

@@ -123,7 +123,7 @@ def test_app_task_handlers_take_part_through_step(wt: Any) -> None:
     result = chain(step(wt.wf_double, 5), step(wt.wf_double), wt.wf_add.s(1)).apply_async()
     run()
     assert result.get(timeout=5) == 21
-    fan = chord([step(wt.wf_double, i) for i in (1, 2, 3)], step(wt.wf_summary)).apply_async()
+    fan = chord([step(wt.wf_double, i) for i in (1, 2, 3)])(step(wt.wf_summary))
     run()
     assert fan.get(timeout=5) == {"sum": 12, "count": 3}
 

@@ -85,6 +85,13 @@ class _Canvas:
     def stages(self) -> list[Stage]:
         raise NotImplementedError
 
+    def parts(self) -> list[Any]:
+        """The canvases inside this one (their ``on_error`` callbacks count too)."""
+        return []
+
+    def error_callbacks(self) -> list[Any]:
+        return [*self._on_error, *(e for part in self.parts() for e in part.error_callbacks())]
+
     def on_error(self, errback: Any) -> _Canvas:
         """Call ``errback`` once, with the failed job's id, when any step fails."""
         self._on_error.append(errback)
@@ -102,7 +109,7 @@ class _Canvas:
         last stage with its result; ``link_error`` (and ``on_error``) once on a failure."""
         where = f"{self.kind}()"
         stages = self.stages()
-        if args or kwargs:
+        if (args or kwargs) and stages:
             first = stages[0]
             stages[0] = Stage(
                 [c.with_input(tuple(args or ()), kwargs) for c in first.calls], group=first.group
@@ -110,7 +117,7 @@ class _Canvas:
         if link is not None:
             stages += _to_stages(link, f"{where} link")
         errbacks = _errbacks(where, link_error) + [
-            e for item in self._on_error for e in _errbacks(where, item)
+            e for item in self.error_callbacks() for e in _errbacks(where, item)
         ]
         return start_workflow(self.kind, stages, on_error=errbacks)
 
@@ -143,6 +150,9 @@ class chain(_Canvas):
     def stages(self) -> list[Stage]:
         return [stage for item in self.tasks for stage in _to_stages(item, "chain()")]
 
+    def parts(self) -> list[Any]:
+        return [item for item in self.tasks if isinstance(item, _Canvas)]
+
 
 class group(_Canvas):
     """``group([a.s(1), a.s(2)])``: run together; ``.get()`` returns their results in order."""
@@ -173,6 +183,9 @@ class chord(_Canvas):
         if self.body is None:
             raise TypeError("chord(header) needs its callback: chord(header, body) or chord(header)(body)")
         return self.header.stages() + _to_stages(self.body, "chord() body")
+
+    def parts(self) -> list[Any]:
+        return [self.header, *([self.body] if isinstance(self.body, _Canvas) else [])]
 
     def __call__(self, *args: Any, **kwargs: Any) -> WorkflowResult:
         if (

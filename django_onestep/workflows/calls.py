@@ -11,7 +11,7 @@ Two payload shapes, after the two kinds of task:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django_onestep.core.errors import ConfigurationError
@@ -58,14 +58,8 @@ class StepCall:
         if self.shape == "payload":
             if self.has_payload or not args:
                 return self
-            return _replace(self, payload=args[0], has_payload=True)
-        return _replace(self, args=(*args, *self.args), kwargs={**self.kwargs, **(kwargs or {})})
-
-
-def _replace(call: StepCall, **changes: Any) -> StepCall:
-    from dataclasses import replace
-
-    return replace(call, **changes)
+            return replace(self, payload=args[0], has_payload=True)
+        return replace(self, args=(*args, *self.args), kwargs={**self.kwargs, **(kwargs or {})})
 
 
 def job_payload(call: Mapping[str, Any], previous: Any) -> Any:

@@ -283,3 +283,11 @@ def test_cancelling_a_steps_job_from_the_admin_fails_the_workflow(wt: Any) -> No
     assert cancel(Job.objects.filter(queue=wt.wf_add.name), by="ops") == 2
     assert result.get(timeout=5, propagate=False).error.endswith("cancelled: cancelled before it ran")
     assert not Job.objects.filter(queue=wt.wf_total.name).exists()
+
+
+def test_the_error_callback_of_a_chord_inside_a_chain_still_runs(wt: Any) -> None:
+    inner = chord([wt.wf_fail.s(), wt.wf_add.s(1)], wt.wf_total.s()).on_error(wt.wf_errback.s(label="inner"))
+    result = chain(wt.wf_add.s(1, 1), inner).apply_async()
+    run()
+    assert result.failed()
+    assert [label.split(":")[0] for label in labels("wf_errback")] == ["inner"]

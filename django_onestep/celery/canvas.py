@@ -79,8 +79,8 @@ def _errbacks(where: str, link_error: Any) -> list[StepCall]:
 class _Canvas:
     kind = "chain"
 
-    def __init__(self) -> None:
-        self._on_error: list[Any] = []
+    def __init__(self, on_error: Any = None) -> None:
+        self._on_error: list[Any] = [] if on_error is None else [on_error]
 
     def stages(self) -> list[Stage]:
         raise NotImplementedError
@@ -143,8 +143,8 @@ class chain(_Canvas):
 
     kind = "chain"
 
-    def __init__(self, *tasks: Any) -> None:
-        super().__init__()
+    def __init__(self, *tasks: Any, on_error: Any = None) -> None:
+        super().__init__(on_error)
         self.tasks = _members(tasks)
 
     def stages(self) -> list[Stage]:
@@ -159,8 +159,8 @@ class group(_Canvas):
 
     kind = "group"
 
-    def __init__(self, *tasks: Any) -> None:
-        super().__init__()
+    def __init__(self, *tasks: Any, on_error: Any = None) -> None:
+        super().__init__(on_error)
         self.tasks = _members(tasks)
 
     def stages(self) -> list[Stage]:
@@ -174,8 +174,8 @@ class chord(_Canvas):
 
     kind = "chord"
 
-    def __init__(self, header: Any, body: Any = None) -> None:
-        super().__init__()
+    def __init__(self, header: Any, body: Any = None, *, on_error: Any = None) -> None:
+        super().__init__(on_error)
         self.header = header if isinstance(header, group) else group(*_members((header,)))
         self.body = body
 

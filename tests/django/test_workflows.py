@@ -95,7 +95,7 @@ def test_a_failing_member_calls_the_error_callback_once_and_never_the_body(wt: A
 
 
 def test_on_error_covers_every_step_of_a_chain(wt: Any) -> None:
-    flow = chain(wt.wf_add.s(1, 1), wt.wf_fail.s(), wt.wf_add.s(5)).on_error(wt.wf_errback.s(label="chain"))
+    flow = chain(wt.wf_add.s(1, 1), wt.wf_fail.s(), wt.wf_add.s(5), on_error=wt.wf_errback.s(label="chain"))
     result = flow.apply_async()
     run()
     assert result.get(timeout=5, propagate=False).error.startswith("stage 1: job")
@@ -287,6 +287,7 @@ def test_cancelling_a_steps_job_from_the_admin_fails_the_workflow(wt: Any) -> No
 
 def test_the_error_callback_of_a_chord_inside_a_chain_still_runs(wt: Any) -> None:
     inner = chord([wt.wf_fail.s(), wt.wf_add.s(1)], wt.wf_total.s()).on_error(wt.wf_errback.s(label="inner"))
+    assert chain(wt.wf_add.s(1, 1), inner).error_callbacks() == inner.error_callbacks()
     result = chain(wt.wf_add.s(1, 1), inner).apply_async()
     run()
     assert result.failed()

@@ -14,6 +14,7 @@ from django_onestep.console import (
     table_admins,
     task_admin,
     worker_admin,
+    workflow_admin,
 )
 from django_onestep.models import Schedule
 from django_onestep.project.schedule_tasks import queue_task_problem
@@ -28,6 +29,7 @@ __all__ = [
     "table_admins",
     "task_admin",
     "worker_admin",
+    "workflow_admin",
 ]
 
 

@@ -27,7 +27,7 @@ class OneStepConfig(AppConfig):
     imported_task_modules: list[str] = []
 
     def ready(self) -> None:
-        from django_onestep import checks
+        from django_onestep import checks, workflows
         from django_onestep.checks import urlconf_guard
         from django_onestep.conf import OneStepSettingsError, get_settings
         from django_onestep.outbox import enqueue_modes
@@ -39,6 +39,7 @@ class OneStepConfig(AppConfig):
         resource_types.register()  # database_queue, django_state_store... for YAML targets
         mysql_alias.register()  # MySQLConnector(using="alias") reads DATABASES through Django
         enqueue_modes.install()  # sync sends to broker queues: on commit or through the outbox
+        workflows.install()  # chains and chords move on in the settle transaction of their steps
         try:
             conf = get_settings()
         except OneStepSettingsError:

@@ -30,6 +30,8 @@ __all__ = [
     "TaskMetric",
     "WebhookDelivery",
     "WorkerHeartbeat",
+    "Workflow",
+    "WorkflowStep",
 ]
 
 
@@ -600,3 +602,77 @@ class PushHost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host} ({'paused' if self.paused else 'active'})"
+
+
+class WorkflowStatus(models.TextChoices):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Workflow(models.Model):
+    """A chain, group or chord (``django_onestep/workflows/``): stages of steps run in order.
+
+    ``stage`` is the stage whose steps are queued now; it only moves in the transaction
+    that settles the stage's last step, under a row lock on this row.
+    """
+
+    Status = WorkflowStatus
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=10)  # chain | group | chord
+    status = models.CharField(max_length=10, choices=WorkflowStatus.choices, default=WorkflowStatus.RUNNING)
+    stage = models.PositiveIntegerField(default=0)
+    stages = models.PositiveIntegerField()
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")  # why it failed, for the admin
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "django_onestep_workflow"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk} ({self.status})"
+
+
+class WorkflowStepStatus(models.TextChoices):
+    PENDING = "pending"  # its stage has not started
+    QUEUED = "queued"  # its job is queued or running
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class WorkflowStep(models.Model):
+    """One call of a workflow: a stage's member, or an error callback (``role='errback'``).
+
+    ``call`` is what to enqueue: the queue's payload shape, arguments and send options;
+    the previous stage's result is added when the stage starts.
+    """
+
+    Status = WorkflowStepStatus
+
+    id = models.BigAutoField(primary_key=True)
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="steps")
+    role = models.CharField(max_length=10, default="step")  # step | errback
+    stage = models.PositiveIntegerField()
+    index = models.PositiveIntegerField()  # order within the stage: a chord's results keep it
+    in_group = models.BooleanField(default=False)  # the stage's result is a list
+    task = models.CharField(max_length=200)
+    queue = models.CharField(max_length=100)
+    call = models.JSONField()
+    status = models.CharField(
+        max_length=10, choices=WorkflowStepStatus.choices, default=WorkflowStepStatus.PENDING
+    )
+    job_id = models.BigIntegerField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "django_onestep_workflowstep"
+        ordering = ["workflow", "-role", "stage", "index"]  # steps, then error callbacks
+        indexes = [models.Index(fields=["job_id"], name="onestep_workflowstep_job")]
+
+    def __str__(self) -> str:
+        return f"{self.task} (stage {self.stage}.{self.index}, {self.status})"

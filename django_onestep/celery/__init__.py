@@ -7,6 +7,7 @@ See the "Leaving Celery" docs page for what maps to what.
 
 from __future__ import annotations
 
+from django_onestep.celery.canvas import chain, chord, group
 from django_onestep.celery.celery_app import Celery
 from django_onestep.celery.exceptions import (
     MaxRetriesExceededError,
@@ -27,5 +28,8 @@ __all__ = [
     "Signature",
     "SoftTimeLimitExceeded",
     "TimeLimitExceeded",
+    "chain",
+    "chord",
+    "group",
     "shared_task",
 ]

@@ -23,7 +23,7 @@ from django_onestep.core.validation import positive_number
 
 __all__ = ["CeleryTask", "shared_task"]
 
-_CALL_OPTIONS = ("countdown", "eta", "expires", "priority", "queue", "task_id")
+_CALL_OPTIONS = ("countdown", "eta", "expires", "priority", "queue", "task_id", "link", "link_error")
 
 
 def _job_id(ctx: Any) -> int | None:
@@ -134,6 +134,8 @@ class CeleryTask:
         priority: int | None = None,
         queue: str | None = None,
         task_id: str | None = None,
+        link: Any = None,
+        link_error: Any = None,
         **options: Any,
     ) -> Any:
         where = f"{self.name}.apply_async()"
@@ -144,6 +146,10 @@ class CeleryTask:
             raise ConfigurationError(
                 f"{where}: queue={queue!r}, but the task runs on queue {self.options.queue!r}; "
                 "declare it with @shared_task(queue=...) (each task has one queue here)"
+            )
+        if link is not None or link_error is not None:
+            return self._apply_with_callbacks(
+                where, args, kwargs, countdown, eta, priority, expires, task_id, link, link_error
             )
         send: dict[str, Any] = {"priority": self.options.priority if priority is None else priority}
         if countdown is not None:
@@ -157,6 +163,19 @@ class CeleryTask:
         from django_onestep.celery.result import AsyncResult
 
         return AsyncResult(self.queue.send(json_payload(f"{self.name}.delay()", args, kwargs), **send))
+
+    def _apply_with_callbacks(
+        self, where: str, args: Any, kwargs: Any, countdown: Any, eta: Any, priority: Any,
+        expires: Any, task_id: Any, link: Any, link_error: Any,
+    ) -> Any:  # fmt: skip
+        """A workflow of this call and its callbacks (``celery/canvas.py``)."""
+        from django_onestep.celery.canvas import start_with_callbacks
+
+        if expires is not None or task_id is not None:
+            raise TypeError(f"{where}: expires= and task_id= cannot be combined with link=/link_error=")
+        given = {"countdown": countdown, "eta": eta, "priority": priority}
+        call = self.signature(args, kwargs, **{k: v for k, v in given.items() if v is not None})
+        return start_with_callbacks(call, link, link_error)
 
     def AsyncResult(self, task_id: int | str) -> Any:
         from django_onestep.celery.result import AsyncResult

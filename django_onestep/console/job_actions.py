@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from django_onestep.conf import get_settings
 from django_onestep.dbqueue.enqueue import notify_enqueued
 from django_onestep.models import DeadLetter, Job
+from django_onestep.results.cancel import run_cancel_hooks
 
 __all__ = ["BATCH_SIZE", "cancel", "delete_finished", "id_batches", "requeue", "run_now"]
 
@@ -83,7 +84,10 @@ def cancel(rows: QuerySet[Job], *, by: str) -> int:
     def act(batch: Any, using: str) -> int:
         now = timezone.now()
         ended = {"status": Job.Status.CANCELLED, "finished_at": now, "dedupe_key": None}
-        return int(batch.update(**ended, updated_at=now, last_error=f"cancelled by {by}"))
+        ids = list(batch.select_for_update().values_list("id", flat=True))
+        count = int(batch.filter(id__in=ids).update(**ended, updated_at=now, last_error=f"cancelled by {by}"))
+        run_cancel_hooks(connections[using], ids)  # a workflow waiting on one of them fails
+        return count
 
     return _each_batch(rows, (Job.Status.QUEUED,), act)
 

@@ -40,8 +40,10 @@ also keeps the builtin or Django base that callers already catch. Exception tree
     ├── JobNotFound (also LookupError; results.handle): no job has this id
     ├── JobFailed (results.handle): ``JobHandle.wait()`` on a job that finished
     │   without success (failed, dead, cancelled, expired or aborted)
-    └── SubmissionFailed (submissions.submission_handle): a batch submission's chunk used up its
-        attempts (``wait()`` raises it with the chunk index and the exception's name)
+    ├── SubmissionFailed (submissions.submission_handle): a batch submission's chunk used up its
+    │   attempts (``wait()`` raises it with the chunk index and the exception's name)
+    └── WorkflowFailed (workflows.workflow_result): ``WorkflowResult.get()`` on a chain, group
+        or chord one of whose steps failed
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from django_onestep.core.errors import ConnectorOperation
 from django_onestep.dbqueue.claims import dt, table_sql
 from django_onestep.orm.dbthread import DBThread, is_transient_db_error, wrap_db_error
 
-__all__ = ["SettleBatcher", "SettleOp"]
+__all__ = ["SettleBatcher", "SettleOp", "register_settle_hook"]
 
 logger = logging.getLogger("django_onestep.dbqueue")
 
@@ -53,6 +53,17 @@ class SettleOp:
     # first_failed_at); returns an unsaved model instance.
     dead_letter: Callable[[datetime | None], Any] | None = None
     future: asyncio.Future[bool] | None = field(default=None, repr=False)
+
+
+# Called inside the settle transaction with the operations that finished a job, so what
+# they write (a workflow's next step) commits or rolls back with the settlement itself.
+_settle_hooks: list[Callable[[Any, list[SettleOp]], None]] = []
+
+
+def register_settle_hook(hook: Callable[[Any, list[SettleOp]], None]) -> None:
+    """Run ``hook(connection, ended_ops)`` in every settle transaction (once per hook)."""
+    if hook not in _settle_hooks:
+        _settle_hooks.append(hook)
 
 
 _CLEAR_LEASE = "lease_owner = NULL, lease_until = NULL, claim_token = NULL"
@@ -262,7 +273,9 @@ def _flush_sync(using: str, batch: list[SettleOp]) -> list[bool]:
     connection = connections[using]
     with transaction.atomic(using=using):
         results = _apply(connection, batch, timezone.now())
-        notify_finished(
-            connection, [op.job_id for op, ok in zip(batch, results, strict=True) if ok and op.kind in _ENDS]
-        )
+        ended = [op for op, ok in zip(batch, results, strict=True) if ok and op.kind in _ENDS]
+        notify_finished(connection, [op.job_id for op in ended])
+        if ended:
+            for hook in _settle_hooks:
+                hook(connection, ended)
         return results

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from django_onestep.models import Schedule
-from orders import tasks
+from orders import tasks, workflows
 from orders.models import Cart, ExchangeRate, Order, OrderLine, Outage, SalesReport
 
 LINES = [
@@ -95,6 +95,28 @@ def test_the_line_totals_make_the_order_total(onestep_worker):
     onestep_worker.run_until_idle()
     order.refresh_from_db()
     assert order.total == Decimal("19.00")
+
+
+def test_the_chord_stores_the_order_total_once_from_every_line(onestep_worker):
+    order = Order.objects.create(customer="ada", email="ada@example.com")
+    for line in LINES:
+        OrderLine.objects.create(order=order, **line)
+    result = workflows.price_order(order.pk)
+    onestep_worker.run_until_idle()
+    assert result.get(timeout=5) == 19.0
+    order.refresh_from_db()
+    assert order.total == Decimal("19.00")
+
+
+def test_the_chain_charges_then_ships_then_confirms(onestep_worker):
+    order = Order.objects.create(customer="ada", email="ada@example.com", total=Decimal("19.00"))
+    Outage.objects.create(service="payments", failures_left=1)  # the charge is retried first
+    result = workflows.fulfil_order(order.pk)
+    onestep_worker.run_until_idle()
+    assert result.get(timeout=5) == "ada@example.com"
+    order.refresh_from_db()
+    assert order.status == "shipped"
+    assert [message.subject for message in mail.outbox] == [f"Order {order.pk} received"]
 
 
 @pytest.mark.django_db

@@ -1,6 +1,6 @@
 """Multi-step work: the checkout service calls these after an order is placed."""
 
-from celery import chain, chord
+from django_onestep.celery import chain, chord
 
 from .models import Order
 from .tasks import charge_payment, line_total, send_confirmation, ship_order, store_order_total

@@ -676,3 +676,18 @@ class WorkflowStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task} (stage {self.stage}.{self.index}, {self.status})"
+
+
+class RateWindow(models.Model):
+    """The recent claims of one rate-limited ``DatabaseQueue`` (``dbqueue/rate_limit.py``):
+    ``claims`` is ``[[epoch_s, count], ...]`` for the claims inside its window."""
+
+    queue = models.CharField(max_length=100, primary_key=True)
+    claims = models.TextField(default="[]")
+
+    class Meta:
+        db_table = "django_onestep_ratewindow"
+        verbose_name = "rate window"
+
+    def __str__(self) -> str:
+        return self.queue

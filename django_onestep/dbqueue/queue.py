@@ -46,6 +46,7 @@ from django_onestep.dbqueue.enqueue import (
     register_listener,
 )
 from django_onestep.dbqueue.prefetch import Prefetched
+from django_onestep.dbqueue.rate_limit import RateLimit, ensure_window_row, parse_rate_limit
 from django_onestep.dbqueue.settle import SettleBatcher, SettleOp
 from django_onestep.dbqueue.wakeups import PostgresListener, acquire_listener, release_listener
 from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread
@@ -101,6 +102,7 @@ class DatabaseQueue(Source, Sink):
         progress_interval_s: float = 1.0,
         prefetch: int | None = None,
         prefetch_hold_s: float = 1.0,
+        rate_limit: str | None = None,
     ) -> None:
         if not isinstance(name, str) or not 0 < len(name) <= 100:
             raise ConfigurationError(
@@ -136,6 +138,9 @@ class DatabaseQueue(Source, Sink):
             self.batch_size if prefetch is None else non_negative_int("DatabaseQueue prefetch", prefetch),
             positive_number("DatabaseQueue prefetch_hold_s", prefetch_hold_s),
         )
+        # global across workers: a window of claims in the database (rate_limit.py)
+        self.rate_limit: RateLimit | None = parse_rate_limit("DatabaseQueue rate_limit", rate_limit)
+        self._rate_row_ready = False
         self._prefetch_timer: asyncio.TimerHandle | None = None
         self._releasing: set[asyncio.Task[None]] = set()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -418,6 +423,9 @@ class DatabaseQueue(Source, Sink):
             now = timezone.now()
             if probe_first and not probe_due(connection, self.name, now):
                 return []
+            if self.rate_limit is not None and not self._rate_row_ready:
+                ensure_window_row(self.using, self.name)
+                self._rate_row_ready = True
             return claim_rows(
                 connection,
                 queue=self.name,
@@ -426,6 +434,7 @@ class DatabaseQueue(Source, Sink):
                 owner=self.worker_id,
                 now=now,
                 lease_until=now + timedelta(seconds=lease_s),
+                rate=self.rate_limit,
             )
 
         future = thread.submit(work)

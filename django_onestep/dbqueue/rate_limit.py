@@ -1,0 +1,89 @@
+"""``DatabaseQueue(rate_limit="60/m")``: a sliding window of claims kept in the database.
+
+One ``RateWindow`` row per queue holds the recent claims as ``[[start_s, count], ...]``
+(one pair per claim statement, so its size follows the claims in a window, not the
+jobs). The claim transaction locks that row first (an UPDATE, so SQLite takes its
+write lock at once and MariaDB/PostgreSQL a row lock), drops the pairs older than the
+window, claims at most the allowance left and appends its own pair: every worker on
+every machine shares the one window. Jobs over the limit stay ``queued`` untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django_onestep.core.errors import ConfigurationError
+
+__all__ = ["RateLimit", "allowance", "ensure_window_row", "parse_rate_limit", "record_claims"]
+
+_UNITS_S = {"s": 1.0, "m": 60.0, "h": 3600.0}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    max_runs: int
+    window_s: float
+
+    def __str__(self) -> str:
+        return f"{self.max_runs}/{self.window_s:g}s"
+
+
+def parse_rate_limit(option: str, value: Any) -> RateLimit | None:
+    """``"60/m"``, ``"10/s"``, ``"100/h"`` or ``"20/10s"`` (20 runs per 10 s); None: off."""
+    if value is None:
+        return None
+    match = _RATE.match(value) if isinstance(value, str) else None
+    if match is None or int(match.group(1)) < 1 or match.group(2) == "0":
+        raise ConfigurationError(
+            f"{option}: must be like '60/m', '10/s', '100/h' or '20/10s' (runs per window), got {value!r}"
+        )
+    window_s = int(match.group(2) or 1) * _UNITS_S[match.group(3)]
+    return RateLimit(max_runs=int(match.group(1)), window_s=window_s)
+
+
+def _table(connection: Any) -> str:
+    from django_onestep.models import RateWindow
+
+    return str(connection.ops.quote_name(RateWindow._meta.db_table))
+
+
+def ensure_window_row(using: str, queue: str) -> None:
+    """Create the queue's window row once (a race with another worker is harmless)."""
+    from django_onestep.models import RateWindow
+
+    RateWindow.objects.using(using).get_or_create(queue=queue, defaults={"claims": "[]"})
+
+
+def _epoch_s(value: datetime) -> float:
+    return value.timestamp()
+
+
+def allowance(connection: Any, queue: str, rate: RateLimit, now: datetime) -> tuple[int, list[list[float]]]:
+    """Lock the window row (inside the caller's transaction) and return the runs left
+    in the window and the claims still inside it."""
+    table = _table(connection)
+    with connection.cursor() as cursor:
+        # a no-op write takes the lock before the read on every vendor
+        cursor.execute(f"UPDATE {table} SET queue = queue WHERE queue = %s", [queue])
+        cursor.execute(f"SELECT claims FROM {table} WHERE queue = %s", [queue])
+        row = cursor.fetchone()
+    claims: list[list[float]] = json.loads(row[0]) if row and row[0] else []
+    since = _epoch_s(now) - rate.window_s
+    recent = [pair for pair in claims if pair[0] > since]
+    used = sum(int(pair[1]) for pair in recent)
+    return max(0, rate.max_runs - used), recent
+
+
+def record_claims(connection: Any, queue: str, recent: list[list[float]], now: datetime, count: int) -> None:
+    """Store the window with this claim added (in the same transaction as the claim)."""
+    if count:
+        recent = [*recent, [_epoch_s(now), count]]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_table(connection)} SET claims = %s WHERE queue = %s", [json.dumps(recent), queue]
+        )

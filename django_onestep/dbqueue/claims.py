@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django_onestep.dbqueue.rate_limit import RateLimit, allowance, record_claims
 from django_onestep.orm.dbthread import MYSQL_RETRY_CODES, _error_code
 
 __all__ = ["ClaimedRow", "claim_rows", "probe_due", "table_sql"]
@@ -97,25 +96,10 @@ def claim_rows(
     owner: str,
     now: datetime,
     lease_until: datetime,
-    rate: RateLimit | None = None,
 ) -> list[ClaimedRow]:
-    """Claim up to ``limit`` due jobs; with ``rate``, at most the window's allowance left."""
     if connection.vendor == "sqlite":
-        if rate is None:
-            return _claim_sqlite(connection, queue, limit, token, owner, now, lease_until)
-        from django.db import transaction
-
-        connection.ensure_connection()
-        with transaction.atomic(using=connection.alias):
-            left, recent = allowance(connection, queue, rate, now)
-            rows = (
-                _claim_sqlite(connection, queue, min(limit, left), token, owner, now, lease_until)
-                if left
-                else []
-            )
-            record_claims(connection, queue, recent, now, len(rows))
-            return rows
-    return _claim_locking(connection, queue, limit, token, owner, now, lease_until, rate)
+        return _claim_sqlite(connection, queue, limit, token, owner, now, lease_until)
+    return _claim_locking(connection, queue, limit, token, owner, now, lease_until)
 
 
 _SET_RUNNING = (
@@ -171,7 +155,6 @@ def _claim_locking(
     owner: str,
     now: datetime,
     lease_until: datetime,
-    rate: RateLimit | None,
 ) -> list[ClaimedRow]:
     from django.db import OperationalError, transaction
 
@@ -186,20 +169,10 @@ def _claim_locking(
     for attempt in range(_CLAIM_RETRIES):
         try:
             with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-                recent: list[list[float]] = []
-                if rate is not None:
-                    left, recent = allowance(connection, queue, rate, now)
-                    if not left:
-                        return []
-                    limit_now = min(limit, left)
-                else:
-                    limit_now = limit
-                cursor.execute(select, [queue, now_db, now_db, limit_now])
+                cursor.execute(select, [queue, now_db, now_db, limit])
                 raw = cursor.fetchall()
                 if not raw:
                     return []
-                if rate is not None:
-                    record_claims(connection, queue, recent, now, len(raw))
                 ids = [r[0] for r in raw]
                 marks = ", ".join(["%s"] * len(ids))
                 cursor.execute(

@@ -1,11 +1,12 @@
 """``DatabaseQueue(rate_limit="60/m")``: a sliding window of claims kept in the database.
 
-One ``RateWindow`` row per queue holds the recent claims as ``[[start_s, count], ...]``
+One ``QueueFlow`` row per queue holds the recent claims as ``[[start_s, count], ...]``
 (one pair per claim statement, so its size follows the claims in a window, not the
-jobs). The claim transaction locks that row first (an UPDATE, so SQLite takes its
-write lock at once and MariaDB/PostgreSQL a row lock), drops the pairs older than the
-window, claims at most the allowance left and appends its own pair: every worker on
-every machine shares the one window. Jobs over the limit stay ``queued`` untouched.
+jobs). The claim transaction locks that row first (``flow_claims.py``), drops the
+pairs older than the window, claims at most the allowance left and appends its own
+pair: every worker on every machine shares the one window. Jobs over the limit stay
+``queued`` untouched. The times are the claiming worker's clock: keep the machines'
+clocks in sync (NTP), as for leases.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from django_onestep.core.errors import ConfigurationError
 
-__all__ = ["RateLimit", "allowance", "ensure_window_row", "parse_rate_limit", "record_claims"]
+__all__ = ["RateLimit", "allowance", "flow_table", "parse_rate_limit", "record_claims"]
 
 _UNITS_S = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
@@ -46,17 +47,10 @@ def parse_rate_limit(option: str, value: Any) -> RateLimit | None:
     return RateLimit(max_runs=int(match.group(1)), window_s=window_s)
 
 
-def _table(connection: Any) -> str:
-    from django_onestep.models import RateWindow
+def flow_table(connection: Any) -> str:
+    from django_onestep.models import QueueFlow
 
-    return str(connection.ops.quote_name(RateWindow._meta.db_table))
-
-
-def ensure_window_row(using: str, queue: str) -> None:
-    """Create the queue's window row once (a race with another worker is harmless)."""
-    from django_onestep.models import RateWindow
-
-    RateWindow.objects.using(using).get_or_create(queue=queue, defaults={"claims": "[]"})
+    return str(connection.ops.quote_name(QueueFlow._meta.db_table))
 
 
 def _epoch_s(value: datetime) -> float:
@@ -64,12 +58,10 @@ def _epoch_s(value: datetime) -> float:
 
 
 def allowance(connection: Any, queue: str, rate: RateLimit, now: datetime) -> tuple[int, list[list[float]]]:
-    """Lock the window row (inside the caller's transaction) and return the runs left
-    in the window and the claims still inside it."""
-    table = _table(connection)
+    """The runs left in the window and the claims still inside it (the caller holds the
+    queue's flow row lock)."""
+    table = flow_table(connection)
     with connection.cursor() as cursor:
-        # a no-op write takes the lock before the read on every vendor
-        cursor.execute(f"UPDATE {table} SET queue = queue WHERE queue = %s", [queue])
         cursor.execute(f"SELECT claims FROM {table} WHERE queue = %s", [queue])
         row = cursor.fetchone()
     claims: list[list[float]] = json.loads(row[0]) if row and row[0] else []
@@ -85,5 +77,5 @@ def record_claims(connection: Any, queue: str, recent: list[list[float]], now: d
         recent = [*recent, [_epoch_s(now), count]]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {_table(connection)} SET claims = %s WHERE queue = %s", [json.dumps(recent), queue]
+            f"UPDATE {flow_table(connection)} SET claims = %s WHERE queue = %s", [json.dumps(recent), queue]
         )

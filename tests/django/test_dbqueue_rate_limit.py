@@ -99,3 +99,79 @@ async def test_an_unlimited_queue_is_not_limited_by_a_neighbour() -> None:
     async with opened(limited, free):
         assert len(await limited.fetch(10)) == 1
         assert len(await free.fetch(10)) == 3
+
+
+def keyed(**options: object) -> DatabaseQueue:
+    options.setdefault("fetch_wait_s", 0.05)
+    options.setdefault("prefetch", 0)
+    return DatabaseQueue(unique_name(), concurrency_key=lambda p: p["customer"], **options)  # type: ignore[arg-type]
+
+
+def keys_of(queue_name: str) -> list[str | None]:
+    return [r["concurrency_key"] for r in job_rows(queue_name)]
+
+
+async def test_the_key_is_stored_at_enqueue() -> None:
+    queue = keyed()
+    await orm(queue.send)({"customer": 7})
+    await orm(queue.send_many)([{"customer": "a"}, {"customer": None}])
+    assert await orm(keys_of)(queue.name) == ["7", "a", None]
+
+
+async def test_a_blocked_key_at_the_head_does_not_wedge_the_other_keys() -> None:
+    queue = keyed(batch_size=10)
+    # twenty jobs of customer a first, then one each of b and c
+    await orm(queue.send_many)(
+        [{"customer": "a", "n": n} for n in range(20)] + [{"customer": "b"}, {"customer": "c"}]
+    )
+    # a second queue object of the same name stands for a second worker
+    other = DatabaseQueue(queue.name, concurrency_key=lambda p: p["customer"], fetch_wait_s=0.05, prefetch=0)
+    async with opened(queue, other):
+        first = await queue.fetch(1)
+        assert [d.payload for d in first] == [{"customer": "a", "n": 0}]
+        rest = await other.fetch(10)  # a is running: only b and c, not the 19 jobs of a ahead of them
+        assert sorted(d.payload["customer"] for d in rest) == ["b", "c"]
+        assert await queue.fetch(10) == []
+        await first[0].ack()
+        after = await other.fetch(10)
+        assert [d.payload for d in after] == [{"customer": "a", "n": 1}]
+        for delivery in rest + after:
+            await delivery.ack()
+    assert await orm(statuses)(queue.name) == {("done", 1): 4, ("queued", 0): 18}
+
+
+async def test_max_per_key_admits_that_many_per_key_in_one_claim() -> None:
+    queue = keyed(max_per_key=2, batch_size=10)
+    await orm(queue.send_many)([{"customer": "a"}] * 5 + [{"customer": "b"}] * 5)
+    async with opened(queue):
+        got = await queue.fetch(10)
+        assert sorted(d.payload["customer"] for d in got) == ["a", "a", "b", "b"]
+        for delivery in got:
+            await delivery.ack()
+
+
+async def test_rate_limit_and_key_together() -> None:
+    queue = keyed(rate_limit="2/h", batch_size=10)
+    await orm(queue.send_many)([{"customer": c} for c in "aabc"])
+    async with opened(queue):
+        got = await queue.fetch(10)
+        assert [d.payload["customer"] for d in got] == ["a", "b"]
+        assert await queue.fetch(10) == []
+        for delivery in got:
+            await delivery.ack()
+    assert await orm(statuses)(queue.name) == {("done", 1): 2, ("queued", 0): 2}
+
+
+def test_bad_key_options_name_the_option() -> None:
+    with pytest.raises(
+        ConfigurationError, match=r"^DatabaseQueue\('q'\) max_per_key: needs concurrency_key="
+    ):
+        DatabaseQueue("q", max_per_key=1)
+    with pytest.raises(
+        ConfigurationError, match=r"^DatabaseQueue\('q'\) concurrency_key: must be a function"
+    ):
+        DatabaseQueue("q", concurrency_key="customer_id")  # type: ignore[arg-type]
+    with pytest.raises(
+        ConfigurationError, match=r"^DatabaseQueue\('q'\) max_per_key: must be an integer >= 1"
+    ):
+        DatabaseQueue("q", concurrency_key=lambda p: p, max_per_key=0)

@@ -5,7 +5,10 @@ One ``QueueFlow`` row per queue holds the recent claims as ``[[start_s, count], 
 jobs). The claim transaction locks that row first (``flow_claims.py``), drops the
 pairs older than the window, claims at most the allowance left and appends its own
 pair: every worker on every machine shares the one window. Jobs over the limit stay
-``queued`` untouched. The times are the claiming worker's clock: keep the machines'
+``queued`` untouched. A claim is recorded when its UPDATE has run and holds its place
+for the window plus a margin (5% of it, at most 0.25 s): its handlers start a few
+milliseconds after the claim, and the margin keeps their start times, not only the
+claims, within the limit. The times are the claiming worker's clock: keep the machines'
 clocks in sync (NTP), as for leases.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +26,8 @@ from django_onestep.core.errors import ConfigurationError
 __all__ = ["RateLimit", "allowance", "flow_table", "parse_rate_limit", "record_claims"]
 
 _UNITS_S = {"s": 1.0, "m": 60.0, "h": 3600.0}
+_MARGIN_SHARE = 0.05
+_MARGIN_MAX_S = 0.25
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
 
 
@@ -29,6 +35,11 @@ _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
 class RateLimit:
     max_runs: int
     window_s: float
+
+    @property
+    def held_s(self) -> float:
+        """How long a claim counts: the window and the claim-to-start margin."""
+        return self.window_s + min(_MARGIN_MAX_S, self.window_s * _MARGIN_SHARE)
 
     def __str__(self) -> str:
         return f"{self.max_runs}/{self.window_s:g}s"
@@ -53,10 +64,6 @@ def flow_table(connection: Any) -> str:
     return str(connection.ops.quote_name(QueueFlow._meta.db_table))
 
 
-def _epoch_s(value: datetime) -> float:
-    return value.timestamp()
-
-
 def allowance(connection: Any, queue: str, rate: RateLimit, now: datetime) -> tuple[int, list[list[float]]]:
     """The runs left in the window and the claims still inside it (the caller holds the
     queue's flow row lock)."""
@@ -65,16 +72,17 @@ def allowance(connection: Any, queue: str, rate: RateLimit, now: datetime) -> tu
         cursor.execute(f"SELECT claims FROM {table} WHERE queue = %s", [queue])
         row = cursor.fetchone()
     claims: list[list[float]] = json.loads(row[0]) if row and row[0] else []
-    since = _epoch_s(now) - rate.window_s
+    since = now.timestamp() - rate.held_s
     recent = [pair for pair in claims if pair[0] > since]
     used = sum(int(pair[1]) for pair in recent)
     return max(0, rate.max_runs - used), recent
 
 
-def record_claims(connection: Any, queue: str, recent: list[list[float]], now: datetime, count: int) -> None:
-    """Store the window with this claim added (in the same transaction as the claim)."""
+def record_claims(connection: Any, queue: str, recent: list[list[float]], count: int) -> None:
+    """Store the window with this claim added, timed now that its UPDATE has run (in
+    the same transaction as the claim)."""
     if count:
-        recent = [*recent, [_epoch_s(now), count]]
+        recent = [*recent, [time.time(), count]]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {flow_table(connection)} SET claims = %s WHERE queue = %s", [json.dumps(recent), queue]

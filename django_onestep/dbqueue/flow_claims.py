@@ -119,7 +119,7 @@ def _claim(
             [token, owner, dt(connection, lease_until), now_db, now_db, *ids],
         )
         if rate is not None:
-            record_claims(connection, queue, recent, len(raw))
+            record_claims(connection, queue, rate, recent, len(raw))
     # the SELECT saw the values before the increment
     return _rows([(r[0], r[1], r[2], int(r[3]) + 1, r[4], r[5]) for r in raw])
 

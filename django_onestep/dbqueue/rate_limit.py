@@ -1,8 +1,9 @@
 """``DatabaseQueue(rate_limit="60/m")``: a sliding window of claims kept in the database.
 
 One ``QueueFlow`` row per queue holds the recent claims as ``[[start_s, count], ...]``
-(one pair per claim statement, so its size follows the claims in a window, not the
-jobs). The claim transaction locks that row first (``flow_claims.py``), drops the
+(a claim within 1/50 of the window of the last one is added to that pair, moved to
+the later time, which only makes the window stricter, so the row stays small
+whatever the rate). The claim transaction locks that row first (``flow_claims.py``), drops the
 pairs older than the window, claims at most the allowance left and appends its own
 pair: every worker on every machine shares the one window. Jobs over the limit stay
 ``queued`` untouched. A claim is recorded when its UPDATE has run and holds its place
@@ -26,6 +27,7 @@ from django_onestep.core.errors import ConfigurationError
 __all__ = ["RateLimit", "allowance", "flow_table", "parse_rate_limit", "record_claims"]
 
 _UNITS_S = {"s": 1.0, "m": 60.0, "h": 3600.0}
+_PAIRS_PER_WINDOW = 50
 _MARGIN_SHARE = 0.05
 _MARGIN_MAX_S = 0.25
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
@@ -78,11 +80,17 @@ def allowance(connection: Any, queue: str, rate: RateLimit, now: datetime) -> tu
     return max(0, rate.max_runs - used), recent
 
 
-def record_claims(connection: Any, queue: str, recent: list[list[float]], count: int) -> None:
+def record_claims(
+    connection: Any, queue: str, rate: RateLimit, recent: list[list[float]], count: int
+) -> None:
     """Store the window with this claim added, timed now that its UPDATE has run (in
     the same transaction as the claim)."""
     if count:
-        recent = [*recent, [time.time(), count]]
+        at = time.time()
+        if recent and at - recent[-1][0] < rate.window_s / _PAIRS_PER_WINDOW:
+            recent = [*recent[:-1], [at, recent[-1][1] + count]]
+        else:
+            recent = [*recent, [at, count]]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {flow_table(connection)} SET claims = %s WHERE queue = %s", [json.dumps(recent), queue]

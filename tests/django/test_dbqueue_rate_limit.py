@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
+import time
 
 import pytest
 
@@ -89,6 +91,25 @@ async def test_prefetched_jobs_count_against_the_window() -> None:
         for delivery in first + rest:
             await delivery.ack()
     assert await orm(statuses)(queue.name) == {("done", 1): 4, ("queued", 0): 4}
+
+
+def window_pairs(queue_name: str) -> list[list[float]]:
+    from django_onestep.models import QueueFlow
+
+    return json.loads(QueueFlow.objects.get(queue=queue_name).claims)
+
+
+async def test_close_claims_share_one_pair_of_the_window() -> None:
+    queue = DatabaseQueue(unique_name(), rate_limit="1000/h", fetch_wait_s=0.05, prefetch=0)
+    await orm(queue.send_many)(list(range(5)))
+    async with opened(queue):
+        for _ in range(5):
+            for delivery in await queue.fetch(1):
+                await delivery.ack()
+    # five claims within 1/50 of the hour: one pair, counted in full, timed at the last
+    [(at, count)] = await orm(window_pairs)(queue.name)
+    assert count == 5 and at <= time.time()
+    assert await orm(statuses)(queue.name) == {("done", 1): 5}
 
 
 async def test_an_unlimited_queue_is_not_limited_by_a_neighbour() -> None:

@@ -25,13 +25,15 @@ _KEYS: dict[str, KeyFunction] = {}
 
 
 def register_key(queue: str, key: KeyFunction | None, max_per_key: int | None) -> int | None:
-    """Check the options of ``queue`` and remember its key function; returns max_per_key."""
+    """Check the options of ``queue`` and remember its key function; returns max_per_key
+    (None: this object claims without the key's limit)."""
     if key is None:
         if max_per_key is not None:
             raise ConfigurationError(
                 f"DatabaseQueue({queue!r}) max_per_key: needs concurrency_key=, e.g. lambda payload: payload['customer_id']"
             )
-        _KEYS.pop(queue, None)
+        # not forgotten: a plain DatabaseQueue(name) built elsewhere to enqueue into
+        # the same queue still stores the key
         return None
     if not callable(key):
         raise ConfigurationError(

@@ -134,7 +134,7 @@ def keys_of(queue_name: str) -> list[str | None]:
 
 async def test_the_key_is_stored_at_enqueue() -> None:
     queue = keyed()
-    await orm(queue.send)({"customer": 7})
+    await orm(DatabaseQueue(queue.name).send)({"customer": 7})  # a plain object of that name too
     await orm(queue.send_many)([{"customer": "a"}, {"customer": None}])
     assert await orm(keys_of)(queue.name) == ["7", "a", None]
 

@@ -18,7 +18,7 @@ from django_onestep.core.errors import ConfigurationError
 
 __all__ = ["KeyFunction", "key_for", "register_key", "select_keyed"]
 
-KeyFunction = Callable[[Any], Any]
+KeyFunction = Callable[..., object]  # called with the payload
 _MAX_KEY_LENGTH = 200
 # queue name -> its key function (set by DatabaseQueue, read by every enqueue path)
 _KEYS: dict[str, KeyFunction] = {}

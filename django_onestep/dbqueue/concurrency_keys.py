@@ -12,13 +12,15 @@ its flow row lock (``flow_claims.py``): two workers never both see a key as free
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Never
 
 from django_onestep.core.errors import ConfigurationError
+from django_onestep.core.validation import positive_int
 
 __all__ = ["KeyFunction", "key_for", "register_key", "select_keyed"]
 
-KeyFunction = Callable[..., object]  # called with the payload
+# called with the payload (any JSON value): Never accepts every one-argument function
+KeyFunction = Callable[[Never], object]
 _MAX_KEY_LENGTH = 200
 # queue name -> its key function (set by DatabaseQueue, read by every enqueue path)
 _KEYS: dict[str, KeyFunction] = {}
@@ -39,11 +41,7 @@ def register_key(queue: str, key: KeyFunction | None, max_per_key: int | None) -
         raise ConfigurationError(
             f"DatabaseQueue({queue!r}) concurrency_key: must be a function of the payload, got {key!r}"
         )
-    limit = 1 if max_per_key is None else max_per_key
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ConfigurationError(
-            f"DatabaseQueue({queue!r}) max_per_key: must be an integer >= 1, got {max_per_key!r}"
-        )
+    limit = positive_int(f"DatabaseQueue({queue!r}) max_per_key", 1 if max_per_key is None else max_per_key)
     _KEYS[queue] = key
     return limit
 

@@ -192,7 +192,5 @@ def test_bad_key_options_name_the_option() -> None:
         ConfigurationError, match=r"^DatabaseQueue\('q'\) concurrency_key: must be a function"
     ):
         DatabaseQueue("q", concurrency_key="customer_id")  # type: ignore[arg-type]
-    with pytest.raises(
-        ConfigurationError, match=r"^DatabaseQueue\('q'\) max_per_key: must be an integer >= 1"
-    ):
+    with pytest.raises(ConfigurationError, match=r"^DatabaseQueue\('q'\) max_per_key: must be >= 1, got 0"):
         DatabaseQueue("q", concurrency_key=lambda p: p, max_per_key=0)

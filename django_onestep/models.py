@@ -84,6 +84,8 @@ class Job(models.Model):
     progress = models.JSONField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     abort_requested_at = models.DateTimeField(null=True, blank=True)
+    # per-key concurrency (dbqueue/concurrency_keys.py): computed from the payload at enqueue
+    concurrency_key = models.CharField(max_length=200, null=True, blank=True)
 
     class Meta:
         db_table = "django_onestep_job"
@@ -94,6 +96,7 @@ class Job(models.Model):
             ),
             models.Index(fields=["status", "lease_until"], name="onestep_job_lease"),
             models.Index(fields=["status", "finished_at"], name="onestep_job_prune"),
+            models.Index(fields=["queue", "concurrency_key", "status"], name="onestep_job_key"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["queue", "dedupe_key"], name="onestep_job_dedupe"),
@@ -676,3 +679,19 @@ class WorkflowStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task} (stage {self.stage}.{self.index}, {self.status})"
+
+
+class QueueFlow(models.Model):
+    """One row per ``DatabaseQueue`` with flow control (``dbqueue/flow_claims.py``): its
+    lock serialises that queue's claims, and ``claims`` is the rate limit's window,
+    ``[[epoch_s, count], ...]`` for the claims inside it."""
+
+    queue = models.CharField(max_length=100, primary_key=True)
+    claims = models.TextField(default="[]")
+
+    class Meta:
+        db_table = "django_onestep_queueflow"
+        verbose_name = "queue flow"
+
+    def __str__(self) -> str:
+        return self.queue

@@ -18,6 +18,7 @@ from django_onestep.core.validation import (
     optional_positive_number,
     positive_int,
 )
+from django_onestep.dbqueue.rate_limit import RateLimit, parse_rate_limit
 
 __all__ = ["CeleryTaskOptions", "parse_task_options"]
 
@@ -32,7 +33,6 @@ _ALWAYS_TRUE = {
 _REFUSED = {
     "base": "there is no task base class; use hooks=TaskHooks(before=..., on_failure=...) on @app.task",
     "serializer": "arguments always travel as JSON",
-    "rate_limit": "global rate limits are not available yet; bound the runs in flight with concurrency=N",
     "autoretry_on": "did you mean autoretry_for=(...)?",
     "retry_kwargs": "pass max_retries= and default_retry_delay= to the decorator",
     "expires": "pass expires= to apply_async()",
@@ -47,7 +47,7 @@ _REFUSED = {
 _KNOWN = (
     "name", "bind", "queue", "priority", "max_retries", "default_retry_delay", "autoretry_for",
     "dont_autoretry_for", "retry_backoff", "retry_backoff_max", "retry_jitter", "time_limit",
-    "soft_time_limit", "ignore_result", "concurrency", *_ALWAYS_TRUE,
+    "soft_time_limit", "ignore_result", "concurrency", "rate_limit", *_ALWAYS_TRUE,
 )  # fmt: skip
 
 
@@ -68,6 +68,7 @@ class CeleryTaskOptions:
     soft_time_limit_s: float | None
     ignore_result: bool
     concurrency: int
+    rate_limit: RateLimit | None  # global: the task's queue's window in the database
 
 
 def _exception_types(where: str, option: str, value: Any) -> tuple[type[BaseException], ...]:
@@ -131,4 +132,5 @@ def parse_task_options(where: str, options: Mapping[str, Any]) -> CeleryTaskOpti
         soft_time_limit_s=soft_s,
         ignore_result=bool(options.get("ignore_result", False)),
         concurrency=concurrency,
+        rate_limit=parse_rate_limit(f"{where} rate_limit", options.get("rate_limit")),
     )

@@ -90,7 +90,7 @@ NOT_MAPPED = {
     "task_time_limit": "pass time_limit={value} to the tasks that need it (they then run in a child process)",
     "task_soft_time_limit": "pass soft_time_limit={value} to the tasks that need it",
     "task_default_retry_delay": "pass default_retry_delay={value} to the tasks that retry",
-    "task_default_rate_limit": "global rate limits are not available yet; bound the runs in flight with concurrency=N on the task",
+    "task_default_rate_limit": "pass rate_limit={value!r} to the tasks that need it (global across workers)",
     "task_routes": "pass queue= on each task and choose a worker's tasks with onestep_worker --tasks",
     "task_annotations": "pass the options to each task's decorator",
     "task_default_priority": "pass priority= to the task's decorator",

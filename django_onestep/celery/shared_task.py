@@ -46,7 +46,9 @@ class CeleryTask:
         from django_onestep.dbqueue.queue import DatabaseQueue
         from django_onestep.project.project_app import get_project_app
 
-        self.queue = DatabaseQueue(self.name)
+        self.queue = DatabaseQueue(
+            self.name, rate_limit=None if self.options.rate_limit is None else str(self.options.rate_limit)
+        )
         task = self
         options = self.options
 

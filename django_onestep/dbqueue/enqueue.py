@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django_onestep.core.validation import int_between, non_negative_number
+from django_onestep.dbqueue.concurrency_keys import key_for
 
 if TYPE_CHECKING:
     from django_onestep.dbqueue.queue import DatabaseQueue
@@ -148,6 +149,7 @@ def _new_job(
         available_at=available_at,
         priority=priority,
         dedupe_key=dedupe_key,
+        concurrency_key=key_for(queue_name, payload),
         created_at=now,
         updated_at=now,
         expires_at=expires_at,

@@ -37,6 +37,7 @@ from django_onestep.core.validation import (
 )
 from django_onestep.dbqueue import job_control, maintenance, upkeep
 from django_onestep.dbqueue.claims import claim_rows, probe_due
+from django_onestep.dbqueue.concurrency_keys import KeyFunction, register_key
 from django_onestep.dbqueue.delivery import DatabaseDelivery
 from django_onestep.dbqueue.enqueue import (
     check_send_options,
@@ -45,7 +46,9 @@ from django_onestep.dbqueue.enqueue import (
     notify_enqueued,
     register_listener,
 )
+from django_onestep.dbqueue.flow_claims import claim_with_flow, ensure_flow_row
 from django_onestep.dbqueue.prefetch import Prefetched
+from django_onestep.dbqueue.rate_limit import RateLimit, parse_rate_limit
 from django_onestep.dbqueue.settle import SettleBatcher, SettleOp
 from django_onestep.dbqueue.wakeups import PostgresListener, acquire_listener, release_listener
 from django_onestep.orm.dbthread import DBThread, acquire_thread, release_thread
@@ -101,6 +104,9 @@ class DatabaseQueue(Source, Sink):
         progress_interval_s: float = 1.0,
         prefetch: int | None = None,
         prefetch_hold_s: float = 1.0,
+        rate_limit: str | None = None,
+        concurrency_key: KeyFunction | None = None,
+        max_per_key: int | None = None,
     ) -> None:
         if not isinstance(name, str) or not 0 < len(name) <= 100:
             raise ConfigurationError(
@@ -136,6 +142,10 @@ class DatabaseQueue(Source, Sink):
             self.batch_size if prefetch is None else non_negative_int("DatabaseQueue prefetch", prefetch),
             positive_number("DatabaseQueue prefetch_hold_s", prefetch_hold_s),
         )
+        # global across workers: a window of claims in the database (rate_limit.py)
+        self.rate_limit: RateLimit | None = parse_rate_limit("DatabaseQueue rate_limit", rate_limit)
+        self.max_per_key: int | None = register_key(name, concurrency_key, max_per_key)
+        self._flow_row_ready = False
         self._prefetch_timer: asyncio.TimerHandle | None = None
         self._releasing: set[asyncio.Task[None]] = set()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -425,6 +435,15 @@ class DatabaseQueue(Source, Sink):
             now = timezone.now()
             if probe_first and not probe_due(connection, self.name, now):
                 return []
+            lease_until = now + timedelta(seconds=lease_s)
+            if self.rate_limit is not None or self.max_per_key is not None:
+                if not self._flow_row_ready:
+                    ensure_flow_row(self.using, self.name)
+                    self._flow_row_ready = True
+                return claim_with_flow(
+                    connection, queue=self.name, limit=limit, token=token, owner=self.worker_id,
+                    now=now, lease_until=lease_until, rate=self.rate_limit, max_per_key=self.max_per_key,
+                )  # fmt: skip
             return claim_rows(
                 connection,
                 queue=self.name,
@@ -432,7 +451,7 @@ class DatabaseQueue(Source, Sink):
                 token=token,
                 owner=self.worker_id,
                 now=now,
-                lease_until=now + timedelta(seconds=lease_s),
+                lease_until=lease_until,
             )
 
         future = thread.submit(work)

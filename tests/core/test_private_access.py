@@ -25,6 +25,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("console/worker_admin.py", "_meta"): "Django's documented model metadata API",
     ("checks/__init__.py", "_meta"): "Django's documented model metadata API",
     ("dbqueue/claims.py", "_meta"): "Django's documented model metadata API",
+    ("dbqueue/rate_limit.py", "_meta"): "Django's documented model metadata API",
     **{
         (f"model_sources/{module}.py", "_meta"): "Django's documented model metadata API"
         for module in (

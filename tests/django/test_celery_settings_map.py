@@ -134,6 +134,11 @@ def test_an_unknown_celery_setting_is_listed_not_dropped() -> None:
     )
 
 
+def test_a_default_rate_limit_says_to_put_it_on_the_tasks() -> None:
+    out, _ = run(CELERY_TASK_DEFAULT_RATE_LIMIT="10/m")
+    assert "#   CELERY_TASK_DEFAULT_RATE_LIMIT: pass rate_limit='10/m' to the tasks that need it" in out
+
+
 def test_no_celery_settings_says_so() -> None:
     out, err = run()
     assert out == "ONESTEP = {}\n"

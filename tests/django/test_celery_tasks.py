@@ -10,6 +10,7 @@ from django.db import transaction
 
 from django_onestep.celery import CeleryTask, Retry, shared_task
 from django_onestep.core.errors import ConfigurationError
+from django_onestep.dbqueue.rate_limit import RateLimit
 from django_onestep.models import DeadLetter, Job
 from django_onestep.project.project_app import get_project_app
 from django_onestep.testing import run_until_idle
@@ -135,10 +136,7 @@ def test_time_limits_run_the_task_in_a_child_process(registered: Any) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (
-            {"rate_limit": "10/m"},
-            "option 'rate_limit' is not supported (global rate limits are not available yet",
-        ),
+        ({"rate_limit": "10 per minute"}, "rate_limit: must be like '60/m', '10/s', '100/h' or '20/10s'"),
         ({"base": object}, "option 'base' is not supported (there is no task base class"),
         ({"serializer": "pickle"}, "option 'serializer' is not supported (arguments always travel as JSON)"),
         ({"max_retires": 3}, "unknown option 'max_retires' (supported: "),
@@ -165,6 +163,14 @@ def test_accepted_options_that_always_hold_here() -> None:
         accepted_everywhere
     )
     assert isinstance(task, CeleryTask) and task.name == "tests.accepted"
+
+
+def test_rate_limit_is_the_task_queue_window() -> None:
+    def sync_to_erp() -> None:
+        pass
+
+    task = shared_task(name="tests.rate_limited", rate_limit="10/m")(sync_to_erp)
+    assert task.queue.rate_limit == RateLimit(max_runs=10, window_s=60.0)
 
 
 def test_retry_raises_retry_with_the_countdown() -> None:

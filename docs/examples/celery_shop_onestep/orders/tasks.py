@@ -59,7 +59,7 @@ def ship_order(order_id):
     return order_id
 
 
-@shared_task(concurrency=1)  # was rate_limit="10/m": see the guide
+@shared_task(rate_limit="10/m")
 def sync_to_erp(order_id):
     services.erp_push(Order.objects.get(pk=order_id))
     Order.objects.filter(pk=order_id).update(erp_synced=True)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django_onestep.connectors import redaction
+from django_onestep.connectors.aws_classify import aws_error_code, classify_aws
 from django_onestep.core.errors import (
     ConnectorErrorKind,
     OneStepError,
@@ -45,34 +46,11 @@ def secret_tokens(options: Mapping[str, Any] | None) -> list[str]:
     return redaction.secret_tokens(None, options, _SECRET_KEYS)
 
 
-def error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
+error_code = aws_error_code
 
 
 def classify(exc: BaseException) -> ConnectorErrorKind:
-    import botocore.exceptions as be
-
-    if isinstance(exc, be.NoRegionError | be.NoCredentialsError | be.PartialCredentialsError):
-        return ConnectorErrorKind.MISCONFIGURED
-    if isinstance(exc, be.ParamValidationError):
-        return ConnectorErrorKind.PERMANENT
-    if isinstance(exc, be.ClientError):
-        code = error_code(exc).lower()
-        if code in _THROTTLED:
-            return ConnectorErrorKind.THROTTLED
-        if code in _TRANSIENT:
-            return ConnectorErrorKind.TRANSIENT
-        if code in _MISCONFIGURED:
-            return ConnectorErrorKind.MISCONFIGURED
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return ConnectorErrorKind.TRANSIENT if status >= 500 else ConnectorErrorKind.PERMANENT
-    # EndpointConnectionError, ConnectionClosedError, read/connect timeouts, OSError.
-    if isinstance(exc, be.BotoCoreError | OSError | TimeoutError):
-        return ConnectorErrorKind.DISCONNECTED
-    return ConnectorErrorKind.PERMANENT
+    return classify_aws(exc, throttled=_THROTTLED, transient=_TRANSIENT, misconfigured=_MISCONFIGURED)
 
 
 # ``to_connector_error(exc, operation=..., source_name=..., tokens=..., retry_delay_s=...)``

@@ -13,12 +13,11 @@ Timestamps are adapted with the backend's own adapter, as the ORM would.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django_onestep.orm.dbthread import MYSQL_RETRY_CODES, _error_code
+from django_onestep.orm.dbthread import retry_lock_conflicts
 
 __all__ = ["ClaimedRow", "claim_rows", "probe_due", "table_sql"]
 
@@ -156,7 +155,7 @@ def _claim_locking(
     now: datetime,
     lease_until: datetime,
 ) -> list[ClaimedRow]:
-    from django.db import OperationalError, transaction
+    from django.db import transaction
 
     table = table_sql(connection)
     lock = "FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else "FOR UPDATE"
@@ -166,23 +165,20 @@ def _claim_locking(
     )
     _ensure_read_committed(connection)
     now_db = dt(connection, now)
-    for attempt in range(_CLAIM_RETRIES):
-        try:
-            with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-                cursor.execute(select, [queue, now_db, now_db, limit])
-                raw = cursor.fetchall()
-                if not raw:
-                    return []
-                ids = [r[0] for r in raw]
-                marks = ", ".join(["%s"] * len(ids))
-                cursor.execute(
-                    f"UPDATE {table} SET {_SET_RUNNING} WHERE id IN ({marks})",
-                    [token, owner, dt(connection, lease_until), now_db, now_db, *ids],
-                )
-            # the SELECT saw the values before the increment
-            return _rows([(r[0], r[1], r[2], int(r[3]) + 1, r[4], r[5]) for r in raw])
-        except OperationalError as exc:
-            if _error_code(exc) not in MYSQL_RETRY_CODES or attempt == _CLAIM_RETRIES - 1:
-                raise
-            time.sleep(0.005 * (attempt + 1))
-    return []  # pragma: no cover - the loop returns or raises
+
+    def claim() -> list[ClaimedRow]:
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            cursor.execute(select, [queue, now_db, now_db, limit])
+            raw = cursor.fetchall()
+            if not raw:
+                return []
+            ids = [r[0] for r in raw]
+            marks = ", ".join(["%s"] * len(ids))
+            cursor.execute(
+                f"UPDATE {table} SET {_SET_RUNNING} WHERE id IN ({marks})",
+                [token, owner, dt(connection, lease_until), now_db, now_db, *ids],
+            )
+        # the SELECT saw the values before the increment
+        return _rows([(r[0], r[1], r[2], int(r[3]) + 1, r[4], r[5]) for r in raw])
+
+    return retry_lock_conflicts(claim, _CLAIM_RETRIES)

@@ -10,7 +10,6 @@ untouched; the queue's idle poll claims them when the window or the key frees.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -26,7 +25,7 @@ from django_onestep.dbqueue.claims import (
 )
 from django_onestep.dbqueue.concurrency_keys import select_keyed
 from django_onestep.dbqueue.rate_limit import RateLimit, allowance, flow_table, record_claims
-from django_onestep.orm.dbthread import MYSQL_RETRY_CODES, _error_code
+from django_onestep.orm.dbthread import retry_lock_conflicts
 
 __all__ = ["claim_with_flow", "ensure_flow_row"]
 
@@ -52,7 +51,7 @@ def claim_with_flow(
     rate: RateLimit | None,
     max_per_key: int | None,
 ) -> list[ClaimedRow]:
-    from django.db import OperationalError, transaction
+    from django.db import transaction
 
     from django_onestep.dbqueue.claims import _ensure_read_committed
 
@@ -60,15 +59,12 @@ def claim_with_flow(
         connection.ensure_connection()
     else:
         _ensure_read_committed(connection)
-    for attempt in range(_RETRIES):
-        try:
-            with transaction.atomic(using=connection.alias):
-                return _claim(connection, queue, limit, token, owner, now, lease_until, rate, max_per_key)
-        except OperationalError as exc:
-            if _error_code(exc) not in MYSQL_RETRY_CODES or attempt == _RETRIES - 1:
-                raise
-            time.sleep(0.005 * (attempt + 1))
-    return []  # pragma: no cover - the loop returns or raises
+
+    def claim() -> list[ClaimedRow]:
+        with transaction.atomic(using=connection.alias):
+            return _claim(connection, queue, limit, token, owner, now, lease_until, rate, max_per_key)
+
+    return retry_lock_conflicts(claim, _RETRIES)
 
 
 def _claim(

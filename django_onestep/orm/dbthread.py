@@ -13,6 +13,7 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -43,6 +44,21 @@ def _error_code(exc: BaseException) -> int | None:
     if args and isinstance(args[0], int):
         return int(args[0])
     return None
+
+
+def retry_lock_conflicts(run: Callable[[], T], tries: int = 5) -> T:
+    """``run()``, again after a short pause when MySQL/MariaDB answers with a deadlock or a
+    lock wait timeout (``run`` must be one whole transaction); other errors propagate."""
+    from django.db import OperationalError
+
+    for attempt in range(tries):
+        try:
+            return run()
+        except OperationalError as exc:
+            if _error_code(exc) not in MYSQL_RETRY_CODES or attempt == tries - 1:
+                raise
+            time.sleep(0.005 * (attempt + 1))
+    raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
 
 def classify_db_error(exc: BaseException) -> ConnectorErrorKind:

@@ -7,16 +7,15 @@ workers racing for one chunk cannot both win: the loser tries the next candidate
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import OperationalError, transaction
+from django.db import transaction
 from django.db.models import F
 
 from django_onestep.models import ChunkStatus, SubmissionChunk, SubmissionRecord
-from django_onestep.orm.dbthread import MYSQL_RETRY_CODES
+from django_onestep.orm.dbthread import retry_lock_conflicts
 from django_onestep.submissions.strategies import PreferDistinct, Strategy, candidate_ids
 
 __all__ = ["ReservedChunk", "reserve_chunk"]
@@ -41,15 +40,8 @@ class ReservedChunk:
 def reserve_chunk(
     using: str, queue: str, strategy: Strategy, *, token: str, lease_s: float, now: datetime
 ) -> ReservedChunk | None:
-    for attempt in range(_TRIES):
-        try:
-            return _reserve_once(using, queue, strategy, token, now + timedelta(seconds=lease_s), now)
-        except OperationalError as exc:  # a deadlock or lock wait on MySQL: try again
-            code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-            if code not in MYSQL_RETRY_CODES or attempt == _TRIES - 1:
-                raise
-            time.sleep(0.005 * (attempt + 1))
-    return None  # pragma: no cover - the loop returns or raises
+    until = now + timedelta(seconds=lease_s)
+    return retry_lock_conflicts(lambda: _reserve_once(using, queue, strategy, token, until, now), _TRIES)
 
 
 def _reserve_once(

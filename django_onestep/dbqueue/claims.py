@@ -131,6 +131,28 @@ def _claim_sqlite(
         return _rows(cursor.fetchall())
 
 
+def mark_running(
+    cursor: Any,
+    connection: Any,
+    raw: list[tuple[Any, ...]],
+    token: str,
+    owner: str,
+    lease_until: datetime,
+    now_db: Any,
+) -> list[ClaimedRow]:
+    """Claim the rows a locking SELECT of ``_COLUMNS`` returned, in the same transaction."""
+    if not raw:
+        return []
+    ids = [r[0] for r in raw]
+    marks = ", ".join(["%s"] * len(ids))
+    cursor.execute(
+        f"UPDATE {table_sql(connection)} SET {_SET_RUNNING} WHERE id IN ({marks})",
+        [token, owner, dt(connection, lease_until), now_db, now_db, *ids],
+    )
+    # the SELECT saw the values before the increment
+    return _rows([(r[0], r[1], r[2], int(r[3]) + 1, r[4], r[5]) for r in raw])
+
+
 def _ensure_read_committed(connection: Any) -> None:
     """Set READ COMMITTED once per physical connection (this thread owns it)."""
     connection.ensure_connection()
@@ -169,16 +191,6 @@ def _claim_locking(
     def claim() -> list[ClaimedRow]:
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             cursor.execute(select, [queue, now_db, now_db, limit])
-            raw = cursor.fetchall()
-            if not raw:
-                return []
-            ids = [r[0] for r in raw]
-            marks = ", ".join(["%s"] * len(ids))
-            cursor.execute(
-                f"UPDATE {table} SET {_SET_RUNNING} WHERE id IN ({marks})",
-                [token, owner, dt(connection, lease_until), now_db, now_db, *ids],
-            )
-        # the SELECT saw the values before the increment
-        return _rows([(r[0], r[1], r[2], int(r[3]) + 1, r[4], r[5]) for r in raw])
+            return mark_running(cursor, connection, cursor.fetchall(), token, owner, lease_until, now_db)
 
     return retry_lock_conflicts(claim, _CLAIM_RETRIES)

@@ -17,10 +17,9 @@ from typing import Any
 from django_onestep.dbqueue.claims import (
     _COLUMNS,
     _NOT_EXPIRED,
-    _SET_RUNNING,
     ClaimedRow,
-    _rows,
     dt,
+    mark_running,
     table_sql,
 )
 from django_onestep.dbqueue.concurrency_keys import select_keyed
@@ -106,18 +105,10 @@ def _claim(
                 [queue, now_db, now_db, max_per_key, limit * 4],
             )
             raw = _with_room(cursor.fetchall(), max_per_key, limit)
-        if not raw:
-            return []
-        ids = [r[0] for r in raw]
-        marks = ", ".join(["%s"] * len(ids))
-        cursor.execute(
-            f"UPDATE {table} SET {_SET_RUNNING} WHERE id IN ({marks})",
-            [token, owner, dt(connection, lease_until), now_db, now_db, *ids],
-        )
-        if rate is not None:
-            record_claims(connection, queue, rate, recent, len(raw))
-    # the SELECT saw the values before the increment
-    return _rows([(r[0], r[1], r[2], int(r[3]) + 1, r[4], r[5]) for r in raw])
+        claimed = mark_running(cursor, connection, raw, token, owner, lease_until, now_db)
+        if claimed and rate is not None:
+            record_claims(connection, queue, rate, recent, len(claimed))
+    return claimed
 
 
 def _with_room(candidates: list[tuple[Any, ...]], max_per_key: int, limit: int) -> list[tuple[Any, ...]]:

@@ -63,12 +63,12 @@ def _any_step(connection: Any, job_ids: list[int]) -> bool:
     This runs in every settle transaction and almost always finds nothing; the ORM
     query it guards cost more than the rest of the settlement of a small batch.
     """
-    from django_onestep.models import WorkflowStep
-
-    table = connection.ops.quote_name(WorkflowStep._meta.db_table)
+    table = connection.ops.quote_name("django_onestep_workflowstep")  # WorkflowStep.Meta.db_table
     marks = ", ".join(["%s"] * len(job_ids))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {table} WHERE job_id IN ({marks}) AND status = 'queued' LIMIT 1", job_ids)
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE job_id IN ({marks}) AND status = 'queued' LIMIT 1", job_ids
+        )
         return cursor.fetchone() is not None
 
 

@@ -31,7 +31,10 @@ INSTALLED_APPS += {
 def _database(url: str) -> dict[str, object]:
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": parts.path[1:] if parts.path.startswith("//") else parts.path}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": parts.path[1:] if parts.path.startswith("//") else parts.path,
+        }
     engine = {"mysql": "mysql", "postgres": "postgresql"}[parts.scheme]
     return {
         "ENGINE": f"django.db.backends.{engine}",
@@ -48,7 +51,14 @@ DATABASES = {"default": _database(os.environ["DATABASE_URL"])}
 # django-tasks-db: the database backend is the default backend
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # django-q2: the ORM broker on the default database, one worker per core
-Q_CLUSTER = {"name": "bench", "orm": "default", "workers": 2, "retry": 60, "timeout": 30, "log_level": "WARNING"}
+Q_CLUSTER = {
+    "name": "bench",
+    "orm": "default",
+    "workers": 2,
+    "retry": 60,
+    "timeout": 30,
+    "log_level": "WARNING",
+}
 
 # PEER_LOG_SUCCESSES=0 measures what the per-task success log line costs (not a row)
 if os.environ.get("PEER_LOG_SUCCESSES") == "0":

@@ -80,6 +80,7 @@ class BatchTaskRunner(TaskRunner):
                 raise
         handle = asyncio.get_running_loop().create_task(self.batch_executor.execute_batch(deliveries))
         self._inflight[handle] = deliveries[0]  # one entry per batch: concurrency counts batches
+        self._running.add(handle)
         handle.add_done_callback(self._on_done)
         if self._lifecycle.has_waiters:
             self._lifecycle.notify()

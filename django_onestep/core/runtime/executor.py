@@ -62,6 +62,9 @@ class DeliveryExecutor:
         self.is_async = task.is_async
         self._hub = app.runtime.hub
         self.outcome_log = OutcomeLog(app.name, task, logger)
+        # Told when a handler has returned and only its ack is left to write: the
+        # runner stops counting that delivery against the task's concurrency.
+        self.handler_returned: Callable[[], None] | None = None
 
     # -- events -------------------------------------------------------------------------
     def _event(
@@ -131,6 +134,8 @@ class DeliveryExecutor:
             if hooks.after_success:
                 for hook in hooks.after_success:
                     await call_flexible_async(hook, ctx, delivery.payload, result)
+            if self.handler_returned is not None:
+                self.handler_returned()
             delivery.record_result(result, keep=task.store_result)
             if result is not None and task.emit:
                 for sink in task.emit:

@@ -41,9 +41,17 @@ class TaskRunner:
         self.until_idle = until_idle
         self.logger = logging.getLogger(f"onestep.{app.name}.{task.name}")
         self.executor = DeliveryExecutor(app, task, self.logger)
+        self.executor.handler_returned = self._handler_returned
         self._lifecycle = app.runtime.lifecycle
         self._hub = app.runtime.hub
         self._inflight: dict[asyncio.Task[None], Delivery] = {}
+        # The in-flight deliveries whose handler has not returned yet: the ones that
+        # count against ``concurrency``. The others only wait for their ack to be
+        # written: ``max(concurrency, source batch_size)`` more deliveries may be in
+        # flight for that, so that a durable ack (a database commit) does not hold a
+        # handler slot for its whole round trip.
+        self._running: set[asyncio.Task[None]] = set()
+        self._source_batch = int(getattr(self.source, "batch_size", 1) or 1)
         self.is_fetching = False
         self.is_drain_parked = False
         self.is_pause_parked = False
@@ -130,7 +138,11 @@ class TaskRunner:
                 if self.is_pause_parked:
                     self._set_flag("is_pause_parked", False)
                     await self._resume_source_after_pause()
-                available = task.concurrency - len(self._inflight)
+                concurrency = task.concurrency
+                available = min(
+                    concurrency - len(self._running),
+                    concurrency + max(concurrency, self._source_batch) - len(self._inflight),
+                )
                 if available <= 0:
                     await self._sleep(poll_s)
                     continue
@@ -190,15 +202,24 @@ class TaskRunner:
         inflight = self._inflight
         on_done = self._on_done
         create_task = asyncio.get_running_loop().create_task
+        running = self._running
         for delivery in deliveries:
             handle = create_task(execute(delivery))
             inflight[handle] = delivery
+            running.add(handle)
             handle.add_done_callback(on_done)
         if self._lifecycle.has_waiters:
             self._lifecycle.notify()
 
+    def _handler_returned(self) -> None:
+        handle = asyncio.current_task()
+        if handle in self._running:
+            self._running.discard(handle)
+            self.wake()
+
     def _on_done(self, handle: asyncio.Task[None]) -> None:
         self._inflight.pop(handle, None)
+        self._running.discard(handle)
         if not handle.cancelled():
             exc = handle.exception()
             if exc is not None:

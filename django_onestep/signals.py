@@ -14,12 +14,14 @@ Each signal is sent with ``sender`` = the ``OneStepApp`` and keyword arguments
 Receivers may be sync (run in Django's thread-sensitive executor, so the ORM works
 there) or async (awaited on the worker's loop). The task waits for its receivers, so
 keep them short. A raising receiver is logged and never breaks the task. When no
-receiver is connected, the bridge costs one dictionary lookup per event.
+receiver is connected, the bridge costs one dictionary lookup per event and no
+coroutine.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from django.dispatch import Signal
@@ -57,11 +59,16 @@ class SignalBridge:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, event: Any) -> None:
+    def __call__(self, event: Any) -> Awaitable[None] | None:
+        """None (nothing to await) unless the event's signal has receivers for this app."""
         kind = getattr(event.kind, "value", event.kind)
         signal = SIGNALS_BY_KIND.get(kind)
-        if signal is None or not signal.has_listeners(self.app):
-            return
+        # ``receivers`` is empty until something connects: no lookup per event then
+        if signal is None or not signal.receivers or not signal.has_listeners(self.app):
+            return None
+        return self._send(signal, kind, event)
+
+    async def _send(self, signal: Signal, kind: str, event: Any) -> None:
         responses = await signal.asend_robust(
             self.app,
             event=event,

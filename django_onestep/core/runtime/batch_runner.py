@@ -71,10 +71,12 @@ class BatchTaskRunner(TaskRunner):
             raise
 
     async def _start(self, deliveries: list[Delivery]) -> None:
-        if self._hub.listening:
+        hub = self._hub
+        if hub.listening:
             try:
                 for delivery in deliveries:
-                    await self._hub.emit(self.executor.fetched_event(delivery))
+                    if pending := hub.dispatch(self.executor.fetched_event(delivery)):
+                        await pending
             except asyncio.CancelledError:
                 await self._release_unstarted(deliveries)
                 raise

@@ -24,7 +24,7 @@ from django_onestep.core.base import Delivery, Sink
 from django_onestep.core.callbacks import call_flexible_async
 from django_onestep.core.envelope import Envelope
 from django_onestep.core.errors import ConnectorOperationError, PoisonMessageError
-from django_onestep.core.events import TaskEvent, TaskEventKind
+from django_onestep.core.events import TaskEvent, TaskEventKind, new_event
 from django_onestep.core.retry import (
     FailureInfo,
     FailureKind,
@@ -76,23 +76,26 @@ class DeliveryExecutor:
         failure: FailureInfo | None = None,
         meta: dict[str, Any] | None = None,
     ) -> TaskEvent:
+        envelope = delivery.envelope
         if meta is None:
-            source_meta = delivery.envelope.meta
+            source_meta = envelope.meta
             meta = copy.deepcopy(source_meta) if source_meta else {}
-        return TaskEvent(
-            kind=kind,
-            app=self.app.name,
-            task=self.task.name,
-            source=self.source_name,
-            attempts=delivery.envelope.attempts,
-            duration_s=duration_s,
-            failure=failure,
-            meta=meta,
+        return new_event(
+            kind,
+            self.app.name,
+            self.task.name,
+            self.source_name,
+            envelope.attempts,
+            duration_s,
+            failure,
+            meta,
         )
 
     async def _emit(self, kind: TaskEventKind, delivery: Delivery, **fields: Any) -> None:
         if self._hub.listening:
-            await self._hub.emit(self._event(kind, delivery, **fields))
+            pending = self._hub.dispatch(self._event(kind, delivery, **fields))
+            if pending is not None:
+                await pending
 
     def fetched_event(self, delivery: Delivery) -> TaskEvent:
         return self._event(TaskEventKind.FETCHED, delivery)
@@ -121,8 +124,9 @@ class DeliveryExecutor:
                 current = asyncio.current_task()
                 if current is not None:
                     delivery.cancel_on_abort(current)
-            if self._hub.listening:
-                await self._hub.emit(self._event(TaskEventKind.STARTED, delivery))
+            hub = self._hub
+            if hub.listening and (pending := hub.dispatch(self._event(TaskEventKind.STARTED, delivery))):
+                await pending
             hooks = task.hooks
             if hooks.before:
                 for hook in hooks.before:
@@ -143,15 +147,15 @@ class DeliveryExecutor:
             await delivery.ack()
             acked = True
             self.outcome_log.succeeded(delivery, started_at)
-            if self._hub.listening:
-                await self._hub.emit(
-                    self._event(
-                        TaskEventKind.SUCCEEDED,
-                        delivery,
-                        duration_s=time.perf_counter() - started_at,
-                        meta=self._succeeded_meta(delivery, result),
-                    )
+            if hub.listening:
+                event = self._event(
+                    TaskEventKind.SUCCEEDED,
+                    delivery,
+                    duration_s=time.perf_counter() - started_at,
+                    meta=self._succeeded_meta(delivery, result),
                 )
+                if pending := hub.dispatch(event):
+                    await pending
         except asyncio.CancelledError:
             if acked:  # cancelled while reporting success: the item is already settled
                 raise

@@ -7,7 +7,15 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from tests.integration.apps.worker_process import ROOT, records, sigkill, start_worker, stop
+from tests.integration.apps.worker_process import (
+    ROOT,
+    freeze,
+    records,
+    sigkill,
+    start_worker,
+    stop,
+    thaw,
+)
 from tests.integration.mysql_tables import execute, orders_table, statuses
 from tests.needs import require_module
 from tests.waiting import wait_until
@@ -45,12 +53,27 @@ def test_rows_claimed_by_a_sigkilled_worker_are_processed_after_the_lease(
     env = {"I8_MYSQL_URL": mysql_url, "I8_TABLE": table, "I8_OUT": str(out), "I8_WORK_S": "0.05"}
     log = tmp_path / "worker.log"
     worker = start_worker(TARGET, env, log)
+
+    def frozen_with_rows_claimed() -> bool:
+        """Stop the worker; keep it stopped if it holds claimed rows it has not handled yet.
+
+        Its claims of 16 rows all finish together and are acked in one commit, so a count of
+        rows claimed, read while it runs, can be 0 by the time the kill lands. Stopped, it
+        can neither handle a row nor send an ack, and a row not in the record file was
+        never handled, so no ack for it is on its way either: such a row stays claimed.
+        """
+        freeze(worker)
+        handled = {i for i, _ in records(out)}
+        claimed = {
+            int(i) for (i,) in execute(mysql_url, f"SELECT id FROM {table} WHERE status = 'processing'")
+        }
+        if len(handled) >= 20 and claimed - handled:
+            return True
+        thaw(worker)
+        return False
+
     try:
-        wait_until(
-            lambda: len(records(out)) >= 20 and statuses(mysql_url, table).get("processing", 0) > 0,
-            30,
-            "progress, and rows claimed, before the kill",
-        )
+        wait_until(frozen_with_rows_claimed, 30, "progress, and rows claimed, before the kill")
     finally:
         sigkill(worker)
     claimed = statuses(mysql_url, table).get("processing", 0)

@@ -12,7 +12,7 @@ import pytest
 from django_onestep.connectors.rabbitmq import RabbitMQConnector
 from tests.integration.apps.worker_process import records, sigkill, start_worker, stop
 from tests.needs import require_module
-from tests.waiting import wait_until
+from tests.waiting import serve_started, wait_until
 
 pika = require_module("pika")
 
@@ -98,7 +98,9 @@ async def test_poison_message_is_dead_lettered_after_max_attempts_without_a_hot_
         seen.append(ctx.current.attempts)
         raise ValueError("cannot process this one")
 
-    serving = asyncio.create_task(app.serve())
+    # Startup declares both queues on the sessions this test then uses itself: reading
+    # "<name>.dead" while the app is still declaring it is a 404 (no queue).
+    serving = await serve_started(app)
     try:
         await source.publish({"id": 1})
         dead_letters = []

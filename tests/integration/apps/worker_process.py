@@ -44,6 +44,21 @@ def sigkill(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=30)
 
 
+def freeze(proc: subprocess.Popen[bytes]) -> None:
+    """SIGSTOP, returning once every thread of it has stopped: until ``thaw`` (or a
+    SIGKILL) it sends nothing more, so what it has written and committed so far is all
+    it will have done (a statement already on its way to a server may still land)."""
+    proc.send_signal(signal.SIGSTOP)
+    _, status = os.waitpid(proc.pid, os.WUNTRACED)  # reports the stop once every thread took it
+    if not os.WIFSTOPPED(status):  # it ended instead: we reaped it, so keep its code for Popen
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        raise AssertionError(f"the worker ended (code {proc.returncode}) instead of stopping")
+
+
+def thaw(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGCONT)
+
+
 def stop(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> int:
     """SIGTERM (a graceful drain), SIGKILL if it does not exit in time; the exit code."""
     if proc.poll() is None:

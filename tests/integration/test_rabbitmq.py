@@ -470,3 +470,29 @@ async def test_concurrent_first_sends_share_one_confirming_channel(amqp_url: str
     finally:
         await queue.close()
     foreign.delete(name)
+
+
+async def test_a_second_caller_during_the_first_connect_waits_for_the_queues_to_be_declared(
+    amqp_url: str, foreign: Foreign, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django_onestep.connectors.rabbitmq import session
+
+    real_declare = session.declare_topology
+
+    async def slow_declare(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.3)  # the window in which a second caller used to slip through
+        return await real_declare(*args, **kwargs)
+
+    monkeypatch.setattr(session, "declare_topology", slow_declare)
+    name = unique("declare-race")
+    queue = RabbitMQConnector(amqp_url).queue(name)
+    try:
+        opening = asyncio.create_task(queue.open())
+        await asyncio.sleep(0.1)  # the first caller is connected and declaring
+        # before the fix: a 404 "no queue" from the broker, classed as misconfigured
+        assert await asyncio.wait_for(queue.fetch(1), 10) == []
+        await opening
+        assert foreign.count(name) == 0  # declared by then
+    finally:
+        await queue.close()
+    foreign.delete(name)

@@ -91,6 +91,9 @@ class AmqpSession:
         self.publish_timeout_s = publish_timeout_s
         self.tokens = tokens
         self._conn: Any = None
+        # The connection whose queues are declared: a second caller arriving while the
+        # first still declares them must wait for that, not use the bare connection.
+        self._declared_conn: Any = None
         self._conn_lock: asyncio.Lock | None = None
         self._publish_lock: asyncio.Lock | None = None
         self._consume_ch: Any = None
@@ -119,13 +122,17 @@ class AmqpSession:
     async def connect(self) -> None:
         await self._connection(ConnectorOperation.OPEN)
 
+    def _ready(self) -> bool:
+        conn = self._conn
+        return conn is not None and conn.is_open and conn is self._declared_conn
+
     async def _connection(self, op: ConnectorOperation) -> Any:
-        if self._conn is not None and self._conn.is_open:
+        if self._ready():
             return self._conn
         if self._conn_lock is None:
             self._conn_lock = asyncio.Lock()
         async with self._conn_lock:
-            if self._conn is not None and self._conn.is_open:
+            if self._ready():
                 return self._conn
             # Capped exponential backoff between connection attempts, whoever asks.
             wait_s = self._next_connect_at - time.monotonic()
@@ -143,6 +150,7 @@ class AmqpSession:
             if self.connections_opened > 1:
                 logger.info("rabbitmq queue %s reconnected", self.topology.name)
             await self._declare_topology(op)
+            self._declared_conn = self._conn
             return self._conn
 
     async def _connect(self) -> Any:

@@ -454,7 +454,12 @@ class DatabaseQueue(Source, Sink):
                 lease_until=lease_until,
             )
 
-        future = thread.submit(work)
+        future = None
+        if thread is self._ack_thread and self._settler is not None:
+            # one connection for both (SQLite): join the settlements' next commit
+            future = self._settler.claim_with_next_flush(work)
+        if future is None:
+            future = thread.submit(work)
         try:
             rows = await asyncio.shield(asyncio.wrap_future(future))
         except asyncio.CancelledError:

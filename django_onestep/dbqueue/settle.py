@@ -5,7 +5,9 @@ Every statement carries ``claim_token = <token of the claim>`` and ``status =
 claimed again by another worker) changes nothing; its operation reports ``False``.
 
 ``SettleBatcher`` is a group commit: operations queue up while one flush is in flight
-and the next flush takes them all in one transaction. ``await`` returns once the
+and the next flush takes them all in one transaction. Where claims share the writer's
+connection (SQLite), a claim asked for meanwhile joins that transaction too, so
+settling batch N and claiming batch N+1 cost one commit, not two. ``await`` returns once the
 operation is durable, so a worker killed after an ack never re-runs that job, and the
 number of un-acked jobs is bounded by the number of deliveries in flight.
 
@@ -18,7 +20,9 @@ Only ``stop_retrying`` (the queue closing, after a grace period) ends the retrie
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -175,60 +179,129 @@ def _apply_one(connection: Any, table: str, op: SettleOp, now: datetime, now_db:
     raise ValueError(f"unknown settle operation {op.kind!r}")
 
 
+Claim = tuple[Callable[[], Any], "concurrent.futures.Future[Any]"]
+
+
 class SettleBatcher:
-    """Group commit of settle operations on one DB thread."""
+    """Group commit of settle operations (and claims joining them) on one DB thread."""
 
     def __init__(self, thread: DBThread, source_name: str, on_settled: Callable[[SettleOp], None]) -> None:
         self._thread = thread
         self._source_name = source_name
         self._on_settled = on_settled
+        # shared with the DB thread, which takes the next batch itself (under the lock)
+        self._lock = threading.Lock()
         self._pending: list[SettleOp] = []
-        self._flushing = False
+        self._claims: list[Claim] = []
+        self._flushing = False  # a drain is under way: the next submit only queues
+        self._failed: list[SettleOp] = []  # the batch whose write raised on the DB thread
         self._idle = asyncio.Event()
         self._idle.set()
         self._stop_retrying = False
+        self._drain_task: asyncio.Task[None] | None = None
 
     async def submit(self, op: SettleOp) -> bool:
         loop = asyncio.get_running_loop()
         op.future = loop.create_future()
-        self._pending.append(op)
-        if not self._flushing:
-            self._start_flush(loop)
+        with self._lock:
+            self._pending.append(op)
+            start = not self._flushing
+            self._flushing = True
+        if start:
+            self._idle.clear()
+            self._drain_task = loop.create_task(self._drain(loop))
         return await op.future
 
-    def _start_flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch = self._pending[:_MAX_OPS_PER_FLUSH]
-        del self._pending[:_MAX_OPS_PER_FLUSH]
-        self._flushing = True
-        self._idle.clear()
-        task = loop.create_task(self._flush(batch))
-        task.add_done_callback(lambda _t: self._after_flush(loop))
+    def claim_with_next_flush(self, work: Callable[[], Any]) -> concurrent.futures.Future[Any] | None:
+        """Run ``work`` (a claim) in the drain's next transaction, after its settlements.
 
-    def _after_flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._flushing = False
-        if self._pending and not loop.is_closed():
-            self._start_flush(loop)
-        else:
+        None when no drain is under way: the caller claims on its own then. ``work``
+        runs in a savepoint, so a failing claim fails alone and the settlements still
+        commit; the future is resolved once the transaction is durable, as a claim of
+        its own would be. A claim never waits behind a long drain this way.
+        """
+        with self._lock:
+            if not self._flushing:
+                return None
+            future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            self._claims.append((work, future))
+            return future
+
+    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Write until nothing is pending.
+
+        The DB thread takes batch after batch itself (``_drain_sync``): the next
+        transaction starts as soon as the last one committed, not after a trip through
+        a busy event loop. A batch whose write raised comes back here, to be written
+        again after a pause on the loop, or failed.
+        """
+        from django.db import DatabaseError
+
+        while True:
+            try:
+                await asyncio.wrap_future(self._thread.submit(self._drain_sync, loop))
+                break  # nothing pending any more: the thread said so under the lock
+            except BaseException as exc:
+                batch, self._failed = self._failed, []
+                if not batch:  # the thread could not run it (closing): fail what waits
+                    with self._lock:
+                        batch, self._pending, self._flushing = self._pending, [], False
+                        claims, self._claims = self._claims, []
+                    for _work, future in claims:
+                        future.set_exception(exc)
+                    self._fail(batch, exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    break
+                try:
+                    if not isinstance(exc, DatabaseError):
+                        raise
+                    results = await self._write_until_durable(batch, exc)
+                except BaseException as final:
+                    self._fail(batch, final)
+                    if not isinstance(final, Exception):
+                        raise
+                    continue
+                self._resolve(batch, results)
+        if not self._flushing:
             self._idle.set()
 
-    async def _flush(self, batch: list[SettleOp]) -> None:
-        try:
-            results = await self._write_until_durable(batch)
-        except BaseException as exc:
-            for op in batch:
-                self._on_settled(op)
-                if op.future is not None and not op.future.done():
-                    op.future.set_exception(exc)
-            if not isinstance(exc, Exception):
+    def _drain_sync(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            with self._lock:
+                batch = self._pending[:_MAX_OPS_PER_FLUSH]
+                del self._pending[:_MAX_OPS_PER_FLUSH]
+                claims, self._claims = self._claims, []
+                if not batch and not claims:
+                    self._flushing = False
+                    return
+            try:
+                results = _flush_sync(self._thread.using, batch, claims)
+            except BaseException as exc:
+                for _work, future in claims:
+                    if not future.done():
+                        future.set_exception(exc)
+                self._failed = batch
                 raise
-            return
+            try:
+                loop.call_soon_threadsafe(self._resolve, batch, results)
+            except RuntimeError:  # the loop is gone: nobody waits for these any more
+                return
+
+    def _resolve(self, batch: list[SettleOp], results: list[bool]) -> None:
         for op, ok in zip(batch, results, strict=True):
             self._on_settled(op)
             if op.future is not None and not op.future.done():
                 op.future.set_result(ok)
 
-    async def _write_until_durable(self, batch: list[SettleOp]) -> list[bool]:
-        """One transaction for ``batch``, tried again while the failure is transient.
+    def _fail(self, batch: list[SettleOp], exc: BaseException) -> None:
+        for op in batch:
+            self._on_settled(op)
+            if op.future is not None and not op.future.done():
+                op.future.set_exception(exc)
+
+    async def _write_until_durable(self, batch: list[SettleOp], error: Exception) -> list[bool]:
+        """Write ``batch`` again after its first try raised ``error``, while that is transient.
 
         Trying again is safe: every statement is fenced on its claim token, so a
         transaction that did commit before its connection dropped matches nothing the
@@ -239,22 +312,23 @@ class SettleBatcher:
         delay_s = _RETRY_FIRST_DELAY_S
         failures = 0
         while True:
-            try:
-                return await asyncio.wrap_future(self._thread.submit(_flush_sync, self._thread.using, batch))
-            except DatabaseError as exc:
-                if not is_transient_db_error(exc) or self._stop_retrying:
-                    raise wrap_db_error(
-                        exc, operation=ConnectorOperation.ACK, source_name=self._source_name
-                    ) from exc
-                failures += 1
-                if failures == 3:  # a lock held for a moment is normal; say so when it lasts
-                    logger.warning(
-                        "settling %d job(s) of %s failed (%s); trying the write again, not the handler",
-                        len(batch), self._source_name, exc,
-                    )  # fmt: skip
+            if not is_transient_db_error(error) or self._stop_retrying:
+                raise wrap_db_error(
+                    error, operation=ConnectorOperation.ACK, source_name=self._source_name
+                ) from error
+            failures += 1
+            if failures == 3:  # a lock held for a moment is normal; say so when it lasts
+                logger.warning(
+                    "settling %d job(s) of %s failed (%s); trying the write again, not the handler",
+                    len(batch), self._source_name, error,
+                )  # fmt: skip
             # on the event loop, not the DB thread: lease renewals get their turn meanwhile
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, _RETRY_MAX_DELAY_S)
+            try:
+                return await asyncio.wrap_future(self._thread.submit(_flush_sync, self._thread.using, batch))
+            except DatabaseError as exc:
+                error = exc
 
     def stop_retrying(self) -> None:
         """Let a settlement that keeps failing fail now (the queue is closing)."""
@@ -264,13 +338,14 @@ class SettleBatcher:
         await self._idle.wait()
 
 
-def _flush_sync(using: str, batch: list[SettleOp]) -> list[bool]:
+def _flush_sync(using: str, batch: list[SettleOp], claims: list[Claim] | None = None) -> list[bool]:
     from django.db import connections, transaction
     from django.utils import timezone
 
     from django_onestep.results.notify import notify_finished
 
     connection = connections[using]
+    claimed: list[tuple[concurrent.futures.Future[Any], Any, BaseException | None]] = []
     with transaction.atomic(using=using):
         results = _apply(connection, batch, timezone.now())
         ended = [op for op, ok in zip(batch, results, strict=True) if ok and op.kind in _ENDS]
@@ -278,4 +353,17 @@ def _flush_sync(using: str, batch: list[SettleOp]) -> list[bool]:
         if ended:
             for hook in _settle_hooks:
                 hook(connection, ended)
-        return results
+        for work, future in claims or ():
+            try:
+                with transaction.atomic(using=using):  # a savepoint: a failed claim fails alone
+                    claimed.append((future, work(), None))
+            except Exception as failure:
+                claimed.append((future, None, failure))
+    # durable now: hand the claimed rows over (a rolled-back transaction hands none)
+    for future, rows, error in claimed:
+        if not future.done():
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(rows)
+    return results

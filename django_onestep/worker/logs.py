@@ -69,7 +69,10 @@ def configure_worker_logging(log_format: str, level: str, *, log_successes: bool
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    if not (_settings_log_successes() if log_successes is None else log_successes):
+    from django_onestep.core.runtime.outcome_log import OutcomeLog
+
+    OutcomeLog.log_successes = _settings_log_successes() if log_successes is None else log_successes
+    if not OutcomeLog.log_successes:
         handler.addFilter(SkipSuccesses())
     for name in _LOGGERS:
         logger = logging.getLogger(name)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django_onestep.core.retry import FailureInfo, FailureKind, NoRetry
 
@@ -75,6 +75,10 @@ def _duration(duration_s: float) -> str:
 class OutcomeLog:
     """Writes the outcome lines of one task; built once per task runner."""
 
+    #: False: no success line is built at all (the worker's ``LOG_SUCCESSES = False``;
+    #: logging's configuration is process-wide, and so is this).
+    log_successes: ClassVar[bool] = True
+
     def __init__(self, app_name: str, task: TaskSpec, logger: logging.Logger) -> None:
         self.app_name = app_name
         self.task = task
@@ -85,7 +89,7 @@ class OutcomeLog:
 
     # -- the outcomes ---------------------------------------------------------------------
     def succeeded(self, delivery: Delivery, started_at: float) -> None:
-        if not self.logger.isEnabledFor(logging.INFO):
+        if not OutcomeLog.log_successes or not self.logger.isEnabledFor(logging.INFO):
             return  # the common case of a quiet app: no line to build
         duration_s = time.perf_counter() - started_at
         self._log(logging.INFO, "succeeded", "succeeded", ACK, delivery, duration_s)

@@ -68,7 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "DONE_JOB_RETENTION_S": 7 * 24 * 3600.0,
     "METRICS_RETENTION_S": 14 * 24 * 3600.0,
     "LOG_FORMAT": "text",
-    "LOG_SUCCESSES": True,
+    "LOG_SUCCESSES": "summary",
     "WORKER_HEARTBEAT_RETENTION_S": 24 * 3600.0,
     "HEALTH": {},
     "METRICS_TOKEN": None,
@@ -267,6 +267,12 @@ def _flag(key: str, value: Any) -> bool:
     return value
 
 
+def _success_lines(key: str, value: Any) -> bool | str:
+    if isinstance(value, bool) or value == "summary":
+        return value  # type: ignore[no-any-return]
+    raise OneStepSettingsError(key, f'must be True, False or "summary", got {value!r}')
+
+
 def _control_plane(key: str, value: Any) -> bool | dict[str, Any] | None:
     if value is None or isinstance(value, bool):
         return value
@@ -302,7 +308,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "DONE_JOB_RETENTION_S": lambda k, v: _checked(k, validation.optional_positive_number, v),
     "METRICS_RETENTION_S": lambda k, v: _checked(k, validation.optional_positive_number, v),
     "LOG_FORMAT": _log_format,
-    "LOG_SUCCESSES": _flag,
+    "LOG_SUCCESSES": _success_lines,
     "WORKER_HEARTBEAT_RETENTION_S": lambda k, v: _checked(k, validation.optional_positive_number, v),
     "HEALTH": _health,
     "METRICS_TOKEN": _optional_secret,
@@ -342,7 +348,7 @@ class OneStepSettings:
     DONE_JOB_RETENTION_S: float | None
     METRICS_RETENTION_S: float | None
     LOG_FORMAT: str
-    LOG_SUCCESSES: bool
+    LOG_SUCCESSES: bool | str
     WORKER_HEARTBEAT_RETENTION_S: float | None
     HEALTH: dict[str, Any]
     METRICS_TOKEN: str | None

@@ -42,21 +42,22 @@ class SkipSuccesses(logging.Filter):
         return getattr(record, "event_kind", None) != "succeeded"
 
 
-def _settings_log_successes() -> bool:
+def _settings_log_successes() -> bool | str:
     from django_onestep.conf import OneStepSettingsError, get_settings
 
     try:
         return get_settings().LOG_SUCCESSES
     except OneStepSettingsError:
-        return True  # the worker reports the broken setting and exits 2
+        return "summary"  # the worker reports the broken setting and exits 2
 
 
-def configure_worker_logging(log_format: str, level: str, *, log_successes: bool | None = None) -> None:
+def configure_worker_logging(log_format: str, level: str, *, log_successes: bool | str | None = None) -> None:
     """Send the runtime's and the worker's logs to stderr in the chosen format.
 
-    Each settled delivery logs one line on its task's logger (``onestep.<app>.<task>``):
-    successes at INFO unless ``log_successes`` is False (default
-    ``ONESTEP["LOG_SUCCESSES"]``), retries at WARNING, terminal failures at ERROR. The
+    Each retry logs one WARNING line on its task's logger (``onestep.<app>.<task>``)
+    and each terminal failure one ERROR line. Successes (``log_successes``, default
+    ``ONESTEP["LOG_SUCCESSES"]``) log one INFO line each (True), one INFO line per task
+    every ten seconds with their count ("summary"), or nothing (False). The
     ``StructuredEventLogger`` lines (logger ``onestep.events``, if an app enables them)
     would repeat those, so below WARNING they show only at DEBUG.
     """
@@ -71,8 +72,9 @@ def configure_worker_logging(log_format: str, level: str, *, log_successes: bool
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     from django_onestep.core.runtime.outcome_log import OutcomeLog
 
-    OutcomeLog.log_successes = _settings_log_successes() if log_successes is None else log_successes
-    if not OutcomeLog.log_successes:
+    setting = _settings_log_successes() if log_successes is None else log_successes
+    OutcomeLog.successes = "each" if setting is True else "summary" if setting == "summary" else "none"
+    if setting is False:
         handler.addFilter(SkipSuccesses())
     for name in _LOGGERS:
         logger = logging.getLogger(name)

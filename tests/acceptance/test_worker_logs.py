@@ -1,7 +1,8 @@
 """What ``manage.py onestep_worker`` prints per task, read from the real worker's stderr.
 
 ``record`` succeeds; ``always_fails`` (``MaxAttempts(2)``) is retried once, then
-dead-lettered: one success line, one retry WARNING, one terminal ERROR.
+dead-lettered: one retry WARNING, one terminal ERROR, and for the success a counted
+line (the default) or one line of its own (``LOG_SUCCESSES = True``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from testproject.testapp.tasks import always_fails, record
 
 WORKER = ("onestep_worker", "--once", "--tasks", "record,always_fails")
+EACH_SUCCESS = {"DJANGO_SETTINGS_MODULE": "tests.acceptance.each_success_settings"}
 
 
 def _json_lines(stderr: str) -> list[dict[str, Any]]:
@@ -25,7 +27,7 @@ def _outcomes(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_json_lines_carry_the_documented_fields(manage) -> None:
     ok_id = record.enqueue({"label": "ok"})
     failing_id = always_fails.enqueue({"label": "x"})
-    result = manage.run(*WORKER, "--log-format", "json")
+    result = manage.run(*WORKER, "--log-format", "json", env=EACH_SUCCESS)
     assert result.returncode == 0, result.stderr
     by_decision = {line["decision"]: line for line in _outcomes(_json_lines(result.stderr))}
     assert sorted(by_decision) == ["ack", "dead_letter", "retry"]
@@ -91,7 +93,7 @@ def test_json_lines_carry_the_documented_fields(manage) -> None:
 def test_text_lines_at_info_show_one_traceback_for_the_terminal_failure(manage) -> None:
     ok_id = record.enqueue({"label": "ok"})
     failing_id = always_fails.enqueue({"label": "x"})
-    result = manage.run(*WORKER, "--log-level", "INFO")
+    result = manage.run(*WORKER, "--log-level", "INFO", env=EACH_SUCCESS)
     assert result.returncode == 0, result.stderr
     err = result.stderr
     assert f"INFO onestep.testproject.record: task record succeeded: job {ok_id}, attempt 1/1, " in err
@@ -138,3 +140,19 @@ def test_log_successes_false_drops_only_the_success_lines(manage) -> None:
     lines = _json_lines(result.stderr)
     assert sorted(line["decision"] for line in _outcomes(lines)) == ["dead_letter", "retry"]
     assert any(line["message"].startswith("onestep worker pid") for line in lines)  # other INFO lines stay
+
+
+def test_by_default_successes_are_counted_not_logged_one_by_one(manage) -> None:
+    for label in ("a", "b", "c"):
+        record.enqueue({"label": label})
+    always_fails.enqueue({"label": "x"})
+    result = manage.run(*WORKER, "--log-format", "json")
+    assert result.returncode == 0, result.stderr
+    lines = _json_lines(result.stderr)
+    assert sorted(line["decision"] for line in _outcomes(lines)) == ["dead_letter", "retry"]
+    [summary] = [line for line in lines if line.get("event_kind") == "succeeded_summary"]
+    assert summary["level"] == "INFO"
+    assert summary["logger"] == "onestep.testproject.record"
+    assert summary["message"].startswith("task record: 3 succeeded in the last ")
+    assert (summary["task_name"], summary["succeeded_count"]) == ("record", 3)
+    assert 0 <= summary["duration_avg_s"] <= summary["duration_max_s"]

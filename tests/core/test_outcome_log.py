@@ -327,3 +327,88 @@ def test_delivery_id_reads_the_transports_public_ids() -> None:
     assert delivery_id(EntryDelivery()) == ("entry", "1712-0")
     assert delivery_id(MessageDelivery()) == ("message", "m-1")
     assert delivery_id(MemoryDelivery(MemoryQueue("q"), Envelope(body=1))) is None
+
+
+@pytest.fixture
+def summarised_successes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django_onestep.core.runtime.outcome_log import OutcomeLog
+
+    monkeypatch.setattr(OutcomeLog, "successes", "summary")
+    monkeypatch.setattr(OutcomeLog, "summary_interval_s", 0.2)
+
+
+@pytest.mark.usefixtures("summarised_successes")
+async def test_summary_mode_counts_successes_into_one_line_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = OneStepApp("shop")
+    queue = MemoryQueue("mail")
+    first_window_logged = asyncio.Event()
+
+    @app.task(source=queue, concurrency=4)
+    async def send_email(ctx, payload):
+        if payload == "later":
+            await first_window_logged.wait()
+        return None
+
+    for _ in range(5):
+        queue.put_nowait("now")
+    queue.put_nowait("later")
+
+    class OnFirstLine(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            first_window_logged.set()  # the held job may finish now: it falls in the next window
+
+    logger = logging.getLogger("onestep.shop.send_email")
+    on_first_line = OnFirstLine()
+    logger.addHandler(on_first_line)
+    try:
+        with caplog.at_level(logging.INFO, logger="onestep.shop.send_email"):
+            await serve_idle(app)
+    finally:
+        logger.removeHandler(on_first_line)
+    first, last = task_records(caplog, "onestep.shop.send_email")
+    assert first.levelno == logging.INFO
+    # the interval's timer wrote the first; the runner's stop flushed the one counted since
+    assert first.getMessage().startswith("task send_email: 5 succeeded in the last 0.2")
+    assert " on average, longest " in first.getMessage()
+    assert last.getMessage().startswith("task send_email: 1 succeeded in the last ")
+    assert (first.event_kind, first.task_name, first.succeeded_count) == (
+        "succeeded_summary",
+        "send_email",
+        5,
+    )
+    assert 0 <= first.duration_avg_s <= first.duration_max_s < 10
+    assert not any(getattr(r, "decision", None) == "ack" for r in caplog.records)  # no line per success
+
+
+@pytest.mark.usefixtures("summarised_successes")
+async def test_summary_mode_still_logs_every_retry(caplog: pytest.LogCaptureFixture) -> None:
+    app = OneStepApp("shop")
+    delivery = JobDelivery(42, {}, attempts=1)
+
+    @app.task(source=OnceSource([delivery]), retry=MaxAttempts(3, delay_s=2))
+    async def send_email(ctx, payload):
+        raise ValueError("boom")
+
+    with caplog.at_level(logging.INFO, logger="onestep.shop.send_email"):
+        await serve_idle(app)
+    [record] = task_records(caplog, "onestep.shop.send_email")
+    assert record.getMessage().startswith("task send_email failed (ValueError: boom), retry in 2 s: job 42")
+
+
+async def test_none_mode_logs_no_success(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django_onestep.core.runtime.outcome_log import OutcomeLog
+
+    monkeypatch.setattr(OutcomeLog, "successes", "none")
+    app = OneStepApp("shop")
+
+    @app.task(source=OnceSource([JobDelivery(42, {})]))
+    async def send_email(ctx, payload):
+        return None
+
+    with caplog.at_level(logging.INFO, logger="onestep.shop.send_email"):
+        await serve_idle(app)
+    assert task_records(caplog, "onestep.shop.send_email") == []

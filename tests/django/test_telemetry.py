@@ -182,11 +182,13 @@ def test_heartbeat_retention_setting() -> None:
 
 def test_log_successes_setting() -> None:
     with override_settings(ONESTEP={}):
-        assert get_settings().LOG_SUCCESSES is True
-    with override_settings(ONESTEP={"LOG_SUCCESSES": False}):
-        assert get_settings().LOG_SUCCESSES is False
+        assert get_settings().LOG_SUCCESSES == "summary"
+    for value in (True, False, "summary"):
+        with override_settings(ONESTEP={"LOG_SUCCESSES": value}):
+            assert get_settings().LOG_SUCCESSES == value
     with override_settings(ONESTEP={"LOG_SUCCESSES": "no"}):
         with pytest.raises(
-            OneStepSettingsError, match=r'ONESTEP\["LOG_SUCCESSES"\]: must be True or False, got \'no\''
+            OneStepSettingsError,
+            match=r'ONESTEP\["LOG_SUCCESSES"\]: must be True, False or "summary", got \'no\'',
         ):
             get_settings()

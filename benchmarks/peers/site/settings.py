@@ -60,6 +60,7 @@ Q_CLUSTER = {
     "log_level": "WARNING",
 }
 
-# PEER_LOG_SUCCESSES=0 measures what the per-task success log line costs (not a row)
-if os.environ.get("PEER_LOG_SUCCESSES") == "0":
-    ONESTEP = {"LOG_SUCCESSES": False}
+# PEER_LOG_SUCCESSES=1 (a line per success) or 0 (none) measures what the success
+# lines cost against the default (their count every 10 s); not a row of the table
+if os.environ.get("PEER_LOG_SUCCESSES") in ("0", "1"):
+    ONESTEP = {"LOG_SUCCESSES": os.environ["PEER_LOG_SUCCESSES"] == "1"}

@@ -35,6 +35,10 @@ class BatchTaskRunner(TaskRunner):
         self.batch_within_s = DEFAULT_BATCH_WITHIN_S if task.batch_within_s is None else task.batch_within_s
         self.batch_executor = BatchExecutor(app, task, self.logger)
 
+    def _flush_success_summaries(self) -> None:
+        super()._flush_success_summaries()
+        self.batch_executor.outcome_log.flush_summary()
+
     async def _fetch(self, limit: int) -> list[Delivery] | None:
         """A whole batch, [] when the source had nothing, None when interrupted."""
         first = await super()._fetch(self.batch_size)

@@ -9,6 +9,12 @@ the events::
     ERROR    task send_email failed (ValueError: boom), dead-lettered: job 42, attempt 3/3, 9.8 ms
              Traceback (most recent call last): ...
 
+Successes can instead be counted and logged as one INFO line per task per
+``OutcomeLog.summary_interval_s`` (``OutcomeLog.successes = "summary"``, what
+``onestep_worker`` does by default)::
+
+    INFO     task send_email: 1,204 succeeded in the last 10 s (12.3 ms on average, longest 80.1 ms)
+
 An expected retry is one WARNING line; its traceback is a separate DEBUG record (no
 ``event_kind``/``decision`` on it), so it shows only when the logger is at DEBUG. A terminal failure carries the traceback at
 ERROR. Every record has the extras of ``StructuredEventLogger`` (``event_kind``,
@@ -19,9 +25,10 @@ ERROR. Every record has the extras of ``StructuredEventLogger`` (``event_kind``,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from django_onestep.core.retry import FailureInfo, FailureKind, NoRetry
 
@@ -29,7 +36,10 @@ if TYPE_CHECKING:
     from django_onestep.core.base import Delivery
     from django_onestep.core.runtime.task import TaskSpec
 
-__all__ = ["ACK", "DEAD_LETTER", "FAIL", "RETRY", "OutcomeLog", "delivery_id"]
+__all__ = ["ACK", "DEAD_LETTER", "FAIL", "RETRY", "OutcomeLog", "SuccessLines", "delivery_id"]
+
+#: ``each``: one line per success; ``summary``: one line per task per interval; ``none``.
+SuccessLines = Literal["each", "summary", "none"]
 
 #: ``decision`` values: what became of the delivery.
 ACK = "ack"
@@ -75,9 +85,11 @@ def _duration(duration_s: float) -> str:
 class OutcomeLog:
     """Writes the outcome lines of one task; built once per task runner."""
 
-    #: False: no success line is built at all (the worker's ``LOG_SUCCESSES = False``;
-    #: logging's configuration is process-wide, and so is this).
-    log_successes: ClassVar[bool] = True
+    #: What successes log (logging's configuration is process-wide, and so is this).
+    #: A line per success costs more than the rest of a no-op task's run, so
+    #: ``onestep_worker`` counts them instead unless ``LOG_SUCCESSES = True``.
+    successes: ClassVar[SuccessLines] = "each"
+    summary_interval_s: ClassVar[float] = 10.0
 
     def __init__(self, app_name: str, task: TaskSpec, logger: logging.Logger) -> None:
         self.app_name = app_name
@@ -86,13 +98,52 @@ class OutcomeLog:
         self.source_name = task.source.name if task.source is not None else None
         self.logger = logger
         self.max_attempts = _max_attempts(task)
+        # the successes counted since the last summary line
+        self._count = 0
+        self._duration_sum_s = 0.0
+        self._duration_max_s = 0.0
+        self._since = 0.0
+        self._summary_timer: asyncio.TimerHandle | None = None
 
     # -- the outcomes ---------------------------------------------------------------------
     def succeeded(self, delivery: Delivery, started_at: float) -> None:
-        if not OutcomeLog.log_successes or not self.logger.isEnabledFor(logging.INFO):
+        successes = OutcomeLog.successes
+        if successes == "none" or not self.logger.isEnabledFor(logging.INFO):
             return  # the common case of a quiet app: no line to build
         duration_s = time.perf_counter() - started_at
-        self._log(logging.INFO, "succeeded", "succeeded", ACK, delivery, duration_s)
+        if successes == "each":
+            self._log(logging.INFO, "succeeded", "succeeded", ACK, delivery, duration_s)
+            return
+        if not self._count:
+            self._since = time.monotonic()
+            self._summary_timer = asyncio.get_running_loop().call_later(
+                OutcomeLog.summary_interval_s, self.flush_summary
+            )
+        self._count += 1
+        self._duration_sum_s += duration_s
+        if duration_s > self._duration_max_s:
+            self._duration_max_s = duration_s
+
+    def flush_summary(self) -> None:
+        """Log the successes counted so far, if any (the runner calls it as it stops)."""
+        if self._summary_timer is not None:
+            self._summary_timer.cancel()
+            self._summary_timer = None
+        count = self._count
+        if not count:
+            return
+        window_s = time.monotonic() - self._since
+        average_s, longest_s = self._duration_sum_s / count, self._duration_max_s
+        self._count, self._duration_sum_s, self._duration_max_s = 0, 0.0, 0.0
+        self.logger.info(
+            "task %s: %s succeeded in the last %s (%s on average, longest %s)",
+            self.task_name, f"{count:,}", _seconds(window_s), _duration(average_s), _duration(longest_s),
+            extra={
+                "event_kind": "succeeded_summary", "app_name": self.app_name, "task_name": self.task_name,
+                "source_name": self.source_name, "succeeded_count": count, "window_s": window_s,
+                "duration_avg_s": average_s, "duration_max_s": longest_s,
+            },
+        )  # fmt: skip
 
     def retrying(
         self,

@@ -178,7 +178,11 @@ class TaskRunner:
             self.is_pause_parked = False
             self.is_fetching = False
             await self._drain_inflight(wait=not hard_stop)
+            self._flush_success_summaries()
             self._lifecycle.notify()
+
+    def _flush_success_summaries(self) -> None:
+        self.executor.outcome_log.flush_summary()
 
     def _source_pending(self) -> bool:
         pending = getattr(self.source, "pending_count", None)

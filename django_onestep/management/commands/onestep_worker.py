@@ -128,8 +128,9 @@ class Command(BaseCommand):
             "--log-level",
             choices=LOG_LEVELS,
             type=str.upper,
-            help="Log level (default INFO, or from -v: 0 WARNING, 2+ DEBUG). INFO shows one line per "
-            'settled task (ONESTEP["LOG_SUCCESSES"] = False drops the successes); DEBUG adds retry tracebacks.',
+            help="Log level (default INFO, or from -v: 0 WARNING, 2+ DEBUG). INFO shows a line per retry "
+            "or failure and the count of successes every 10 s (ONESTEP[\"LOG_SUCCESSES\"] = True: a line "
+            "per success); DEBUG adds retry tracebacks.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

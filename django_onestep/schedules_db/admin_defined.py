@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -142,11 +143,13 @@ class AdminScheduleRunner:
         body = payload() if callable(payload) else payload
         await self.queues[entry.task].publish(body, meta={"schedule": key, "scheduled_at": scheduled_at})
 
-    async def _record_outcome(self, event: TaskEvent) -> None:
+    def _record_outcome(self, event: TaskEvent) -> Awaitable[Any] | None:
+        """Nothing to await for the events of other jobs (every job's events come here)."""
         key = event.meta.get("schedule")
         if isinstance(key, str) and event.task in self.queues and event.kind in OUTCOME_KINDS:
             rows = ScheduleRows(key=key, app=self.app_name, task=event.task, using=self.using, worker="")
-            await self._db(rows.outcome, event.kind.value)
+            return self._db(rows.outcome, event.kind.value)
+        return None
 
     async def _db(self, fn: Any, *args: Any) -> Any:
         if self._thread is None:

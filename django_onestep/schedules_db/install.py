@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from django_onestep.conf import get_settings
@@ -39,10 +40,12 @@ def install_schedule_coordinators(app: OneStepApp, task_names: Iterable[str]) ->
         installed[spec.name] = coordinator
     if installed:
 
-        async def record_outcome(event: TaskEvent) -> None:
+        def record_outcome(event: TaskEvent) -> Awaitable[None] | None:
+            """Nothing to await for other tasks' events (every event comes here)."""
             coordinator = installed.get(event.task)
             if coordinator is not None and event.kind in OUTCOME_KINDS:
-                await coordinator.record_outcome(event.kind.value)
+                return coordinator.record_outcome(event.kind.value)
+            return None
 
         app.on_event(record_outcome)
     return dict(installed)

@@ -192,3 +192,14 @@ def test_log_successes_setting() -> None:
             match=r'ONESTEP\["LOG_SUCCESSES"\]: must be True, False or "summary", got \'no\'',
         ):
             get_settings()
+
+
+def test_events_fall_into_the_minute_of_their_own_time_at_the_boundaries() -> None:
+    recorder = MetricsRecorder("a", flush_interval_s=3600)
+    boundary = BASE + timedelta(minutes=1)
+    naive = (boundary + timedelta(seconds=5)).replace(tzinfo=None)  # read as UTC
+    for at in (boundary - timedelta(microseconds=1), boundary, naive, BASE, boundary + timedelta(minutes=1)):
+        recorder(event(TaskEventKind.SUCCEEDED, at, duration_s=0.001))
+    minute = int(BASE.timestamp() // 60)
+    counts = {key[1] - minute: window.counts["succeeded"] for key, window in recorder._windows.items()}
+    assert counts == {0: 2, 1: 2, 2: 1}

@@ -129,7 +129,7 @@ class Command(BaseCommand):
             choices=LOG_LEVELS,
             type=str.upper,
             help="Log level (default INFO, or from -v: 0 WARNING, 2+ DEBUG). INFO shows a line per retry "
-            "or failure and the count of successes every 10 s (ONESTEP[\"LOG_SUCCESSES\"] = True: a line "
+            'or failure and the count of successes every 10 s (ONESTEP["LOG_SUCCESSES"] = True: a line '
             "per success); DEBUG adds retry tracebacks.",
         )
 

@@ -2,10 +2,15 @@
 
 * SQLite (>= 3.35): one guarded ``UPDATE ... WHERE id IN (SELECT ... LIMIT n)
   RETURNING``. SQLite has a single writer, so the statement cannot double-claim.
-* MySQL/MariaDB/PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` then ``UPDATE ...
-  WHERE id IN (...)`` in one READ COMMITTED transaction (REPEATABLE READ deadlocked
-  even with one worker on MariaDB); a deadlock or lock-wait timeout is retried.
-  Servers without SKIP LOCKED (MariaDB < 10.6) fall back to plain ``FOR UPDATE``.
+* PostgreSQL: one ``WITH picked AS MATERIALIZED (SELECT ... FOR UPDATE SKIP LOCKED)
+  UPDATE ... RETURNING`` in autocommit: one round trip where a transaction takes four
+  (BEGIN, SELECT, UPDATE, COMMIT), which an idle worker's wake-up waits for. The
+  materialized CTE picks the rows once (a ``WHERE id IN (subquery)`` may be planned as
+  a join that runs the ``LIMIT`` more than once and claims more rows).
+* MySQL/MariaDB (no ``UPDATE ... RETURNING``): ``SELECT ... FOR UPDATE SKIP LOCKED``
+  then ``UPDATE ... WHERE id IN (...)`` in one READ COMMITTED transaction (REPEATABLE
+  READ deadlocked even with one worker on MariaDB); a deadlock or lock-wait timeout is
+  retried. Servers without SKIP LOCKED (MariaDB < 10.6) fall back to plain ``FOR UPDATE``.
 
 Timestamps are adapted with the backend's own adapter, as the ORM would.
 """
@@ -98,6 +103,8 @@ def claim_rows(
 ) -> list[ClaimedRow]:
     if connection.vendor == "sqlite":
         return _claim_sqlite(connection, queue, limit, token, owner, now, lease_until)
+    if connection.vendor == "postgresql":
+        return _claim_postgres(connection, queue, limit, token, owner, now, lease_until)
     return _claim_locking(connection, queue, limit, token, owner, now, lease_until)
 
 
@@ -106,6 +113,14 @@ _SET_RUNNING = (
     "lease_until = %s, claimed_at = %s, updated_at = %s"
 )
 _COLUMNS = "id, payload, meta, attempts, reclaims, priority"
+
+
+def _pick_sql(table: str, lock: str = "") -> str:
+    """The due jobs of a queue, in claim order (parameters: queue, now, now, limit)."""
+    return (
+        f"SELECT id FROM {table} WHERE queue = %s AND status = 'queued' AND available_at <= %s "
+        f"AND {_NOT_EXPIRED} ORDER BY priority DESC, id LIMIT %s{lock}"
+    )
 
 
 def _claim_sqlite(
@@ -119,12 +134,36 @@ def _claim_sqlite(
 ) -> list[ClaimedRow]:
     table = table_sql(connection)
     now_db = dt(connection, now)
-    sql = (
-        f"UPDATE {table} SET {_SET_RUNNING} WHERE id IN ("
-        f"SELECT id FROM {table} WHERE queue = %s AND status = 'queued' AND available_at <= %s "
-        f"AND {_NOT_EXPIRED} ORDER BY priority DESC, id LIMIT %s) RETURNING {_COLUMNS}"
-    )
+    sql = f"UPDATE {table} SET {_SET_RUNNING} WHERE id IN ({_pick_sql(table)}) RETURNING {_COLUMNS}"
     params = [token, owner, dt(connection, lease_until), now_db, now_db, queue, now_db, now_db, limit]
+    return _returned_rows(connection, sql, params)
+
+
+def _claim_postgres(
+    connection: Any,
+    queue: str,
+    limit: int,
+    token: str,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+) -> list[ClaimedRow]:
+    table = table_sql(connection)
+    now_db = dt(connection, now)
+    set_running = _SET_RUNNING.replace("attempts = attempts", f"attempts = {table}.attempts")
+    returning = ", ".join(f"{table}.{column}" for column in _COLUMNS.split(", "))
+    sql = (
+        f"WITH picked AS MATERIALIZED ({_pick_sql(table, ' FOR UPDATE SKIP LOCKED')}) "
+        f"UPDATE {table} SET {set_running} FROM picked WHERE {table}.id = picked.id RETURNING {returning}"
+    )
+    params = [queue, now_db, now_db, limit, token, owner, dt(connection, lease_until), now_db, now_db]
+    _ensure_read_committed(connection)
+    return _returned_rows(connection, sql, params)
+
+
+def _returned_rows(connection: Any, sql: str, params: list[Any]) -> list[ClaimedRow]:
+    """Run one claiming ``UPDATE ... RETURNING`` (its own transaction in autocommit, or
+    part of the caller's, as when a claim joins a settle transaction)."""
     connection.ensure_connection()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -339,7 +339,10 @@ class DatabaseQueue(Source, Sink):
                 self._wake_event.clear()
             ahead = min(self.batch_size - limit, self._prefetched.target)
             deliveries = await self._claim(
-                claim_thread, limit + ahead, probe_first=self._idle_since is not None
+                # woken: a job was just committed, the probe would only cost a round trip
+                claim_thread,
+                limit + ahead,
+                probe_first=self._idle_since is not None and not woken,
             )
             if deliveries:
                 self._idle_since = None

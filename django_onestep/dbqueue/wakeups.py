@@ -67,7 +67,6 @@ class PostgresListener:
             conn = None
             try:
                 conn = _connect(self.using)
-                conn.add_notify_handler(self._dispatch)
                 conn.execute(f"LISTEN {CHANNEL}")
                 wake_all(self.using)  # anything sent before LISTEN was not heard
                 self._warned = False
@@ -89,11 +88,12 @@ class PostgresListener:
         while not self._stop.is_set():
             readable, _, _ = select.select([fd, self._stop_r], [], [])
             if fd in readable and not self._stop.is_set():
-                # a round trip reads what arrived; psycopg calls _dispatch for each notification
-                conn.execute("SELECT 1")
-
-    def _dispatch(self, notification: Any) -> None:
-        notify_enqueued(notification.payload, self.using)
+                # read what arrived without a round trip to the server (a lost
+                # connection raises here, and _run reconnects)
+                pgconn = conn.pgconn
+                pgconn.consume_input()
+                while (notification := pgconn.notifies()) is not None:
+                    notify_enqueued(notification.extra.decode(), self.using)
 
 
 _registry_lock = threading.Lock()

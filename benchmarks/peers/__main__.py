@@ -33,6 +33,13 @@ VENVS = HERE / ".venvs"
 ROWS = [
     ("ours: onestep_worker, SQLite (rollback journal)", "ours", "product", "sqlite", False),
     ("ours: onestep_worker, SQLite WAL", "ours", "product", "sqlite-wal", False),
+    (
+        "ours: onestep_worker, SQLite WAL, a log line per success (LOG_SUCCESSES = True)",
+        "ours-each-success",
+        "product",
+        "sqlite-wal",
+        False,
+    ),
     ("ours: onestep_worker, MariaDB", "ours", "product", "mariadb", False),
     ("ours: onestep_worker, PostgreSQL", "ours", "product", "postgres", False),
     (

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import time
 
 from benchmarks.peers import harness
@@ -16,6 +17,9 @@ from benchmarks.peers import harness
 def build(args: argparse.Namespace) -> harness.Peer:
     from benchmarks.peers import contenders as c
 
+    if args.peer == "ours-each-success":  # the peers' settings read it (a line per success)
+        os.environ["PEER_LOG_SUCCESSES"] = "1"
+        return c.Ours(args.db, args.wal, args.concurrency)
     if args.peer in {"ours", "bare", "django-tasks-db", "django-q2"}:
         cls = {"ours": c.Ours, "bare": c.Bare, "django-tasks-db": c.DjangoTasksDb, "django-q2": c.DjangoQ2}
         return cls[args.peer](args.db, args.wal, args.concurrency)

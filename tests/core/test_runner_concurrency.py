@@ -121,3 +121,30 @@ async def test_a_pending_ack_does_not_hold_a_handler_slot_and_pending_acks_are_b
     assert sorted(ran) == list(range(40))
     assert peak_running <= 2
     assert queue.peak_pending_acks == 12
+
+
+async def test_with_concurrency_1_the_next_job_starts_only_after_the_ack() -> None:
+    app = OneStepApp("conc")
+    queue = _SlowAckQueue("in", batch_size=10)
+    ran: list[int] = []
+    first_ran = asyncio.Event()
+
+    @app.task(source=queue, concurrency=1)
+    async def work(ctx, item):
+        ran.append(item)
+        first_ran.set()
+
+    for n in range(3):
+        await queue.publish(n)
+
+    async def open_gate_later() -> None:
+        await asyncio.wait_for(first_ran.wait(), 10)
+        await asyncio.sleep(0.1)  # time for a second job to start, if the slot were free
+        assert ran == [0] and queue.pending_acks == 1
+        queue.ack_gate.set()
+
+    opener = asyncio.create_task(open_gate_later())
+    await serve_idle(app)
+    await opener
+    assert ran == [0, 1, 2]
+    assert queue.peak_pending_acks == 1

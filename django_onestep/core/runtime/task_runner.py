@@ -46,8 +46,8 @@ class TaskRunner:
         self._hub = app.runtime.hub
         self._inflight: dict[asyncio.Task[None], Delivery] = {}
         # The in-flight deliveries whose handler has not returned yet: the ones that
-        # count against ``concurrency``. The others only wait for their ack to be
-        # written: ``max(concurrency, source batch_size)`` more deliveries may be in
+        # count against ``concurrency`` (above 1). The others only wait for their ack to
+        # be written: ``max(concurrency, source batch_size)`` more deliveries may be in
         # flight for that, so that a durable ack (a database commit) does not hold a
         # handler slot for its whole round trip.
         self._running: set[asyncio.Task[None]] = set()
@@ -218,6 +218,10 @@ class TaskRunner:
             self._lifecycle.notify()
 
     def _handler_returned(self) -> None:
+        if self.task.concurrency == 1:
+            # one after another means each job acked before the next starts: in order,
+            # also when the worker is killed in between
+            return
         handle = asyncio.current_task()
         if handle in self._running:
             self._running.discard(handle)

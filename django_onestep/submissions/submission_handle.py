@@ -145,18 +145,27 @@ class Submission:
 
 
 def cancel_submission(using: str, submission_id: int) -> bool:
-    from django.db import transaction
+    from django.db import connections, transaction
     from django.utils import timezone
 
-    with transaction.atomic(using=using):
-        cancelled = (
-            SubmissionRecord.objects.using(using)
-            .filter(id=submission_id, status=SubmissionStatus.RUNNING)
-            .update(status=SubmissionStatus.CANCELLED, finished_at=timezone.now())
-        )
-        if cancelled:
-            chunk_rows.skip_open_chunks(using, submission_id)
-    return bool(cancelled)
+    from django_onestep.orm.dbthread import retry_lock_conflicts
+
+    def cancel() -> bool:
+        with transaction.atomic(using=using):
+            cancelled = (
+                SubmissionRecord.objects.using(using)
+                .filter(id=submission_id, status=SubmissionStatus.RUNNING)
+                .update(status=SubmissionStatus.CANCELLED, finished_at=timezone.now())
+            )
+            if cancelled:
+                chunk_rows.skip_open_chunks(using, submission_id)
+        return bool(cancelled)
+
+    if connections[using].in_atomic_block:
+        return cancel()  # part of the caller's transaction: a deadlock rolls all of it back
+    # workers settling chunks lock the same rows: MySQL/MariaDB may pick this as the
+    # deadlock victim, and the whole transaction can simply run again
+    return retry_lock_conflicts(cancel)
 
 
 def rate_of(record: SubmissionRecord) -> float | None:

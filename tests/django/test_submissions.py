@@ -347,6 +347,28 @@ def test_cancel_skips_open_chunks_and_fences_out_a_running_completion() -> None:
         list(submission.results())
 
 
+def test_cancel_chosen_as_a_deadlock_victim_runs_its_transaction_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import OperationalError
+
+    queue = unique_name("cancel-deadlock")
+    submission = submit(queue, range(4), chunk_size=2)
+    real_skip, calls = chunk_rows.skip_open_chunks, []
+
+    def skip_after_a_deadlock(using: str, submission_id: int) -> Any:
+        calls.append(submission_id)
+        if len(calls) == 1:  # what MySQL/MariaDB answers when a worker holds the chunk rows
+            raise OperationalError(1213, "Deadlock found when trying to get lock; try restarting transaction")
+        return real_skip(using, submission_id)
+
+    monkeypatch.setattr(chunk_rows, "skip_open_chunks", skip_after_a_deadlock)
+    assert submission.cancel() is True
+    assert len(calls) == 2  # the whole transaction again, the status update with it
+    assert submission.wait(timeout=1) == "cancelled"
+    assert [c["status"] for c in chunk_rows_of(submission)] == ["skipped", "skipped"]
+
+
 def test_release_gives_a_chunk_back_without_spending_an_attempt() -> None:
     queue = unique_name("release")
     submit(queue, range(2), chunk_size=2)

@@ -101,11 +101,30 @@ def claim_rows(
     now: datetime,
     lease_until: datetime,
 ) -> list[ClaimedRow]:
+    if connection.vendor not in ("sqlite", "postgresql"):
+        return _claim_locking(connection, queue, limit, token, owner, now, lease_until)
+    # one UPDATE ... RETURNING: its own transaction in autocommit, or part of the
+    # caller's, as when a claim joins a settle transaction
+    table = table_sql(connection)
+    now_db = dt(connection, now)
+    running = [token, owner, dt(connection, lease_until), now_db, now_db]
+    due = [queue, now_db, now_db, limit]
     if connection.vendor == "sqlite":
-        return _claim_sqlite(connection, queue, limit, token, owner, now, lease_until)
-    if connection.vendor == "postgresql":
-        return _claim_postgres(connection, queue, limit, token, owner, now, lease_until)
-    return _claim_locking(connection, queue, limit, token, owner, now, lease_until)
+        sql = f"UPDATE {table} SET {_SET_RUNNING} WHERE id IN ({_due_sql(table)}) RETURNING {_COLUMNS}"
+        params = running + due
+    else:
+        _ensure_read_committed(connection)
+        set_running = _SET_RUNNING.replace("attempts = attempts", f"attempts = {table}.attempts")
+        returning = ", ".join(f"{table}.{column}" for column in _COLUMNS.split(", "))
+        sql = (
+            f"WITH picked AS MATERIALIZED ({_due_sql(table, ' FOR UPDATE SKIP LOCKED')}) "
+            f"UPDATE {table} SET {set_running} FROM picked WHERE {table}.id = picked.id RETURNING {returning}"
+        )
+        params = due + running  # the CTE's parameters come first
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return _rows(cursor.fetchall())
 
 
 _SET_RUNNING = (
@@ -115,59 +134,12 @@ _SET_RUNNING = (
 _COLUMNS = "id, payload, meta, attempts, reclaims, priority"
 
 
-def _pick_sql(table: str, lock: str = "") -> str:
+def _due_sql(table: str, lock: str = "") -> str:
     """The due jobs of a queue, in claim order (parameters: queue, now, now, limit)."""
     return (
         f"SELECT id FROM {table} WHERE queue = %s AND status = 'queued' AND available_at <= %s "
         f"AND {_NOT_EXPIRED} ORDER BY priority DESC, id LIMIT %s{lock}"
     )
-
-
-def _claim_sqlite(
-    connection: Any,
-    queue: str,
-    limit: int,
-    token: str,
-    owner: str,
-    now: datetime,
-    lease_until: datetime,
-) -> list[ClaimedRow]:
-    table = table_sql(connection)
-    now_db = dt(connection, now)
-    sql = f"UPDATE {table} SET {_SET_RUNNING} WHERE id IN ({_pick_sql(table)}) RETURNING {_COLUMNS}"
-    params = [token, owner, dt(connection, lease_until), now_db, now_db, queue, now_db, now_db, limit]
-    return _returned_rows(connection, sql, params)
-
-
-def _claim_postgres(
-    connection: Any,
-    queue: str,
-    limit: int,
-    token: str,
-    owner: str,
-    now: datetime,
-    lease_until: datetime,
-) -> list[ClaimedRow]:
-    table = table_sql(connection)
-    now_db = dt(connection, now)
-    set_running = _SET_RUNNING.replace("attempts = attempts", f"attempts = {table}.attempts")
-    returning = ", ".join(f"{table}.{column}" for column in _COLUMNS.split(", "))
-    sql = (
-        f"WITH picked AS MATERIALIZED ({_pick_sql(table, ' FOR UPDATE SKIP LOCKED')}) "
-        f"UPDATE {table} SET {set_running} FROM picked WHERE {table}.id = picked.id RETURNING {returning}"
-    )
-    params = [queue, now_db, now_db, limit, token, owner, dt(connection, lease_until), now_db, now_db]
-    _ensure_read_committed(connection)
-    return _returned_rows(connection, sql, params)
-
-
-def _returned_rows(connection: Any, sql: str, params: list[Any]) -> list[ClaimedRow]:
-    """Run one claiming ``UPDATE ... RETURNING`` (its own transaction in autocommit, or
-    part of the caller's, as when a claim joins a settle transaction)."""
-    connection.ensure_connection()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return _rows(cursor.fetchall())
 
 
 def mark_running(

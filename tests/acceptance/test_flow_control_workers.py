@@ -67,12 +67,15 @@ def test_rate_limit_holds_across_three_workers(manage: Any, tmp_path: Path) -> N
 def test_one_key_never_overlaps_while_other_keys_run(manage: Any, tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
     workers = start_workers(manage, log, "per_customer", 2)
-    # each customer's jobs are queued together, so a key blocks the head of the queue
-    keyed_queue.send_many([{"customer": c} for c in "aaaabbbbcccc"])
-    poll(lambda: len(runs(log, "keyed")) >= 12, "every keyed job run", timeout_s=60)
+    # Each customer's jobs are queued together, so a key blocks the head of the queue.
+    # Six keys against four slots a worker: one worker cannot hold every key, so the
+    # other one always has a key to run, and the mutex is tested across processes.
+    keys = "abcdef"
+    keyed_queue.send_many([{"customer": c} for c in keys for _ in range(4)])
+    poll(lambda: len(runs(log, "keyed")) >= 4 * len(keys), "every keyed job run", timeout_s=60)
     stop(workers)
     done = runs(log, "keyed")
-    for key in "abc":
+    for key in keys:
         mine = sorted((start, end) for k, _pid, start, end in done if k == key)
         assert len(mine) == 4
         for (_s1, end1), (start2, _e2) in itertools.pairwise(mine):

@@ -203,6 +203,31 @@ async def test_partial_batch_delete_failure_keeps_the_good_deletes(
     assert await counts(connector, url) == (0, 0)
 
 
+async def test_close_during_a_delete_flush_still_deletes_every_acked_message(
+    connector: SQSConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = await make_queue(connector)
+    queue = connector.queue(url, wait_time_s=0, delete_flush_interval_s=0.05, delete_batch_size=10)
+    await queue.send_many([Envelope(body=i) for i in range(6)])
+    got = await fetch_n(queue, 6)
+    real_call = connector.call
+    delete_sent = asyncio.Event()
+
+    async def slow_delete(method: str, **params: Any) -> Any:
+        if method == "delete_message_batch":
+            delete_sent.set()
+            await asyncio.sleep(0.3)  # a slow round trip, as on a loaded machine
+        return await real_call(method, **params)
+
+    monkeypatch.setattr(connector, "call", slow_delete)
+    for d in got:
+        await d.ack()
+    await asyncio.wait_for(delete_sent.wait(), 5)  # the periodic flush holds the batch
+    await queue.close()
+    monkeypatch.setattr(connector, "call", real_call)
+    assert await counts(connector, url) == (0, 0)
+
+
 async def test_fifo_group_from_the_payload_keeps_order_per_group(
     connector: SQSConnector, opened: list[SQSQueue]
 ) -> None:

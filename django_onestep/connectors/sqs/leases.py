@@ -74,6 +74,7 @@ class LeaseKeeper:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # A flush cancelled mid-call put its batch back (see _delete_batch): send it now.
         await self.flush()
 
     # ---------------------------------------------------------------- in flight
@@ -146,6 +147,12 @@ class LeaseKeeper:
         entries = [{"Id": str(i), "ReceiptHandle": p.receipt_handle} for i, p in enumerate(batch)]
         try:
             response = await self._call("delete_message_batch", QueueUrl=self.url, Entries=entries)
+        except asyncio.CancelledError:
+            # Stopped mid-call: the delete may never have been sent. Stage the batch again
+            # (not as a failed try): deleting a message twice is harmless, never deleting
+            # it runs it again once its visibility timeout ends.
+            self._pending[:0] = batch
+            raise
         except Exception:
             self._requeue(batch)
             raise

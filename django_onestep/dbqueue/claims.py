@@ -37,6 +37,9 @@ class ClaimedRow:
     attempts: int  # after the claim's increment
     reclaims: int
     priority: int
+    # Settling clears a dedupe key so the key can be enqueued again. A job without one
+    # leaves the column out of its UPDATE, which spares the write to its unique index.
+    has_dedupe_key: bool
 
 
 def table_sql(connection: Any) -> str:
@@ -68,6 +71,7 @@ def _rows(raw: list[tuple[Any, ...]]) -> list[ClaimedRow]:
             attempts=int(r[3]),
             reclaims=int(r[4]),
             priority=int(r[5]),
+            has_dedupe_key=bool(r[6]),
         )
         for r in raw
     ]
@@ -131,7 +135,7 @@ _SET_RUNNING = (
     "status = 'running', attempts = attempts + 1, claim_token = %s, lease_owner = %s, "
     "lease_until = %s, claimed_at = %s, updated_at = %s"
 )
-_COLUMNS = "id, payload, meta, attempts, reclaims, priority"
+_COLUMNS = "id, payload, meta, attempts, reclaims, priority, dedupe_key"
 
 
 def _due_sql(table: str, lock: str = "") -> str:
@@ -161,7 +165,7 @@ def mark_running(
         [token, owner, dt(connection, lease_until), now_db, now_db, *ids],
     )
     # the SELECT saw the values before the increment
-    return _rows([(r[0], r[1], r[2], int(r[3]) + 1, r[4], r[5]) for r in raw])
+    return _rows([(r[0], r[1], r[2], int(r[3]) + 1, *r[4:]) for r in raw])
 
 
 def _ensure_read_committed(connection: Any) -> None:

@@ -45,13 +45,21 @@ class DatabaseDelivery(Delivery):
     """A claimed ``Job`` row. ``settled`` tells whether the fence matched (None: not yet)."""
 
     def __init__(
-        self, queue: DatabaseQueue, *, job_id: int, token: str, envelope: Envelope, reclaims: int
+        self,
+        queue: DatabaseQueue,
+        *,
+        job_id: int,
+        token: str,
+        envelope: Envelope,
+        reclaims: int,
+        has_dedupe_key: bool = True,
     ) -> None:
         super().__init__(envelope)
         self.queue = queue
         self.job_id = job_id
         self.token = token
         self.reclaims = reclaims
+        self.has_dedupe_key = has_dedupe_key
         self.started = False
         self.settled: bool | None = None
         self._result_json: str | None = None
@@ -129,7 +137,15 @@ class DatabaseDelivery(Delivery):
         await self._settle(SettleOp("release", self.job_id, self.token))
 
     async def ack(self) -> None:
-        await self._settle(SettleOp("ack", self.job_id, self.token, result_json=self._result_json))
+        await self._settle(
+            SettleOp(
+                "ack",
+                self.job_id,
+                self.token,
+                result_json=self._result_json,
+                clear_dedupe_key=self.has_dedupe_key,
+            )
+        )
 
     async def retry(self, *, delay_s: float | None = None) -> None:
         if await self._settle(SettleOp("retry", self.job_id, self.token, delay_s=delay_s)) and delay_s:

@@ -116,12 +116,12 @@ def _with_room(candidates: list[tuple[Any, ...]], max_per_key: int, limit: int) 
     taken: Counter[str] = Counter()
     chosen: list[tuple[Any, ...]] = []
     for row in candidates:
-        key, running = row[6], int(row[7])
+        *columns, key, running = row  # select_keyed puts the key and its running count last
         if key is not None:
-            if running + taken[key] >= max_per_key:
+            if int(running) + taken[key] >= max_per_key:
                 continue
             taken[key] += 1
-        chosen.append(row[:6])
+        chosen.append(tuple(columns))
         if len(chosen) == limit:
             break
     return chosen

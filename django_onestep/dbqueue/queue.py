@@ -482,7 +482,12 @@ class DatabaseQueue(Source, Sink):
         for row in rows:
             envelope = Envelope(body=row.payload, meta=row.meta, attempts=max(row.attempts - 1, 0))
             delivery = DatabaseDelivery(
-                self, job_id=row.id, token=token, envelope=envelope, reclaims=row.reclaims
+                self,
+                job_id=row.id,
+                token=token,
+                envelope=envelope,
+                reclaims=row.reclaims,
+                has_dedupe_key=row.has_dedupe_key,
             )
             self._held[row.id] = delivery
             self._delayed_due.pop(row.id, None)

@@ -53,6 +53,8 @@ class SettleOp:
     # fail/dead/aborted: {"type", "message", "traceback"} as JSON text for the job's handle
     result_json: str | None = None
     error_json: str | None = None
+    # ack: False when the job has no dedupe key, so the UPDATE leaves that column alone
+    clear_dedupe_key: bool = True
     # dead: builds the DeadLetter row (called inside the transaction with the job's
     # first_failed_at); returns an unsaved model instance.
     dead_letter: Callable[[datetime | None], Any] | None = None
@@ -94,9 +96,10 @@ def _apply(connection: Any, ops: list[SettleOp], now: datetime) -> list[bool]:
             ids = [op.job_id for _, op in group]
             marks = ", ".join(["%s"] * len(ids))
             results_sql, results_params = _results_case(connection, [op for _, op in group])
+            dedupe_sql = "dedupe_key = NULL, " if any(op.clear_dedupe_key for _, op in group) else ""
             cursor.execute(
                 f"UPDATE {table} SET status = 'done', finished_at = %s, updated_at = %s, "
-                f"dedupe_key = NULL, {results_sql}{_CLEAR_LEASE} "
+                f"{dedupe_sql}{results_sql}{_CLEAR_LEASE} "
                 f"WHERE claim_token = %s AND status = 'running' AND id IN ({marks})",
                 [now_db, now_db, *results_params, token, *ids],
             )

@@ -96,6 +96,18 @@ async def test_dedupe_key_returns_existing_job_while_live() -> None:
     assert [(r["status"], r["dedupe_key"]) for r in rows] == [("done", None), ("queued", "order-7")]
 
 
+async def test_acks_settled_together_clear_the_dedupe_key_of_the_jobs_that_have_one() -> None:
+    queue = make_queue()
+    keyed = await orm(queue.send)({"a": 1}, dedupe_key="order-8")
+    await orm(queue.send)({"a": 2})
+    async with opened(queue):
+        deliveries = await fetch_until(queue, 2)
+        await asyncio.gather(*(delivery.ack() for delivery in deliveries))  # one settle batch
+    rows = await orm(job_rows)(queue.name)
+    assert [(r["status"], r["dedupe_key"]) for r in rows] == [("done", None), ("done", None)]
+    assert await orm(queue.send)({"a": 3}, dedupe_key="order-8") != keyed
+
+
 def test_enqueue_follows_the_callers_transaction() -> None:
     queue = make_queue()
 

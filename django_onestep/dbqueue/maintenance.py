@@ -2,7 +2,7 @@
 
 * ``reclaim_expired``: any worker puts back jobs whose lease expired (their worker
   died or stalled), counting it in ``reclaims`` for ``max_deliveries``. It runs from
-  ``fetch`` every ``lease_s / 4`` and uses the ``(status, lease_until)`` index.
+  ``fetch`` every ``lease_s / 4`` (``sweep``) and uses the ``(status, lease_until)`` index.
 * ``extend_leases``: the heartbeat for the jobs a worker holds (fenced on owner and
   token, so a job that was already reclaimed is left alone).
 * ``prune_done``: deletes old ``done`` rows in small batches.
@@ -12,11 +12,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django_onestep.dbqueue import job_control
 from django_onestep.dbqueue.claims import dt, table_sql
+from django_onestep.orm.dbthread import retry_lock_conflicts
 
-__all__ = ["extend_leases", "prune_done", "reclaim_expired", "release_token"]
+__all__ = ["extend_leases", "prune_done", "reclaim_expired", "release_token", "sweep"]
 
 _LEASE_CHUNK = 500
+
+
+def sweep(using: str, queue: str) -> None:
+    """What ``fetch`` runs every ``lease_s / 4``: expired leases back to the queue, then
+    queued jobs past ``expires_at`` marked expired. MySQL/MariaDB may pick either
+    statement as a deadlock victim against claims and settlements; it runs again."""
+    retry_lock_conflicts(lambda: reclaim_expired(using, queue))
+    retry_lock_conflicts(lambda: job_control.mark_expired(using, queue))
 
 
 def reclaim_expired(using: str, queue: str) -> int:

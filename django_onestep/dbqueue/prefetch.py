@@ -47,6 +47,11 @@ class Prefetched:
             self.target = min(self.limit, max(1, self.target * 2))
         return taken
 
+    def put_back(self, deliveries: list[DatabaseDelivery], now: float) -> None:
+        """Return jobs ``take`` gave to a fetch that then failed, first in line again
+        (their hold starts over: at most one more ``hold_s``)."""
+        self._kept.extendleft((now, delivery) for delivery in reversed(deliveries))
+
     def expired(self, now: float) -> list[DatabaseDelivery]:
         """Remove and return the jobs kept longer than ``hold_s``."""
         stale: list[DatabaseDelivery] = []

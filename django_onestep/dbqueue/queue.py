@@ -35,7 +35,7 @@ from django_onestep.core.validation import (
     positive_int,
     positive_number,
 )
-from django_onestep.dbqueue import job_control, maintenance, upkeep
+from django_onestep.dbqueue import maintenance, upkeep
 from django_onestep.dbqueue.claims import claim_rows, probe_due
 from django_onestep.dbqueue.concurrency_keys import KeyFunction, register_key
 from django_onestep.dbqueue.delivery import DatabaseDelivery
@@ -318,21 +318,32 @@ class DatabaseQueue(Source, Sink):
         claim_thread = self._ensure_threads()[0]
         loop = asyncio.get_running_loop()
         limit = max(1, min(int(limit), self.batch_size))
-        kept: list[Delivery] = list(self._prefetched.take(limit))
+        kept: list[DatabaseDelivery] = self._prefetched.take(limit)
         if len(kept) == limit:
-            return kept
-        limit -= len(kept)  # top up with a claim: one batch never waits for the next
+            return list(kept)
+        try:
+            return list(await self._top_up(claim_thread, loop, kept, limit - len(kept)))
+        except BaseException:
+            # A failed sweep or claim (a deadlock, a cancel) must not drop the jobs
+            # taken from the kept ones: they are claimed, and nothing else would run them.
+            self._prefetched.put_back(kept, loop.time())
+            raise
+
+    async def _top_up(
+        self,
+        claim_thread: DBThread,
+        loop: asyncio.AbstractEventLoop,
+        kept: list[DatabaseDelivery],
+        limit: int,
+    ) -> list[DatabaseDelivery]:
+        """``kept`` plus up to ``limit`` newly claimed jobs: one batch never waits for the next."""
         deadline = loop.time() + self.fetch_wait_s
         woken = False
         while True:
             if loop.time() >= self._next_sweep_at:
                 self._next_sweep_at = loop.time() + max(self.lease_s / 4, 0.25)
                 await claim_thread.run(
-                    maintenance.reclaim_expired, self.using, self.name,
-                    operation=ConnectorOperation.FETCH, source_name=self.name,
-                )  # fmt: skip
-                await claim_thread.run(
-                    job_control.mark_expired, self.using, self.name,
+                    maintenance.sweep, self.using, self.name,
                     operation=ConnectorOperation.FETCH, source_name=self.name,
                 )  # fmt: skip
             if self._wake_event is not None:

@@ -7,8 +7,10 @@ import asyncio
 import collections
 
 import pytest
+from django.db import OperationalError
 
-from django_onestep.core.errors import ConfigurationError
+from django_onestep.core.errors import ConfigurationError, ConnectorOperationError
+from django_onestep.dbqueue import maintenance
 from django_onestep.dbqueue.queue import DatabaseQueue
 from tests.django.dbqueue_helpers import job_rows, opened, orm, unique_name
 
@@ -76,6 +78,30 @@ async def test_close_gives_back_the_kept_jobs() -> None:
     kept = [(r["status"], r["attempts"], r["lease_owner"], r["claim_token"]) for r in rows[3:]]
     assert [r["status"] for r in rows[:3]] == ["done"] * 3
     assert kept == [("queued", 0, None, None)] * 7
+
+
+async def test_jobs_taken_from_the_kept_ones_stay_kept_when_the_fetch_then_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    queue = make_queue(batch_size=10, prefetch_hold_s=30, lease_s=1)
+    await orm(queue.send_many)([{"n": n} for n in range(10)])
+    async with opened(queue):
+        first = await queue.fetch(2)  # one claim of 10: 8 kept
+        assert [d.payload["n"] for d in first] == [0, 1]
+
+        def deadlocked(*args: object) -> None:
+            raise OperationalError("(1213, 'Deadlock found when trying to get lock') (injected)")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(maintenance, "reclaim_expired", deadlocked)
+            await asyncio.sleep(0.3)  # the lease sweep is due: the next fetch runs it after taking the 8
+            with pytest.raises(ConnectorOperationError, match="Deadlock"):
+                await queue.fetch(10)
+        again = await queue.fetch(10)
+        assert [d.payload["n"] for d in again] == list(range(2, 10))
+        for delivery in first + again:
+            await delivery.ack()
+    assert await statuses(queue) == {("done", 1): 10}
 
 
 async def test_prefetch_zero_claims_only_what_the_runner_asks_for() -> None:

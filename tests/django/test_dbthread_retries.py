@@ -62,3 +62,23 @@ async def test_an_error_that_is_not_transient_waits_for_the_next_round(
         calls = await run_rounds([IntegrityError("constraint")], interval_s=0.3, wait_s=0.45)
     assert len(calls) == 1
     assert [r.getMessage() for r in caplog.records] == ["beat failed"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lease_sweep_runs_again_when_mysql_picks_it_as_a_deadlock_victim(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django_onestep.dbqueue import maintenance
+
+    real = maintenance.reclaim_expired
+    calls: list[str] = []
+
+    def deadlocked_once(using: str, queue: str) -> int:
+        calls.append(queue)
+        if len(calls) == 1:
+            raise OperationalError(1213, "Deadlock found when trying to get lock; try restarting transaction")
+        return real(using, queue)
+
+    monkeypatch.setattr(maintenance, "reclaim_expired", deadlocked_once)
+    maintenance.sweep("default", "sweep-retried")
+    assert calls == ["sweep-retried", "sweep-retried"]

@@ -17,17 +17,25 @@ def wait_until(
     timeout_s: float = 60.0,
     what: str = "the condition",
     interval_s: float = 0.05,
+    state: Callable[[], object] | None = None,
 ) -> None:
+    """``state``, when given, describes what was seen instead at the deadline."""
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+            seen = f"; instead: {state()}" if state is not None else ""
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}{seen}")
         time.sleep(interval_s)
 
 
-def poll(predicate: Callable[[], object], what: str, timeout_s: float = 120.0) -> None:
+def poll(
+    predicate: Callable[[], object],
+    what: str,
+    timeout_s: float = 120.0,
+    state: Callable[[], object] | None = None,
+) -> None:
     """``wait_until`` with the description first, as the acceptance tests read best."""
-    wait_until(predicate, timeout_s, what)
+    wait_until(predicate, timeout_s, what, state=state)
 
 
 async def serve_started(app: OneStepApp, timeout_s: float = 30.0) -> asyncio.Task[None]:

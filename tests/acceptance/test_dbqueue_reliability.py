@@ -58,7 +58,12 @@ def test_sigkill_five_times_loses_nothing_and_strands_nothing(manage: Any, tmp_p
         assert worker.popen.returncode == -signal.SIGKILL
         worker = start_worker(manage, env, *args)
     # jobs held by the killed workers come back after their 2 s lease
-    poll(lambda: statuses("reliability-work") == {"done": JOBS}, "every job done", timeout_s=180)
+    poll(
+        lambda: statuses("reliability-work") == {"done": JOBS},
+        "every job done",
+        timeout_s=180,
+        state=lambda: statuses("reliability-work"),
+    )
     worker.signal(signal.SIGTERM)
     assert worker.wait(60) == 0, worker.output()
 
@@ -106,7 +111,12 @@ def test_two_workers_never_run_a_job_twice(manage: Any, tmp_path: Path) -> None:
     for worker in workers:
         worker.wait_for_output("onestep worker pid", timeout_s=120)
     DatabaseQueue("reliability-work").send_many([{"n": n, "sleep_s": 0.01} for n in range(JOBS)])
-    poll(lambda: statuses("reliability-work") == {"done": JOBS}, "every job done", timeout_s=180)
+    poll(
+        lambda: statuses("reliability-work") == {"done": JOBS},
+        "every job done",
+        timeout_s=180,
+        state=lambda: statuses("reliability-work"),
+    )
     for worker in workers:
         worker.signal(signal.SIGTERM)
     for worker in workers:

@@ -327,6 +327,7 @@ class DatabaseQueue(Source, Sink):
             # A failed sweep or claim (a deadlock, a cancel) must not drop the jobs
             # taken from the kept ones: they are claimed, and nothing else would run them.
             self._prefetched.put_back(kept, loop.time())
+            self._watch_kept(loop)
             raise
 
     async def _top_up(
@@ -413,7 +414,11 @@ class DatabaseQueue(Source, Sink):
 
     def _keep_ahead(self, deliveries: list[DatabaseDelivery], loop: asyncio.AbstractEventLoop) -> None:
         self._prefetched.keep(deliveries, loop.time())
-        if self._prefetch_timer is None:
+        self._watch_kept(loop)
+
+    def _watch_kept(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Make sure a timer gives back what stays kept past ``prefetch_hold_s``."""
+        if self._prefetch_timer is None and len(self._prefetched):
             self._prefetch_timer = loop.call_later(self._prefetched.hold_s, self._release_stale, loop)
 
     def _release_stale(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -44,6 +44,34 @@ async def test_a_batch_is_claimed_once_and_acked(mysql_url: str) -> None:
         await second.close()
 
 
+async def test_an_ack_picked_as_a_deadlock_victim_again_and_again_is_written_in_the_end(
+    mysql_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import MySQLdb
+
+    table = orders_table(mysql_url, 1)
+    source = queue(mysql_url, table)
+    await source.open()
+    try:
+        (delivery,) = await source.fetch(1)
+        real_run = source.connector.run
+        victims: list[int] = []
+
+        async def deadlocked_four_times(fn: Any) -> Any:
+            if len(victims) < 4:
+                victims.append(1213)
+                raise MySQLdb.OperationalError(1213, "Deadlock found when trying to get lock (injected)")
+            return await real_run(fn)
+
+        monkeypatch.setattr(source.connector, "run", deadlocked_four_times)
+        await delivery.ack()
+        assert victims == [1213] * 4
+        assert statuses(mysql_url, table) == {"done": 1}
+    finally:
+        monkeypatch.undo()
+        await source.close()
+
+
 async def test_rows_of_a_dead_claim_come_back_after_the_lease_with_the_attempt_counted(
     mysql_url: str,
 ) -> None:

@@ -37,7 +37,12 @@ def test_three_workers_ack_2000_rows_exactly_once(mysql_url: str, tmp_path: Path
     }
     workers = [start_worker(TARGET, env, tmp_path / f"worker{n}.log") for n in range(3)]
     try:
-        wait_until(lambda: statuses(mysql_url, table) == {"done": total}, 60, "every row done")
+        wait_until(
+            lambda: statuses(mysql_url, table) == {"done": total},
+            60,
+            "every row done",
+            state=lambda: statuses(mysql_url, table),
+        )
     finally:
         codes = [stop(worker) for worker in workers]
     assert codes == [0, 0, 0], (tmp_path / "worker0.log").read_text()[-2000:]
@@ -80,7 +85,12 @@ def test_rows_claimed_by_a_sigkilled_worker_are_processed_after_the_lease(
     assert claimed > 0, "the kill came when nothing was claimed"
     worker = start_worker(TARGET, env, log)
     try:
-        wait_until(lambda: statuses(mysql_url, table) == {"done": total}, 60, "every row done")
+        wait_until(
+            lambda: statuses(mysql_url, table) == {"done": total},
+            60,
+            "every row done",
+            state=lambda: statuses(mysql_url, table),
+        )
     finally:
         assert stop(worker) == 0, log.read_text()[-2000:]
     rows = records(out)

@@ -42,6 +42,7 @@ __all__ = ["TableQueueSource"]
 logger = logging.getLogger("django_onestep.connectors.mysql.queue")
 T = TypeVar("T")
 _DEADLOCK_CODES = (1205, 1213)  # lock wait timeout, deadlock: the transaction is safe to run again
+_LOCK_CONFLICT_TRIES = 7  # pauses of 10, 20, ... 320 ms: about 0.6 s before giving up
 _MAX_ACK_BATCH = 500
 _EXPIRED_SCAN_S = 1.0
 
@@ -224,12 +225,16 @@ class TableQueueSource(Source):
     async def _call(self, operation: ConnectorOperation, fn: Callable[[Any], T]) -> T:
         import MySQLdb
 
-        for attempt in range(3):
+        for attempt in range(_LOCK_CONFLICT_TRIES):
             try:
                 return await self.connector.run(fn)
             except MySQLdb.Error as exc:
                 code = exc.args[0] if exc.args else 0
-                if code in _DEADLOCK_CODES and attempt < 2:
+                if code in _DEADLOCK_CODES and attempt < _LOCK_CONFLICT_TRIES - 1:
+                    # Several workers' claims and group-committed acks can pick each other
+                    # as victims again at once; a growing pause lets one of them through.
+                    # An ack that failed here would run its handler again.
+                    await asyncio.sleep(0.01 * 2**attempt)
                     continue
                 raise to_connector_error(
                     exc,
